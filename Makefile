@@ -1,0 +1,172 @@
+# libmtlsauthz build. `make` builds the libraries, the CLI and an uninstalled pkg-config file;
+# `make check` runs every test; `make demo` runs the example; `make install` installs.
+# Dependencies come from Debian packages via scripts/install-deps (see README.md).
+
+VERSION_MAJOR := 0
+VERSION_MINOR := 1
+VERSION_PATCH := 0
+VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
+# The soname follows the ABI, not the package version (include/mtlsauthz/version.h).
+ABI_VERSION := 0
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR ?= $(PREFIX)/bin
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+CLANG_FORMAT ?= clang-format
+B := build
+TOP := $(abspath .)
+
+DEPS_PC := openssl libcyaml yaml-0.1
+DEPS_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(DEPS_PC) 2>/dev/null)
+DEPS_LIBS = $(shell $(PKG_CONFIG) --libs $(DEPS_PC) 2>/dev/null)
+
+OPTFLAGS ?= -O2 -g
+WARNFLAGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+             -Wformat=2 -Wno-format-nonliteral
+SANFLAGS ?=
+CFLAGS ?=
+LDFLAGS ?=
+ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -DMTLSAUTHZ_BUILDING $(OPTFLAGS) $(WARNFLAGS) \
+             -fPIC -fvisibility=hidden $(SANFLAGS) -Iinclude -Ilib $(DEPS_CFLAGS) $(CFLAGS)
+
+LIB_SRCS := $(sort $(wildcard lib/*.c))
+CLI_SRCS := $(sort $(wildcard lib/cli/*.c))
+LIB_OBJS := $(LIB_SRCS:lib/%.c=$(B)/obj/%.o)
+CLI_OBJS := $(CLI_SRCS:lib/cli/%.c=$(B)/obj/cli/%.o)
+HEADERS := $(wildcard include/mtlsauthz/*.h) $(wildcard lib/*.h) $(wildcard lib/cli/*.h)
+
+SONAME := libmtlsauthz.so.$(ABI_VERSION)
+SHLIB := $(B)/lib/libmtlsauthz.so.$(VERSION)
+STLIB := $(B)/lib/libmtlsauthz.a
+CLI := $(B)/bin/mtlsauthz
+PC_UNINSTALLED := $(B)/pkgconfig/mtlsauthz.pc
+
+.PHONY: all deps deps-test lib cli demo check check-all check-unit check-cli check-install check-format \
+        check-symbols check-headers format install uninstall clean
+
+all: lib cli $(PC_UNINSTALLED)
+
+deps:
+	@scripts/install-deps build
+
+deps-test:
+	@scripts/install-deps test
+
+lib: $(SHLIB) $(STLIB)
+
+cli: $(CLI)
+
+$(B)/obj/%.o: lib/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/obj/cli/%.o: lib/cli/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(SHLIB): $(LIB_OBJS) lib/libmtlsauthz.map
+	@mkdir -p $(dir $@)
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=lib/libmtlsauthz.map \
+	    -Wl,--no-undefined $(SANFLAGS) $(LDFLAGS) -o $@ $(LIB_OBJS) $(DEPS_LIBS)
+	ln -sf libmtlsauthz.so.$(VERSION) $(B)/lib/$(SONAME)
+	ln -sf $(SONAME) $(B)/lib/libmtlsauthz.so
+
+$(STLIB): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $(LIB_OBJS)
+
+# The CLI links the archive: it uses a few internals (the policy-test loader) that the shared
+# library does not export.
+$(CLI): $(CLI_OBJS) $(STLIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJS) $(STLIB) $(DEPS_LIBS)
+
+# An uninstalled pkg-config file pointing at this tree, for the bindings and tests.
+$(PC_UNINSTALLED): pkgconfig/mtlsauthz.pc.in Makefile
+	@mkdir -p $(dir $@)
+	sed -e 's|@PREFIX@|$(TOP)|' -e 's|@LIBDIR@|$(TOP)/$(B)/lib|' \
+	    -e 's|@INCLUDEDIR@|$(TOP)/include|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+$(B)/pkgconfig/installed/mtlsauthz.pc: pkgconfig/mtlsauthz.pc.in Makefile
+	@mkdir -p $(dir $@)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+install: all $(B)/pkgconfig/installed/mtlsauthz.pc
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/mtlsauthz $(DESTDIR)$(BINDIR) \
+	    $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 644 include/mtlsauthz/*.h $(DESTDIR)$(INCLUDEDIR)/mtlsauthz/
+	install -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR)/
+	ln -sf libmtlsauthz.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libmtlsauthz.so
+	install -m 644 $(STLIB) $(DESTDIR)$(LIBDIR)/
+	install -m 644 $(B)/pkgconfig/installed/mtlsauthz.pc $(DESTDIR)$(PKGCONFIGDIR)/
+	install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libmtlsauthz.so* $(DESTDIR)$(LIBDIR)/libmtlsauthz.a \
+	    $(DESTDIR)$(PKGCONFIGDIR)/mtlsauthz.pc $(DESTDIR)$(BINDIR)/mtlsauthz
+	rm -rf $(DESTDIR)$(INCLUDEDIR)/mtlsauthz
+
+# ---- demo ----
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@examples/demo/run.sh
+
+# ---- tests ----
+
+TEST_CERTS := $(B)/test-certs
+UNIT_SRCS := $(sort $(wildcard tests/unit/*.c))
+UNIT_BIN := $(B)/tests/unit-tests
+CRITERION_CFLAGS = $(shell $(PKG_CONFIG) --cflags criterion 2>/dev/null)
+CRITERION_LIBS = $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null)
+
+$(TEST_CERTS)/.stamp: tests/certs/gen-certs.sh
+	rm -rf $(TEST_CERTS)
+	tests/certs/gen-certs.sh $(TEST_CERTS)
+	touch $@
+
+# Unit tests link the archive so they can reach internals (patterns, the YAML front end).
+$(UNIT_BIN): $(UNIT_SRCS) $(wildcard tests/unit/*.h) $(STLIB) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -Itests/unit $(CRITERION_CFLAGS) -o $@ \
+	    $(UNIT_SRCS) $(STLIB) $(DEPS_LIBS) $(CRITERION_LIBS) -lpthread
+
+check: deps-test
+	@$(MAKE) --no-print-directory check-all
+
+check-all: all check-unit check-cli check-install check-symbols check-headers check-format
+
+check-unit: $(UNIT_BIN) $(TEST_CERTS)/.stamp
+	MTLSAUTHZ_TEST_CERTS=$(TOP)/$(TEST_CERTS) MTLSAUTHZ_TEST_DATA=$(TOP)/tests/data \
+	    $(UNIT_BIN) -j2 --short-filename
+
+check-cli: all $(TEST_CERTS)/.stamp
+	MTLSAUTHZ_TEST_CERTS=$(TOP)/$(TEST_CERTS) MTLSAUTHZ_CLI=$(TOP)/$(CLI) \
+	    tests/integration/run.sh
+
+check-install: all
+	tests/integration/install.sh
+
+check-symbols: $(SHLIB)
+	tests/integration/symbols.sh $(SHLIB) lib/libmtlsauthz.sym
+
+check-headers:
+	tests/integration/headers.sh
+
+check-format:
+	@scripts/check-format
+
+format:
+	$(CLANG_FORMAT) -i $$(git ls-files '*.c' '*.h' | grep -v '^bindings/nginx/')
+
+clean:
+	rm -rf $(B)

@@ -1,0 +1,73 @@
+/*
+ * libmtlsauthz: error codes and the caller-owned error struct.
+ *
+ * Every fallible function returns 0 on success or a negative MTLSAUTHZ_E* code, and fills an
+ * optional caller-owned mtlsauthz_error with the code and a readable one-line message. There is
+ * no global or thread-local error state: the error belongs to whoever passed it in, so bindings
+ * need no thread pinning.
+ */
+#ifndef MTLSAUTHZ_ERROR_H
+#define MTLSAUTHZ_ERROR_H
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * The one list of error codes: X(NAME, value, description). Codes are never renumbered; new
+ * codes take the next free value.
+ */
+#define MTLSAUTHZ_ERRNO_MAP(X)                                                                    \
+    X(OK, 0, "success")                                                                          \
+    X(EINVAL, -1, "invalid argument")                                                            \
+    X(ENOMEM, -2, "out of memory")                                                               \
+    X(ECERT, -3, "malformed certificate")                                                        \
+    X(EPOLICY, -4, "invalid policy")                                                             \
+    X(EIO, -5, "input/output error")                                                             \
+    X(ELIMIT, -6, "limit exceeded")                                                              \
+    X(EOPERATION, -7, "operation refused")                                                       \
+    X(EVERSION, -8, "unsupported policy version")                                                \
+    X(EINTERNAL, -9, "internal error")
+
+#define MTLSAUTHZ_ERRNO_ENUM_ENTRY_(name, value, desc) MTLSAUTHZ_##name = value,
+typedef enum mtlsauthz_errno {
+    MTLSAUTHZ_ERRNO_MAP(MTLSAUTHZ_ERRNO_ENUM_ENTRY_)
+    /* No trailing comma after the last real entry, for C89. */
+    MTLSAUTHZ_ERRNO_LAST_ = -10
+} mtlsauthz_errno;
+#undef MTLSAUTHZ_ERRNO_ENUM_ENTRY_
+
+/** Size of the message buffer in mtlsauthz_error, terminating NUL included. */
+#define MTLSAUTHZ_ERROR_MESSAGE_SIZE 512
+
+/**
+ * Details of a failure. Owned by the caller (usually on the stack). The library writes
+ * `code` and a NUL-terminated `message` when a call fails, and leaves the struct alone on
+ * success. Zero-initialize it, or use mtlsauthz_error_clear().
+ */
+typedef struct mtlsauthz_error {
+    int code;
+    char message[MTLSAUTHZ_ERROR_MESSAGE_SIZE];
+} mtlsauthz_error;
+
+/** Resets `err` to code 0 and an empty message. NULL is a no-op. */
+MTLSAUTHZ_API void mtlsauthz_error_clear(mtlsauthz_error *err);
+
+/**
+ * A static description of `code` ("invalid policy"). Unknown codes give "unknown error".
+ * Never NULL. Thread-safe.
+ */
+MTLSAUTHZ_API const char *mtlsauthz_strerror(int code);
+
+/**
+ * The symbolic name of `code` ("MTLSAUTHZ_EPOLICY"), or "MTLSAUTHZ_EUNKNOWN". Never NULL.
+ */
+MTLSAUTHZ_API const char *mtlsauthz_errname(int code);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,161 @@
+/*
+ * libmtlsauthz: compiled policies and decisions.
+ *
+ * A policy is loaded from YAML (see docs/policy.md), compiled once, and then answers "may this
+ * identity perform this operation?". Deny wins, the default is deny, and every error is a deny:
+ * a decision is set to deny before any work, and only a 0 return can carry an allow.
+ *
+ * Work is split so that a server does the per-connection part once:
+ *   - per connection: mtlsauthz_peer_new() resolves which principals of one policy an identity
+ *     matches, and what they capture;
+ *   - per request: mtlsauthz_peer_decide() matches the operation only, with no allocation.
+ * mtlsauthz_policy_decide() does both in one call.
+ *
+ * Threading and reload: a policy is immutable once loaded, and any number of threads may use
+ * it at once. It is reference counted: mtlsauthz_policy_ref() takes a reference and
+ * mtlsauthz_policy_free() drops one; the memory goes with the last. A peer holds a reference
+ * on its policy. To reload, load a new policy and swap your pointer to it (atomically, or
+ * under your own lock), then drop your reference on the old one: decisions in flight that
+ * hold a reference finish on the old policy, and nothing is freed under them. A peer belongs
+ * to the policy it was made with; after a swap, make new peers from the new policy.
+ */
+#ifndef MTLSAUTHZ_POLICY_H
+#define MTLSAUTHZ_POLICY_H
+
+#include "common.h"
+#include "error.h"
+#include "identity.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** A compiled policy. Opaque and reference counted. */
+typedef struct mtlsauthz_policy mtlsauthz_policy;
+
+/** An identity resolved against one policy, for reuse across the requests of a connection. */
+typedef struct mtlsauthz_peer mtlsauthz_peer;
+
+/**
+ * Why a decision came out as it did. The strings from mtlsauthz_reason_string() are stable
+ * and shared by the CLI's JSON, the bindings and the NGINX variables. The numbers are ABI.
+ */
+typedef enum mtlsauthz_reason {
+    MTLSAUTHZ_REASON_ERROR = 0,             /* "error": something failed; denied */
+    MTLSAUTHZ_REASON_ALLOWED = 1,           /* "allowed": an allow rule matched, no deny did */
+    MTLSAUTHZ_REASON_DENIED = 2,            /* "denied": an enforce-mode deny rule matched */
+    MTLSAUTHZ_REASON_NO_MATCH = 3,          /* "no_match": no allow rule matched; default deny */
+    MTLSAUTHZ_REASON_NO_IDENTITY = 4,       /* "no_identity": no identity was given */
+    MTLSAUTHZ_REASON_IDENTITY_REJECTED = 5  /* "identity_rejected": see mtlsauthz_identity_rejected() */
+} mtlsauthz_reason;
+
+/** The stable string for `reason` ("allowed", "no_match", ...); "error" if unknown. */
+MTLSAUTHZ_API const char *mtlsauthz_reason_string(mtlsauthz_reason reason);
+
+/** How many matched dry-run rule ids a decision lists by name. */
+#define MTLSAUTHZ_DECISION_DRY_RUN_MAX 8
+
+/**
+ * The outcome of a decision. Caller-owned (usually on the stack). String pointers are borrowed
+ * from the policy and live as long as a reference to it is held (a peer holds one).
+ */
+typedef struct mtlsauthz_decision {
+    int allowed;             /* 1 = allow, 0 = deny */
+    mtlsauthz_reason reason; /* why */
+    const char *rule;        /* id of the deciding rule, or NULL: the first matching enforce-mode
+                                deny rule in file order, else the first matching allow rule */
+    size_t dry_run_count;    /* how many dry-run rules matched (may exceed the array) */
+    const char *dry_run[MTLSAUTHZ_DECISION_DRY_RUN_MAX]; /* their ids, in file order */
+} mtlsauthz_decision;
+
+/**
+ * Loads and compiles a policy from YAML text of `len` bytes (NUL bytes inside are an error).
+ * *out receives a new policy with one reference, owned by the caller (drop it with
+ * mtlsauthz_policy_free()), or NULL on error: nothing is half-loaded. The text is not kept.
+ * Errors: MTLSAUTHZ_EPOLICY (with the key, rule, principal or pattern, and the line, in the
+ * message), MTLSAUTHZ_EVERSION, MTLSAUTHZ_ELIMIT, MTLSAUTHZ_ENOMEM, MTLSAUTHZ_EINVAL.
+ * Thread-safe: concurrent loads share nothing.
+ */
+MTLSAUTHZ_API MTLSAUTHZ_WARN_UNUSED int mtlsauthz_policy_load(mtlsauthz_policy **out,
+                                                              const char *yaml, size_t len,
+                                                              mtlsauthz_error *err);
+
+/** As mtlsauthz_policy_load(), reading the file at `path`. Adds MTLSAUTHZ_EIO. */
+MTLSAUTHZ_API MTLSAUTHZ_WARN_UNUSED int mtlsauthz_policy_load_file(mtlsauthz_policy **out,
+                                                                   const char *path,
+                                                                   mtlsauthz_error *err);
+
+/** Takes a reference on `policy` and returns it. NULL gives NULL. Thread-safe. */
+MTLSAUTHZ_API mtlsauthz_policy *mtlsauthz_policy_ref(mtlsauthz_policy *policy);
+
+/** Drops a reference; the last one frees the policy. NULL is a no-op. Thread-safe. */
+MTLSAUTHZ_API void mtlsauthz_policy_free(mtlsauthz_policy *policy);
+
+/** Number of rules in the policy (dry-run rules included). */
+MTLSAUTHZ_API size_t mtlsauthz_policy_rule_count(const mtlsauthz_policy *policy);
+
+/**
+ * Resolves `id` against `policy`: which principals it matches and what they capture.
+ * *out receives a new peer owned by the caller (mtlsauthz_peer_free()); it holds a reference
+ * on `policy` and copies what it needs from `id`, which may be freed afterwards.
+ * A NULL or rejected identity is not an error: the peer then denies every operation with
+ * reason no_identity or identity_rejected.
+ * Errors: MTLSAUTHZ_EINVAL, MTLSAUTHZ_ENOMEM, MTLSAUTHZ_ELIMIT.
+ * Thread-safe; the peer itself is immutable and may be shared by threads.
+ */
+MTLSAUTHZ_API MTLSAUTHZ_WARN_UNUSED int mtlsauthz_peer_new(mtlsauthz_peer **out,
+                                                           mtlsauthz_policy *policy,
+                                                           const mtlsauthz_identity *id,
+                                                           mtlsauthz_error *err);
+
+/** Frees a peer and drops its policy reference. NULL is a no-op. */
+MTLSAUTHZ_API void mtlsauthz_peer_free(mtlsauthz_peer *peer);
+
+/** The policy a peer was resolved against (borrowed). */
+MTLSAUTHZ_API mtlsauthz_policy *mtlsauthz_peer_policy(const mtlsauthz_peer *peer);
+
+/**
+ * Decides whether the peer may perform operation `op` (`op_len` bytes; not NUL-terminated).
+ * *decision is set to deny with reason error first, then filled. Returns 0 when a decision was
+ * reached (allow or deny), or a negative code (decision stays deny/error): MTLSAUTHZ_EINVAL,
+ * MTLSAUTHZ_ELIMIT (operation too long), MTLSAUTHZ_EOPERATION (NUL byte in the operation).
+ * No allocation. Thread-safe.
+ */
+MTLSAUTHZ_API MTLSAUTHZ_WARN_UNUSED int mtlsauthz_peer_decide(mtlsauthz_decision *decision,
+                                                              const mtlsauthz_peer *peer,
+                                                              const char *op, size_t op_len,
+                                                              mtlsauthz_error *err);
+
+/**
+ * mtlsauthz_peer_new() and mtlsauthz_peer_decide() in one call, for one-off decisions.
+ * `id` may be NULL (denied, no_identity).
+ */
+MTLSAUTHZ_API MTLSAUTHZ_WARN_UNUSED int mtlsauthz_policy_decide(mtlsauthz_decision *decision,
+                                                                mtlsauthz_policy *policy,
+                                                                const mtlsauthz_identity *id,
+                                                                const char *op, size_t op_len,
+                                                                mtlsauthz_error *err);
+
+/**
+ * A human-readable account of one decision: which principals and rules matched, and why the
+ * others did not. *out receives a NUL-terminated string owned by the caller
+ * (mtlsauthz_string_free()). The decision itself is written to `decision` if not NULL.
+ */
+MTLSAUTHZ_API MTLSAUTHZ_WARN_UNUSED int
+mtlsauthz_policy_explain(char **out, mtlsauthz_decision *decision, mtlsauthz_policy *policy,
+                         const mtlsauthz_identity *id, const char *op, size_t op_len,
+                         mtlsauthz_error *err);
+
+/**
+ * Static checks of a policy. *out receives one finding per line ("kind: subject: message"),
+ * owned by the caller (mtlsauthz_string_free()); *count the number of findings (0 = clean).
+ */
+MTLSAUTHZ_API MTLSAUTHZ_WARN_UNUSED int mtlsauthz_policy_lint(char **out, size_t *count,
+                                                              const mtlsauthz_policy *policy,
+                                                              mtlsauthz_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,93 @@
+/*
+ * Internal helpers shared across the library. Not installed.
+ *
+ * Naming: cross-file internals are mtlsauthz__name (double underscore) and never exported
+ * (the library builds with -fvisibility=hidden; only MTLSAUTHZ_API names are public).
+ */
+#ifndef MTLSAUTHZ_INTERNAL_H
+#define MTLSAUTHZ_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mtlsauthz/mtlsauthz.h"
+
+#if defined(__GNUC__)
+#define MTLSAUTHZ__PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define MTLSAUTHZ__PRINTF(f, a)
+#endif
+
+#define MTLSAUTHZ__ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * A byte string with an explicit length. `ptr` is followed by a NUL in memory the library
+ * builds itself, but `len` is what counts: values may contain NULs.
+ */
+typedef struct mtlsauthz__str {
+    const char *ptr;
+    size_t len;
+} mtlsauthz__str;
+
+/* ---- errors (error.c) ---- */
+
+/*
+ * Fills `err` (if not NULL) with `code` and a printf-formatted message, and returns `code`, so
+ * callers can write `return mtlsauthz__error_set(err, MTLSAUTHZ_EINVAL, "...")`.
+ */
+int mtlsauthz__error_set(mtlsauthz_error *err, int code, const char *fmt, ...)
+    MTLSAUTHZ__PRINTF(3, 4);
+int mtlsauthz__error_vset(mtlsauthz_error *err, int code, const char *fmt, va_list ap);
+
+/* ---- allocation (alloc.c) ----
+ * Every allocation the library makes itself goes through these, so the allocation-failure
+ * tests can fail the Nth one (see mtlsauthz__alloc_fail_after in alloc.c). */
+void *mtlsauthz__malloc(size_t n);
+void *mtlsauthz__calloc(size_t count, size_t size);
+void *mtlsauthz__realloc(void *p, size_t n);
+void mtlsauthz__free(void *p);
+/* Copies `len` bytes and appends a NUL. NULL on overflow or failure. */
+char *mtlsauthz__memdup0(const void *p, size_t len);
+
+/* Testing hook: fail every allocation after `n` more succeed; -1 disables (the default).
+ * Process-global by design (tests only); never used on a production path. */
+void mtlsauthz__alloc_fail_after(long n);
+
+/* ---- growable byte buffer (buf.c), for JSON, explain and lint text ---- */
+
+typedef struct mtlsauthz__buf {
+    char *ptr;    /* NUL-terminated when len > 0 or after any append */
+    size_t len;
+    size_t cap;
+    int failed;   /* sticky: set when an append could not allocate */
+} mtlsauthz__buf;
+
+void mtlsauthz__buf_init(mtlsauthz__buf *b);
+void mtlsauthz__buf_free(mtlsauthz__buf *b);
+void mtlsauthz__buf_append(mtlsauthz__buf *b, const void *p, size_t len);
+void mtlsauthz__buf_puts(mtlsauthz__buf *b, const char *s);
+void mtlsauthz__buf_printf(mtlsauthz__buf *b, const char *fmt, ...) MTLSAUTHZ__PRINTF(2, 3);
+/* Appends `len` bytes as a JSON string literal, quotes included; NUL and every control byte
+ * are escaped (\u0000), as are '"' and '\\'. Invalid UTF-8 bytes are escaped as \u00XX
+ * of the byte, so the output is always valid JSON. */
+void mtlsauthz__buf_json_string(mtlsauthz__buf *b, const char *p, size_t len);
+/* Hands the buffer's memory to the caller (NUL-terminated, never NULL on success);
+ * returns MTLSAUTHZ_ENOMEM if any append failed. The buffer is reset either way. */
+int mtlsauthz__buf_take(char **out, size_t *out_len, mtlsauthz__buf *b, mtlsauthz_error *err);
+
+/* ---- files (io.c) ---- */
+
+/* Reads a whole regular file of at most `max` bytes into a NUL-terminated buffer owned by the
+ * caller (mtlsauthz__free). Errors: MTLSAUTHZ_EIO (with strerror), MTLSAUTHZ_ELIMIT. */
+int mtlsauthz__read_file(char **out, size_t *out_len, const char *path, size_t max,
+                         mtlsauthz_error *err);
+
+/* ---- ASCII helpers ---- */
+
+static inline unsigned char mtlsauthz__lower(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
+}
+
+#endif

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# `make install DESTDIR=...` installs a usable library: a tiny C program compiled with
+# `pkg-config --cflags --libs mtlsauthz` against the installed tree (shared and static) runs.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+dest=$(mktemp -d)
+trap 'rm -rf "$dest"' EXIT
+prefix=/usr/local
+make --no-print-directory install DESTDIR="$dest" PREFIX="$prefix" >/dev/null
+
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1"; }
+
+for f in include/mtlsauthz/mtlsauthz.h include/mtlsauthz/openssl.h lib/libmtlsauthz.a \
+    lib/libmtlsauthz.so lib/libmtlsauthz.so.0 lib/pkgconfig/mtlsauthz.pc bin/mtlsauthz; do
+    if [ -e "$dest$prefix/$f" ]; then ok "installed $f"; else bad "installed $f"; fi
+done
+if [ "$(readlink "$dest$prefix/lib/libmtlsauthz.so.0")" = "libmtlsauthz.so.0.1.0" ] &&
+    readelf -d "$dest$prefix/lib/libmtlsauthz.so.0.1.0" | grep -q 'SONAME.*libmtlsauthz.so.0]'; then
+    ok "soname libmtlsauthz.so.0"
+else
+    bad "soname libmtlsauthz.so.0"
+fi
+
+cat >"$dest/tiny.c" <<'C'
+#include <mtlsauthz/mtlsauthz.h>
+#include <stdio.h>
+#include <string.h>
+
+int main(void)
+{
+    static const char yaml[] = "version: 1\n"
+                               "rules:\n"
+                               "  - id: health\n"
+                               "    effect: allow\n"
+                               "    principals: ['*']\n"
+                               "    operations: ['GET /healthz']\n";
+    char op[64];
+    size_t op_len;
+    mtlsauthz_error err = {0};
+    mtlsauthz_policy *p = NULL;
+    mtlsauthz_decision d;
+    if (mtlsauthz_http_operation(op, sizeof(op), &op_len, "GET", 3, "/healthz/", 9, &err) != 0) {
+        fprintf(stderr, "http-op: %s\n", err.message);
+        return 1;
+    }
+    if (mtlsauthz_policy_load(&p, yaml, strlen(yaml), &err) != 0) {
+        fprintf(stderr, "load: %s\n", err.message);
+        return 1;
+    }
+    /* No identity: always denied. */
+    if (mtlsauthz_policy_decide(&d, p, NULL, op, op_len, &err) != 0 || d.allowed) {
+        return 1;
+    }
+    printf("%s %s %s\n", mtlsauthz_version(), op, mtlsauthz_reason_string(d.reason));
+    mtlsauthz_policy_free(p);
+    return 0;
+}
+C
+export PKG_CONFIG_SYSROOT_DIR="$dest"
+export PKG_CONFIG_LIBDIR="$dest$prefix/lib/pkgconfig:/usr/lib/x86_64-linux-gnu/pkgconfig:/usr/share/pkgconfig:/usr/lib/pkgconfig"
+cflags=$(pkg-config --cflags mtlsauthz)
+libs=$(pkg-config --libs mtlsauthz)
+static_libs=$(pkg-config --static --libs mtlsauthz)
+want="0.1.0 GET /healthz no_identity"
+
+# shellcheck disable=SC2086
+if cc -std=c99 -Wall -Werror $cflags -o "$dest/tiny" "$dest/tiny.c" $libs &&
+    out=$(LD_LIBRARY_PATH="$dest$prefix/lib" "$dest/tiny") && [ "$out" = "$want" ]; then
+    ok "shared: tiny program built with pkg-config runs"
+else
+    bad "shared: tiny program built with pkg-config runs (got '${out:-}')"
+fi
+# shellcheck disable=SC2086
+if cc -std=c99 -Wall -Werror $cflags -o "$dest/tiny-static" "$dest/tiny.c" \
+    "$dest$prefix/lib/libmtlsauthz.a" ${static_libs//-lmtlsauthz/} &&
+    out=$("$dest/tiny-static") && [ "$out" = "$want" ]; then
+    ok "static: tiny program built with pkg-config --static runs"
+else
+    bad "static: tiny program built with pkg-config --static runs (got '${out:-}')"
+fi
+if ldd "$dest/tiny-static" | grep -q libmtlsauthz; then
+    bad "static build does not need libmtlsauthz.so"
+else
+    ok "static build does not need libmtlsauthz.so"
+fi
+if "$dest$prefix/bin/mtlsauthz" --version | grep -q '^mtlsauthz 0.1.0$'; then
+    ok "installed CLI runs"
+else
+    bad "installed CLI runs"
+fi
+echo "install: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
