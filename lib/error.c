@@ -13,8 +13,8 @@ void mtlsauthz_error_clear(mtlsauthz_error *err)
     err->message[0] = '\0';
 }
 
-#define MTLSAUTHZ__STRERROR_CASE(name, value, desc)                                               \
-    case value:                                                                                  \
+#define MTLSAUTHZ__STRERROR_CASE(name, value, desc)                                                \
+    case value:                                                                                    \
         return desc;
 
 const char *mtlsauthz_strerror(int code)
@@ -26,8 +26,8 @@ const char *mtlsauthz_strerror(int code)
     }
 }
 
-#define MTLSAUTHZ__ERRNAME_CASE(name, value, desc)                                                \
-    case value:                                                                                  \
+#define MTLSAUTHZ__ERRNAME_CASE(name, value, desc)                                                 \
+    case value:                                                                                    \
         return "MTLSAUTHZ_" #name;
 
 const char *mtlsauthz_errname(int code)

@@ -8,10 +8,10 @@
 #include "internal.h"
 
 /* Limits that bound every allocation made from certificate bytes (docs/limits.md). */
-#define MTLSAUTHZ__MAX_CERT_BYTES (64u * 1024u)     /* one DER certificate */
-#define MTLSAUTHZ__MAX_INPUT_BYTES (1024u * 1024u)  /* a whole DER chain or PEM bundle */
-#define MTLSAUTHZ__MAX_CHAIN 16u                    /* certificates in a chain */
-#define MTLSAUTHZ__MAX_VALUES 256u                  /* values per field (SANs, OUs, ...) */
+#define MTLSAUTHZ__MAX_CERT_BYTES (64u * 1024u)    /* one DER certificate */
+#define MTLSAUTHZ__MAX_INPUT_BYTES (1024u * 1024u) /* a whole DER chain or PEM bundle */
+#define MTLSAUTHZ__MAX_CHAIN 16u                   /* certificates in a chain */
+#define MTLSAUTHZ__MAX_VALUES 256u                 /* values per field (SANs, OUs, ...) */
 
 /*
  * Invariants:

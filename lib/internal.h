@@ -57,10 +57,10 @@ void mtlsauthz__alloc_fail_after(long n);
 /* ---- growable byte buffer (buf.c), for JSON, explain and lint text ---- */
 
 typedef struct mtlsauthz__buf {
-    char *ptr;    /* NUL-terminated when len > 0 or after any append */
+    char *ptr; /* NUL-terminated when len > 0 or after any append */
     size_t len;
     size_t cap;
-    int failed;   /* sticky: set when an append could not allocate */
+    int failed; /* sticky: set when an append could not allocate */
 } mtlsauthz__buf;
 
 void mtlsauthz__buf_init(mtlsauthz__buf *b);

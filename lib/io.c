@@ -37,8 +37,8 @@ int mtlsauthz__read_file(char **out, size_t *out_len, const char *path, size_t m
                 ncap = max + 1;
             }
             if (ncap <= cap) {
-                rc = mtlsauthz__error_set(err, MTLSAUTHZ_ELIMIT, "%s: larger than %zu bytes",
-                                          path, max);
+                rc = mtlsauthz__error_set(err, MTLSAUTHZ_ELIMIT, "%s: larger than %zu bytes", path,
+                                          max);
                 goto fail;
             }
             p = mtlsauthz__realloc(data, ncap + 1);
@@ -55,8 +55,8 @@ int mtlsauthz__read_file(char **out, size_t *out_len, const char *path, size_t m
             break;
         }
         if (len > max) {
-            rc = mtlsauthz__error_set(err, MTLSAUTHZ_ELIMIT, "%s: larger than %zu bytes", path,
-                                      max);
+            rc =
+                mtlsauthz__error_set(err, MTLSAUTHZ_ELIMIT, "%s: larger than %zu bytes", path, max);
             goto fail;
         }
     }

@@ -38,20 +38,20 @@ typedef enum mtlsauthz__tok_kind {
 
 typedef struct mtlsauthz__tok {
     mtlsauthz__tok_kind kind;
-    unsigned cap;        /* TOK_CAPTURE: index into the pattern's capture names */
-    const char *lit;     /* TOK_LIT: unescaped (and folded) bytes, inside the pattern's memory */
+    unsigned cap;    /* TOK_CAPTURE: index into the pattern's capture names */
+    const char *lit; /* TOK_LIT: unescaped (and folded) bytes, inside the pattern's memory */
     size_t lit_len;
 } mtlsauthz__tok;
 
 typedef struct mtlsauthz__pattern {
-    char *text;                 /* the unescaped, folded literal bytes, NUL-terminated */
+    char *text; /* the unescaped, folded literal bytes, NUL-terminated */
     mtlsauthz__tok *toks;
     size_t ntoks;
-    char sep;                   /* separator byte, or 0 for none */
-    int is_literal;             /* no wildcard at all: `text`/`text_len` is the exact value */
+    char sep;       /* separator byte, or 0 for none */
+    int is_literal; /* no wildcard at all: `text`/`text_len` is the exact value */
     size_t text_len;
-    size_t min_len;             /* a value shorter than this cannot match */
-    unsigned ncaps;             /* distinct capture names */
+    size_t min_len;                                   /* a value shorter than this cannot match */
+    unsigned ncaps;                                   /* distinct capture names */
     char *cap_names[MTLSAUTHZ__PATTERN_MAX_CAPTURES]; /* NUL-terminated, owned */
 } mtlsauthz__pattern;
 

@@ -23,9 +23,9 @@
 #define MTLSAUTHZ__POLICY_MAX_BYTES (64u * 1024u * 1024u)
 #define MTLSAUTHZ__POLICY_MAX_RULES 1000000u
 #define MTLSAUTHZ__POLICY_MAX_PRINCIPALS 1000000u
-#define MTLSAUTHZ__POLICY_MAX_LIST 100000u   /* entries in any one list */
+#define MTLSAUTHZ__POLICY_MAX_LIST 100000u /* entries in any one list */
 #define MTLSAUTHZ__YAML_MAX_DEPTH 16u
-#define MTLSAUTHZ__NAME_MAX_LEN 256u         /* principal names and rule ids */
+#define MTLSAUTHZ__NAME_MAX_LEN 256u /* principal names and rule ids */
 
 /* Selector keys, in the order docs/policy.md lists them. */
 typedef enum mtlsauthz__key {
@@ -64,7 +64,7 @@ typedef enum mtlsauthz__mode { MTLSAUTHZ__ENFORCE = 0, MTLSAUTHZ__DRY_RUN = 1 } 
 typedef struct mtlsauthz__ast_rule {
     char *id;
     mtlsauthz__effect effect;
-    mtlsauthz__mode mode;      /* ENFORCE when absent */
+    mtlsauthz__mode mode;       /* ENFORCE when absent */
     mtlsauthz__strv principals; /* names, or "*" */
     mtlsauthz__strv operations;
 } mtlsauthz__ast_rule;
@@ -73,10 +73,10 @@ typedef struct mtlsauthz__ast {
     unsigned version;
     mtlsauthz__strv sensitive; /* n == 0 when absent */
     mtlsauthz__ast_principal *principals;
-    unsigned nprincipals;      /* may be 0 when `principals` is absent (rules may use "*") */
+    unsigned nprincipals; /* may be 0 when `principals` is absent (rules may use "*") */
     mtlsauthz__ast_rule *rules;
     unsigned nrules;
-    void *priv;                /* front-end bookkeeping */
+    void *priv; /* front-end bookkeeping */
 } mtlsauthz__ast;
 
 /* Parses and schema-checks `len` bytes of YAML. *out is owned by the caller
@@ -89,12 +89,12 @@ void mtlsauthz__ast_free(mtlsauthz__ast *ast);
  *   - {name?: str, cert: path, chain?: path, op: str, expect: allow|deny, rule?: str}
  * with the same strictness as the policy loader. */
 typedef struct mtlsauthz__test_case {
-    char *name;  /* may be NULL */
+    char *name; /* may be NULL */
     char *cert;
     char *chain; /* may be NULL */
     char *op;
     int expect_allow;
-    char *rule;  /* may be NULL */
+    char *rule; /* may be NULL */
 } mtlsauthz__test_case;
 
 typedef struct mtlsauthz__test_cases {

@@ -19,16 +19,16 @@ extern "C" {
  * The one list of error codes: X(NAME, value, description). Codes are never renumbered; new
  * codes take the next free value.
  */
-#define MTLSAUTHZ_ERRNO_MAP(X)                                                                    \
-    X(OK, 0, "success")                                                                          \
-    X(EINVAL, -1, "invalid argument")                                                            \
-    X(ENOMEM, -2, "out of memory")                                                               \
-    X(ECERT, -3, "malformed certificate")                                                        \
-    X(EPOLICY, -4, "invalid policy")                                                             \
-    X(EIO, -5, "input/output error")                                                             \
-    X(ELIMIT, -6, "limit exceeded")                                                              \
-    X(EOPERATION, -7, "operation refused")                                                       \
-    X(EVERSION, -8, "unsupported policy version")                                                \
+#define MTLSAUTHZ_ERRNO_MAP(X)                                                                     \
+    X(OK, 0, "success")                                                                            \
+    X(EINVAL, -1, "invalid argument")                                                              \
+    X(ENOMEM, -2, "out of memory")                                                                 \
+    X(ECERT, -3, "malformed certificate")                                                          \
+    X(EPOLICY, -4, "invalid policy")                                                               \
+    X(EIO, -5, "input/output error")                                                               \
+    X(ELIMIT, -6, "limit exceeded")                                                                \
+    X(EOPERATION, -7, "operation refused")                                                         \
+    X(EVERSION, -8, "unsupported policy version")                                                  \
     X(EINTERNAL, -9, "internal error")
 
 #define MTLSAUTHZ_ERRNO_ENUM_ENTRY_(name, value, desc) MTLSAUTHZ_##name = value,

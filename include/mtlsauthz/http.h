@@ -28,13 +28,10 @@ extern "C" {
  * It never exceeds method_len + 1 + target_len bytes plus the NUL; a smaller buffer gives
  * MTLSAUTHZ_ELIMIT. No allocation. Thread-safe.
  */
-MTLSAUTHZ_API MTLSAUTHZ_WARN_UNUSED int mtlsauthz_http_operation(char *out, size_t out_cap,
-                                                                 size_t *out_len,
-                                                                 const char *method,
-                                                                 size_t method_len,
-                                                                 const char *target,
-                                                                 size_t target_len,
-                                                                 mtlsauthz_error *err);
+MTLSAUTHZ_API MTLSAUTHZ_WARN_UNUSED int
+mtlsauthz_http_operation(char *out, size_t out_cap, size_t *out_len, const char *method,
+                         size_t method_len, const char *target, size_t target_len,
+                         mtlsauthz_error *err);
 
 #ifdef __cplusplus
 }

@@ -76,8 +76,7 @@ mtlsauthz_identity_from_der_chain(mtlsauthz_identity **out, const unsigned char 
  * decode, is an error. Same ownership and errors as mtlsauthz_identity_from_der().
  */
 MTLSAUTHZ_API MTLSAUTHZ_WARN_UNUSED int mtlsauthz_identity_from_pem(mtlsauthz_identity **out,
-                                                                    const char *pem,
-                                                                    size_t pem_len,
+                                                                    const char *pem, size_t pem_len,
                                                                     mtlsauthz_error *err);
 
 /** Frees an identity. NULL is a no-op. */
@@ -96,8 +95,7 @@ MTLSAUTHZ_API size_t mtlsauthz_identity_count(const mtlsauthz_identity *id, mtls
  */
 MTLSAUTHZ_API MTLSAUTHZ_WARN_UNUSED int mtlsauthz_identity_get(const char **value, size_t *len,
                                                                const mtlsauthz_identity *id,
-                                                               mtlsauthz_field field,
-                                                               size_t index);
+                                                               mtlsauthz_field field, size_t index);
 
 /**
  * NULL when the identity may be authorized; otherwise a short static reason why it is

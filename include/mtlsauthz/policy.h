@@ -41,12 +41,13 @@ typedef struct mtlsauthz_peer mtlsauthz_peer;
  * and shared by the CLI's JSON, the bindings and the NGINX variables. The numbers are ABI.
  */
 typedef enum mtlsauthz_reason {
-    MTLSAUTHZ_REASON_ERROR = 0,             /* "error": something failed; denied */
-    MTLSAUTHZ_REASON_ALLOWED = 1,           /* "allowed": an allow rule matched, no deny did */
-    MTLSAUTHZ_REASON_DENIED = 2,            /* "denied": an enforce-mode deny rule matched */
-    MTLSAUTHZ_REASON_NO_MATCH = 3,          /* "no_match": no allow rule matched; default deny */
-    MTLSAUTHZ_REASON_NO_IDENTITY = 4,       /* "no_identity": no identity was given */
-    MTLSAUTHZ_REASON_IDENTITY_REJECTED = 5  /* "identity_rejected": see mtlsauthz_identity_rejected() */
+    MTLSAUTHZ_REASON_ERROR = 0,       /* "error": something failed; denied */
+    MTLSAUTHZ_REASON_ALLOWED = 1,     /* "allowed": an allow rule matched, no deny did */
+    MTLSAUTHZ_REASON_DENIED = 2,      /* "denied": an enforce-mode deny rule matched */
+    MTLSAUTHZ_REASON_NO_MATCH = 3,    /* "no_match": no allow rule matched; default deny */
+    MTLSAUTHZ_REASON_NO_IDENTITY = 4, /* "no_identity": no identity was given */
+    MTLSAUTHZ_REASON_IDENTITY_REJECTED =
+        5 /* "identity_rejected": see mtlsauthz_identity_rejected() */
 } mtlsauthz_reason;
 
 /** The stable string for `reason` ("allowed", "no_match", ...); "error" if unknown. */
@@ -76,14 +77,12 @@ typedef struct mtlsauthz_decision {
  * message), MTLSAUTHZ_EVERSION, MTLSAUTHZ_ELIMIT, MTLSAUTHZ_ENOMEM, MTLSAUTHZ_EINVAL.
  * Thread-safe: concurrent loads share nothing.
  */
-MTLSAUTHZ_API MTLSAUTHZ_WARN_UNUSED int mtlsauthz_policy_load(mtlsauthz_policy **out,
-                                                              const char *yaml, size_t len,
-                                                              mtlsauthz_error *err);
+MTLSAUTHZ_API MTLSAUTHZ_WARN_UNUSED int
+mtlsauthz_policy_load(mtlsauthz_policy **out, const char *yaml, size_t len, mtlsauthz_error *err);
 
 /** As mtlsauthz_policy_load(), reading the file at `path`. Adds MTLSAUTHZ_EIO. */
-MTLSAUTHZ_API MTLSAUTHZ_WARN_UNUSED int mtlsauthz_policy_load_file(mtlsauthz_policy **out,
-                                                                   const char *path,
-                                                                   mtlsauthz_error *err);
+MTLSAUTHZ_API MTLSAUTHZ_WARN_UNUSED int
+mtlsauthz_policy_load_file(mtlsauthz_policy **out, const char *path, mtlsauthz_error *err);
 
 /** Takes a reference on `policy` and returns it. NULL gives NULL. Thread-safe. */
 MTLSAUTHZ_API mtlsauthz_policy *mtlsauthz_policy_ref(mtlsauthz_policy *policy);

@@ -15,7 +15,7 @@
 #define MTLSAUTHZ_VERSION_PATCH 0
 #define MTLSAUTHZ_VERSION_STRING "0.1.0"
 /** One number for compile-time comparisons: 0xMMmmpp. */
-#define MTLSAUTHZ_VERSION_NUMBER                                                                  \
+#define MTLSAUTHZ_VERSION_NUMBER                                                                   \
     ((MTLSAUTHZ_VERSION_MAJOR << 16) | (MTLSAUTHZ_VERSION_MINOR << 8) | MTLSAUTHZ_VERSION_PATCH)
 #define MTLSAUTHZ_ABI_VERSION 0
 
