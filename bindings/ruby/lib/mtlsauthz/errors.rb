@@ -1,0 +1,35 @@
+# frozen_string_literal: true
+
+module MtlsAuthz
+  # Base class of every error the gem raises. #code is the C library's MTLSAUTHZ_E* code
+  # (negative), or nil for errors raised by the binding itself.
+  class Error < StandardError
+    attr_reader :code
+
+    def initialize(message = nil, code: nil)
+      super(message)
+      @code = code
+    end
+
+    # The symbolic name of #code ("MTLSAUTHZ_EPOLICY"), or nil.
+    def code_name
+      code && Lib.mtlsauthz_errname(code)
+    end
+  end
+
+  # A policy failed to load. The message is the C library's, naming the key, rule, principal
+  # or pattern and where it is.
+  class PolicyError < Error; end
+
+  # A certificate could not be read into an identity.
+  class IdentityError < Error; end
+
+  # The core refused an HTTP request target or method (the Rack middleware answers 400).
+  class OperationError < Error; end
+
+  # The policy was closed; decisions on it are denied.
+  class ClosedError < Error; end
+
+  # The shared library could not be found or loaded.
+  class LibraryNotFound < ::LoadError; end
+end

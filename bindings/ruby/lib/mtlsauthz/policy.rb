@@ -1,0 +1,285 @@
+# frozen_string_literal: true
+
+module MtlsAuthz
+  # A compiled policy (docs/policy.md). Immutable and thread-safe: any number of threads may
+  # call #authorize at once.
+  #
+  # Memory: the C policy is reference counted. This object holds one reference, dropped by
+  # #close or, failing that, by a finalizer. Every peer (an identity resolved against this
+  # policy, cached on the Identity) holds its own, so #close never frees memory under a
+  # decision in flight. After #close, #authorize denies (reason :error).
+  class Policy
+    DECISION_SIZE = Lib::Decision.size
+    OFF_ALLOWED = Lib::Decision.offset_of(:allowed)
+    OFF_REASON = Lib::Decision.offset_of(:reason)
+    OFF_RULE = Lib::Decision.offset_of(:rule)
+    OFF_DRY_COUNT = Lib::Decision.offset_of(:dry_run_count)
+    OFF_DRY_RUN = Lib::Decision.offset_of(:dry_run)
+    PTR_SIZE = FFI::Pointer.size
+    ADDR64 = PTR_SIZE == 8 && FFI.type_size(:size_t) == 8 && OFF_ALLOWED + OFF_REASON == 4 &&
+             OFF_RULE == 8 && OFF_DRY_COUNT == 16
+    CLOSED_MESSAGE = "policy is closed"
+
+    class << self
+      # Loads and compiles YAML text. Raises PolicyError with the C library's message.
+      def load(yaml)
+        raise TypeError, "expected a String, got #{yaml.class}" unless yaml.is_a?(String)
+
+        # The load runs without the GVL: hand C a frozen copy that no other thread can resize.
+        text = yaml.dup.freeze
+        build { |out, err| Lib.mtlsauthz_policy_load(out, text, text.bytesize, err) }
+      end
+
+      # Loads and compiles the YAML file at `path`. Raises PolicyError.
+      def load_file(path)
+        path = path.to_path if path.respond_to?(:to_path)
+        raise TypeError, "expected a path, got #{path.class}" unless path.is_a?(String)
+        raise PolicyError, "policy path contains a NUL byte" if path.include?("\0")
+
+        path = path.dup.freeze # read by C without the GVL
+        build { |out, err| Lib.mtlsauthz_policy_load_file(out, path, err) }
+      end
+
+      private
+
+      def build
+        out = FFI::MemoryPointer.new(:pointer)
+        err = Lib::Error.new
+        Lib.check(yield(out, err), err, PolicyError)
+        new(out.read_pointer)
+      end
+    end
+
+    private_class_method :new
+
+    def initialize(ptr) # :nodoc:
+      @handle = FFI::AutoPointer.new(ptr, Lib.method(:mtlsauthz_policy_free))
+      @lock = Mutex.new
+      @closed = false
+      @names = {}.freeze
+    end
+
+    # Decides whether `identity` (an Identity, or nil) may perform `operation` (a String such
+    # as "POST /images/build"). Returns a Decision; never raises for a failed decision: any
+    # error is a deny with reason :error. The first call for an identity resolves it against
+    # this policy (a peer, cached on the identity); later calls only match the operation.
+    def authorize(identity, operation)
+      unless operation.is_a?(String)
+        raise TypeError, "operation must be a String, not #{operation.class}"
+      end
+      return Decision.error(CLOSED_MESSAGE) if @closed
+
+      if identity.nil?
+        with_ref { |ptr| decide_one_off(ptr, operation) } || Decision.error(CLOSED_MESSAGE)
+      else
+        unless identity.is_a?(Identity)
+          raise TypeError, "expected an Identity, not #{identity.class}"
+        end
+
+        peer = identity.peer_for(self)
+        peer ? peer.decide(operation) : Decision.error(CLOSED_MESSAGE)
+      end
+    rescue Error => e
+      Decision.error(e.message)
+    end
+
+    # The C library's account of one decision: which principals and rules matched, and why
+    # the others did not. Returns [text, Decision].
+    def explain(identity, operation)
+      raise TypeError, "operation must be a String" unless operation.is_a?(String)
+
+      r = with_ref do |ptr|
+        out = FFI::MemoryPointer.new(:pointer)
+        buf = FFI::MemoryPointer.new(DECISION_SIZE)
+        err = Lib::Error.new
+        id = identity&.to_ptr
+        rc = Lib.mtlsauthz_policy_explain(out, buf, ptr, id, operation, operation.bytesize, err)
+        Lib.check(rc, err, Error)
+        [take_string(out.read_pointer), decision_from(buf)]
+      end
+      r or raise ClosedError, CLOSED_MESSAGE
+    end
+
+    # Static checks (`mtlsauthz lint`): an Array of findings, "kind: subject: message".
+    def lint
+      r = with_ref do |ptr|
+        out = FFI::MemoryPointer.new(:pointer)
+        count = FFI::MemoryPointer.new(:size_t)
+        err = Lib::Error.new
+        Lib.check(Lib.mtlsauthz_policy_lint(out, count, ptr, err), err, Error)
+        take_string(out.read_pointer).lines.map(&:chomp).reject(&:empty?)
+      end
+      r or raise ClosedError, CLOSED_MESSAGE
+    end
+
+    # Number of rules (dry-run rules included).
+    def rule_count
+      with_ref { |ptr| Lib.mtlsauthz_policy_rule_count(ptr) } or raise ClosedError, CLOSED_MESSAGE
+    end
+
+    # Drops this object's reference. Decisions in flight finish on their own references;
+    # later #authorize calls deny. Idempotent and thread-safe.
+    def close
+      @lock.synchronize do
+        return if @closed
+
+        @closed = true
+        @handle.free
+      end
+      nil
+    end
+
+    def closed?
+      @closed
+    end
+
+    def inspect
+      "#<#{self.class}#{@closed ? ' closed' : ''}>"
+    end
+
+    # Resolves `identity` against this policy (Identity#peer_for caches the result).
+    # Returns nil when the policy is closed.
+    def new_peer(identity) # :nodoc:
+      with_ref do |ptr|
+        out = FFI::MemoryPointer.new(:pointer)
+        err = Lib::Error.new
+        Lib.check(Lib.mtlsauthz_peer_new(out, ptr, identity.to_ptr, err), err, Error)
+        Peer.new(self, out.read_pointer)
+      end
+    end
+
+    # A Decision from a filled mtlsauthz_decision buffer. Rule ids are borrowed from the C
+    # policy: each is copied once and reused.
+    def decision_from(buf) # :nodoc:
+      allowed = buf.get_int32(OFF_ALLOWED) == 1
+      reason = Lib.reason(buf.get_int32(OFF_REASON))
+      rule = name_at(read_address(buf, OFF_RULE))
+      n = buf.get(:size_t, OFF_DRY_COUNT)
+      dry = Decision::EMPTY
+      if n.positive?
+        dry = Array.new([n, Lib::DRY_RUN_MAX].min) do |i|
+          name_at(read_address(buf, OFF_DRY_RUN + (i * PTR_SIZE)))
+        end.freeze
+      end
+      Decision.new(allowed, reason, rule, dry, n)
+    end
+
+    private
+
+    # Yields a C reference on the policy, held for the duration of the block, and returns the
+    # block's value; returns nil without yielding when the policy is closed. The reference is
+    # taken under the lock, so #close cannot free the policy between the check and the ref.
+    def with_ref
+      ptr = @lock.synchronize do
+        return nil if @closed
+
+        Lib.mtlsauthz_policy_ref(@handle)
+      end
+      begin
+        yield ptr
+      ensure
+        Lib.mtlsauthz_policy_free(ptr)
+      end
+    end
+
+    def decide_one_off(ptr, operation)
+      buf = FFI::MemoryPointer.new(DECISION_SIZE)
+      err = Lib::Error.new
+      rc = Lib.mtlsauthz_policy_decide(buf, ptr, nil, operation, operation.bytesize, err)
+      return Decision.error(err.message_string) if rc != 0
+
+      decision_from(buf)
+    end
+
+    def read_address(buf, off)
+      PTR_SIZE == 8 ? buf.get_uint64(off) : buf.get_uint32(off)
+    end
+
+    def name_at(addr)
+      return nil if addr.zero?
+
+      @names[addr] || intern_name(addr)
+    end
+
+    # Copy-on-write, so readers never lock.
+    def intern_name(addr)
+      @lock.synchronize do
+        s = @names[addr]
+        return s if s
+
+        s = FFI::Pointer.new(addr).read_string.force_encoding(Encoding::UTF_8).freeze
+        @names = @names.merge(addr => s).freeze
+        s
+      end
+    end
+
+    def take_string(ptr)
+      return +"" if ptr.null?
+
+      begin
+        ptr.read_string.force_encoding(Encoding::UTF_8)
+      ensure
+        Lib.mtlsauthz_string_free(ptr)
+      end
+    end
+  end
+
+  # An identity resolved against one policy; it holds its own C reference on that policy.
+  # Internal: Policy#authorize makes and uses them.
+  class Peer # :nodoc:
+    # Decision buffers, shared by all peers: a thread pops one for the length of a call and
+    # pushes it back (Array#pop/#push are atomic under MRI's GVL), so no two threads ever
+    # write the same buffer and the hot path allocates none. A buffer lost to an exception is
+    # simply garbage collected.
+    POOL = []
+    ADDR64 = Policy::ADDR64
+
+    def initialize(policy, ptr)
+      @policy = policy
+      @handle = FFI::AutoPointer.new(ptr, Lib.method(:mtlsauthz_peer_free))
+      @decisions = {}.freeze
+      @lock = Mutex.new
+    end
+
+    # The hot path: one C call and three reads. Decisions are immutable and their strings are
+    # borrowed from the policy, so a decision without dry-run matches is made once per
+    # (rule, reason, allowed) and reused. The key packs the first 8 bytes (allowed and
+    # reason, each < 16 whatever the byte order) under the rule's address: a Fixnum, and
+    # injective. Anything else takes the general path (Policy#decision_from).
+    def decide(operation)
+      buf = POOL.pop || FFI::MemoryPointer.new(Policy::DECISION_SIZE)
+      rc = Lib.mtlsauthz_peer_decide(buf, @handle, operation, operation.bytesize, nil)
+      if rc.zero?
+        if ADDR64
+          word = buf.get_uint64(0)
+          hi = word >> 32
+          lo = word & 0xFFFFFFFF
+          if hi < 16 && lo < 16 && buf.get_uint64(16).zero?
+            key = (buf.get_uint64(8) << 8) | (hi << 4) | lo
+            d = @decisions[key] || intern(key, buf)
+            POOL.push(buf)
+            return d
+          end
+        end
+        d = @policy.decision_from(buf)
+        POOL.push(buf)
+        return d
+      end
+
+      # The hot path passes no error struct; ask again (decisions are pure) for the message.
+      err = Lib::Error.new
+      rc = Lib.mtlsauthz_peer_decide(buf, @handle, operation, operation.bytesize, err)
+      POOL.push(buf)
+      Decision.error(rc.zero? ? "decision failed" : err.message_string)
+    end
+
+    private
+
+    # Copy-on-write, so readers never lock. Bounded: (rules + 1) x reasons x 2.
+    def intern(key, buf)
+      d = @policy.decision_from(buf)
+      @lock.synchronize { @decisions = @decisions.merge(key => d).freeze }
+      d
+    end
+  end
+end

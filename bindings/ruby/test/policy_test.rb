@@ -1,0 +1,202 @@
+# frozen_string_literal: true
+
+require_relative "test_helper"
+
+class PolicyTest < Minitest::Test
+  include TestSupport
+
+  DRY = <<~YAML
+    version: 1
+    principals:
+      - name: builder
+        spiffe: ["spiffe://prod.example.com/ci/builder"]
+    rules:
+      - id: build
+        effect: allow
+        principals: [builder]
+        operations: ["images:build", "images:push"]
+      - id: watch-push
+        effect: deny
+        mode: dry-run
+        principals: [builder]
+        operations: ["images:push"]
+  YAML
+
+  def setup
+    @policy = example_policy
+  end
+
+  def teardown
+    @policy.close
+  end
+
+  def test_allow_and_rule
+    d = @policy.authorize(identity("builder"), "POST /images/build")
+    assert d.allowed?
+    refute d.denied?
+    assert_equal :allowed, d.reason
+    assert_equal "build-images", d.rule
+    assert_equal [], d.dry_run
+  end
+
+  def test_deny_overrides_with_deciding_rule
+    d = @policy.authorize(identity("builder"), "POST /containers/abc/exec")
+    refute d.allowed?
+    assert_equal :denied, d.reason
+    assert_equal "no-container-escape", d.rule
+  end
+
+  def test_default_deny_no_match
+    d = @policy.authorize(identity("plain"), "POST /images/build")
+    refute d.allowed?
+    assert_equal :no_match, d.reason
+    assert_nil d.rule
+  end
+
+  def test_eku_required_for_builder
+    assert @policy.authorize(identity("builder"), "POST /images/build").allowed?
+    d = @policy.authorize(identity("builder-noeku"), "POST /images/build")
+    refute d.allowed?
+    assert_equal :no_match, d.reason
+  end
+
+  def test_health_open_to_any_verified_client
+    %w[builder ops plain tenant-acme].each do |name|
+      assert @policy.authorize(identity(name), "GET /healthz").allowed?, name
+    end
+  end
+
+  def test_no_identity_is_denied
+    d = @policy.authorize(nil, "GET /healthz")
+    refute d.allowed?
+    assert_equal :no_identity, d.reason
+  end
+
+  def test_rejected_identity_denied_even_for_star
+    d = @policy.authorize(identity("nul-cn"), "GET /healthz")
+    refute d.allowed?
+    assert_equal :identity_rejected, d.reason
+    d = @policy.authorize(identity("spiffe-two-uri"), "GET /healthz")
+    assert_equal :identity_rejected, d.reason
+  end
+
+  def test_dry_run_reported_not_enforced
+    policy = MtlsAuthz::Policy.load(DRY)
+    id = identity("builder")
+    d = policy.authorize(id, "images:push")
+    assert d.allowed?
+    assert_equal ["watch-push"], d.dry_run
+    assert_equal 1, d.dry_run_count
+    d = policy.authorize(id, "images:build")
+    assert d.allowed?
+    assert_equal [], d.dry_run
+    # The example policy's ops dry-run rule, through a cached peer, twice (cached decisions
+    # must not lose the dry-run list).
+    2.times do
+      d = @policy.authorize(identity("ops"), "GET /containers/abc/logs")
+      assert d.allowed?
+      assert_equal "ops-read", d.rule
+      assert_equal ["watch-logs"], d.dry_run
+    end
+  end
+
+  def test_repeated_decisions_are_consistent
+    id = identity("builder")
+    ops = ["POST /images/build", "POST /containers/abc/exec", "GET /nothing", "GET /healthz"]
+    first = ops.map { |op| @policy.authorize(id, op).to_h }
+    3.times { assert_equal first, ops.map { |op| @policy.authorize(id, op).to_h } }
+    assert_equal [true, false, false, true], first.map { |h| h["decision"] == "allow" }
+  end
+
+  def test_operation_is_bytes_nul_is_error_deny
+    d = @policy.authorize(identity("builder"), "POST /images/build\0x")
+    refute d.allowed?
+    assert_equal :error, d.reason
+    assert_match(/NUL/, d.error)
+  end
+
+  def test_segment_boundary_in_operation
+    refute @policy.authorize(identity("builder"), "POST /images/a/b/push").allowed?
+    assert @policy.authorize(identity("builder"), "POST /images/a/push").allowed?
+  end
+
+  def test_type_errors
+    assert_raises(TypeError) { @policy.authorize(identity("builder"), :op) }
+    assert_raises(TypeError) { @policy.authorize("builder", "GET /healthz") }
+  end
+
+  def test_policy_error_carries_c_message
+    e = assert_raises(MtlsAuthz::PolicyError) do
+      MtlsAuthz::Policy.load("version: 1\nrules:\n  - id: a\n    effect: allow\n" \
+                             "    principals: [\"*\"]\n    operations: [x]\n    bogus: 1\n")
+    end
+    assert_match(/bogus/, e.message)
+    assert_equal "MTLSAUTHZ_EPOLICY", e.code_name
+    assert_operator e.code, :<, 0
+
+    e = assert_raises(MtlsAuthz::PolicyError) do
+      MtlsAuthz::Policy.load("version: 1\nrules:\n  - id: a\n    effect: allow\n" \
+                             "    principals: [nobody]\n    operations: [x]\n")
+    end
+    assert_match(/nobody/, e.message)
+
+    e = assert_raises(MtlsAuthz::PolicyError) { MtlsAuthz::Policy.load("version: 9\n") }
+    assert_match(/version/, e.message)
+    e = assert_raises(MtlsAuthz::PolicyError) { MtlsAuthz::Policy.load("") }
+    refute_empty e.message
+    e = assert_raises(MtlsAuthz::PolicyError) { MtlsAuthz::Policy.load("version: 1\0") }
+    refute_empty e.message
+  end
+
+  def test_load_file_errors
+    e = assert_raises(MtlsAuthz::PolicyError) { MtlsAuthz::Policy.load_file("/nonexistent/p.yaml") }
+    assert_match(%r{/nonexistent/p\.yaml}, e.message)
+    assert_raises(MtlsAuthz::PolicyError) { MtlsAuthz::Policy.load_file("a\0b") }
+    assert_raises(TypeError) { MtlsAuthz::Policy.load(nil) }
+  end
+
+  def test_close_denies_and_is_idempotent
+    policy = example_policy
+    id = identity("builder")
+    assert policy.authorize(id, "POST /images/build").allowed?
+    policy.close
+    policy.close
+    assert policy.closed?
+    d = policy.authorize(id, "POST /images/build")
+    refute d.allowed?
+    assert_equal :error, d.reason
+    assert_match(/closed/, d.error)
+    refute policy.authorize(identity("ops"), "GET /healthz").allowed?
+    assert_raises(MtlsAuthz::ClosedError) { policy.rule_count }
+  end
+
+  def test_rule_count_explain_lint
+    assert_equal 5, @policy.rule_count
+    text, d = @policy.explain(identity("builder"), "POST /images/build")
+    assert d.allowed?
+    assert_match(/build-images/, text)
+    assert_equal [], @policy.lint
+    sloppy = MtlsAuthz::Policy.load_file(File.join(TOP, "examples/demo/sloppy-policy.yaml"))
+    refute_empty sloppy.lint
+  end
+
+  def test_identity_cached_across_policies
+    id = identity("builder")
+    other = MtlsAuthz::Policy.load(DRY)
+    assert @policy.authorize(id, "POST /images/build").allowed?
+    refute other.authorize(id, "POST /images/build").allowed?
+    assert other.authorize(id, "images:build").allowed?
+    refute @policy.authorize(id, "images:build").allowed?
+  end
+
+  # The per-request path with a cached identity reuses interned Decisions and pooled buffers.
+  def test_cached_decisions_allocate_no_objects
+    id = identity("builder")
+    ops = ["POST /images/build", "POST /containers/abc/exec", "GET /nope"]
+    3.times { ops.each { |op| @policy.authorize(id, op) } }
+    before = GC.stat(:total_allocated_objects)
+    1000.times { ops.each { |op| @policy.authorize(id, op) } }
+    allocated = GC.stat(:total_allocated_objects) - before
+    assert_operator allocated, :<, 30, "#{allocated} objects for 3000 decisions"
+  end
+end
