@@ -1,0 +1,261 @@
+/* mtlsauthz identity: shows the identity the library reads from a certificate. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "identity_build.h"
+
+#define IDENTITY_USAGE "usage: mtlsauthz identity [--format text|json] FILE"
+
+/* DER when the file starts with a well-formed certificate header (a DER certificate may hold
+ * any bytes, "-----BEGIN " included); otherwise PEM if it holds a PEM boundary line anywhere
+ * (RFC 7468 §2 allows text before it). Anything else goes to the DER parser, which says what
+ * is wrong with it. */
+static int looks_like_pem(const char *data, size_t len)
+{
+    static const char marker[] = "-----BEGIN ";
+    const size_t mlen = sizeof(marker) - 1;
+    size_t i;
+    if (mtlsauthz__der_cert_len((const unsigned char *)data, len) != 0) {
+        return 0;
+    }
+    for (i = 0; i + mlen <= len; i++) {
+        if (data[i] == '-' && memcmp(data + i, marker, mlen) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Appends `der` as one PEM CERTIFICATE block (RFC 7468 §3: base64, 64 columns). */
+static void append_pem_block(mtlsauthz__buf *b, const unsigned char *der, size_t len)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t i, col = 0;
+    mtlsauthz__buf_puts(b, "-----BEGIN CERTIFICATE-----\n");
+    for (i = 0; i < len; i += 3) {
+        unsigned long v = (unsigned long)der[i] << 16;
+        char q[4];
+        if (i + 1 < len) {
+            v |= (unsigned long)der[i + 1] << 8;
+        }
+        if (i + 2 < len) {
+            v |= der[i + 2];
+        }
+        q[0] = b64[(v >> 18) & 63];
+        q[1] = b64[(v >> 12) & 63];
+        q[2] = i + 1 < len ? b64[(v >> 6) & 63] : '=';
+        q[3] = i + 2 < len ? b64[v & 63] : '=';
+        mtlsauthz__buf_append(b, q, 4);
+        col += 4;
+        if (col == 64) {
+            mtlsauthz__buf_append(b, "\n", 1);
+            col = 0;
+        }
+    }
+    if (col != 0) {
+        mtlsauthz__buf_append(b, "\n", 1);
+    }
+    mtlsauthz__buf_puts(b, "-----END CERTIFICATE-----\n");
+}
+
+int cli_load_identity(mtlsauthz_identity **out, const char *cert_path, const char *chain_path)
+{
+    mtlsauthz_error err = {0, ""};
+    char *cert = NULL, *chain = NULL;
+    size_t cert_len = 0, chain_len = 0;
+    int cert_pem, chain_pem, rc;
+    mtlsauthz__buf joined;
+
+    *out = NULL;
+    mtlsauthz__buf_init(&joined);
+    if (mtlsauthz__read_file(&cert, &cert_len, cert_path, MTLSAUTHZ__MAX_INPUT_BYTES, &err) != 0) {
+        rc = cli_fail("%s", err.message);
+        goto out;
+    }
+    cert_pem = looks_like_pem(cert, cert_len);
+    if (chain_path == NULL) {
+        rc = cert_pem
+                 ? mtlsauthz_identity_from_pem(out, cert, cert_len, &err)
+                 : mtlsauthz_identity_from_der(out, (const unsigned char *)cert, cert_len, &err);
+        if (rc != 0) {
+            rc = cli_fail("%s: %s", cert_path, err.message);
+        }
+        goto out;
+    }
+    if (mtlsauthz__read_file(&chain, &chain_len, chain_path, MTLSAUTHZ__MAX_INPUT_BYTES, &err) !=
+        0) {
+        rc = cli_fail("%s", err.message);
+        goto out;
+    }
+    chain_pem = looks_like_pem(chain, chain_len);
+    /* One input, leaf first. A DER file next to a PEM one becomes a PEM block, so a DER file
+     * mixed with PEM must hold exactly one certificate. */
+    if (!cert_pem && !chain_pem) {
+        mtlsauthz__buf_append(&joined, cert, cert_len);
+        mtlsauthz__buf_append(&joined, chain, chain_len);
+    } else {
+        if (cert_pem) {
+            mtlsauthz__buf_append(&joined, cert, cert_len);
+            mtlsauthz__buf_append(&joined, "\n", 1);
+        } else {
+            append_pem_block(&joined, (const unsigned char *)cert, cert_len);
+        }
+        if (chain_pem) {
+            mtlsauthz__buf_append(&joined, chain, chain_len);
+        } else {
+            append_pem_block(&joined, (const unsigned char *)chain, chain_len);
+        }
+    }
+    if (joined.failed) {
+        rc = cli_fail("out of memory");
+        goto out;
+    }
+    rc =
+        (cert_pem || chain_pem)
+            ? mtlsauthz_identity_from_pem(out, joined.ptr, joined.len, &err)
+            : mtlsauthz_identity_from_der(out, (const unsigned char *)joined.ptr, joined.len, &err);
+    if (rc != 0) {
+        rc = cli_fail("%s with chain %s: %s", cert_path, chain_path, err.message);
+    }
+out:
+    mtlsauthz__buf_free(&joined);
+    mtlsauthz__free(cert);
+    mtlsauthz__free(chain);
+    if (rc != 0) {
+        mtlsauthz_identity_free(*out);
+        *out = NULL;
+        return CLI_EXIT_ERROR;
+    }
+    return 0;
+}
+
+/* Prints a value for a terminal: NUL, control characters (C0, DEL and the UTF-8 encoded C1
+ * controls a terminal may obey) and backslash are escaped, so a value cannot hide its tail or
+ * drive the terminal. DNs are already escaped (RFC 4514 §2.4, "\00" for NUL), so their
+ * backslashes are printed as they are. */
+static void print_value(FILE *f, const char *p, size_t len, int is_dn)
+{
+    const unsigned char *s = (const unsigned char *)p;
+    size_t i;
+    for (i = 0; i < len; i++) {
+        if (s[i] == '\\' && !is_dn) {
+            fputs("\\\\", f);
+        } else if (s[i] < 0x20 || s[i] == 0x7f) {
+            fprintf(f, "\\x%02x", s[i]);
+        } else if (s[i] == 0xc2 && i + 1 < len && s[i + 1] >= 0x80 && s[i + 1] <= 0x9f) {
+            fprintf(f, "\\u%04x", s[i + 1]);
+            i++;
+        } else {
+            fputc(s[i], f);
+        }
+    }
+}
+
+static void print_field(FILE *f, const mtlsauthz_identity *id, const char *label,
+                        mtlsauthz_field field, const char *none)
+{
+    size_t i, n = mtlsauthz_identity_count(id, field);
+    if (n == 0) {
+        if (none != NULL) {
+            fprintf(f, "%-12s %s\n", label, none);
+        }
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        const char *v;
+        size_t len;
+        if (mtlsauthz_identity_get(&v, &len, id, field, i) != 0) {
+            continue;
+        }
+        fprintf(f, "%-12s ", i == 0 ? label : "");
+        print_value(f, v, len,
+                    field == MTLSAUTHZ_FIELD_SUBJECT_DN || field == MTLSAUTHZ_FIELD_ISSUER_DN);
+        fputc('\n', f);
+    }
+}
+
+static void print_text(FILE *f, const mtlsauthz_identity *id)
+{
+    const char *reason = mtlsauthz_identity_rejected(id);
+    print_field(f, id, "subject:", MTLSAUTHZ_FIELD_SUBJECT_DN, "");
+    print_field(f, id, "  CN:", MTLSAUTHZ_FIELD_CN, NULL);
+    print_field(f, id, "  O:", MTLSAUTHZ_FIELD_O, NULL);
+    print_field(f, id, "  OU:", MTLSAUTHZ_FIELD_OU, NULL);
+    print_field(f, id, "issuer:", MTLSAUTHZ_FIELD_ISSUER_DN, "");
+    print_field(f, id, "serial:", MTLSAUTHZ_FIELD_SERIAL, "");
+    print_field(f, id, "sha256:", MTLSAUTHZ_FIELD_SHA256, "");
+    print_field(f, id, "SPIFFE ID:", MTLSAUTHZ_FIELD_SPIFFE_ID, "(none)");
+    print_field(f, id, "DNS:", MTLSAUTHZ_FIELD_SAN_DNS, NULL);
+    print_field(f, id, "URI:", MTLSAUTHZ_FIELD_SAN_URI, NULL);
+    print_field(f, id, "email:", MTLSAUTHZ_FIELD_SAN_EMAIL, NULL);
+    print_field(f, id, "IP:", MTLSAUTHZ_FIELD_SAN_IP, NULL);
+    print_field(f, id, "EKU:", MTLSAUTHZ_FIELD_EKU, "(none)");
+    print_field(f, id, "not before:", MTLSAUTHZ_FIELD_NOT_BEFORE, "");
+    print_field(f, id, "not after:", MTLSAUTHZ_FIELD_NOT_AFTER, "");
+    if (reason == NULL) {
+        fprintf(f, "%-12s %s\n", "status:", "ok");
+    } else {
+        fprintf(f, "%-12s REJECTED: %s\n", "status:", reason);
+    }
+}
+
+int cli_identity(int argc, char **argv)
+{
+    mtlsauthz_identity *id = NULL;
+    mtlsauthz_error err = {0, ""};
+    const char *format = "text", *path = NULL;
+    char *json = NULL;
+    size_t json_len = 0;
+    int i, rc;
+
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            puts(IDENTITY_USAGE);
+            return CLI_EXIT_OK;
+        } else if (strcmp(argv[i], "--format") == 0) {
+            if (++i == argc) {
+                return cli_fail("--format needs a value (text or json)");
+            }
+            format = argv[i];
+        } else if (strncmp(argv[i], "--format=", 9) == 0) {
+            format = argv[i] + 9;
+        } else if (strcmp(argv[i], "--") == 0 && i + 1 < argc && path == NULL) {
+            path = argv[++i];
+        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+            return cli_fail("identity: unknown option '%s'; " IDENTITY_USAGE, argv[i]);
+        } else if (path == NULL) {
+            path = argv[i];
+        } else {
+            return cli_fail("identity: more than one FILE; " IDENTITY_USAGE);
+        }
+    }
+    if (strcmp(format, "text") != 0 && strcmp(format, "json") != 0) {
+        return cli_fail("identity: unknown format '%s' (text or json)", format);
+    }
+    if (path == NULL) {
+        return cli_fail("identity: no FILE; " IDENTITY_USAGE);
+    }
+    if ((rc = cli_load_identity(&id, path, NULL)) != 0) {
+        return rc;
+    }
+    if (strcmp(format, "json") == 0) {
+        if (mtlsauthz_identity_to_json(&json, &json_len, id, &err) != 0) {
+            rc = cli_fail("%s", err.message);
+            goto out;
+        }
+        fwrite(json, 1, json_len, stdout);
+        fputc('\n', stdout);
+    } else {
+        print_text(stdout, id);
+    }
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        rc = cli_fail("cannot write to standard output");
+        goto out;
+    }
+    rc = CLI_EXIT_OK;
+out:
+    mtlsauthz_string_free(json);
+    mtlsauthz_identity_free(id);
+    return rc;
+}

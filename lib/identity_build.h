@@ -1,0 +1,110 @@
+/*
+ * Building an identity from pieces (identity.c), and the extractors that supply the pieces.
+ *
+ * An extractor (the OpenSSL one in x509.c; later the DER walker) decodes a leaf certificate
+ * and hands the builder each value as UTF-8 bytes, in certificate order. The builder owns
+ * every rule that must not differ between extractors: the text forms of the serial, digest,
+ * times, IP addresses and EKUs, the per-field limits, the NUL and SPIFFE rejection rules and
+ * their reasons. Two extractors that feed the same pieces build byte-identical identities.
+ */
+#ifndef MTLSAUTHZ_IDENTITY_BUILD_H
+#define MTLSAUTHZ_IDENTITY_BUILD_H
+
+#include "identity_int.h"
+
+/* An identity under construction. Fields are private to identity.c. */
+typedef struct mtlsauthz__idb {
+    mtlsauthz__buf data; /* every value's bytes, each followed by a NUL */
+    struct mtlsauthz__idb_val {
+        size_t off, len;
+    } * vals[MTLSAUTHZ_FIELD_COUNT_];
+    size_t counts[MTLSAUTHZ_FIELD_COUNT_];
+    size_t caps[MTLSAUTHZ_FIELD_COUNT_];
+    struct mtlsauthz__idb_val *ip_raw; /* parallel to vals[SAN_IP] */
+    size_t ip_raw_cap;
+    int nul_in_dn_attr; /* a subject DN attribute other than CN, O, OU held a NUL */
+    int bad_ip;         /* an iPAddress SAN was neither 4 nor 16 bytes */
+    int is_ca;          /* basicConstraints cA is TRUE */
+} mtlsauthz__idb;
+
+/* A field's name for messages ("subject CN", "DNS SAN"). Never NULL. */
+const char *mtlsauthz__field_name(mtlsauthz_field f);
+
+void mtlsauthz__idb_init(mtlsauthz__idb *b);
+void mtlsauthz__idb_free(mtlsauthz__idb *b);
+
+/*
+ * Appends a UTF-8 value (may contain NULs) to a text field: SUBJECT_DN, ISSUER_DN, CN, O, OU,
+ * SAN_DNS, SAN_URI or SAN_EMAIL. The other fields have their own setters below.
+ * Errors: MTLSAUTHZ_ELIMIT (more than MTLSAUTHZ__MAX_VALUES values), MTLSAUTHZ_ENOMEM,
+ * MTLSAUTHZ_EINTERNAL (a field without a text setter, or a single-valued field set twice).
+ */
+int mtlsauthz__idb_add(mtlsauthz__idb *b, mtlsauthz_field field, const char *p, size_t len,
+                       mtlsauthz_error *err);
+
+/* A subject DN attribute value other than CN, O and OU, as UTF-8: not stored, only checked
+ * for NUL (which rejects the identity). */
+void mtlsauthz__idb_dn_attribute(mtlsauthz__idb *b, const char *p, size_t len);
+
+/* An iPAddress SAN: 4 or 16 network-order bytes. Other lengths are not stored and reject the
+ * identity (RFC 5280 4.2.1.6 allows only these in a SAN). */
+int mtlsauthz__idb_add_ip(mtlsauthz__idb *b, const unsigned char *raw, size_t len,
+                          mtlsauthz_error *err);
+
+/* An extended key usage as a dotted OID ("1.3.6.1.5.5.7.3.2"); well-known ones are stored by
+ * name ("clientAuth"). */
+int mtlsauthz__idb_add_eku(mtlsauthz__idb *b, const char *dotted, size_t len, mtlsauthz_error *err);
+
+/* The serial as its big-endian magnitude (leading zero bytes allowed) and sign. */
+int mtlsauthz__idb_set_serial(mtlsauthz__idb *b, const unsigned char *mag, size_t len, int negative,
+                              mtlsauthz_error *err);
+
+/* The SHA-256 digest of the leaf DER. */
+int mtlsauthz__idb_set_sha256(mtlsauthz__idb *b, const unsigned char digest[32],
+                              mtlsauthz_error *err);
+
+/* NOT_BEFORE or NOT_AFTER, in UTC: year 0-9999, month 1-12, day 1-31, hour 0-23, minute
+ * 0-59, second 0-60. Errors: MTLSAUTHZ_ECERT when out of range. */
+int mtlsauthz__idb_set_time(mtlsauthz__idb *b, mtlsauthz_field field, int year, int month, int day,
+                            int hour, int minute, int second, mtlsauthz_error *err);
+
+/* Whether the leaf is a CA (basicConstraints cA TRUE): a CA is never a SPIFFE workload. */
+void mtlsauthz__idb_set_ca(mtlsauthz__idb *b, int is_ca);
+
+/*
+ * Checks that every single-valued field is set, applies the rejection rules, derives the
+ * SPIFFE ID and moves everything into a new immutable identity (*out, owned by the caller).
+ * `b` is reset either way. Errors: MTLSAUTHZ_ENOMEM, MTLSAUTHZ_EINTERNAL (a field missing).
+ */
+int mtlsauthz__idb_finish(mtlsauthz_identity **out, mtlsauthz__idb *b, size_t chain_len,
+                          mtlsauthz_error *err);
+
+/*
+ * NULL when `uri` (len bytes) is a valid SPIFFE ID for an X.509-SVID (SPIFFE ID spec §2,
+ * X509-SVID spec §2); otherwise a static reason, "invalid SPIFFE ID: ...".
+ */
+const char *mtlsauthz__spiffe_validate(const char *uri, size_t len);
+
+/*
+ * The total length of the DER certificate at the start of `p` (tag, length and content): a
+ * SEQUENCE with a definite, minimally encoded length. 0 when the header is malformed or
+ * claims more than `avail` bytes. Reads only the header, within `avail`.
+ */
+size_t mtlsauthz__der_cert_len(const unsigned char *p, size_t avail);
+
+/* ---- the OpenSSL extractor (x509.c) ---- */
+
+/*
+ * Builds an identity from `count` DER certificates, leaf first, each exactly one certificate
+ * of at most MTLSAUTHZ__MAX_CERT_BYTES. The caller has checked count (1..MAX_CHAIN) and the
+ * total size. Errors as mtlsauthz_identity_from_der().
+ */
+int mtlsauthz__x509_from_der_certs(mtlsauthz_identity **out, const unsigned char *const *certs,
+                                   const size_t *lens, size_t count, mtlsauthz_error *err);
+
+/* The PEM half of mtlsauthz_identity_from_pem(); the caller has checked the arguments and the
+ * total size. */
+int mtlsauthz__x509_from_pem(mtlsauthz_identity **out, const char *pem, size_t pem_len,
+                             mtlsauthz_error *err);
+
+#endif
