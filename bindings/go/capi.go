@@ -1,0 +1,304 @@
+package mtlsauthz
+
+// This file is the only one that talks to C. Everything here is a thin, policy-free wrapper
+// over include/mtlsauthz/*.h; the rest of the package is plain Go built on these calls.
+
+/*
+#cgo pkg-config: mtlsauthz
+#include <stdint.h>
+#include <stdlib.h>
+#include <mtlsauthz/mtlsauthz.h>
+
+// A Go string's data pointer; never NULL, so an empty string is an empty input to the library
+// (which refuses a NULL pointer as an invalid argument) rather than a missing one.
+static const char *gomtlsauthz_str(_GoString_ s)
+{
+	const char *p = _GoStringPtr(s);
+	return p != NULL ? p : "";
+}
+
+// A decision returned by value, so the per-request call needs no Go heap allocation for the
+// out-parameter (a pointer passed to C escapes; a cgo result does not). err is NULL on this
+// path: on failure the Go side asks again with an error struct to get the message.
+typedef struct gomtlsauthz_result {
+	int rc;
+	mtlsauthz_decision d;
+} gomtlsauthz_result;
+
+// The peer travels as an integer: it is C memory, and a pointer argument would cost a cgo
+// pointer check on every request.
+static gomtlsauthz_result gomtlsauthz_peer_decide(uintptr_t peer, _GoString_ op)
+{
+	gomtlsauthz_result r;
+	r.rc = mtlsauthz_peer_decide(&r.d, (const mtlsauthz_peer *)peer, gomtlsauthz_str(op),
+	                             _GoStringLen(op), NULL);
+	return r;
+}
+
+static gomtlsauthz_result gomtlsauthz_policy_decide(mtlsauthz_policy *policy,
+                                                    const mtlsauthz_identity *id,
+                                                    _GoString_ op)
+{
+	gomtlsauthz_result r;
+	r.rc = mtlsauthz_policy_decide(&r.d, policy, id, gomtlsauthz_str(op), _GoStringLen(op), NULL);
+	return r;
+}
+
+static int gomtlsauthz_peer_decide_err(const mtlsauthz_peer *peer, _GoString_ op,
+                                       mtlsauthz_error *err)
+{
+	mtlsauthz_decision d;
+	return mtlsauthz_peer_decide(&d, peer, gomtlsauthz_str(op), _GoStringLen(op), err);
+}
+
+// For the benchmarks only: n decisions in one C loop, the library's own per-decision cost
+// without the cgo transition (BenchmarkPeerDecideC, against BenchmarkAuthorize).
+static long gomtlsauthz_peer_decide_loop(const mtlsauthz_peer *peer, _GoString_ op, long n)
+{
+	mtlsauthz_decision d;
+	long allowed = 0;
+	long i;
+	for (i = 0; i < n; i++) {
+		if (mtlsauthz_peer_decide(&d, peer, gomtlsauthz_str(op), _GoStringLen(op), NULL) != 0) {
+			return -1;
+		}
+		allowed += d.allowed;
+	}
+	return allowed;
+}
+
+static int gomtlsauthz_policy_load(mtlsauthz_policy **out, _GoString_ yaml, mtlsauthz_error *err)
+{
+	return mtlsauthz_policy_load(out, gomtlsauthz_str(yaml), _GoStringLen(yaml), err);
+}
+
+// out is a Go byte buffer: C writes plain bytes into it and keeps nothing. The length comes
+// back by value for the same reason as the decision.
+typedef struct gomtlsauthz_oplen {
+	int rc;
+	size_t len;
+} gomtlsauthz_oplen;
+
+static gomtlsauthz_oplen gomtlsauthz_http_operation(char *out, size_t cap, _GoString_ method,
+                                                    _GoString_ target, mtlsauthz_error *err)
+{
+	gomtlsauthz_oplen r;
+	r.len = 0;
+	r.rc = mtlsauthz_http_operation(out, cap, &r.len, gomtlsauthz_str(method), _GoStringLen(method),
+	                                gomtlsauthz_str(target), _GoStringLen(target), err);
+	return r;
+}
+*/
+import "C"
+
+import (
+	"crypto/x509"
+	"runtime"
+	"unsafe"
+)
+
+// dryRunMax is how many matched dry-run rule ids a decision names (MTLSAUTHZ_DECISION_DRY_RUN_MAX).
+const dryRunMax = C.MTLSAUTHZ_DECISION_DRY_RUN_MAX
+
+// newError converts a C error code and struct into a Go *Error.
+func newError(rc C.int, cerr *C.mtlsauthz_error) *Error {
+	e := &Error{Code: int(rc), Name: C.GoString(C.mtlsauthz_errname(rc))}
+	if cerr != nil && cerr.code != 0 {
+		e.Message = C.GoString(&cerr.message[0])
+	}
+	if e.Message == "" {
+		e.Message = C.GoString(C.mtlsauthz_strerror(rc))
+	}
+	return e
+}
+
+// codeError is an *Error for a library code with a message written here.
+func codeError(rc C.int, msg string) *Error {
+	return &Error{Code: int(rc), Name: C.GoString(C.mtlsauthz_errname(rc)), Message: msg}
+}
+
+// reasonString is mtlsauthz_reason_string().
+func reasonString(r int) string {
+	return C.GoString(C.mtlsauthz_reason_string(C.mtlsauthz_reason(r)))
+}
+
+// versionString is mtlsauthz_version().
+func versionString() string {
+	return C.GoString(C.mtlsauthz_version())
+}
+
+// cPolicyLoad is mtlsauthz_policy_load().
+func cPolicyLoad(yaml string) (*C.mtlsauthz_policy, error) {
+	var out *C.mtlsauthz_policy
+	var cerr C.mtlsauthz_error
+	if rc := C.gomtlsauthz_policy_load(&out, yaml, &cerr); rc != 0 {
+		return nil, newError(rc, &cerr)
+	}
+	return out, nil
+}
+
+// cPolicyLoadFile is mtlsauthz_policy_load_file().
+func cPolicyLoadFile(path string) (*C.mtlsauthz_policy, error) {
+	cpath := C.CString(path)
+	defer C.free(unsafe.Pointer(cpath))
+	var out *C.mtlsauthz_policy
+	var cerr C.mtlsauthz_error
+	if rc := C.mtlsauthz_policy_load_file(&out, cpath, &cerr); rc != 0 {
+		return nil, newError(rc, &cerr)
+	}
+	return out, nil
+}
+
+func cPolicyFree(p *C.mtlsauthz_policy) { C.mtlsauthz_policy_free(p) }
+
+func cPolicyRuleCount(p *C.mtlsauthz_policy) int { return int(C.mtlsauthz_policy_rule_count(p)) }
+
+// cIdentityFromChain is mtlsauthz_identity_from_der_chain() over the DER Go already holds
+// (Certificate.Raw). The pointer array lives in Go memory and points at pinned Go memory,
+// which cgo allows since Go 1.21 (runtime.Pinner); the library copies what it keeps.
+func cIdentityFromChain(chain []*x509.Certificate) (*C.mtlsauthz_identity, error) {
+	var pin runtime.Pinner
+	defer pin.Unpin()
+	ptrs := make([]*C.uchar, len(chain))
+	lens := make([]C.size_t, len(chain))
+	for i, c := range chain {
+		if c == nil || len(c.Raw) == 0 {
+			return nil, codeError(C.MTLSAUTHZ_ECERT, "certificate without DER (Raw is empty)")
+		}
+		p := &c.Raw[0]
+		pin.Pin(p)
+		ptrs[i] = (*C.uchar)(unsafe.Pointer(p))
+		lens[i] = C.size_t(len(c.Raw))
+	}
+	var out *C.mtlsauthz_identity
+	var cerr C.mtlsauthz_error
+	rc := C.mtlsauthz_identity_from_der_chain(&out, &ptrs[0], &lens[0], C.size_t(len(chain)), &cerr)
+	if rc != 0 {
+		return nil, newError(rc, &cerr)
+	}
+	return out, nil
+}
+
+func cIdentityFree(id *C.mtlsauthz_identity) { C.mtlsauthz_identity_free(id) }
+
+// cIdentityRejected is mtlsauthz_identity_rejected(): "" when the identity may be authorized.
+func cIdentityRejected(id *C.mtlsauthz_identity) string {
+	r := C.mtlsauthz_identity_rejected(id)
+	if r == nil {
+		return ""
+	}
+	return C.GoString(r)
+}
+
+// cIdentityJSON is mtlsauthz_identity_to_json().
+func cIdentityJSON(id *C.mtlsauthz_identity) (string, error) {
+	var out *C.char
+	var n C.size_t
+	var cerr C.mtlsauthz_error
+	if rc := C.mtlsauthz_identity_to_json(&out, &n, id, &cerr); rc != 0 {
+		return "", newError(rc, &cerr)
+	}
+	defer C.mtlsauthz_string_free(out)
+	return C.GoStringN(out, C.int(n)), nil
+}
+
+// cPeerNew is mtlsauthz_peer_new(). The peer holds its own C reference on the policy.
+func cPeerNew(p *C.mtlsauthz_policy, id *C.mtlsauthz_identity) (*C.mtlsauthz_peer, error) {
+	var out *C.mtlsauthz_peer
+	var cerr C.mtlsauthz_error
+	if rc := C.mtlsauthz_peer_new(&out, p, id, &cerr); rc != 0 {
+		return nil, newError(rc, &cerr)
+	}
+	return out, nil
+}
+
+func cPeerFree(pr *C.mtlsauthz_peer) { C.mtlsauthz_peer_free(pr) }
+
+// peerDecide is mtlsauthz_peer_decide() into d; the per-request call. On failure the message
+// is fetched by a second call, so only the rare path pays for the error struct. The caller
+// keeps the peer (and so its policy, which owns the rule ids) alive until this returns.
+func peerDecide(d *Decision, pr *cPeer, op string, names *nameCache) {
+	r := C.gomtlsauthz_peer_decide(C.uintptr_t(uintptr(unsafe.Pointer(pr))), op)
+	if r.rc != 0 {
+		var cerr C.mtlsauthz_error
+		rc := C.gomtlsauthz_peer_decide_err(pr, op, &cerr)
+		if rc == 0 {
+			rc = r.rc
+		}
+		*d = denyError(newError(rc, &cerr))
+		return
+	}
+	fillDecision(d, &r.d, names)
+}
+
+// cPeerDecideLoop decides n times in C (benchmarks only); it returns the number of allows,
+// or -1 on an error.
+func cPeerDecideLoop(pr *cPeer, op string, n int) int {
+	return int(C.gomtlsauthz_peer_decide_loop(pr, op, C.long(n)))
+}
+
+// policyDecideNoIdentity is mtlsauthz_policy_decide() with a NULL identity (no_identity)
+// into d. The caller holds the policy.
+func policyDecideNoIdentity(d *Decision, p *cPolicy, op string, names *nameCache) {
+	r := C.gomtlsauthz_policy_decide(p, nil, op)
+	if r.rc != 0 {
+		*d = denyError(newError(r.rc, nil))
+		return
+	}
+	fillDecision(d, &r.d, names)
+}
+
+// fillDecision reads a C decision. Rule and dry-run ids are borrowed from the policy, so the
+// caller must keep a reference on it (a peer holds one) until this returns.
+func fillDecision(d *Decision, cd *C.mtlsauthz_decision, names *nameCache) {
+	*d = Decision{Allowed: cd.allowed == 1, Reason: ReasonError}
+	if reason := int(cd.reason); reason >= 0 && reason < len(reasons) {
+		d.Reason = reasons[reason]
+	}
+	if cd.rule != nil {
+		d.Rule = names.get(cd.rule)
+	}
+	d.DryRunCount = int(cd.dry_run_count)
+	if d.DryRunCount > 0 {
+		n := d.DryRunCount
+		if n > dryRunMax {
+			n = dryRunMax
+		}
+		d.DryRun = make([]string, n)
+		for i := 0; i < n; i++ {
+			d.DryRun[i] = names.get(cd.dry_run[i])
+		}
+	}
+}
+
+// cHTTPOperation is mtlsauthz_http_operation(). The buffer is sized for the worst case
+// (method + SP + target + NUL), which the result never exceeds.
+func cHTTPOperation(method, target string) (string, error) {
+	buf := make([]byte, len(method)+len(target)+2)
+	out := (*C.char)(unsafe.Pointer(&buf[0]))
+	r := C.gomtlsauthz_http_operation(out, C.size_t(len(buf)), method, target, nil)
+	if r.rc != 0 {
+		var cerr C.mtlsauthz_error
+		r2 := C.gomtlsauthz_http_operation(out, C.size_t(len(buf)), method, target, &cerr)
+		if r2.rc == 0 {
+			r2.rc = r.rc
+		}
+		return "", newError(r2.rc, &cerr)
+	}
+	return unsafe.String(&buf[0], int(r.len)), nil
+}
+
+// reasonCount is one past the highest mtlsauthz_reason value (the reasons are ABI numbers).
+const reasonCount = int(C.MTLSAUTHZ_REASON_IDENTITY_REJECTED) + 1
+
+// cString is a borrowed C string from the library (rule ids).
+type cString = *C.char
+
+func goString(s cString) string { return C.GoString(s) }
+
+// Aliases so the rest of the package can hold C handles without importing "C".
+type (
+	cPolicy   = C.mtlsauthz_policy
+	cIdentity = C.mtlsauthz_identity
+	cPeer     = C.mtlsauthz_peer
+)

@@ -1,0 +1,183 @@
+package mtlsauthz
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// Identity is a peer identity read by the library from a verified certificate chain. It is
+// safe for concurrent use. It caches, per policy, the library's per-connection work (which
+// principals the identity matches), so keep one Identity per TLS connection and reuse it for
+// every request on that connection. Close frees its C memory (a finalizer does so otherwise).
+type Identity struct {
+	// mu guards c and serializes changes to peers.
+	mu sync.Mutex
+	c  *cIdentity
+	// peers is a small copy-on-write list, read without locks on every decision.
+	peers atomic.Pointer[[]peerEntry]
+	leaf  *x509.Certificate
+}
+
+// peer is the library's identity resolved against one policy (mtlsauthz_peer). It holds a C
+// reference on that policy. It is freed by a finalizer, never explicitly, because a decision
+// may be using it while the cache drops it; decisions call runtime.KeepAlive on it.
+type peer struct {
+	c      *cPeer
+	policy *policyState
+}
+
+type peerEntry struct {
+	policy *policyState
+	peer   *peer
+}
+
+// maxPeers bounds the policies an identity remembers (the current one and a few it replaced).
+const maxPeers = 4
+
+// errPolicyClosed and errIdentityClosed are ErrClosed (errors.Is) for a policy and an
+// identity. A Store retries a decision that met a closed policy (it was replaced by a
+// reload), never one that met a closed identity.
+var (
+	errPolicyClosed   error = &closedError{"policy"}
+	errIdentityClosed error = &closedError{"identity"}
+)
+
+type closedError struct{ what string }
+
+func (e *closedError) Error() string        { return "mtlsauthz: " + e.what + " is closed" }
+func (e *closedError) Is(target error) bool { return target == ErrClosed }
+
+// testHookIdentity and testHookPeer, when set by tests, count extractions and resolutions.
+var testHookIdentity, testHookPeer atomic.Pointer[func()]
+
+// IdentityFromChain reads an identity from a certificate chain that your TLS stack has
+// VERIFIED, leaf first (for example tls.ConnectionState.VerifiedChains[0]). The library reads
+// names; it does not verify. The certificates' DER (Certificate.Raw) is passed as is.
+func IdentityFromChain(chain []*x509.Certificate) (*Identity, error) {
+	if len(chain) == 0 {
+		return nil, ErrNoVerifiedChain
+	}
+	c, err := cIdentityFromChain(chain)
+	if err != nil {
+		return nil, err
+	}
+	if h := testHookIdentity.Load(); h != nil {
+		(*h)()
+	}
+	id := &Identity{c: c, leaf: chain[0]}
+	runtime.SetFinalizer(id, (*Identity).Close)
+	return id, nil
+}
+
+// IdentityFromConnectionState reads the identity of a TLS peer from its verified chain
+// (cs.VerifiedChains[0]) and never from cs.PeerCertificates, which holds unverified
+// certificates under tls.RequireAnyClientCert. It returns ErrNoVerifiedChain when there is
+// no verified chain.
+func IdentityFromConnectionState(cs *tls.ConnectionState) (*Identity, error) {
+	return IdentityFromChain(verifiedChain(cs))
+}
+
+// Leaf is the leaf certificate the identity was read from.
+func (id *Identity) Leaf() *x509.Certificate { return id.leaf }
+
+// Rejected is the library's reason why the identity may never be authorized (a NUL byte in a
+// name, an invalid SPIFFE ID), or "" when it may be. A closed identity reports ErrClosed's text.
+func (id *Identity) Rejected() string {
+	id.mu.Lock()
+	defer id.mu.Unlock()
+	if id.c == nil {
+		return ErrClosed.Error()
+	}
+	return cIdentityRejected(id.c)
+}
+
+// JSON renders the identity as the library's JSON document (`mtlsauthz identity --format json`).
+func (id *Identity) JSON() (string, error) {
+	id.mu.Lock()
+	defer id.mu.Unlock()
+	if id.c == nil {
+		return "", ErrClosed
+	}
+	return cIdentityJSON(id.c)
+}
+
+// Close frees the identity's C memory. It is idempotent and safe while other goroutines use
+// the identity; decisions started after Close deny with ErrClosed.
+func (id *Identity) Close() error {
+	if id == nil {
+		return nil
+	}
+	id.mu.Lock()
+	c := id.c
+	id.c = nil
+	id.peers.Store(nil)
+	id.mu.Unlock()
+	cIdentityFree(c)
+	return nil
+}
+
+// peer returns the identity resolved against p, resolving it on first use.
+func (id *Identity) peer(p *Policy) (*peer, error) {
+	if l := id.peers.Load(); l != nil {
+		for _, e := range *l {
+			if e.policy == p.state {
+				return e.peer, nil
+			}
+		}
+	}
+	return id.resolve(p)
+}
+
+func (id *Identity) resolve(p *Policy) (*peer, error) {
+	id.mu.Lock()
+	defer id.mu.Unlock()
+	old := id.peers.Load()
+	if old != nil {
+		for _, e := range *old {
+			if e.policy == p.state {
+				return e.peer, nil
+			}
+		}
+	}
+	if id.c == nil {
+		return nil, errIdentityClosed
+	}
+	c, err := p.newPeer(id.c)
+	if err != nil {
+		return nil, err
+	}
+	if h := testHookPeer.Load(); h != nil {
+		(*h)()
+	}
+	pr := &peer{c: c, policy: p.state}
+	runtime.SetFinalizer(pr, func(pr *peer) { cPeerFree(pr.c) })
+	// The new peer first, then the most recent others whose policy is still open.
+	l := make([]peerEntry, 1, maxPeers)
+	l[0] = peerEntry{policy: p.state, peer: pr}
+	if old != nil {
+		for _, e := range *old {
+			if len(l) == maxPeers {
+				break
+			}
+			if !e.policy.closed.Load() {
+				l = append(l, e)
+			}
+		}
+	}
+	id.peers.Store(&l)
+	return pr, nil
+}
+
+// newPeer resolves a C identity against p (mtlsauthz_peer_new), holding p's C handle shared
+// so Close cannot free it meanwhile.
+func (p *Policy) newPeer(id *cIdentity) (*cPeer, error) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.c == nil {
+		return nil, errPolicyClosed
+	}
+	return cPeerNew(p.c, id)
+}

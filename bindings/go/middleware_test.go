@@ -1,0 +1,444 @@
+package mtlsauthz
+
+import (
+	"bytes"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// reached records which handler paths the middleware let through.
+type reached struct {
+	mu   sync.Mutex
+	hits []string
+}
+
+func (r *reached) handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.mu.Lock()
+		r.hits = append(r.hits, req.Method+" "+req.RequestURI)
+		r.mu.Unlock()
+		io.WriteString(w, "ok\n")
+	})
+}
+
+func (r *reached) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.hits)
+}
+
+func TestMiddlewareOverMTLS(t *testing.T) {
+	p := loadExample(t)
+	var next reached
+	srv := newServer(t, Middleware(p)(next.handler()), tls.RequireAndVerifyClientCert)
+	builder, ops := clientFor(t, "builder"), clientFor(t, "ops")
+
+	// Allowed: handler reached.
+	for _, c := range []struct {
+		client       *http.Client
+		method, path string
+	}{
+		{builder, "GET", "/healthz"},
+		{ops, "GET", "/healthz"},
+		{builder, "POST", "/images/build"},
+		{builder, "POST", "/images/build?tag=v1"},
+		{ops, "GET", "/containers/abc/logs"},
+	} {
+		if got := do(t, c.client, c.method, srv.URL+c.path); got.status != 200 || got.body != "ok\n" {
+			t.Errorf("%s %s: %d %q", c.method, c.path, got.status, got.body)
+		}
+	}
+	if n := next.count(); n != 5 {
+		t.Fatalf("handler reached %d times, want 5", n)
+	}
+
+	// Denied: 403 with the JSON body, handler not reached.
+	wantRefusal(t, do(t, ops, "POST", srv.URL+"/images/build"), 403,
+		map[string]string{"error": `"forbidden"`, "rule": "null", "reason": `"no_match"`})
+	wantRefusal(t, do(t, builder, "POST", srv.URL+"/containers/abc/exec"), 403,
+		map[string]string{"error": `"forbidden"`, "rule": `"no-container-escape"`, "reason": `"denied"`})
+	wantRefusal(t, do(t, builder, "GET", srv.URL+"/host/etc/shadow"), 403,
+		map[string]string{"rule": `"no-container-escape"`, "reason": `"denied"`})
+	if n := next.count(); n != 5 {
+		t.Fatalf("a denied request reached the handler (%d)", n)
+	}
+
+	resp, err := ops.Post(srv.URL+"/images/build", "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("403 Content-Type %q", ct)
+	}
+}
+
+// TestMiddlewareRequestTargets sends raw request targets: the operation comes from the raw
+// target through the library, so an encoded "exec" is still exec, and what the library
+// refuses is a 400 before authorization.
+func TestMiddlewareRequestTargets(t *testing.T) {
+	p := loadExample(t)
+	var next reached
+	srv := newServer(t, Middleware(p)(next.handler()), tls.RequireAndVerifyClientCert)
+	kp := keyPair(t, "builder")
+	for _, c := range []struct {
+		target string
+		status int
+		fields map[string]string
+	}{
+		{"/containers/abc/%65xec", 403, map[string]string{"rule": `"no-container-escape"`}},
+		{"/containers/abc/exec/", 403, map[string]string{"rule": `"no-container-escape"`}},
+		{"/containers/abc/EXEC", 403, map[string]string{"rule": "null", "reason": `"no_match"`}},
+		{"/containers/abc%2Fexec", 400, map[string]string{"error": `"bad_request"`}},
+		{"/containers/abc/%2e%2e/exec", 400, map[string]string{"error": `"bad_request"`}},
+		{"/containers/../containers/abc/exec", 400, map[string]string{"error": `"bad_request"`}},
+		{"/containers/./abc/exec", 400, map[string]string{"error": `"bad_request"`}},
+		{"//containers/abc/exec", 400, map[string]string{"error": `"bad_request"`}},
+		{"/containers/abc/exec%00", 400, map[string]string{"error": `"bad_request"`}},
+		{"https://localhost/containers/abc/exec", 400, map[string]string{"error": `"bad_request"`}},
+	} {
+		got := raw(t, srv, &kp, "POST", c.target)
+		if got.status != c.status {
+			t.Errorf("POST %s: %d %s, want %d", c.target, got.status, strings.TrimSpace(got.body), c.status)
+			continue
+		}
+		wantRefusal(t, got, c.status, c.fields)
+		if c.status == 400 && !strings.Contains(refusalString(t, got.body, "detail"), "refused") {
+			t.Errorf("POST %s: 400 without the library's reason: %s", c.target, got.body)
+		}
+	}
+	if got := raw(t, srv, &kp, "POST", "/images/%62uild"); got.status != 200 {
+		t.Errorf("POST /images/%%62uild: %d %s", got.status, got.body)
+	}
+	if n := next.count(); n != 1 {
+		t.Fatalf("handler reached %d times, want 1", n)
+	}
+}
+
+func refusalString(t testing.TB, body, key string) string {
+	var s string
+	if raw, ok := refusal(t, body)[key]; ok {
+		_ = json.Unmarshal(raw, &s)
+	}
+	return s
+}
+
+func TestMiddlewareNoVerifiedCertificateIs401(t *testing.T) {
+	p := loadExample(t)
+	var next reached
+	h := Middleware(p)(next.handler())
+
+	// No client certificate at all.
+	srv := newServer(t, h, tls.VerifyClientCertIfGiven)
+	got := do(t, newClient(t, nil), "GET", srv.URL+"/healthz")
+	wantRefusal(t, got, 401, map[string]string{"error": `"unauthorized"`, "reason": `"no_identity"`})
+	// ... while a verified one on the same server is fine.
+	if got := do(t, clientFor(t, "ops"), "GET", srv.URL+"/healthz"); got.status != 200 {
+		t.Fatalf("verified client: %d", got.status)
+	}
+	// Plain HTTP (r.TLS == nil).
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
+	wantRefusal(t, result{rec.Code, rec.Body.String()}, 401, map[string]string{"reason": `"no_identity"`})
+
+	// No identity is 401 even for a malformed target.
+	got = raw(t, srv, nil, "GET", "/a/../healthz")
+	wantRefusal(t, got, 401, map[string]string{"error": `"unauthorized"`})
+
+	// RequireAnyClientCert: crypto/tls takes any certificate without verifying it, so
+	// PeerCertificates is set and VerifiedChains is empty. Neither an untrusted certificate
+	// nor a trusted one is ever authorized.
+	// (Without ClientCAs, so the server names no CA and the client sends any certificate.)
+	var peerCerts atomic.Int64
+	sawPeerCerts := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		peerCerts.Add(int64(len(r.TLS.PeerCertificates)))
+		h.ServeHTTP(w, r)
+	})
+	anySrv := newServer(t, sawPeerCerts, tls.RequireAnyClientCert, func(s *httptest.Server) { s.TLS.ClientCAs = nil })
+	untrusted := selfSigned(t)
+	got = do(t, newClient(t, &untrusted), "GET", anySrv.URL+"/healthz")
+	wantRefusal(t, got, 401, map[string]string{"reason": `"no_identity"`})
+	got = do(t, clientFor(t, "builder"), "POST", anySrv.URL+"/images/build")
+	wantRefusal(t, got, 401, map[string]string{"reason": `"no_identity"`})
+	if n := peerCerts.Load(); n != 1+2 {
+		t.Fatalf("PeerCertificates held %d certificates over both requests, want 3", n)
+	}
+	if n := next.count(); n != 1 {
+		t.Fatalf("handler reached %d times, want 1", n)
+	}
+}
+
+func TestMiddlewareRejectedIdentityIs403(t *testing.T) {
+	// Both certificates verify over TLS (signed by the test intermediate), and the policy
+	// grants everything to "*": only the library's rejection stands between them and it.
+	p := loadYAML(t, "version: 1\nrules:\n  - id: all\n    effect: allow\n    principals: [\"*\"]\n    operations: [\"**\"]\n")
+	var next reached
+	srv := newServer(t, Middleware(p)(next.handler()), tls.RequireAndVerifyClientCert)
+	nul := mintNulCN(t)
+	for name, client := range map[string]*http.Client{
+		"NUL in CN":                 newClient(t, &nul),
+		"spiffe-two-uri (bad SVID)": clientFor(t, "spiffe-two-uri"),
+	} {
+		got := do(t, client, "GET", srv.URL+"/healthz")
+		if got.status != 403 {
+			t.Errorf("%s: %d", name, got.status)
+			continue
+		}
+		wantRefusal(t, got, 403, map[string]string{"rule": "null", "reason": `"identity_rejected"`})
+	}
+	if got := do(t, clientFor(t, "plain"), "GET", srv.URL+"/healthz"); got.status != 200 {
+		t.Fatalf("plain: %d", got.status)
+	}
+	if n := next.count(); n != 1 {
+		t.Fatalf("handler reached %d times, want 1", n)
+	}
+}
+
+func TestMiddlewareDryRunAndLogger(t *testing.T) {
+	p := loadExample(t)
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	logger := slog.New(slog.NewJSONHandler(&lockedWriter{w: &logs, mu: &mu}, nil))
+	var next reached
+	srv := newServer(t, Middleware(p, WithDryRun(), WithLogger(logger))(next.handler()),
+		tls.VerifyClientCertIfGiven)
+
+	ops := clientFor(t, "ops")
+	for _, path := range []string{"/containers/abc/exec", "/images/build"} {
+		if got := do(t, ops, "POST", srv.URL+path); got.status != 200 || got.body != "ok\n" {
+			t.Errorf("dry-run POST %s: %d %q", path, got.status, got.body)
+		}
+	}
+	if got := do(t, newClient(t, nil), "GET", srv.URL+"/healthz"); got.status != 200 {
+		t.Errorf("dry-run without a certificate: %d", got.status)
+	}
+	if got := raw(t, srv, ptr(keyPair(t, "ops")), "GET", "/a//b"); got.status != 200 {
+		t.Errorf("dry-run with a refused target: %d", got.status)
+	}
+	if got := do(t, ops, "GET", srv.URL+"/containers/abc/logs"); got.status != 200 {
+		t.Errorf("allowed: %d", got.status)
+	}
+	if n := next.count(); n != 5 {
+		t.Fatalf("dry-run blocked: handler reached %d times, want 5", n)
+	}
+
+	mu.Lock()
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	mu.Unlock()
+	if len(lines) != 5 {
+		t.Fatalf("%d log lines, want 5:\n%s", len(lines), logs.String())
+	}
+	type entry struct {
+		Level   string   `json:"level"`
+		Msg     string   `json:"msg"`
+		Allowed bool     `json:"allowed"`
+		Status  int      `json:"status"`
+		Op      string   `json:"op"`
+		Rule    string   `json:"rule"`
+		Reason  string   `json:"reason"`
+		DryRun  bool     `json:"dry_run"`
+		Rules   []string `json:"dry_run_rules"`
+		Subject string   `json:"subject"`
+		Error   string   `json:"error"`
+	}
+	want := []entry{
+		{"WARN", "mtlsauthz", false, 403, "POST /containers/abc/exec", "no-container-escape", "denied", true, nil, "CN=alice,OU=ops,O=Example Corp", ""},
+		{"WARN", "mtlsauthz", false, 403, "POST /images/build", "", "no_match", true, nil, "CN=alice,OU=ops,O=Example Corp", ""},
+		{"WARN", "mtlsauthz", false, 401, "", "", "no_identity", true, nil, "", ""},
+		{"WARN", "mtlsauthz", false, 400, "", "", "", true, nil, "CN=alice,OU=ops,O=Example Corp", "mtlsauthz: HTTP request refused: empty segment in path"},
+		{"INFO", "mtlsauthz", true, 200, "GET /containers/abc/logs", "ops-read", "allowed", true, []string{"watch-logs"}, "CN=alice,OU=ops,O=Example Corp", ""},
+	}
+	for i, line := range lines {
+		var e entry
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		if w := want[i]; e.Level != w.Level || e.Msg != w.Msg || e.Allowed != w.Allowed ||
+			e.Status != w.Status || e.Op != w.Op || e.Rule != w.Rule || e.Reason != w.Reason ||
+			e.DryRun != w.DryRun || strings.Join(e.Rules, ",") != strings.Join(w.Rules, ",") ||
+			e.Subject != w.Subject || e.Error != w.Error {
+			t.Errorf("log line %d:\n got %+v\nwant %+v", i, e, w)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func TestMiddlewareCustomOperation(t *testing.T) {
+	p := loadYAML(t, `version: 1
+principals:
+  - name: builder
+    spiffe: ["spiffe://prod.example.com/ci/builder"]
+rules:
+  - id: build
+    effect: allow
+    principals: [builder]
+    operations: ["images:build"]
+`)
+	// An application-level operation name instead of the HTTP one.
+	op := func(r *http.Request) (string, error) {
+		switch r.URL.Path {
+		case "/build":
+			return "images:build", nil
+		case "/push":
+			return "images:push", nil
+		}
+		return "", errors.New("no such operation")
+	}
+	var next reached
+	srv := newServer(t, Middleware(p, WithOperation(op))(next.handler()), tls.RequireAndVerifyClientCert)
+	builder := clientFor(t, "builder")
+	if got := do(t, builder, "POST", srv.URL+"/build"); got.status != 200 {
+		t.Errorf("images:build: %d %s", got.status, got.body)
+	}
+	wantRefusal(t, do(t, builder, "POST", srv.URL+"/push"), 403, map[string]string{"reason": `"no_match"`})
+	wantRefusal(t, do(t, clientFor(t, "ops"), "POST", srv.URL+"/build"), 403, map[string]string{"reason": `"no_match"`})
+	got := do(t, builder, "POST", srv.URL+"/other")
+	wantRefusal(t, got, 400, map[string]string{"error": `"bad_request"`})
+	if d := refusalString(t, got.body, "detail"); d != "no such operation" {
+		t.Errorf("detail %q", d)
+	}
+	if n := next.count(); n != 1 {
+		t.Fatalf("handler reached %d times, want 1", n)
+	}
+}
+
+func TestChiRouter(t *testing.T) {
+	p := loadExample(t)
+	var execs atomic.Int64
+	r := chi.NewRouter()
+	r.Use(Middleware(p))
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	r.Post("/images/build", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "built\n") })
+	r.Post("/containers/{id}/exec", func(w http.ResponseWriter, r *http.Request) {
+		execs.Add(1)
+		io.WriteString(w, "exec in "+chi.URLParam(r, "id")+"\n")
+	})
+	srv := newServer(t, r, tls.RequireAndVerifyClientCert)
+	builder, ops := clientFor(t, "builder"), clientFor(t, "ops")
+	kp := keyPair(t, "builder")
+
+	if got := do(t, ops, "GET", srv.URL+"/healthz"); got.status != 200 || got.body != "ok\n" {
+		t.Errorf("healthz: %+v", got)
+	}
+	if got := do(t, builder, "POST", srv.URL+"/images/build"); got.status != 200 || got.body != "built\n" {
+		t.Errorf("build: %+v", got)
+	}
+	wantRefusal(t, do(t, ops, "POST", srv.URL+"/images/build"), 403, map[string]string{"reason": `"no_match"`})
+	wantRefusal(t, do(t, builder, "POST", srv.URL+"/containers/abc/exec"), 403,
+		map[string]string{"rule": `"no-container-escape"`})
+	wantRefusal(t, raw(t, srv, &kp, "POST", "/containers/abc/%65xec"), 403,
+		map[string]string{"rule": `"no-container-escape"`})
+	wantRefusal(t, raw(t, srv, &kp, "POST", "/containers/x/..%2fabc/exec"), 400, nil)
+	// Authorization runs before routing: an unknown route is denied, not 404.
+	wantRefusal(t, do(t, builder, "GET", srv.URL+"/nope"), 403, map[string]string{"reason": `"no_match"`})
+	if n := execs.Load(); n != 0 {
+		t.Fatalf("exec handler reached %d times", n)
+	}
+}
+
+// TestIdentityOncePerConnection counts certificate reads and peer resolutions: N requests
+// on one keep-alive connection read the certificate once; a second connection reads it
+// again; a reload resolves the same identity against the new policy without reading it again.
+func TestIdentityOncePerConnection(t *testing.T) {
+	var reads, resolves atomic.Int64
+	testHookIdentity.Store(ptr(func() { reads.Add(1) }))
+	testHookPeer.Store(ptr(func() { resolves.Add(1) }))
+	defer func() { testHookIdentity.Store(nil); testHookPeer.Store(nil) }()
+
+	s, _ := tempStore(t, string(readFileT(t, examplePolicy)))
+	var conns atomic.Int64
+	srv := newServer(t, StoreMiddleware(s)(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {})),
+		tls.RequireAndVerifyClientCert, func(srv *httptest.Server) {
+			srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+				if st == http.StateNew {
+					conns.Add(1)
+				}
+			}
+		})
+
+	builder := clientFor(t, "builder")
+	for i := 0; i < 20; i++ {
+		if got := do(t, builder, "POST", srv.URL+"/images/build"); got.status != 200 {
+			t.Fatalf("request %d: %d", i, got.status)
+		}
+	}
+	if c, r, p := conns.Load(), reads.Load(), resolves.Load(); c != 1 || r != 1 || p != 1 {
+		t.Fatalf("20 requests on %d connection(s): %d reads, %d resolutions; want 1, 1, 1", c, r, p)
+	}
+
+	if err := s.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		if got := do(t, builder, "POST", srv.URL+"/images/build"); got.status != 200 {
+			t.Fatalf("after reload: %d", got.status)
+		}
+	}
+	if r, p := reads.Load(), resolves.Load(); r != 1 || p != 2 {
+		t.Fatalf("after reload: %d reads, %d resolutions; want 1, 2", r, p)
+	}
+
+	other := clientFor(t, "builder")
+	for i := 0; i < 5; i++ {
+		do(t, other, "GET", srv.URL+"/healthz")
+	}
+	if c, r := conns.Load(), reads.Load(); c != 2 || r != 2 {
+		t.Fatalf("second connection: %d connections, %d reads; want 2, 2", c, r)
+	}
+}
+
+// TestMiddlewareHTTP2 checks the middleware over HTTP/2, where RequestURI is the :path
+// pseudo-header and all streams share one connection (and one identity read).
+func TestMiddlewareHTTP2(t *testing.T) {
+	var reads atomic.Int64
+	testHookIdentity.Store(ptr(func() { reads.Add(1) }))
+	defer testHookIdentity.Store(nil)
+	p := loadExample(t)
+	var next reached
+	srv := newServer(t, Middleware(p)(next.handler()), tls.RequireAndVerifyClientCert,
+		func(s *httptest.Server) { s.EnableHTTP2 = true })
+	kp := keyPair(t, "builder")
+	tr := &http.Transport{TLSClientConfig: clientTLS(t, &kp), ForceAttemptHTTP2: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	for i := 0; i < 5; i++ {
+		resp, err := client.Post(srv.URL+"/images/build", "text/plain", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.ProtoMajor != 2 || resp.StatusCode != 200 {
+			t.Fatalf("%s %d", resp.Proto, resp.StatusCode)
+		}
+	}
+	wantRefusal(t, do(t, client, "POST", srv.URL+"/containers/abc/exec"), 403,
+		map[string]string{"rule": `"no-container-escape"`})
+	if n := reads.Load(); n != 1 {
+		t.Fatalf("%d identity reads over one HTTP/2 connection, want 1", n)
+	}
+}

@@ -1,0 +1,223 @@
+package mtlsauthz
+
+import (
+	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// Error is an error reported by the C library: its code, the code's symbolic name and the
+// library's one-line message (for a policy, the key, rule, principal or pattern, and where).
+type Error struct {
+	Code    int    // the negative MTLSAUTHZ_E* code
+	Name    string // "MTLSAUTHZ_EPOLICY", ...
+	Message string // the library's message
+}
+
+func (e *Error) Error() string { return "mtlsauthz: " + e.Message }
+
+// ErrClosed is the error of a decision made with a closed Policy, Identity or Store.
+var ErrClosed = errors.New("mtlsauthz: closed")
+
+// ErrNoVerifiedChain is returned when a TLS connection has no verified client certificate
+// chain (no certificate, or a tls.Config that did not verify it, such as RequireAnyClientCert).
+var ErrNoVerifiedChain = errors.New("mtlsauthz: no verified client certificate chain")
+
+// The stable reason codes of a Decision (docs/policy.md). They are the library's strings;
+// a test checks that they match mtlsauthz_reason_string().
+const (
+	ReasonAllowed          = "allowed"           // an allow rule matched, no deny did
+	ReasonDenied           = "denied"            // an enforce-mode deny rule matched
+	ReasonNoMatch          = "no_match"          // no allow rule matched; default deny
+	ReasonNoIdentity       = "no_identity"       // no identity was given
+	ReasonIdentityRejected = "identity_rejected" // the identity may not be authorized at all
+	ReasonError            = "error"             // something failed; denied
+)
+
+// reasons maps the library's reason numbers to its strings, read once from the library.
+var reasons = func() (t [reasonCount]string) {
+	for i := range t {
+		t[i] = reasonString(i)
+	}
+	return t
+}()
+
+// Decision is the outcome of one authorization. Only Allowed grants access; any error is a
+// deny with Reason "error" and Err set.
+type Decision struct {
+	Allowed bool
+	// Rule is the id of the deciding rule: the first matching enforce-mode deny rule in file
+	// order, else the first matching allow rule; "" when none decided.
+	Rule string
+	// Reason is one of the Reason* codes.
+	Reason string
+	// DryRun lists the ids of the dry-run rules that matched, in file order (at most 8 are
+	// named; DryRunCount says how many matched).
+	DryRun      []string
+	DryRunCount int
+	// Err is why the decision failed, when Reason is "error".
+	Err error
+}
+
+func denyError(err error) Decision {
+	return Decision{Reason: ReasonError, Err: err}
+}
+
+// Policy is a compiled policy. It is safe for concurrent use by any number of goroutines.
+// Close frees its C memory; a finalizer does so if Close is never called. Decisions already
+// running when Close is called finish safely on the policy (the library reference-counts it,
+// and every per-connection peer holds a reference); decisions started after Close deny with
+// ErrClosed.
+type Policy struct {
+	state *policyState
+	// mu guards c: held shared while a peer is resolved against c, exclusively by Close.
+	mu sync.RWMutex
+	c  *cPolicy
+}
+
+// policyState is what per-identity caches and peers keep of a policy, without keeping the
+// *Policy itself reachable (so its finalizer can still run).
+type policyState struct {
+	closed atomic.Bool
+	names  nameCache
+}
+
+// LoadPolicy compiles a policy from YAML text. Errors are *Error with the library's message.
+func LoadPolicy(yaml []byte) (*Policy, error) {
+	c, err := cPolicyLoad(string(yaml))
+	if err != nil {
+		return nil, err
+	}
+	return newPolicy(c), nil
+}
+
+// LoadPolicyFile compiles the policy in the file at path. Errors are *Error with the
+// library's message.
+func LoadPolicyFile(path string) (*Policy, error) {
+	c, err := cPolicyLoadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return newPolicy(c), nil
+}
+
+func newPolicy(c *cPolicy) *Policy {
+	p := &Policy{state: &policyState{}, c: c}
+	runtime.SetFinalizer(p, (*Policy).Close)
+	return p
+}
+
+// Close drops the policy's C reference. It is idempotent, and safe while other goroutines
+// are inside Authorize. It always returns nil.
+func (p *Policy) Close() error {
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	c := p.c
+	p.c = nil
+	p.state.closed.Store(true)
+	p.mu.Unlock()
+	cPolicyFree(c)
+	return nil
+}
+
+// RuleCount is the number of rules in the policy (dry-run rules included); 0 once closed.
+func (p *Policy) RuleCount() int {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.c == nil {
+		return 0
+	}
+	return cPolicyRuleCount(p.c)
+}
+
+// Authorize decides whether id may perform op under p. A nil id is denied with reason
+// no_identity. The per-connection work (resolving id against p) is done on the first call
+// for each (policy, identity) pair and cached in id; later calls only match op.
+func (p *Policy) Authorize(id *Identity, op string) Decision {
+	var d Decision
+	p.authorize(&d, id, op)
+	return d
+}
+
+// authorize is Authorize into d, and reports false when p was closed, so that a Store can
+// retry on the policy that replaced it.
+func (p *Policy) authorize(d *Decision, id *Identity, op string) bool {
+	if p == nil {
+		*d = denyError(errors.New("mtlsauthz: nil policy"))
+		return true
+	}
+	if p.state.closed.Load() {
+		*d = denyError(errPolicyClosed)
+		return false
+	}
+	if id == nil {
+		return p.decideNoIdentity(d, op)
+	}
+	pr, err := id.peer(p)
+	if err != nil {
+		*d = denyError(err)
+		return err != errPolicyClosed
+	}
+	peerDecide(d, pr.c, op, &pr.policy.names)
+	runtime.KeepAlive(pr)
+	return true
+}
+
+func (p *Policy) decideNoIdentity(d *Decision, op string) bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.c == nil {
+		*d = denyError(errPolicyClosed)
+		return false
+	}
+	policyDecideNoIdentity(d, p.c, op, &p.state.names)
+	return true
+}
+
+// nameCache interns the rule ids of one policy, keyed by the address of the library's string,
+// so a decision does not allocate a Go string per request. The addresses are stable while the
+// policy lives, and the cache is only read through peers, which hold a reference on it.
+type nameCache struct {
+	m  atomic.Pointer[map[cString]string] // copy-on-write
+	mu sync.Mutex
+}
+
+// nameCacheMax bounds the interned ids (a policy may have 100,000 rules; few decide).
+const nameCacheMax = 1024
+
+func (c *nameCache) get(s cString) string {
+	if m := c.m.Load(); m != nil {
+		if v, ok := (*m)[s]; ok {
+			return v
+		}
+	}
+	v := goString(s)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.m.Load()
+	if old != nil && len(*old) >= nameCacheMax {
+		return v
+	}
+	m := make(map[cString]string, 1+lenMap(old))
+	if old != nil {
+		for k, x := range *old {
+			m[k] = x
+		}
+	}
+	m[s] = v
+	c.m.Store(&m)
+	return v
+}
+
+func lenMap(m *map[cString]string) int {
+	if m == nil {
+		return 0
+	}
+	return len(*m)
+}
+
+// Version is the C library's version string (mtlsauthz_version()).
+func Version() string { return versionString() }
