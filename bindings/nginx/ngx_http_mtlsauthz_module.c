@@ -1,0 +1,1189 @@
+
+/*
+ * ngx_http_mtlsauthz_module: per-location mutual-TLS authorization with
+ * libmtlsauthz.
+ *
+ * A shim: every decision is the library's. The module only feeds it the
+ * verified peer certificate of the TLS connection and the request's
+ * operation, and turns the answer into 403 (deny), 400 (a request target the
+ * canonical HTTP operation refuses) or a pass to the next access handler.
+ *
+ * Memory and reload: policies are loaded at configuration time, one per file
+ * and configuration cycle, and freed by a cleanup of the cycle pool.  A reload
+ * builds a new cycle with new policies; workers of the old cycle keep their
+ * own (forked) copy until they exit, so nothing is freed under a request.
+ *
+ * The identity is read once per TLS connection and cached in SSL ex_data
+ * (HTTP/2 streams run on fake connections that share the SSL object).  Only
+ * the identity is cached there, since each location may have its own policy;
+ * the per-policy peers hang off the same cache, keyed by policy.  The cache is
+ * freed by a cleanup of the real connection's pool rather than an ex_data free
+ * callback: OpenSSL keeps such a callback in a process-wide table, and it
+ * would dangle once a reload without load_module unloaded this module.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#if !(NGX_HTTP_SSL)
+#error ngx_http_mtlsauthz_module needs --with-http_ssl_module
+#endif
+
+#include <mtlsauthz/mtlsauthz.h>
+#include <mtlsauthz/openssl.h>
+
+
+/* distinct policies whose peers one connection caches; beyond, per request */
+#define NGX_HTTP_MTLSAUTHZ_MAX_PEERS  8
+
+/* operations up to this size are built on the stack, not in the request pool */
+#define NGX_HTTP_MTLSAUTHZ_OP_STACK   512
+
+
+typedef struct {
+    ngx_str_t                     path;
+    mtlsauthz_policy             *policy;
+} ngx_http_mtlsauthz_policy_t;
+
+
+typedef struct {
+    ngx_array_t                   policies;
+} ngx_http_mtlsauthz_main_conf_t;
+
+
+typedef struct {
+    ngx_flag_t                    enable;
+    ngx_flag_t                    dry_run;
+    ngx_http_mtlsauthz_policy_t  *policy;
+    ngx_http_complex_value_t     *operation;
+} ngx_http_mtlsauthz_loc_conf_t;
+
+
+typedef struct ngx_http_mtlsauthz_peer_s  ngx_http_mtlsauthz_peer_t;
+
+struct ngx_http_mtlsauthz_peer_s {
+    mtlsauthz_policy             *policy;
+    mtlsauthz_peer               *peer;
+    ngx_http_mtlsauthz_peer_t    *next;
+};
+
+
+typedef struct {
+    mtlsauthz_identity           *identity;   /* NULL: could not be read */
+    ngx_pool_t                   *pool;       /* the real connection's */
+    ngx_http_mtlsauthz_peer_t    *peers;
+    ngx_uint_t                    npeers;
+} ngx_http_mtlsauthz_conn_t;
+
+
+/* kept small: it lives in the request pool of every authorized request */
+typedef struct {
+    ngx_uint_t                    allowed;
+    mtlsauthz_reason              reason;
+    const char                   *rule;       /* borrowed from the policy */
+} ngx_http_mtlsauthz_ctx_t;
+
+
+#define NGX_HTTP_MTLSAUTHZ_VAR_DECISION  0
+#define NGX_HTTP_MTLSAUTHZ_VAR_RULE      1
+#define NGX_HTTP_MTLSAUTHZ_VAR_REASON    2
+
+/* how ngx_http_mtlsauthz_escape() treats spaces and commas */
+#define NGX_HTTP_MTLSAUTHZ_ESC_LOG       0
+#define NGX_HTTP_MTLSAUTHZ_ESC_VAR       1
+
+
+static ngx_int_t ngx_http_mtlsauthz_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mtlsauthz_operation(ngx_http_request_t *r,
+    ngx_http_mtlsauthz_loc_conf_t *alcf, ngx_str_t *op, u_char *buf,
+    size_t size);
+static ngx_int_t ngx_http_mtlsauthz_deny(ngx_http_request_t *r,
+    ngx_http_mtlsauthz_loc_conf_t *alcf, ngx_http_mtlsauthz_conn_t *mc,
+    ngx_str_t *op, const char *why);
+static ngx_int_t ngx_http_mtlsauthz_get_conn(ngx_http_request_t *r,
+    ngx_http_mtlsauthz_conn_t **out, const char **why);
+static void ngx_http_mtlsauthz_conn_cleanup(void *data);
+static ngx_int_t ngx_http_mtlsauthz_get_peer(ngx_http_request_t *r,
+    ngx_http_mtlsauthz_conn_t *mc, mtlsauthz_policy *policy,
+    mtlsauthz_peer **peer, ngx_uint_t *owned);
+static ngx_http_mtlsauthz_ctx_t *ngx_http_mtlsauthz_get_ctx(
+    ngx_http_request_t *r, ngx_uint_t create);
+static void ngx_http_mtlsauthz_ctx_cleanup(void *data);
+static ngx_int_t ngx_http_mtlsauthz_escape(ngx_pool_t *pool, ngx_str_t *out,
+    u_char *src, size_t len, ngx_uint_t var);
+static ngx_int_t ngx_http_mtlsauthz_describe(ngx_http_request_t *r,
+    mtlsauthz_identity *id, ngx_str_t *out);
+
+static ngx_int_t ngx_http_mtlsauthz_decision_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_mtlsauthz_spiffe_id_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_mtlsauthz_san_dns_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+static char *ngx_http_mtlsauthz_policy(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static void ngx_http_mtlsauthz_policy_cleanup(void *data);
+static ngx_int_t ngx_http_mtlsauthz_add_variables(ngx_conf_t *cf);
+static void *ngx_http_mtlsauthz_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_mtlsauthz_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_mtlsauthz_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static ngx_int_t ngx_http_mtlsauthz_init(ngx_conf_t *cf);
+
+
+static ngx_command_t  ngx_http_mtlsauthz_commands[] = {
+
+    { ngx_string("mtlsauthz"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mtlsauthz_loc_conf_t, enable),
+      NULL },
+
+    { ngx_string("mtlsauthz_policy"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_mtlsauthz_policy,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mtlsauthz_operation"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mtlsauthz_loc_conf_t, operation),
+      NULL },
+
+    { ngx_string("mtlsauthz_dry_run"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mtlsauthz_loc_conf_t, dry_run),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_mtlsauthz_module_ctx = {
+    ngx_http_mtlsauthz_add_variables,      /* preconfiguration */
+    ngx_http_mtlsauthz_init,               /* postconfiguration */
+
+    ngx_http_mtlsauthz_create_main_conf,   /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_mtlsauthz_create_loc_conf,    /* create location configuration */
+    ngx_http_mtlsauthz_merge_loc_conf      /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_mtlsauthz_module = {
+    NGX_MODULE_V1,
+    &ngx_http_mtlsauthz_module_ctx,        /* module context */
+    ngx_http_mtlsauthz_commands,           /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_http_variable_t  ngx_http_mtlsauthz_vars[] = {
+
+    { ngx_string("mtlsauthz_decision"), NULL,
+      ngx_http_mtlsauthz_decision_variable,
+      NGX_HTTP_MTLSAUTHZ_VAR_DECISION, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("mtlsauthz_rule"), NULL,
+      ngx_http_mtlsauthz_decision_variable,
+      NGX_HTTP_MTLSAUTHZ_VAR_RULE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("mtlsauthz_reason"), NULL,
+      ngx_http_mtlsauthz_decision_variable,
+      NGX_HTTP_MTLSAUTHZ_VAR_REASON, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("mtlsauthz_spiffe_id"), NULL,
+      ngx_http_mtlsauthz_spiffe_id_variable, 0, 0, 0 },
+
+    { ngx_string("mtlsauthz_san_dns"), NULL,
+      ngx_http_mtlsauthz_san_dns_variable, 0, 0, 0 },
+
+      ngx_http_null_variable
+};
+
+
+/* registered once per process image; holds no callbacks (see the top) */
+static int  ngx_http_mtlsauthz_ssl_index = -1;
+
+
+static ngx_int_t
+ngx_http_mtlsauthz_handler(ngx_http_request_t *r)
+{
+    int                             rc;
+    ngx_int_t                       status;
+    ngx_str_t                       op, eop, rule;
+    u_char                          buf[NGX_HTTP_MTLSAUTHZ_OP_STACK];
+    ngx_uint_t                      owned;
+    const char                     *why;
+    mtlsauthz_peer                 *peer;
+    mtlsauthz_error                 err;
+    mtlsauthz_decision              decision;
+    ngx_http_mtlsauthz_ctx_t       *ctx;
+    ngx_http_mtlsauthz_conn_t      *mc;
+    ngx_http_mtlsauthz_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_mtlsauthz_module);
+
+    if (!alcf->enable) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_mtlsauthz_get_ctx(r, 1);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* fail closed: deny until the library says otherwise */
+    ctx->allowed = 0;
+    ctx->reason = MTLSAUTHZ_REASON_ERROR;
+    ctx->rule = NULL;
+
+    status = ngx_http_mtlsauthz_operation(r, alcf, &op, buf, sizeof(buf));
+    if (status != NGX_OK) {
+        return (status == NGX_HTTP_BAD_REQUEST && alcf->dry_run)
+               ? NGX_DECLINED : status;
+    }
+
+    status = ngx_http_mtlsauthz_get_conn(r, &mc, &why);
+
+    if (status == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (status == NGX_DECLINED) {
+        ctx->reason = MTLSAUTHZ_REASON_NO_IDENTITY;
+        return ngx_http_mtlsauthz_deny(r, alcf, NULL, &op, why);
+    }
+
+    if (mc->identity == NULL) {
+        return ngx_http_mtlsauthz_deny(r, alcf, mc, &op,
+                                       "the client certificate was unreadable");
+    }
+
+    if (ngx_http_mtlsauthz_get_peer(r, mc, alcf->policy->policy, &peer, &owned)
+        != NGX_OK)
+    {
+        return ngx_http_mtlsauthz_deny(r, alcf, mc, &op,
+                                       "the identity could not be resolved");
+    }
+
+    mtlsauthz_error_clear(&err);
+
+    rc = mtlsauthz_peer_decide(&decision, peer, (const char *) op.data,
+                               op.len, &err);
+
+    if (owned) {
+        /* the decision's strings belong to the policy, which outlives this */
+        mtlsauthz_peer_free(peer);
+    }
+
+    if (rc != 0) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "mtlsauthz: decision failed: %s", err.message);
+        return ngx_http_mtlsauthz_deny(r, alcf, mc, &op, NULL);
+    }
+
+    ctx->allowed = decision.allowed ? 1 : 0;
+    ctx->reason = decision.reason;
+    ctx->rule = decision.rule;
+
+    if (decision.dry_run_count > 0
+        && r->connection->log->log_level >= NGX_LOG_INFO)
+    {
+        if (ngx_http_mtlsauthz_escape(r->pool, &rule,
+                                      (u_char *) decision.dry_run[0],
+                                      ngx_strlen(decision.dry_run[0]),
+                                      NGX_HTTP_MTLSAUTHZ_ESC_LOG)
+            != NGX_OK
+            || ngx_http_mtlsauthz_escape(r->pool, &eop, op.data, op.len,
+                                         NGX_HTTP_MTLSAUTHZ_ESC_LOG)
+               != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "mtlsauthz: dry-run rule \"%V\" would have denied"
+                      " \"%V\" (%uz dry-run rules matched)",
+                      &rule, &eop, decision.dry_run_count);
+    }
+
+    if (ctx->allowed) {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "mtlsauthz: allowed \"%V\" by rule \"%s\"",
+                       &op, ctx->rule);
+        return NGX_DECLINED;
+    }
+
+    return ngx_http_mtlsauthz_deny(r, alcf, mc, &op, NULL);
+}
+
+
+/*
+ * The default operation is the library's canonical HTTP operation, built from
+ * the method and the raw request target (issue 3), never from the normalized
+ * $uri: what proxy_pass forwards is then exactly what was authorized.
+ */
+
+static ngx_int_t
+ngx_http_mtlsauthz_operation(ngx_http_request_t *r,
+    ngx_http_mtlsauthz_loc_conf_t *alcf, ngx_str_t *op, u_char *buf,
+    size_t size)
+{
+    int               rc;
+    size_t            cap;
+    ngx_str_t         target;
+    mtlsauthz_error   err;
+
+    if (alcf->operation != NULL) {
+        if (ngx_http_complex_value(r, alcf->operation, op) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    cap = r->method_name.len + 1 + r->unparsed_uri.len + 1;
+
+    if (cap <= size) {
+        op->data = buf;
+
+    } else {
+        op->data = ngx_pnalloc(r->pool, cap);
+        if (op->data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    mtlsauthz_error_clear(&err);
+
+    rc = mtlsauthz_http_operation((char *) op->data, cap, &op->len,
+                                  (const char *) r->method_name.data,
+                                  r->method_name.len,
+                                  (const char *) r->unparsed_uri.data,
+                                  r->unparsed_uri.len, &err);
+    if (rc != 0) {
+        if (ngx_http_mtlsauthz_escape(r->pool, &target, r->unparsed_uri.data,
+                                      r->unparsed_uri.len,
+                                      NGX_HTTP_MTLSAUTHZ_ESC_LOG)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "mtlsauthz: refused request target \"%V\": %s%s",
+                      &target, err.message,
+                      alcf->dry_run ? " (dry run)" : "");
+
+        return NGX_HTTP_BAD_REQUEST;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_mtlsauthz_deny(ngx_http_request_t *r,
+    ngx_http_mtlsauthz_loc_conf_t *alcf, ngx_http_mtlsauthz_conn_t *mc,
+    ngx_str_t *op, const char *why)
+{
+    ngx_str_t                  eop, rule, who;
+    const char                *id;
+    ngx_http_mtlsauthz_ctx_t  *ctx;
+
+    static ngx_str_t           none = ngx_string("no identity");
+
+    if (r->connection->log->log_level < NGX_LOG_INFO) {
+        goto done;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_mtlsauthz_module);
+
+    id = ctx->rule ? ctx->rule : "-";
+
+    ngx_str_null(&who);
+
+    if (ngx_http_mtlsauthz_escape(r->pool, &eop, op->data, op->len,
+                                  NGX_HTTP_MTLSAUTHZ_ESC_LOG)
+           != NGX_OK
+        || ngx_http_mtlsauthz_escape(r->pool, &rule, (u_char *) id,
+                                     ngx_strlen(id), NGX_HTTP_MTLSAUTHZ_ESC_LOG)
+           != NGX_OK
+        || (mc != NULL && mc->identity != NULL
+            && ngx_http_mtlsauthz_describe(r, mc->identity, &who) != NGX_OK))
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "mtlsauthz: %s \"%V\" by rule \"%V\", reason %s, %V%s%s%s",
+                  alcf->dry_run ? "dry run: would deny" : "denied", &eop,
+                  &rule,
+                  mtlsauthz_reason_string(ctx->reason),
+                  who.len ? &who : &none,
+                  why ? " (" : "", why ? why : "", why ? ")" : "");
+
+done:
+
+    return alcf->dry_run ? NGX_DECLINED : NGX_HTTP_FORBIDDEN;
+}
+
+
+/*
+ * The identity of the connection's verified peer certificate, read once per
+ * TLS connection.  NGX_DECLINED: there is no verified certificate (no
+ * certificate, or one that failed verification, as "ssl_verify_client
+ * optional_no_ca" lets through); *why says which.
+ */
+
+static ngx_int_t
+ngx_http_mtlsauthz_get_conn(ngx_http_request_t *r,
+    ngx_http_mtlsauthz_conn_t **out, const char **why)
+{
+    int                         rc;
+    SSL                        *ssl;
+    long                        verify;
+    X509                       *leaf;
+    mtlsauthz_error             err;
+    ngx_connection_t           *c;
+    ngx_pool_cleanup_t         *cln;
+    ngx_http_mtlsauthz_conn_t  *mc;
+
+    *out = NULL;
+    *why = NULL;
+
+    if (r->connection->ssl == NULL || ngx_http_mtlsauthz_ssl_index == -1) {
+        *why = "not a TLS connection";
+        return NGX_DECLINED;
+    }
+
+    ssl = r->connection->ssl->connection;
+
+    mc = SSL_get_ex_data(ssl, ngx_http_mtlsauthz_ssl_index);
+    if (mc != NULL) {
+        *out = mc;
+        return NGX_OK;
+    }
+
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+    leaf = SSL_get0_peer_certificate(ssl);
+#else
+    leaf = SSL_get_peer_certificate(ssl);
+#endif
+
+    if (leaf == NULL) {
+        *why = "no client certificate";
+        return NGX_DECLINED;
+    }
+
+    verify = SSL_get_verify_result(ssl);
+
+    if (verify != X509_V_OK) {
+#if OPENSSL_VERSION_NUMBER < 0x30000000L
+        X509_free(leaf);
+#endif
+        *why = X509_verify_cert_error_string(verify);
+        return NGX_DECLINED;
+    }
+
+    /* the real connection, also for an HTTP/2 stream's fake one */
+    c = ngx_ssl_get_connection(ssl);
+    if (c == NULL) {
+        c = r->connection;
+    }
+
+    mc = ngx_pcalloc(c->pool, sizeof(ngx_http_mtlsauthz_conn_t));
+    cln = ngx_pool_cleanup_add(c->pool, 0);
+
+    if (mc == NULL || cln == NULL) {
+#if OPENSSL_VERSION_NUMBER < 0x30000000L
+        X509_free(leaf);
+#endif
+        return NGX_ERROR;
+    }
+
+    mc->pool = c->pool;
+    cln->handler = ngx_http_mtlsauthz_conn_cleanup;
+    cln->data = mc;
+
+    mtlsauthz_error_clear(&err);
+
+    rc = mtlsauthz_identity_from_x509(&mc->identity, leaf,
+                                      SSL_get0_verified_chain(ssl), &err);
+
+#if OPENSSL_VERSION_NUMBER < 0x30000000L
+    X509_free(leaf);
+#endif
+
+    if (rc != 0) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "mtlsauthz: cannot read the client certificate: %s",
+                      err.message);
+        mc->identity = NULL;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "mtlsauthz: identity read for connection %uA",
+                   c->number);
+
+    if (SSL_set_ex_data(ssl, ngx_http_mtlsauthz_ssl_index, mc) == 0) {
+        ngx_ssl_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "SSL_set_ex_data() failed");
+    }
+
+    *out = mc;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_mtlsauthz_conn_cleanup(void *data)
+{
+    ngx_http_mtlsauthz_conn_t  *mc = data;
+
+    ngx_http_mtlsauthz_peer_t  *p;
+
+    for (p = mc->peers; p; p = p->next) {
+        mtlsauthz_peer_free(p->peer);
+    }
+
+    mtlsauthz_identity_free(mc->identity);
+}
+
+
+/*
+ * A peer belongs to one policy (issue 3), so the cache is keyed by policy.  A
+ * peer holds a reference on its policy, so a cached key cannot be freed and
+ * its address reused while the entry lives.
+ */
+
+static ngx_int_t
+ngx_http_mtlsauthz_get_peer(ngx_http_request_t *r,
+    ngx_http_mtlsauthz_conn_t *mc, mtlsauthz_policy *policy,
+    mtlsauthz_peer **peer, ngx_uint_t *owned)
+{
+    int                         rc;
+    mtlsauthz_error             err;
+    ngx_http_mtlsauthz_peer_t  *p;
+
+    *peer = NULL;
+    *owned = 0;
+
+    for (p = mc->peers; p; p = p->next) {
+        if (p->policy == policy) {
+            *peer = p->peer;
+            return NGX_OK;
+        }
+    }
+
+    mtlsauthz_error_clear(&err);
+
+    rc = mtlsauthz_peer_new(peer, policy, mc->identity, &err);
+    if (rc != 0) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "mtlsauthz: cannot resolve the identity: %s",
+                      err.message);
+        *peer = NULL;
+        return NGX_ERROR;
+    }
+
+    if (mc->npeers < NGX_HTTP_MTLSAUTHZ_MAX_PEERS) {
+        p = ngx_palloc(mc->pool, sizeof(ngx_http_mtlsauthz_peer_t));
+
+        if (p != NULL) {
+            p->policy = policy;
+            p->peer = *peer;
+            p->next = mc->peers;
+            mc->peers = p;
+            mc->npeers++;
+            return NGX_OK;
+        }
+    }
+
+    *owned = 1;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The request context survives an internal redirect (which clears r->ctx)
+ * through a marker cleanup on the request pool, as in the realip module, so
+ * the variables still answer in an error_page location.
+ */
+
+static ngx_http_mtlsauthz_ctx_t *
+ngx_http_mtlsauthz_get_ctx(ngx_http_request_t *r, ngx_uint_t create)
+{
+    ngx_pool_cleanup_t        *cln;
+    ngx_http_mtlsauthz_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_mtlsauthz_module);
+    if (ctx != NULL) {
+        return ctx;
+    }
+
+    if (r->internal || r->filter_finalize) {
+        for (cln = r->pool->cleanup; cln; cln = cln->next) {
+            if (cln->handler == ngx_http_mtlsauthz_ctx_cleanup) {
+                ctx = cln->data;
+                ngx_http_set_ctx(r, ctx, ngx_http_mtlsauthz_module);
+                return ctx;
+            }
+        }
+    }
+
+    if (!create) {
+        return NULL;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_mtlsauthz_ctx_t));
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    ctx = cln->data;
+    ngx_memzero(ctx, sizeof(ngx_http_mtlsauthz_ctx_t));
+    cln->handler = ngx_http_mtlsauthz_ctx_cleanup;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_mtlsauthz_module);
+
+    return ctx;
+}
+
+
+static void
+ngx_http_mtlsauthz_ctx_cleanup(void *data)
+{
+    /* a marker only: the context lives in the request pool */
+}
+
+
+/*
+ * Certificate names are attacker-chosen bytes within what the CA signed: an
+ * IA5String SAN may hold CR, LF or NUL.  Control bytes, bytes beyond ASCII,
+ * the escape character, quotes and backslash are written as %XX before they
+ * reach a header, a log line or the error log; a variable (list) also escapes
+ * the space and the list separator.
+ */
+
+static ngx_int_t
+ngx_http_mtlsauthz_escape(ngx_pool_t *pool, ngx_str_t *out, u_char *src,
+    size_t len, ngx_uint_t var)
+{
+    u_char             *p;
+    size_t              i, n;
+    static const u_char hex[] = "0123456789ABCDEF";
+
+#define ngx_http_mtlsauthz_plain(ch)                                          \
+    ((ch) >= 0x20 && (ch) < 0x7f && (ch) != '%' && (ch) != '"'                \
+     && (ch) != '\\' && !(var && ((ch) == ' ' || (ch) == ',')))
+
+    n = 0;
+
+    for (i = 0; i < len; i++) {
+        if (!ngx_http_mtlsauthz_plain(src[i])) {
+            n++;
+        }
+    }
+
+    out->data = ngx_pnalloc(pool, len + 2 * n);
+    if (out->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = out->data;
+
+    for (i = 0; i < len; i++) {
+        if (ngx_http_mtlsauthz_plain(src[i])) {
+            *p++ = src[i];
+
+        } else {
+            *p++ = '%';
+            *p++ = hex[src[i] >> 4];
+            *p++ = hex[src[i] & 0xf];
+        }
+    }
+
+#undef ngx_http_mtlsauthz_plain
+
+    out->len = p - out->data;
+
+    return NGX_OK;
+}
+
+
+/* "spiffe spiffe://..." or "subject CN=...", for the log */
+
+static ngx_int_t
+ngx_http_mtlsauthz_describe(ngx_http_request_t *r, mtlsauthz_identity *id,
+    ngx_str_t *out)
+{
+    u_char          *p;
+    size_t           len;
+    ngx_str_t        value;
+    const char      *kind, *data, *rejected;
+    mtlsauthz_field  field;
+
+    field = MTLSAUTHZ_FIELD_SPIFFE_ID;
+    kind = "spiffe";
+
+    if (mtlsauthz_identity_count(id, field) == 0) {
+        field = MTLSAUTHZ_FIELD_SUBJECT_DN;
+        kind = "subject";
+    }
+
+    if (mtlsauthz_identity_get(&data, &len, id, field, 0) != 0) {
+        data = "";
+        len = 0;
+    }
+
+    if (ngx_http_mtlsauthz_escape(r->pool, &value, (u_char *) data, len,
+                                  NGX_HTTP_MTLSAUTHZ_ESC_LOG)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    rejected = mtlsauthz_identity_rejected(id);
+
+    len = sizeof("subject \"\" (rejected: )") + value.len
+          + (rejected ? ngx_strlen(rejected) : 0);
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->data = p;
+
+    p = ngx_sprintf(p, "%s \"%V\"", kind, &value);
+
+    if (rejected) {
+        p = ngx_sprintf(p, " (rejected: %s)", rejected);
+    }
+
+    out->len = p - out->data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_mtlsauthz_decision_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t                  value;
+    const char                *s;
+    ngx_http_mtlsauthz_ctx_t  *ctx;
+
+    ctx = ngx_http_mtlsauthz_get_ctx(r, 0);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    switch (data) {
+
+    case NGX_HTTP_MTLSAUTHZ_VAR_DECISION:
+        s = ctx->allowed ? "allow" : "deny";
+        break;
+
+    case NGX_HTTP_MTLSAUTHZ_VAR_RULE:
+        s = ctx->rule;
+        break;
+
+    default: /* NGX_HTTP_MTLSAUTHZ_VAR_REASON */
+        s = mtlsauthz_reason_string(ctx->reason);
+        break;
+    }
+
+    if (s == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    /* a rule id is policy text, which a quoted YAML scalar lets hold CR LF */
+    if (ngx_http_mtlsauthz_escape(r->pool, &value, (u_char *) s,
+                                  ngx_strlen(s), NGX_HTTP_MTLSAUTHZ_ESC_VAR)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    v->len = value.len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->data = value.data;
+
+    return NGX_OK;
+}
+
+
+/* Only a verified certificate's names are exposed: see the README. */
+
+static ngx_int_t
+ngx_http_mtlsauthz_spiffe_id_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    size_t                      len;
+    ngx_str_t                   value;
+    ngx_int_t                   rc;
+    const char                 *why, *s;
+    ngx_http_mtlsauthz_conn_t  *mc;
+
+    rc = ngx_http_mtlsauthz_get_conn(r, &mc, &why);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc != NGX_OK
+        || mtlsauthz_identity_count(mc->identity, MTLSAUTHZ_FIELD_SPIFFE_ID)
+           == 0
+        || mtlsauthz_identity_get(&s, &len, mc->identity,
+                                  MTLSAUTHZ_FIELD_SPIFFE_ID, 0)
+           != 0)
+    {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    if (ngx_http_mtlsauthz_escape(r->pool, &value, (u_char *) s, len,
+                                  NGX_HTTP_MTLSAUTHZ_ESC_VAR)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    v->len = value.len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = value.data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_mtlsauthz_san_dns_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                     *p;
+    size_t                      len, total;
+    ngx_int_t                   rc;
+    ngx_str_t                  *values;
+    ngx_uint_t                  i, n;
+    const char                 *why, *s;
+    ngx_http_mtlsauthz_conn_t  *mc;
+
+    rc = ngx_http_mtlsauthz_get_conn(r, &mc, &why);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    n = (rc == NGX_OK)
+        ? mtlsauthz_identity_count(mc->identity, MTLSAUTHZ_FIELD_SAN_DNS) : 0;
+
+    if (n == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    values = ngx_palloc(r->pool, n * sizeof(ngx_str_t));
+    if (values == NULL) {
+        return NGX_ERROR;
+    }
+
+    total = 0;
+
+    for (i = 0; i < n; i++) {
+        if (mtlsauthz_identity_get(&s, &len, mc->identity,
+                                   MTLSAUTHZ_FIELD_SAN_DNS, i)
+            != 0
+            || ngx_http_mtlsauthz_escape(r->pool, &values[i], (u_char *) s,
+                                         len, NGX_HTTP_MTLSAUTHZ_ESC_VAR)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        total += values[i].len + 1;
+    }
+
+    p = ngx_pnalloc(r->pool, total);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->data = p;
+
+    for (i = 0; i < n; i++) {
+        if (i > 0) {
+            *p++ = ',';
+        }
+
+        p = ngx_cpymem(p, values[i].data, values[i].len);
+    }
+
+    v->len = p - v->data;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Loaded and compiled here, at configuration time, so that a bad policy fails
+ * "nginx -t" (and a reload keeps the running configuration) with the library's
+ * message.  One policy per file and cycle, shared by every location naming it.
+ */
+
+static char *
+ngx_http_mtlsauthz_policy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mtlsauthz_loc_conf_t *alcf = conf;
+
+    int                              rc;
+    ngx_str_t                       *value, path;
+    ngx_uint_t                       i;
+    mtlsauthz_error                  err;
+    mtlsauthz_policy                *policy;
+    ngx_pool_cleanup_t              *cln;
+    ngx_http_mtlsauthz_policy_t     *p;
+    ngx_http_mtlsauthz_main_conf_t  *amcf;
+
+    if (alcf->policy != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    path = value[1];
+
+    if (path.len == 0) {
+        return "needs a file name";
+    }
+
+    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_mtlsauthz_module);
+
+    p = amcf->policies.elts;
+
+    for (i = 0; i < amcf->policies.nelts; i++) {
+        if (p[i].path.len == path.len
+            && ngx_strncmp(p[i].path.data, path.data, path.len) == 0)
+        {
+            alcf->policy = &p[i];
+            return NGX_CONF_OK;
+        }
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    mtlsauthz_error_clear(&err);
+
+    /* ngx_conf_full_name() and the parser both leave path NUL-terminated */
+    rc = mtlsauthz_policy_load_file(&policy, (const char *) path.data, &err);
+
+    if (rc != 0) {
+        /* the library's message starts with the path */
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "mtlsauthz_policy: %s",
+                           err.message[0] ? err.message
+                                          : mtlsauthz_strerror(rc));
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_http_mtlsauthz_policy_cleanup;
+    cln->data = policy;
+
+    p = ngx_array_push(&amcf->policies);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    p->path = path;
+    p->policy = policy;
+
+    alcf->policy = p;
+
+    return NGX_CONF_OK;
+}
+
+
+static void
+ngx_http_mtlsauthz_policy_cleanup(void *data)
+{
+    mtlsauthz_policy_free(data);
+}
+
+
+static ngx_int_t
+ngx_http_mtlsauthz_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_mtlsauthz_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_mtlsauthz_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_mtlsauthz_main_conf_t  *amcf;
+
+    amcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_mtlsauthz_main_conf_t));
+    if (amcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&amcf->policies, cf->pool, 4,
+                       sizeof(ngx_http_mtlsauthz_policy_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return amcf;
+}
+
+
+static void *
+ngx_http_mtlsauthz_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_mtlsauthz_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_mtlsauthz_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    conf->enable = NGX_CONF_UNSET;
+    conf->dry_run = NGX_CONF_UNSET;
+    conf->policy = NGX_CONF_UNSET_PTR;
+    conf->operation = NGX_CONF_UNSET_PTR;
+
+    return conf;
+}
+
+
+/*
+ * "satisfy any" lets any other access handler's NGX_OK (an "allow", a good
+ * auth_basic password) end the access phase past our 403.  That combination is
+ * refused here, where the core module's location configuration is already
+ * merged; in dry-run mode nothing is blocked, so there is nothing to bypass.
+ */
+
+static char *
+ngx_http_mtlsauthz_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_mtlsauthz_loc_conf_t *prev = parent;
+    ngx_http_mtlsauthz_loc_conf_t *conf = child;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    ngx_conf_merge_value(conf->enable, prev->enable, 0);
+    ngx_conf_merge_value(conf->dry_run, prev->dry_run, 0);
+    ngx_conf_merge_ptr_value(conf->policy, prev->policy, NULL);
+    ngx_conf_merge_ptr_value(conf->operation, prev->operation, NULL);
+
+    if (!conf->enable) {
+        return NGX_CONF_OK;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (conf->policy == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mtlsauthz on\" without \"mtlsauthz_policy\""
+                           " in %s \"%V\"",
+                           clcf->name.len ? "location" : "server",
+                           &clcf->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (clcf->satisfy == NGX_HTTP_SATISFY_ANY && !conf->dry_run) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mtlsauthz on\" cannot be combined with"
+                           " \"satisfy any\" in %s \"%V\": another access"
+                           " module could override its deny",
+                           clcf->name.len ? "location" : "server",
+                           &clcf->name);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_mtlsauthz_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    if (ngx_http_mtlsauthz_ssl_index == -1) {
+        ngx_http_mtlsauthz_ssl_index = SSL_get_ex_new_index(0, NULL, NULL,
+                                                            NULL, NULL);
+        if (ngx_http_mtlsauthz_ssl_index == -1) {
+            ngx_ssl_error(NGX_LOG_EMERG, cf->log, 0,
+                          "SSL_get_ex_new_index() failed");
+            return NGX_ERROR;
+        }
+    }
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_mtlsauthz_handler;
+
+    return NGX_OK;
+}

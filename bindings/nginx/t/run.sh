@@ -1,0 +1,536 @@
+#!/bin/bash
+# Integration tests for ngx_http_mtlsauthz_module: a real nginx (the distribution's binary,
+# loading the module with load_module) on loopback high ports, with its own prefix, config,
+# pid and logs in a temporary directory, driven by curl with client certificates.
+#
+#   MTLSAUTHZ_NGINX_MODULE=.../ngx_http_mtlsauthz_module.so bindings/nginx/t/run.sh
+#
+# Optional: NGINX_BIN (default /usr/sbin/nginx), MTLSAUTHZ_TEST_CERTS (generated here if unset),
+# MTLSAUTHZ_CLI (to compare nginx -t's message with the library's), KEEP=1 (keep the temp dir).
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../../.." && pwd)
+nginx_bin=${NGINX_BIN:-/usr/sbin/nginx}
+# nginx reads inherited listening sockets from the NGINX environment variable.
+unset NGINX
+MODULE=${MTLSAUTHZ_NGINX_MODULE:?set MTLSAUTHZ_NGINX_MODULE to the built module}
+CLI=${MTLSAUTHZ_CLI:-}
+
+T=$(mktemp -d /tmp/mtlsauthz-nginx.XXXXXX)
+# nginx workers run as an unprivileged user when the master is root: let them in.
+chmod 755 "$T"
+mkdir -m 755 "$T/tmp"
+
+stop_nginx() {
+    local pidfile=$1 pid i
+    [ -f "$pidfile" ] || return 0
+    pid=$(cat "$pidfile")
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for i in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null
+}
+cleanup() {
+    stop_nginx "$T/nginx.pid"
+    stop_nginx "$T/example/logs/nginx.pid"
+    if [ "${KEEP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
+}
+trap cleanup EXIT
+
+pass=0
+fail=0
+ok() {
+    pass=$((pass + 1))
+    echo "ok - $1"
+}
+not_ok() {
+    fail=$((fail + 1))
+    echo "FAIL - $1"
+    shift
+    for line in "$@"; do echo "    $line"; done
+}
+
+# ---- certificates ----
+
+CERTS=${MTLSAUTHZ_TEST_CERTS:-}
+if [ -z "$CERTS" ]; then
+    CERTS=$T/certs
+    "$top/tests/certs/gen-certs.sh" "$CERTS" >/dev/null
+fi
+# A self-signed certificate that claims the builder's SPIFFE ID: it is not signed by the test
+# CA, so only "ssl_verify_client optional_no_ca" lets it through the handshake.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -keyout "$T/untrusted.key" -out "$T/untrusted.pem" -subj "/O=Example Corp/CN=builder" \
+    -addext "subjectAltName=URI:spiffe://prod.example.com/ci/builder" \
+    -addext "extendedKeyUsage=clientAuth" 2>/dev/null
+
+# ---- ports, policies, config ----
+
+read -r P1 P2 PU < <(python3 -c '
+import socket
+socks = [socket.socket() for _ in range(3)]
+for s in socks: s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in socks])')
+
+cp "$top/examples/policy.yaml" "$T/story.yaml"
+cat > "$T/b.yaml" <<'EOF'
+version: 1
+principals:
+  - name: ops
+    ou: [ops]
+  - name: builder
+    spiffe: ["spiffe://prod.example.com/ci/builder"]
+rules:
+  - id: ops-b
+    effect: allow
+    principals: [ops]
+    operations: ["GET /b/**"]
+  - id: custom-build
+    effect: allow
+    principals: [builder]
+    operations: ["custom:build"]
+EOF
+reload_policy() { # reload_policy RULE_ID PATH
+    printf 'version: 1\nrules:\n  - id: %s\n    effect: allow\n    principals: ["*"]\n    operations: ["GET %s"]\n' \
+        "$1" "$2" > "$T/reload.yaml"
+}
+reload_policy v1 /reload/one
+
+# write_conf FILE [EXTRA_SERVER_DIRECTIVES [EXTRA_LOCATION]]
+write_conf() {
+    set -- "$1" "${2:-}" "${3:-}"
+    cat > "$1" <<EOF
+load_module $MODULE;
+worker_processes 1;
+error_log $T/error.log debug;
+pid $T/nginx.pid;
+events { worker_connections 128; }
+http {
+    access_log off;
+    client_body_temp_path $T/tmp/body;
+    proxy_temp_path $T/tmp/proxy;
+    fastcgi_temp_path $T/tmp/fastcgi;
+    uwsgi_temp_path $T/tmp/uwsgi;
+    scgi_temp_path $T/tmp/scgi;
+    log_format mtls '\$request_method \$request_uri \$status d=\$mtlsauthz_decision'
+                    ' r=\$mtlsauthz_rule why=\$mtlsauthz_reason'
+                    ' spiffe=\$mtlsauthz_spiffe_id dns=\$mtlsauthz_san_dns';
+
+    # The upstream: echoes what it received.
+    server {
+        listen 127.0.0.1:$PU;
+        location / { return 200 "upstream \$request_method \$request_uri\n"; }
+    }
+
+    server {
+        listen 127.0.0.1:$P1 ssl http2;
+        ssl_certificate $CERTS/server-chain.pem;
+        ssl_certificate_key $CERTS/server.key;
+        ssl_client_certificate $CERTS/ca.pem;
+        ssl_verify_client optional;
+        ssl_verify_depth 2;
+        access_log $T/access.log mtls;
+
+        mtlsauthz_policy $T/story.yaml;
+        mtlsauthz on;
+
+        add_header X-Decision \$mtlsauthz_decision always;
+        add_header X-Rule \$mtlsauthz_rule always;
+        add_header X-Reason \$mtlsauthz_reason always;
+        add_header X-Spiffe \$mtlsauthz_spiffe_id always;
+        add_header X-San-Dns \$mtlsauthz_san_dns always;
+        $2
+
+        location / { proxy_pass http://127.0.0.1:$PU; }
+        location /b/ {
+            mtlsauthz_policy b.yaml;
+            proxy_pass http://127.0.0.1:$PU;
+        }
+        location /custom/ {
+            mtlsauthz_policy b.yaml;
+            mtlsauthz_operation "custom:\$arg_action";
+            proxy_pass http://127.0.0.1:$PU;
+        }
+        location /host/ {
+            mtlsauthz_dry_run on;
+            proxy_pass http://127.0.0.1:$PU;
+        }
+        location /open/ {
+            mtlsauthz off;
+            proxy_pass http://127.0.0.1:$PU;
+        }
+        location /allowed-ip/ {
+            allow 127.0.0.1;
+            deny all;
+            proxy_pass http://127.0.0.1:$PU;
+        }
+        location /ep/ {
+            error_page 403 = /denied;
+            proxy_pass http://127.0.0.1:$PU;
+        }
+        location = /denied {
+            mtlsauthz off;
+            proxy_pass http://127.0.0.1:$PU;
+        }
+        location /reload/ {
+            mtlsauthz_policy $T/reload.yaml;
+            proxy_pass http://127.0.0.1:$PU;
+        }
+        $3
+    }
+
+    server {
+        listen 127.0.0.1:$P2 ssl;
+        ssl_certificate $CERTS/server-chain.pem;
+        ssl_certificate_key $CERTS/server.key;
+        ssl_client_certificate $CERTS/ca.pem;
+        ssl_verify_client optional_no_ca;
+        ssl_verify_depth 2;
+        mtlsauthz_policy $T/story.yaml;
+        mtlsauthz on;
+        add_header X-Reason \$mtlsauthz_reason always;
+        add_header X-Spiffe \$mtlsauthz_spiffe_id always;
+        location / { proxy_pass http://127.0.0.1:$PU; }
+    }
+}
+EOF
+}
+
+# ---- helpers ----
+
+# call PORT CERT METHOD PATH [CURL_ARGS...]: sets STATUS and BODY; hdr NAME reads a header.
+# CERT is a test certificate name, "untrusted", or "-" for none.
+call() {
+    local port=$1 cert=$2 method=$3 path=$4
+    shift 4
+    local args=(-s --path-as-is --cacert "$CERTS/ca.pem" -X "$method" -o "$T/body"
+        -D "$T/headers" -w '%{http_code}')
+    case $cert in
+    -) ;;
+    untrusted) args+=(--cert "$T/untrusted.pem" --key "$T/untrusted.key") ;;
+    *) args+=(--cert "$CERTS/$cert-chain.pem" --key "$CERTS/$cert.key") ;;
+    esac
+    : > "$T/headers"
+    : > "$T/body"
+    STATUS=$(curl "${args[@]}" "$@" "https://127.0.0.1:$port$path")
+    BODY=$(cat "$T/body")
+}
+hdr() {
+    grep -i "^$1:" "$T/headers" | head -n 1 | sed -e 's/^[^:]*: *//' -e 's/\r$//'
+}
+
+# expect DESC STATUS [Header=value | Header= (absent) | body=TEXT]...
+expect() {
+    local desc=$1 want=$2 kv name value got problems=()
+    shift 2
+    [ "$STATUS" = "$want" ] || problems+=("status $STATUS, want $want")
+    for kv in "$@"; do
+        name=${kv%%=*}
+        value=${kv#*=}
+        if [ "$name" = body ]; then
+            got=$BODY
+        else
+            got=$(hdr "$name")
+        fi
+        [ "$got" = "$value" ] || problems+=("$name: '$got', want '$value'")
+    done
+    if [ ${#problems[@]} -eq 0 ]; then ok "$desc"; else not_ok "$desc" "${problems[@]}"; fi
+}
+
+# contains DESC FILE TEXT
+contains() {
+    if grep -qF -- "$3" "$2"; then ok "$1"; else not_ok "$1" "no '$3' in $2" "$(tail -n 5 "$2")"; fi
+}
+
+N() { "$nginx_bin" -p "$T/" -e "$T/startup.log" "$@"; }
+
+# ---- configuration-time checks (nginx -t) ----
+
+write_conf "$T/nginx.conf"
+if out=$(N -t -c "$T/nginx.conf" 2>&1); then ok "nginx -t accepts the test configuration"; else
+    not_ok "nginx -t accepts the test configuration" "$out"
+fi
+
+printf 'version: 1\nprincipals:\n  - name: ops\n    ou: [ops]\nrules:\n  - id: a\n    effect: allow\n    principals: [nobody]\n    operations: ["GET /x"]\n' \
+    > "$T/bad.yaml"
+write_conf "$T/bad.conf" "" "location /bad/ { mtlsauthz_policy $T/bad.yaml; }"
+out=$(N -t -c "$T/bad.conf" 2>&1)
+rc=$?
+want="rule 'a': undefined principal 'nobody'"
+if [ -n "$CLI" ]; then
+    # The library's own message, as the CLI prints it after its "mtlsauthz: PATH: " prefix.
+    want=$("$CLI" lint "$T/bad.yaml" 2>&1 | sed -e "s|^mtlsauthz: $T/bad.yaml: ||")
+fi
+if [ $rc -ne 0 ] && grep -qF -- "mtlsauthz_policy: $want" <<<"$out"; then
+    ok "nginx -t fails on a bad policy with the library's message"
+else
+    not_ok "nginx -t fails on a bad policy with the library's message" "rc=$rc" "$out" "want: $want"
+fi
+
+write_conf "$T/nopolicy.conf" "" "location /np/ { }"
+sed -i -e "s|^        mtlsauthz_policy $T/story.yaml;||" "$T/nopolicy.conf"
+out=$(N -t -c "$T/nopolicy.conf" 2>&1)
+rc=$?
+if [ $rc -ne 0 ] && grep -qF '"mtlsauthz on" without "mtlsauthz_policy"' <<<"$out"; then
+    ok "nginx -t refuses mtlsauthz on without a policy"
+else
+    not_ok "nginx -t refuses mtlsauthz on without a policy" "rc=$rc" "$out"
+fi
+
+write_conf "$T/any.conf" "" "location /any/ { satisfy any; allow 127.0.0.1; deny all; }"
+out=$(N -t -c "$T/any.conf" 2>&1)
+rc=$?
+if [ $rc -ne 0 ] && grep -qF 'cannot be combined with "satisfy any" in location "/any/"' <<<"$out"; then
+    ok "nginx -t refuses satisfy any in a location with mtlsauthz on"
+else
+    not_ok "nginx -t refuses satisfy any in a location with mtlsauthz on" "rc=$rc" "$out"
+fi
+
+write_conf "$T/any-srv.conf" "satisfy any;"
+out=$(N -t -c "$T/any-srv.conf" 2>&1)
+rc=$?
+if [ $rc -ne 0 ] && grep -qF 'cannot be combined with "satisfy any"' <<<"$out"; then
+    ok "nginx -t refuses satisfy any inherited from the server"
+else
+    not_ok "nginx -t refuses satisfy any inherited from the server" "rc=$rc" "$out"
+fi
+
+write_conf "$T/any-dry.conf" "" \
+    "location /any/ { satisfy any; allow 127.0.0.1; deny all; mtlsauthz_dry_run on; }"
+if out=$(N -t -c "$T/any-dry.conf" 2>&1); then
+    ok "nginx -t accepts satisfy any in dry-run mode (nothing to override)"
+else
+    not_ok "nginx -t accepts satisfy any in dry-run mode (nothing to override)" "$out"
+fi
+
+# ---- a running nginx ----
+
+if ! N -c "$T/nginx.conf"; then
+    not_ok "nginx starts" "$(cat "$T/startup.log" "$T/error.log" 2>/dev/null | tail -n 20)"
+    echo "$pass passed, $fail failed"
+    exit 1
+fi
+for _ in $(seq 50); do
+    curl -s -o /dev/null "http://127.0.0.1:$PU/" && break
+    sleep 0.1
+done
+ok "nginx starts with the module loaded"
+
+# Allow and deny per location, with the story policy at the server level.
+call "$P1" builder POST /images/build
+expect "builder may build (story policy)" 200 "body=upstream POST /images/build" \
+    X-Decision=allow X-Rule=build-images X-Reason=allowed \
+    X-Spiffe=spiffe://prod.example.com/ci/builder X-San-Dns=
+
+call "$P1" builder POST /containers/abc/exec
+expect "builder may not exec (deny rule)" 403 X-Decision=deny X-Rule=no-container-escape \
+    X-Reason=denied
+contains "a deny is logged at info with the rule and identity" "$T/error.log" \
+    'mtlsauthz: denied "POST /containers/abc/exec" by rule "no-container-escape", reason denied, spiffe "spiffe://prod.example.com/ci/builder"'
+
+call "$P1" ops POST /images/build
+expect "ops may not build (no matching rule)" 403 X-Decision=deny X-Rule= X-Reason=no_match \
+    X-Spiffe=
+contains "a no-match deny names the subject" "$T/error.log" \
+    'reason no_match, subject "CN=alice,OU=ops,O=Example Corp"'
+
+call "$P1" ops GET /containers
+expect "ops may list containers" 200 "body=upstream GET /containers" X-Rule=ops-read
+
+call "$P1" ops GET /containers/abc/logs
+expect "a dry-run deny rule does not change the decision" 200 X-Rule=ops-read
+contains "a matching dry-run rule is logged" "$T/error.log" \
+    'mtlsauthz: dry-run rule "watch-logs" would have denied "GET /containers/abc/logs"'
+
+call "$P1" plain GET /healthz
+expect "any verified client may check health" 200 X-Rule=health
+
+call "$P1" builder GET /b/data
+expect "a location with another policy denies the builder" 403 X-Reason=no_match
+call "$P1" ops GET /b/data
+expect "a location with another policy allows ops" 200 "body=upstream GET /b/data" X-Rule=ops-b
+call "$P1" ops GET /containers
+expect "the server-level policy still applies next to it" 200 X-Rule=ops-read
+
+# The canonical operation comes from the raw target, so what the upstream sees is what was
+# authorized; targets it refuses get 400 and never reach the upstream.
+call "$P1" builder POST /containers/abc/%65xec
+expect "a percent-encoded exec is still exec" 403 X-Rule=no-container-escape
+call "$P1" builder POST /containers/abc/exec/
+expect "a trailing slash does not dodge the deny" 403 X-Rule=no-container-escape
+call "$P1" plain GET /healthz?verbose=1
+expect "the query is not part of the operation" 200 "body=upstream GET /healthz?verbose=1" \
+    X-Rule=health
+call "$P1" builder POST /containers/abc%2Fexec
+expect "an encoded slash is refused" 400
+call "$P1" plain GET /x/../healthz
+expect "a dot segment is refused" 400
+call "$P1" plain GET //healthz
+expect "an empty segment is refused" 400
+contains "a refused target is logged" "$T/error.log" \
+    'mtlsauthz: refused request target "/x/../healthz"'
+
+# A custom operation.
+call "$P1" builder GET "/custom/x?action=build"
+expect "a custom operation allows" 200 X-Rule=custom-build
+call "$P1" builder GET "/custom/x?action=push"
+expect "a custom operation denies" 403 X-Reason=no_match
+call "$P1" ops GET "/custom/x?action=build"
+expect "a custom operation is matched with the identity" 403 X-Reason=no_match
+
+# No certificate, and an unverified one.
+call "$P1" - GET /healthz
+expect "no client certificate gives 403" 403 X-Decision=deny X-Reason=no_identity X-Spiffe=
+contains "the missing certificate is logged" "$T/error.log" \
+    'reason no_identity, no identity (no client certificate)'
+call "$P2" untrusted GET /healthz
+expect "an unverified certificate (optional_no_ca) gives 403" 403 X-Reason=no_identity X-Spiffe=
+contains "the verification failure is logged" "$T/error.log" \
+    '(self-signed certificate)'
+call "$P2" builder POST /images/build
+expect "a verified certificate passes on the optional_no_ca server" 200 \
+    X-Spiffe=spiffe://prod.example.com/ci/builder
+
+# A rejected identity is denied even what "*" may do.
+call "$P1" spiffe-two-uri GET /healthz
+expect "a rejected identity is denied even a '*' rule" 403 X-Reason=identity_rejected
+
+# Variables.
+call "$P1" dns-wild GET /healthz
+expect "\$mtlsauthz_san_dns lists the DNS SANs" 200 X-San-Dns=a.b.example.com,example.com
+call "$P1" full GET /healthz
+expect "\$mtlsauthz_san_dns keeps the names as issued" 200 \
+    X-San-Dns=web.example.com,API.Example.COM
+contains "log_format sees the decision variables" "$T/access.log" \
+    'POST /containers/abc/exec 403 d=deny r=no-container-escape why=denied spiffe=spiffe://prod.example.com/ci/builder dns=-'
+contains "log_format sees \$mtlsauthz_san_dns" "$T/access.log" \
+    'GET /healthz 200 d=allow r=health why=allowed spiffe=- dns=a.b.example.com,example.com'
+
+# Dry run and off.
+call "$P1" builder GET /host/etc/passwd
+expect "dry run logs a deny but lets the request through" 200 \
+    "body=upstream GET /host/etc/passwd" X-Decision=deny X-Rule=no-container-escape
+contains "dry run is logged" "$T/error.log" \
+    'mtlsauthz: dry run: would deny "GET /host/etc/passwd" by rule "no-container-escape"'
+call "$P1" - GET /open/x
+expect "mtlsauthz off lets a request without a certificate through" 200 X-Decision=
+call "$P1" builder GET /open/x
+expect "identity variables work where mtlsauthz is off" 200 \
+    X-Spiffe=spiffe://prod.example.com/ci/builder
+
+# The decision variables survive the internal redirect of an error_page.
+call "$P1" builder GET /ep/x
+expect "an error_page location still sees the decision" 200 "body=upstream GET /denied" \
+    X-Decision=deny X-Reason=no_match X-Spiffe=spiffe://prod.example.com/ci/builder
+
+# satisfy all (the default): another access module's allow does not override a deny.
+call "$P1" builder POST /allowed-ip/x
+expect "an 'allow' for the client address does not override the deny" 403 X-Reason=no_match
+
+# One identity per TLS connection: HTTP/1.1 keep-alive and HTTP/2 streams.
+count_reads() { grep -c 'mtlsauthz: identity read for connection' "$T/error.log"; }
+before=$(count_reads)
+out=$(curl -s --cacert "$CERTS/ca.pem" --cert "$CERTS/builder-chain.pem" \
+    --key "$CERTS/builder.key" --http1.1 -X POST -w '%{http_code} %{http_version} %{num_connects}\n' \
+    -o /dev/null "https://127.0.0.1:$P1/images/build" -o /dev/null \
+    "https://127.0.0.1:$P1/images/x/push" -o /dev/null "https://127.0.0.1:$P1/containers/a/exec")
+after=$(count_reads)
+if [ "$out" = $'200 1.1 1\n200 1.1 0\n403 1.1 0' ] && [ $((after - before)) -eq 1 ]; then
+    ok "keep-alive: three decisions, one identity read"
+else
+    not_ok "keep-alive: three decisions, one identity read" "$out" "reads: $((after - before))"
+fi
+before=$(count_reads)
+out=$(curl -s --cacert "$CERTS/ca.pem" --cert "$CERTS/builder-chain.pem" \
+    --key "$CERTS/builder.key" --http2 -w '%{http_code} %{http_version}\n' \
+    -o /dev/null "https://127.0.0.1:$P1/healthz" -o /dev/null "https://127.0.0.1:$P1/b/x" \
+    -o /dev/null "https://127.0.0.1:$P1/healthz")
+after=$(count_reads)
+if [ "$out" = $'200 2\n403 2\n200 2' ] && [ $((after - before)) -eq 1 ]; then
+    ok "HTTP/2: streams share one identity across two policies"
+else
+    not_ok "HTTP/2: streams share one identity across two policies" "$out" \
+        "reads: $((after - before))"
+fi
+
+# Reload with a changed policy.
+call "$P1" plain GET /reload/two
+expect "before reload, the first policy denies" 403 X-Reason=no_match
+reload_policy v2 /reload/two
+N -c "$T/nginx.conf" -s reload
+for _ in $(seq 100); do
+    call "$P1" plain GET /reload/two
+    [ "$STATUS" = 200 ] && break
+    sleep 0.1
+done
+expect "after reload, the changed policy allows" 200 X-Rule=v2
+printf 'version: 1\nrules: [oops\n' > "$T/reload.yaml"
+# "nginx -s reload" parses the configuration first, and refuses to signal a bad one.
+out=$(N -c "$T/nginx.conf" -s reload 2>&1)
+rc=$?
+if [ $rc -ne 0 ] && grep -qF "mtlsauthz_policy: $T/reload.yaml: " <<<"$out"; then
+    ok "nginx -s reload refuses a bad policy with the library's message"
+else
+    not_ok "nginx -s reload refuses a bad policy with the library's message" "rc=$rc" "$out"
+fi
+# A SIGHUP makes the running master try anyway.
+kill -HUP "$(cat "$T/nginx.pid")"
+for _ in $(seq 100); do
+    grep -q "mtlsauthz_policy: $T/reload.yaml" "$T/error.log" && break
+    sleep 0.1
+done
+contains "the master logs the bad policy on SIGHUP" "$T/error.log" \
+    "mtlsauthz_policy: $T/reload.yaml"
+call "$P1" plain GET /reload/two
+expect "a failed reload keeps the running policy" 200 X-Rule=v2
+
+# The example, as examples/nginx/README.md shows it.
+read -r EP EU < <(python3 -c '
+import socket
+socks = [socket.socket() for _ in range(2)]
+for s in socks: s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in socks])')
+MTLSAUTHZ_EXAMPLE_DIR=$T/example MTLSAUTHZ_EXAMPLE_CERTS=$CERTS MTLSAUTHZ_NGINX_MODULE=$MODULE \
+    NGINX_BIN=$nginx_bin PORT=$EP UPSTREAM_PORT=$EU "$top/examples/nginx/run.sh" \
+    >"$T/example.log" 2>&1 &
+example_pid=$!
+for _ in $(seq 100); do
+    curl -s -o /dev/null --cacert "$CERTS/ca.pem" "https://127.0.0.1:$EP/healthz" && break
+    sleep 0.1
+done
+call "$EP" - GET /healthz
+expect "example: health is open" 200 'body={"upstream":"GET /healthz"}'
+call "$EP" builder POST /images/build
+expect "example: the builder builds" 200 'body={"upstream":"POST /images/build"}' \
+    "X-Mtlsauthz=allow rule=build-images reason=allowed"
+call "$EP" builder POST /containers/abc/%65xec
+expect "example: exec is denied to the builder" 403 \
+    "X-Mtlsauthz=deny rule=no-container-escape reason=denied"
+call "$EP" ops POST /containers/abc/exec
+expect "example: exec is denied to ops" 403 \
+    "X-Mtlsauthz=deny rule=no-container-escape reason=denied"
+call "$EP" ops GET /containers/abc/logs
+expect "example: ops read logs" 200 "X-Mtlsauthz=allow rule=ops-read reason=allowed"
+call "$EP" builder GET /containers
+expect "example: the builder may not list containers" 403 "X-Mtlsauthz=deny rule= reason=no_match"
+call "$EP" builder POST /containers/a%2Fb/exec
+expect "example: an encoded slash is refused" 400
+call "$EP" - GET /containers
+expect "example: no certificate, no access" 403 "X-Mtlsauthz=deny rule= reason=no_identity"
+contains "example: the access log has the decision" "$T/example/logs/access.log" \
+    '"POST /images/build HTTP/2.0" 200 decision=allow rule=build-images reason=allowed spiffe=spiffe://prod.example.com/ci/builder dns=-'
+kill -TERM "$example_pid"
+wait "$example_pid"
+
+if grep -E '\[(alert|crit|emerg)\]|signal [0-9]+ \(SIG(SEGV|ABRT|BUS)' "$T/error.log" |
+    grep -v "mtlsauthz_policy: $T/reload.yaml" > "$T/bad-lines"; then
+    not_ok "no worker crashed and nothing was logged above error" "$(head -n 5 "$T/bad-lines")"
+else
+    ok "no worker crashed and nothing was logged above error"
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
