@@ -1,0 +1,128 @@
+/*
+ * mtlsauthz check --policy P --cert CERT [--chain CHAIN] --op OP [--explain]
+ *                 [--format text|json]
+ *
+ * Exit 0 allow, 1 deny, 2 error (one line on stderr). The JSON form is
+ * {"decision": "allow"|"deny", "rule": <id or null>, "reason": <code>, "dry_run": [<ids>]}.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "internal.h"
+
+static void print_json(const mtlsauthz_decision *d)
+{
+    mtlsauthz__buf b;
+    size_t n = d->dry_run_count < MTLSAUTHZ_DECISION_DRY_RUN_MAX ? d->dry_run_count
+                                                                 : MTLSAUTHZ_DECISION_DRY_RUN_MAX;
+    mtlsauthz__buf_init(&b);
+    mtlsauthz__buf_printf(&b, "{\"decision\": \"%s\", \"rule\": ", d->allowed ? "allow" : "deny");
+    if (d->rule != NULL) {
+        mtlsauthz__buf_json_string(&b, d->rule, strlen(d->rule));
+    } else {
+        mtlsauthz__buf_puts(&b, "null");
+    }
+    mtlsauthz__buf_printf(&b, ", \"reason\": \"%s\", \"dry_run\": [",
+                          mtlsauthz_reason_string(d->reason));
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0) {
+            mtlsauthz__buf_puts(&b, ", ");
+        }
+        mtlsauthz__buf_json_string(&b, d->dry_run[i], strlen(d->dry_run[i]));
+    }
+    mtlsauthz__buf_puts(&b, "]}\n");
+    if (!b.failed && b.ptr != NULL) {
+        fputs(b.ptr, stdout);
+    }
+    mtlsauthz__buf_free(&b);
+}
+
+static void print_text(const mtlsauthz_decision *d)
+{
+    size_t n = d->dry_run_count < MTLSAUTHZ_DECISION_DRY_RUN_MAX ? d->dry_run_count
+                                                                 : MTLSAUTHZ_DECISION_DRY_RUN_MAX;
+    printf("%s (rule %s, reason %s)\n", d->allowed ? "allow" : "deny",
+           d->rule != NULL ? d->rule : "none", mtlsauthz_reason_string(d->reason));
+    for (size_t i = 0; i < n; i++) {
+        printf("dry-run: %s matched\n", d->dry_run[i]);
+    }
+    if (d->dry_run_count > n) {
+        printf("dry-run: %zu more matched\n", d->dry_run_count - n);
+    }
+}
+
+int cli_check(int argc, char **argv)
+{
+    const char *policy_path = NULL, *cert = NULL, *chain = NULL, *op = NULL, *format = "text";
+    int explain = 0, rc, status = CLI_EXIT_ERROR;
+    mtlsauthz_policy *policy = NULL;
+    mtlsauthz_identity *id = NULL;
+    mtlsauthz_decision d;
+    mtlsauthz_error err;
+    char *text = NULL;
+
+    mtlsauthz_error_clear(&err);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char **slot = NULL;
+        if (strcmp(a, "--explain") == 0) {
+            explain = 1;
+            continue;
+        }
+        if (strcmp(a, "--policy") == 0) {
+            slot = &policy_path;
+        } else if (strcmp(a, "--cert") == 0) {
+            slot = &cert;
+        } else if (strcmp(a, "--chain") == 0) {
+            slot = &chain;
+        } else if (strcmp(a, "--op") == 0) {
+            slot = &op;
+        } else if (strcmp(a, "--format") == 0) {
+            slot = &format;
+        } else {
+            return cli_fail("check: unknown argument '%s'", a);
+        }
+        if (i + 1 >= argc) {
+            return cli_fail("check: %s needs a value", a);
+        }
+        *slot = argv[++i];
+    }
+    if (policy_path == NULL || cert == NULL || op == NULL) {
+        return cli_fail("check: --policy, --cert and --op are required");
+    }
+    if (strcmp(format, "text") != 0 && strcmp(format, "json") != 0) {
+        return cli_fail("check: --format must be text or json, not '%s'", format);
+    }
+    rc = mtlsauthz_policy_load_file(&policy, policy_path, &err);
+    if (rc < 0) {
+        return cli_fail("%s", err.message);
+    }
+    if (cli_load_identity(&id, cert, chain) != 0) {
+        goto out; /* cli_load_identity printed the reason */
+    }
+    if (explain) {
+        rc = mtlsauthz_policy_explain(&text, &d, policy, id, op, strlen(op), &err);
+    } else {
+        rc = mtlsauthz_policy_decide(&d, policy, id, op, strlen(op), &err);
+    }
+    if (rc < 0) {
+        status = cli_fail("%s", err.message);
+        goto out;
+    }
+    if (strcmp(format, "json") == 0) {
+        print_json(&d);
+    } else if (!explain) {
+        print_text(&d);
+    }
+    if (text != NULL) {
+        /* With --format json the explain text goes to stderr, keeping stdout one document. */
+        fputs(text, strcmp(format, "json") == 0 ? stderr : stdout);
+    }
+    status = d.allowed ? CLI_EXIT_OK : CLI_EXIT_NO;
+out:
+    mtlsauthz_string_free(text);
+    mtlsauthz_identity_free(id);
+    mtlsauthz_policy_free(policy);
+    return status;
+}

@@ -1,0 +1,802 @@
+/*
+ * The policy compiler: AST (policy_yaml.c) -> immutable compiled policy (policy_int.h).
+ *
+ * The front end guarantees the schema; everything semantic is checked here, and every error
+ * names the principal, rule, key and pattern it is about, so a reviewer can fix the policy
+ * from the message alone. Nothing is half-built: on any error the whole policy is destroyed.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "identity_int.h"
+#include "policy_int.h"
+
+/* Which identity field each key reads. Each key reads only its own field: `dns` never falls
+ * back to the CN, `email` never reads the DN's emailAddress, `spiffe` only a valid SVID. */
+static const mtlsauthz_field key_fields[MTLSAUTHZ__KEY_COUNT] = {
+    [MTLSAUTHZ__KEY_CN] = MTLSAUTHZ_FIELD_CN,
+    [MTLSAUTHZ__KEY_O] = MTLSAUTHZ_FIELD_O,
+    [MTLSAUTHZ__KEY_OU] = MTLSAUTHZ_FIELD_OU,
+    [MTLSAUTHZ__KEY_DN] = MTLSAUTHZ_FIELD_SUBJECT_DN,
+    [MTLSAUTHZ__KEY_ISSUER] = MTLSAUTHZ_FIELD_ISSUER_DN,
+    [MTLSAUTHZ__KEY_SERIAL] = MTLSAUTHZ_FIELD_SERIAL,
+    [MTLSAUTHZ__KEY_SHA256] = MTLSAUTHZ_FIELD_SHA256,
+    [MTLSAUTHZ__KEY_SPIFFE] = MTLSAUTHZ_FIELD_SPIFFE_ID,
+    [MTLSAUTHZ__KEY_DNS] = MTLSAUTHZ_FIELD_SAN_DNS,
+    [MTLSAUTHZ__KEY_URI] = MTLSAUTHZ_FIELD_SAN_URI,
+    [MTLSAUTHZ__KEY_EMAIL] = MTLSAUTHZ_FIELD_SAN_EMAIL,
+    [MTLSAUTHZ__KEY_IP] = MTLSAUTHZ_FIELD_SAN_IP,
+    [MTLSAUTHZ__KEY_EKU] = MTLSAUTHZ_FIELD_EKU,
+};
+
+mtlsauthz_field mtlsauthz__key_field(mtlsauthz__key key)
+{
+    return key_fields[key];
+}
+
+char mtlsauthz__key_sep(mtlsauthz__key key)
+{
+    switch (key) {
+    case MTLSAUTHZ__KEY_DNS:
+        return '.';
+    case MTLSAUTHZ__KEY_SPIFFE:
+    case MTLSAUTHZ__KEY_URI:
+        return '/';
+    default:
+        return 0;
+    }
+}
+
+mtlsauthz__fold mtlsauthz__key_fold(mtlsauthz__key key)
+{
+    switch (key) {
+    case MTLSAUTHZ__KEY_DNS:
+        return MTLSAUTHZ__FOLD_ALL; /* RFC 4343: DNS names compare case-insensitively */
+    case MTLSAUTHZ__KEY_EMAIL:
+        return MTLSAUTHZ__FOLD_AFTER_LAST_AT; /* RFC 5321 §2.4: only the domain is foldable */
+    default:
+        return MTLSAUTHZ__FOLD_NONE;
+    }
+}
+
+/* The EKU names identity extraction gives for the well-known purposes (RFC 5280 §4.2.1.12),
+ * with their OIDs, so a policy may write either form. anyExtendedKeyUsage is deliberately
+ * absent: it is not a wildcard, and may only be named by its OID. */
+static const struct {
+    const char *name;
+    const char *oid;
+} eku_names[] = {
+    {"serverAuth", "1.3.6.1.5.5.7.3.1"},   {"clientAuth", "1.3.6.1.5.5.7.3.2"},
+    {"codeSigning", "1.3.6.1.5.5.7.3.3"},  {"emailProtection", "1.3.6.1.5.5.7.3.4"},
+    {"timeStamping", "1.3.6.1.5.5.7.3.8"}, {"OCSPSigning", "1.3.6.1.5.5.7.3.9"},
+};
+
+int mtlsauthz__cidr_contains(const mtlsauthz__cidr *c, const unsigned char *addr, size_t len)
+{
+    unsigned full, rem;
+    if (addr == NULL || len != c->len) {
+        return 0;
+    }
+    full = c->prefix / 8u;
+    rem = c->prefix % 8u;
+    if (memcmp(c->addr, addr, full) != 0) {
+        return 0;
+    }
+    if (rem != 0) {
+        unsigned char mask = (unsigned char)(0xffu << (8u - rem));
+        if ((addr[full] & mask) != c->addr[full]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* ---- building helpers ---- */
+
+typedef struct compiler {
+    mtlsauthz_policy *p;
+    mtlsauthz_error *err;
+    mtlsauthz__strmap cap_map; /* capture name -> policy-wide id */
+} compiler;
+
+static int err_nomem(compiler *c)
+{
+    return mtlsauthz__error_set(c->err, MTLSAUTHZ_ENOMEM, "out of memory compiling the policy");
+}
+
+/* Re-issues the error in c->err with a prefix naming where it happened. */
+static int err_prefix(compiler *c, int code, const char *where)
+{
+    char inner[MTLSAUTHZ_ERROR_MESSAGE_SIZE];
+    if (c->err == NULL) {
+        return code;
+    }
+    snprintf(inner, sizeof(inner), "%s", c->err->message);
+    return mtlsauthz__error_set(c->err, code, "%s: %s", where, inner);
+}
+
+static int cap_id(compiler *c, const char *name, unsigned *id)
+{
+    size_t len = strlen(name);
+    unsigned found;
+    char *copy;
+    char **grown;
+    int rc;
+
+    if (mtlsauthz__strmap_get(&c->cap_map, name, len, &found)) {
+        *id = found;
+        return 0;
+    }
+    copy = mtlsauthz__memdup0(name, len);
+    if (copy == NULL) {
+        return err_nomem(c);
+    }
+    grown = mtlsauthz__realloc(c->p->cap_names, (c->p->ncap_names + 1u) * sizeof(char *));
+    if (grown == NULL) {
+        mtlsauthz__free(copy);
+        return err_nomem(c);
+    }
+    c->p->cap_names = grown;
+    c->p->cap_names[c->p->ncap_names] = copy;
+    rc = mtlsauthz__strmap_put(&c->cap_map, copy, len, c->p->ncap_names, &found);
+    if (rc < 0) {
+        /* cap_names owns copy now; destroy frees it. */
+        c->p->ncap_names++;
+        return err_nomem(c);
+    }
+    *id = c->p->ncap_names++;
+    return 0;
+}
+
+static int is_lower_hex(char ch)
+{
+    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f');
+}
+
+/* `serial`: the identity's form (issue 2): lowercase hex, no leading zeros, "-" if negative. */
+static const char *check_serial(const char *s)
+{
+    size_t i = 0, len = strlen(s);
+    if (len > 0 && s[0] == '-') {
+        i = 1;
+    }
+    if (i == len) {
+        return "empty serial number";
+    }
+    for (size_t j = i; j < len; j++) {
+        if (!is_lower_hex(s[j])) {
+            return (s[j] >= 'A' && s[j] <= 'F') ? "serial must be lowercase hex"
+                                                : "serial must be hex digits (no colons, no "
+                                                  "wildcards)";
+        }
+    }
+    if (s[i] == '0' && len - i > 1) {
+        return "serial must not have leading zeros";
+    }
+    if (i == 1 && s[1] == '0' && len == 2) {
+        return "serial -0 is not a valid form (write 0)";
+    }
+    return NULL;
+}
+
+static const char *check_sha256(const char *s)
+{
+    size_t len = strlen(s);
+    for (size_t j = 0; j < len; j++) {
+        if (!is_lower_hex(s[j])) {
+            return (s[j] >= 'A' && s[j] <= 'F') ? "sha256 must be lowercase hex"
+                                                : "sha256 must be hex digits (no colons, no "
+                                                  "wildcards)";
+        }
+    }
+    if (len != 64) {
+        return "sha256 must be exactly 64 hex digits";
+    }
+    return NULL;
+}
+
+/* A dotted OID: at least two arcs, first 0..2, decimal arcs without leading zeros. */
+static int is_dotted_oid(const char *s)
+{
+    size_t arcs = 0;
+    const char *q = s;
+    if (!(s[0] >= '0' && s[0] <= '2') || s[1] != '.') {
+        return 0;
+    }
+    while (*q != '\0') {
+        const char *start = q;
+        while (*q >= '0' && *q <= '9') {
+            q++;
+        }
+        if (q == start || (q - start > 1 && *start == '0') || q - start > 20) {
+            return 0;
+        }
+        arcs++;
+        if (*q == '.') {
+            q++;
+            if (*q == '\0') {
+                return 0;
+            }
+        } else if (*q != '\0') {
+            return 0;
+        }
+    }
+    return arcs >= 2;
+}
+
+/* Returns the canonical EKU value (the name identity extraction gives), or NULL. */
+static const char *canonical_eku(const char *s)
+{
+    for (size_t i = 0; i < MTLSAUTHZ__ARRAY_LEN(eku_names); i++) {
+        if (strcmp(s, eku_names[i].name) == 0 || strcmp(s, eku_names[i].oid) == 0) {
+            return eku_names[i].name;
+        }
+    }
+    return is_dotted_oid(s) ? s : NULL;
+}
+
+/* `ip`: a v4 or v6 address, optionally with "/prefix". Host bits must be zero, so a typo like
+ * 10.0.0.1/8 is caught rather than silently widened. */
+static const char *parse_cidr(mtlsauthz__cidr *out, const char *s)
+{
+    char addr[64];
+    const char *slash = strchr(s, '/');
+    size_t alen = slash != NULL ? (size_t)(slash - s) : strlen(s);
+    unsigned maxp, prefix;
+
+    memset(out, 0, sizeof(*out));
+    if (alen == 0 || alen >= sizeof(addr)) {
+        return "not an IP address or CIDR block";
+    }
+    memcpy(addr, s, alen);
+    addr[alen] = '\0';
+    if (memchr(addr, ':', alen) != NULL) {
+        if (inet_pton(AF_INET6, addr, out->addr) != 1) {
+            return "not a valid IPv6 address";
+        }
+        out->len = 16;
+    } else {
+        if (inet_pton(AF_INET, addr, out->addr) != 1) {
+            return "not a valid IPv4 address (dotted decimal, no leading zeros)";
+        }
+        out->len = 4;
+    }
+    maxp = out->len * 8u;
+    prefix = maxp;
+    if (slash != NULL) {
+        const char *d = slash + 1;
+        size_t n = strlen(d);
+        if (n == 0 || n > 3 || (n > 1 && d[0] == '0')) {
+            return "malformed prefix length";
+        }
+        prefix = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (d[i] < '0' || d[i] > '9') {
+                return "malformed prefix length";
+            }
+            prefix = prefix * 10u + (unsigned)(d[i] - '0');
+        }
+        if (prefix > maxp) {
+            return out->len == 4 ? "prefix length exceeds 32" : "prefix length exceeds 128";
+        }
+    }
+    out->prefix = (unsigned char)prefix;
+    for (unsigned bit = prefix; bit < maxp; bit++) {
+        if (out->addr[bit / 8u] & (0x80u >> (bit % 8u))) {
+            return "host bits set after the prefix length";
+        }
+    }
+    return NULL;
+}
+
+/* SPIFFE IDs (SPIFFE-ID spec §2.1): the scheme is "spiffe" and the trust domain is
+ * lowercase, so a pattern that could only match an invalid ID is a mistake. */
+static const char *check_spiffe(const char *s)
+{
+    static const char scheme[] = "spiffe://";
+    const char *td, *end;
+    if (strncmp(s, scheme, sizeof(scheme) - 1) != 0) {
+        return "a spiffe pattern must start with \"spiffe://\"";
+    }
+    td = s + sizeof(scheme) - 1;
+    end = strchr(td, '/');
+    if (end == NULL) {
+        end = td + strlen(td);
+    }
+    if (end == td) {
+        return "empty trust domain";
+    }
+    for (const char *q = td; q < end; q++) {
+        if (*q >= 'A' && *q <= 'Z') {
+            return "the trust domain must be lowercase (SPIFFE ID spec)";
+        }
+    }
+    return NULL;
+}
+
+/* ---- principals ---- */
+
+static int add_principal_cap(compiler *c, mtlsauthz__principal *pr, const char *name,
+                             unsigned char *slot)
+{
+    unsigned id = 0;
+    int rc = cap_id(c, name, &id);
+    if (rc < 0) {
+        return rc;
+    }
+    for (unsigned i = 0; i < pr->ncaps; i++) {
+        if (pr->cap_ids[i] == id) {
+            *slot = (unsigned char)i;
+            return 0;
+        }
+    }
+    if (pr->ncaps == MTLSAUTHZ__PRINCIPAL_MAX_CAPTURES) {
+        return mtlsauthz__error_set(c->err, MTLSAUTHZ_ELIMIT,
+                                    "principal '%s': more than %u distinct capture names", pr->name,
+                                    MTLSAUTHZ__PRINCIPAL_MAX_CAPTURES);
+    }
+    pr->cap_ids[pr->ncaps] = id;
+    *slot = (unsigned char)pr->ncaps++;
+    return 0;
+}
+
+static int compile_key(compiler *c, mtlsauthz__principal *pr, mtlsauthz__key k,
+                       const mtlsauthz__strv *v)
+{
+    mtlsauthz__ckey *ck = &pr->keys[k];
+    const char *kname = mtlsauthz__key_names[k];
+    char where[MTLSAUTHZ__NAME_MAX_LEN + 160];
+    /* Formatted only on error: a 100,000-rule policy should not pay for it. */
+#define KEY_WHERE()                                                                                \
+    snprintf(where, sizeof(where), "principal '%s', key '%s', entry '%s'", pr->name, kname, s)
+    int rc;
+
+    ck->src = mtlsauthz__calloc(v->n, sizeof(char *));
+    if (ck->src == NULL) {
+        return err_nomem(c);
+    }
+    if (k == MTLSAUTHZ__KEY_IP) {
+        ck->cidrs = mtlsauthz__calloc(v->n, sizeof(*ck->cidrs));
+    } else {
+        ck->pats = mtlsauthz__calloc(v->n, sizeof(*ck->pats));
+    }
+    if (ck->cidrs == NULL && ck->pats == NULL) {
+        mtlsauthz__free(ck->src);
+        ck->src = NULL;
+        return err_nomem(c);
+    }
+    ck->n = v->n; /* from here destroy() cleans up every entry, compiled or still zeroed */
+    for (unsigned i = 0; i < v->n; i++) {
+        const char *s = v->v[i];
+        const char *bad = NULL;
+        const char *compile_src = s;
+
+        ck->src[i] = mtlsauthz__memdup0(s, strlen(s));
+        if (ck->src[i] == NULL) {
+            return err_nomem(c);
+        }
+        switch (k) {
+        case MTLSAUTHZ__KEY_IP:
+            bad = parse_cidr(&ck->cidrs[i], s);
+            if (bad != NULL) {
+                KEY_WHERE();
+                return mtlsauthz__error_set(c->err, MTLSAUTHZ_EPOLICY, "%s: %s", where, bad);
+            }
+            continue;
+        case MTLSAUTHZ__KEY_SERIAL:
+            bad = check_serial(s);
+            break;
+        case MTLSAUTHZ__KEY_SHA256:
+            bad = check_sha256(s);
+            break;
+        case MTLSAUTHZ__KEY_EKU:
+            compile_src = canonical_eku(s);
+            if (compile_src == NULL) {
+                bad = "not a known extended key usage (clientAuth, serverAuth, codeSigning, "
+                      "emailProtection, timeStamping, OCSPSigning) or a dotted OID";
+            }
+            break;
+        case MTLSAUTHZ__KEY_SPIFFE:
+            bad = check_spiffe(s);
+            break;
+        default:
+            break;
+        }
+        if (bad != NULL) {
+            KEY_WHERE();
+            return mtlsauthz__error_set(c->err, MTLSAUTHZ_EPOLICY, "%s: %s", where, bad);
+        }
+        rc = mtlsauthz__pattern_compile(&ck->pats[i], compile_src, strlen(compile_src),
+                                        mtlsauthz__key_sep(k), mtlsauthz__key_fold(k), c->err);
+        if (rc < 0) {
+            KEY_WHERE();
+            return err_prefix(c, rc, where);
+        }
+        if (ck->pats[i].ncaps > 0) {
+            if (ck->capmap == NULL) {
+                ck->capmap = mtlsauthz__calloc(v->n, sizeof(*ck->capmap));
+                if (ck->capmap == NULL) {
+                    return err_nomem(c);
+                }
+            }
+            for (unsigned j = 0; j < ck->pats[i].ncaps; j++) {
+                rc = add_principal_cap(c, pr, ck->pats[i].cap_names[j], &ck->capmap[i][j]);
+                if (rc < 0) {
+                    return rc;
+                }
+            }
+        }
+    }
+    return 0;
+#undef KEY_WHERE
+}
+
+static int compile_principals(compiler *c, const mtlsauthz__ast *ast, mtlsauthz__strmap *names)
+{
+    mtlsauthz_policy *p = c->p;
+    int rc;
+
+    if (ast->nprincipals == 0) {
+        return 0;
+    }
+    p->principals = mtlsauthz__calloc(ast->nprincipals, sizeof(*p->principals));
+    if (p->principals == NULL || mtlsauthz__strmap_reserve(names, ast->nprincipals) < 0) {
+        return err_nomem(c);
+    }
+    for (unsigned i = 0; i < ast->nprincipals; i++) {
+        const mtlsauthz__ast_principal *ap = &ast->principals[i];
+        mtlsauthz__principal *pr = &p->principals[i];
+        unsigned dup, nkeys = 0;
+
+        p->nprincipals = i + 1u;
+        pr->name = mtlsauthz__memdup0(ap->name, strlen(ap->name));
+        if (pr->name == NULL) {
+            return err_nomem(c);
+        }
+        if (strcmp(ap->name, "*") == 0) {
+            return mtlsauthz__error_set(c->err, MTLSAUTHZ_EPOLICY,
+                                        "principal #%u: the name '*' is reserved (it means any "
+                                        "verified identity in a rule)",
+                                        i + 1u);
+        }
+        rc = mtlsauthz__strmap_put(names, pr->name, strlen(pr->name), i, &dup);
+        if (rc < 0) {
+            return err_nomem(c);
+        }
+        if (rc == 1) {
+            return mtlsauthz__error_set(c->err, MTLSAUTHZ_EPOLICY,
+                                        "duplicate principal name '%s' (principals #%u and #%u)",
+                                        pr->name, dup + 1u, i + 1u);
+        }
+        for (unsigned k = 0; k < MTLSAUTHZ__KEY_COUNT; k++) {
+            if (ap->keys[k].n == 0) {
+                continue;
+            }
+            nkeys++;
+            pr->key_mask |= (uint32_t)1u << k;
+            rc = compile_key(c, pr, (mtlsauthz__key)k, &ap->keys[k]);
+            if (rc < 0) {
+                return rc;
+            }
+        }
+        if (nkeys == 0) {
+            return mtlsauthz__error_set(c->err, MTLSAUTHZ_EPOLICY,
+                                        "principal '%s': empty selector (it needs at least one "
+                                        "key besides name)",
+                                        pr->name);
+        }
+    }
+    return 0;
+}
+
+/* ---- rules ---- */
+
+static int principal_binds(const mtlsauthz__principal *pr, unsigned id, unsigned *slot)
+{
+    for (unsigned i = 0; i < pr->ncaps; i++) {
+        if (pr->cap_ids[i] == id) {
+            *slot = i;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int compile_rule(compiler *c, const mtlsauthz__ast_rule *ar, mtlsauthz__rule *r,
+                        const mtlsauthz__strmap *names, unsigned *use_count)
+{
+    mtlsauthz_policy *p = c->p;
+    char where[2 * MTLSAUTHZ__NAME_MAX_LEN + 64];
+#define OP_WHERE()                                                                                 \
+    snprintf(where, sizeof(where), "rule '%s', operation '%.*s'", r->id,                           \
+             (int)MTLSAUTHZ__NAME_MAX_LEN, s)
+    int rc;
+
+    r->effect = ar->effect;
+    r->mode = ar->mode;
+    r->principals = mtlsauthz__calloc(ar->principals.n, sizeof(unsigned));
+    r->ops = mtlsauthz__calloc(ar->operations.n, sizeof(*r->ops));
+    if (r->principals == NULL || r->ops == NULL) {
+        return err_nomem(c);
+    }
+    for (unsigned i = 0; i < ar->principals.n; i++) {
+        const char *name = ar->principals.v[i];
+        unsigned pi;
+        int seen = 0;
+        if (strcmp(name, "*") == 0) {
+            r->any_principal = 1;
+            continue;
+        }
+        if (!mtlsauthz__strmap_get(names, name, strlen(name), &pi)) {
+            return mtlsauthz__error_set(c->err, MTLSAUTHZ_EPOLICY,
+                                        "rule '%s': undefined principal '%s'", r->id, name);
+        }
+        for (unsigned j = 0; j < r->nprincipals; j++) {
+            seen |= r->principals[j] == pi;
+        }
+        if (!seen) {
+            r->principals[r->nprincipals++] = pi;
+            use_count[pi]++;
+        }
+    }
+    for (unsigned i = 0; i < ar->operations.n; i++) {
+        const char *s = ar->operations.v[i];
+        mtlsauthz__cop *op = &r->ops[i];
+
+        r->nops = i + 1u;
+        op->src = mtlsauthz__memdup0(s, strlen(s));
+        if (op->src == NULL) {
+            return err_nomem(c);
+        }
+        rc = mtlsauthz__pattern_compile(&op->pat, s, strlen(s), '/', MTLSAUTHZ__FOLD_NONE, c->err);
+        if (rc < 0) {
+            OP_WHERE();
+            return err_prefix(c, rc, where);
+        }
+        if (op->pat.is_literal) {
+            op->lit_hash = mtlsauthz__hash(p->seed, op->pat.text, op->pat.text_len);
+        }
+        for (unsigned j = 0; j < op->pat.ncaps; j++) {
+            const char *cname = op->pat.cap_names[j];
+            unsigned id = 0, slot;
+            int bound = 0;
+            r->has_captures = 1;
+            /* Only captures some principal binds get an id; "*" binds nothing (issue 3:
+             * an operation capture no principal of the rule binds is a load error). */
+            if (mtlsauthz__strmap_get(&c->cap_map, cname, strlen(cname), &id)) {
+                for (unsigned k = 0; k < r->nprincipals; k++) {
+                    mtlsauthz__principal *pr = &p->principals[r->principals[k]];
+                    if (principal_binds(pr, id, &slot)) {
+                        pr->needed_caps |= (uint32_t)1u << slot;
+                        bound = 1;
+                    }
+                }
+            }
+            if (!bound) {
+                OP_WHERE();
+                return mtlsauthz__error_set(c->err, MTLSAUTHZ_EPOLICY,
+                                            "%s: capture {%s} is not bound by any of the "
+                                            "rule's principals",
+                                            where, cname);
+            }
+            op->cap_ids[j] = id;
+        }
+    }
+    return 0;
+#undef OP_WHERE
+}
+
+static int compile_rules(compiler *c, const mtlsauthz__ast *ast, const mtlsauthz__strmap *names)
+{
+    mtlsauthz_policy *p = c->p;
+    mtlsauthz__strmap ids;
+    unsigned *use_count = NULL;
+    unsigned nany = 0;
+    int rc = 0;
+
+    mtlsauthz__strmap_init(&ids, p->seed);
+    p->rules = mtlsauthz__calloc(ast->nrules, sizeof(*p->rules));
+    use_count = mtlsauthz__calloc(p->nprincipals + 1u, sizeof(unsigned));
+    if (p->rules == NULL || use_count == NULL || mtlsauthz__strmap_reserve(&ids, ast->nrules) < 0) {
+        rc = err_nomem(c);
+        goto out;
+    }
+    for (unsigned i = 0; i < ast->nrules; i++) {
+        const mtlsauthz__ast_rule *ar = &ast->rules[i];
+        mtlsauthz__rule *r = &p->rules[i];
+        unsigned dup;
+
+        p->nrules = i + 1u;
+        r->id = mtlsauthz__memdup0(ar->id, strlen(ar->id));
+        if (r->id == NULL) {
+            rc = err_nomem(c);
+            goto out;
+        }
+        rc = mtlsauthz__strmap_put(&ids, r->id, strlen(r->id), i, &dup);
+        if (rc < 0) {
+            rc = err_nomem(c);
+            goto out;
+        }
+        if (rc == 1) {
+            rc = mtlsauthz__error_set(c->err, MTLSAUTHZ_EPOLICY,
+                                      "duplicate rule id '%s' (rules #%u and #%u)", r->id, dup + 1u,
+                                      i + 1u);
+            goto out;
+        }
+        rc = compile_rule(c, ar, r, names, use_count);
+        if (rc < 0) {
+            goto out;
+        }
+        nany += r->any_principal ? 1u : 0u;
+    }
+    /* The "used" view and the "*" list, both ascending because rules are visited in order. */
+    for (unsigned i = 0; i < p->nprincipals; i++) {
+        if (use_count[i] == 0) {
+            continue;
+        }
+        p->principals[i].rules = mtlsauthz__malloc(use_count[i] * sizeof(unsigned));
+        if (p->principals[i].rules == NULL) {
+            rc = err_nomem(c);
+            goto out;
+        }
+    }
+    if (nany > 0) {
+        p->any_rules = mtlsauthz__malloc(nany * sizeof(unsigned));
+        if (p->any_rules == NULL) {
+            rc = err_nomem(c);
+            goto out;
+        }
+    }
+    for (unsigned i = 0; i < p->nrules; i++) {
+        const mtlsauthz__rule *r = &p->rules[i];
+        for (unsigned j = 0; j < r->nprincipals; j++) {
+            mtlsauthz__principal *pr = &p->principals[r->principals[j]];
+            pr->rules[pr->nrules++] = i;
+        }
+        if (r->any_principal) {
+            p->any_rules[p->nany_rules++] = i;
+        }
+    }
+    rc = 0;
+out:
+    mtlsauthz__free(use_count);
+    mtlsauthz__strmap_free(&ids);
+    return rc;
+}
+
+static int compile_sensitive(compiler *c, const mtlsauthz__ast *ast)
+{
+    mtlsauthz_policy *p = c->p;
+    char where[MTLSAUTHZ__NAME_MAX_LEN + 64];
+    int rc;
+
+    if (ast->sensitive.n == 0) {
+        return 0;
+    }
+    p->sensitive_src = mtlsauthz__calloc(ast->sensitive.n, sizeof(char *));
+    p->sensitive = mtlsauthz__calloc(ast->sensitive.n, sizeof(*p->sensitive));
+    if (p->sensitive_src == NULL || p->sensitive == NULL) {
+        return err_nomem(c);
+    }
+    p->nsensitive = ast->sensitive.n;
+    for (unsigned i = 0; i < ast->sensitive.n; i++) {
+        const char *s = ast->sensitive.v[i];
+        p->sensitive_src[i] = mtlsauthz__memdup0(s, strlen(s));
+        if (p->sensitive_src[i] == NULL) {
+            return err_nomem(c);
+        }
+        snprintf(where, sizeof(where), "sensitive pattern '%.*s'", (int)MTLSAUTHZ__NAME_MAX_LEN, s);
+        rc = mtlsauthz__pattern_compile(&p->sensitive[i], s, strlen(s), '/', MTLSAUTHZ__FOLD_NONE,
+                                        c->err);
+        if (rc < 0) {
+            return err_prefix(c, rc, where);
+        }
+    }
+    return 0;
+}
+
+int mtlsauthz__policy_compile(mtlsauthz_policy **out, const mtlsauthz__ast *ast,
+                              mtlsauthz_error *err)
+{
+    compiler c;
+    mtlsauthz__strmap names;
+    int rc;
+
+    *out = NULL;
+    if (ast == NULL) {
+        return mtlsauthz__error_set(err, MTLSAUTHZ_EINVAL, "no policy given");
+    }
+    memset(&c, 0, sizeof(c));
+    c.err = err;
+    c.p = mtlsauthz__calloc(1, sizeof(*c.p));
+    if (c.p == NULL) {
+        return err_nomem(&c);
+    }
+    atomic_init(&c.p->refs, 1);
+    mtlsauthz__seed(c.p->seed);
+    mtlsauthz__strmap_init(&c.cap_map, c.p->seed);
+    mtlsauthz__strmap_init(&names, c.p->seed);
+
+    rc = compile_principals(&c, ast, &names);
+    if (rc < 0) {
+        goto fail;
+    }
+    rc = compile_rules(&c, ast, &names);
+    if (rc < 0) {
+        goto fail;
+    }
+    rc = compile_sensitive(&c, ast);
+    if (rc < 0) {
+        goto fail;
+    }
+    rc = mtlsauthz__index_build(c.p, err);
+    if (rc < 0) {
+        goto fail;
+    }
+    mtlsauthz__strmap_free(&names);
+    mtlsauthz__strmap_free(&c.cap_map);
+    *out = c.p;
+    return 0;
+fail:
+    mtlsauthz__strmap_free(&names);
+    mtlsauthz__strmap_free(&c.cap_map);
+    mtlsauthz__policy_destroy(c.p);
+    return rc;
+}
+
+void mtlsauthz__policy_destroy(mtlsauthz_policy *p)
+{
+    if (p == NULL) {
+        return;
+    }
+    mtlsauthz__index_free(p->index);
+    for (unsigned i = 0; i < p->nprincipals; i++) {
+        mtlsauthz__principal *pr = &p->principals[i];
+        for (unsigned k = 0; k < MTLSAUTHZ__KEY_COUNT; k++) {
+            mtlsauthz__ckey *ck = &pr->keys[k];
+            for (unsigned j = 0; j < ck->n; j++) {
+                if (ck->src != NULL) {
+                    mtlsauthz__free(ck->src[j]);
+                }
+                if (ck->pats != NULL) {
+                    mtlsauthz__pattern_clear(&ck->pats[j]);
+                }
+            }
+            mtlsauthz__free(ck->src);
+            mtlsauthz__free(ck->pats);
+            mtlsauthz__free(ck->cidrs);
+            mtlsauthz__free(ck->capmap);
+        }
+        mtlsauthz__free(pr->name);
+        mtlsauthz__free(pr->rules);
+    }
+    mtlsauthz__free(p->principals);
+    for (unsigned i = 0; i < p->nrules; i++) {
+        mtlsauthz__rule *r = &p->rules[i];
+        for (unsigned j = 0; j < r->nops; j++) {
+            mtlsauthz__free(r->ops[j].src);
+            mtlsauthz__pattern_clear(&r->ops[j].pat);
+        }
+        mtlsauthz__free(r->ops);
+        mtlsauthz__free(r->principals);
+        mtlsauthz__free(r->id);
+    }
+    mtlsauthz__free(p->rules);
+    for (unsigned i = 0; i < p->nsensitive; i++) {
+        if (p->sensitive_src != NULL) {
+            mtlsauthz__free(p->sensitive_src[i]);
+        }
+        if (p->sensitive != NULL) {
+            mtlsauthz__pattern_clear(&p->sensitive[i]);
+        }
+    }
+    mtlsauthz__free(p->sensitive_src);
+    mtlsauthz__free(p->sensitive);
+    for (unsigned i = 0; i < p->ncap_names; i++) {
+        mtlsauthz__free(p->cap_names[i]);
+    }
+    mtlsauthz__free(p->cap_names);
+    mtlsauthz__free(p->any_rules);
+    mtlsauthz__free(p);
+}

@@ -1,0 +1,734 @@
+/*
+ * Lookup structures: the seeded hash, a string map for compiling, and the principal index
+ * (issue 4: per-connection resolution must cost O(identity), not O(policy)).
+ *
+ * Principal index. Each principal is filed under one "anchor" key (the one whose patterns
+ * are the most selective), because a selector matches only when all its keys match: any one
+ * key is a necessary condition, and candidates are verified against the full selector
+ * afterwards. Every pattern of the anchor key goes into one open-addressing hash table under
+ * (key, kind, bytes):
+ *   EXACT   a literal pattern, under its whole (folded) value;
+ *   PREFIX  a wildcard pattern, under its leading literal cut back to the last separator
+ *           (spiffe://td/ns/x/{any} is filed under "spiffe://td/ns/x/"); for fields without a
+ * separator, cut back to a power-of-two length; SUFFIX  the same from the end ("*.example.com" ->
+ * ".example.com"), used when it is the longer of the two (DNS wildcards). An identity value is then
+ * probed whole, at each separator-terminated prefix and separator-started suffix (only at lengths
+ * the index holds), which walks a trie over segments using hash probes. Principals with no
+ * indexable key (only `ip`, or only patterns like "**") are kept in a fallback list and always
+ * verified.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "policy_int.h"
+
+/* ---- hash ----
+ * A seeded multiply-fold hash: each 16-byte block is folded through a 64x64->128 multiply
+ * with the running state, and the length and both seed words enter the final mix. Fast on
+ * short strings (identity values, operations) and keyed per policy, so an attacker who
+ * controls certificate names cannot aim for collisions. */
+
+#define K0 0x9e3779b97f4a7c15ull
+#define K1 0xd6e8feb86659fd93ull
+#define K2 0xa0761d6478bd642full
+
+static inline uint64_t fold_mul(uint64_t a, uint64_t b)
+{
+#if defined(__SIZEOF_INT128__)
+    __uint128_t r = (__uint128_t)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+#else
+    uint64_t al = a & 0xffffffffu, ah = a >> 32, bl = b & 0xffffffffu, bh = b >> 32;
+    uint64_t ll = al * bl, lh = al * bh, hl = ah * bl, hh = ah * bh;
+    uint64_t mid = (ll >> 32) + (lh & 0xffffffffu) + (hl & 0xffffffffu);
+    uint64_t lo = (ll & 0xffffffffu) | (mid << 32);
+    uint64_t hi = hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
+    return lo ^ hi;
+#endif
+}
+
+static inline uint64_t read64(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+uint64_t mtlsauthz__hash(const uint64_t seed[2], const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    uint64_t h = seed[0] ^ fold_mul(seed[1] ^ K0, (uint64_t)len ^ K1);
+    size_t n = len;
+    unsigned char tail[16];
+
+    while (n > 16) {
+        h = fold_mul(read64(p) ^ K1, read64(p + 8) ^ h);
+        p += 16;
+        n -= 16;
+    }
+    memset(tail, 0, sizeof(tail));
+    if (n > 0) {
+        memcpy(tail, p, n);
+    }
+    h = fold_mul(read64(tail) ^ K2, read64(tail + 8) ^ h ^ seed[1]);
+    return fold_mul(h ^ K0, (uint64_t)len ^ K2 ^ seed[0]);
+}
+
+void mtlsauthz__seed(uint64_t seed[2])
+{
+    unsigned char buf[16];
+    size_t got = 0;
+
+    while (got < sizeof(buf)) {
+        ssize_t n = getrandom(buf + got, sizeof(buf) - got, 0);
+        if (n <= 0) {
+            break;
+        }
+        got += (size_t)n;
+    }
+    if (got < sizeof(buf)) {
+        int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            while (got < sizeof(buf)) {
+                ssize_t n = read(fd, buf + got, sizeof(buf) - got);
+                if (n <= 0) {
+                    break;
+                }
+                got += (size_t)n;
+            }
+            close(fd);
+        }
+    }
+    if (got < sizeof(buf)) {
+        /* Weak, but only hash-flooding resistance is lost, never correctness. */
+        uint64_t t = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)seed ^ (uint64_t)clock();
+        seed[0] = fold_mul(t ^ K0, K1);
+        seed[1] = fold_mul(t ^ K2, K0);
+        return;
+    }
+    memcpy(&seed[0], buf, 8);
+    memcpy(&seed[1], buf + 8, 8);
+}
+
+/* ---- string map ---- */
+
+struct mtlsauthz__strmap_slot {
+    const char *s; /* NULL: empty */
+    size_t len;
+    uint64_t h;
+    unsigned value;
+};
+
+void mtlsauthz__strmap_init(mtlsauthz__strmap *m, const uint64_t seed[2])
+{
+    memset(m, 0, sizeof(*m));
+    m->seed = seed;
+}
+
+void mtlsauthz__strmap_free(mtlsauthz__strmap *m)
+{
+    mtlsauthz__free(m->slots);
+    m->slots = NULL;
+    m->cap = 0;
+    m->count = 0;
+}
+
+static struct mtlsauthz__strmap_slot *strmap_find(const mtlsauthz__strmap *m, const char *s,
+                                                  size_t len, uint64_t h)
+{
+    size_t mask = m->cap - 1, i = (size_t)h & mask;
+    for (;;) {
+        struct mtlsauthz__strmap_slot *slot = &m->slots[i];
+        if (slot->s == NULL || (slot->h == h && slot->len == len && memcmp(slot->s, s, len) == 0)) {
+            return slot;
+        }
+        i = (i + 1) & mask;
+    }
+}
+
+static int strmap_grow(mtlsauthz__strmap *m)
+{
+    size_t ncap = m->cap == 0 ? 16 : m->cap * 2;
+    struct mtlsauthz__strmap_slot *old = m->slots;
+    size_t ocap = m->cap;
+
+    if (ncap > SIZE_MAX / sizeof(*old)) {
+        return MTLSAUTHZ_ENOMEM;
+    }
+    m->slots = mtlsauthz__calloc(ncap, sizeof(*old));
+    if (m->slots == NULL) {
+        m->slots = old;
+        return MTLSAUTHZ_ENOMEM;
+    }
+    m->cap = ncap;
+    for (size_t i = 0; i < ocap; i++) {
+        if (old[i].s != NULL) {
+            *strmap_find(m, old[i].s, old[i].len, old[i].h) = old[i];
+        }
+    }
+    mtlsauthz__free(old);
+    return 0;
+}
+
+int mtlsauthz__strmap_reserve(mtlsauthz__strmap *m, size_t n)
+{
+    while (n * 2 > m->cap) {
+        if (strmap_grow(m) < 0) {
+            return MTLSAUTHZ_ENOMEM;
+        }
+    }
+    return 0;
+}
+
+int mtlsauthz__strmap_put(mtlsauthz__strmap *m, const char *s, size_t len, unsigned value,
+                          unsigned *found)
+{
+    uint64_t h = mtlsauthz__hash(m->seed, s, len);
+    struct mtlsauthz__strmap_slot *slot;
+
+    /* Keep the load factor at or below 1/2 so probe runs stay short. */
+    if ((m->count + 1) * 2 > m->cap) {
+        if (strmap_grow(m) < 0) {
+            return MTLSAUTHZ_ENOMEM;
+        }
+    }
+    slot = strmap_find(m, s, len, h);
+    if (slot->s != NULL) {
+        *found = slot->value;
+        return 1;
+    }
+    slot->s = s;
+    slot->len = len;
+    slot->h = h;
+    slot->value = value;
+    m->count++;
+    return 0;
+}
+
+int mtlsauthz__strmap_get(const mtlsauthz__strmap *m, const char *s, size_t len, unsigned *value)
+{
+    const struct mtlsauthz__strmap_slot *slot;
+    if (m->cap == 0) {
+        return 0;
+    }
+    slot = strmap_find(m, s, len, mtlsauthz__hash(m->seed, s, len));
+    if (slot->s == NULL) {
+        return 0;
+    }
+    *value = slot->value;
+    return 1;
+}
+
+/* ---- principal index ---- */
+
+enum { IX_EXACT = 0, IX_PREFIX = 1, IX_SUFFIX = 2, IX_KINDS = 3 };
+
+/*
+ * What a probe hit proves, per (entry, principal). A principal with a single key (not eku) and
+ * no capture that a rule needs matches as soon as one of its patterns matches one value; for
+ * these simple pattern shapes the probe itself decides, and the engine skips verification:
+ *   SHAPE_EXACT        the literal pattern equals the value;
+ *   SHAPE_PREFIX_ANY   "<prefix>**" (or "<prefix>*" without a separator): 1+ bytes follow;
+ *   SHAPE_PREFIX_SEG   "<prefix>*": 1+ bytes follow, none of them the separator;
+ *   SHAPE_SUFFIX_ANY   "**<suffix>" (or "*<suffix>" without a separator): 1+ bytes precede;
+ *   SHAPE_SUFFIX_SEG   "*<suffix>": 1+ bytes precede, none of them the separator.
+ */
+enum {
+    SHAPE_VERIFY = 0,
+    SHAPE_EXACT,
+    SHAPE_PREFIX_ANY,
+    SHAPE_PREFIX_SEG,
+    SHAPE_SUFFIX_ANY,
+    SHAPE_SUFFIX_SEG
+};
+
+/* Lengths tracked in the per-(key, kind) length bitmaps; longer entries are cut to this. */
+#define IX_MAX_LEN 1024u
+
+typedef struct ix_slot {
+    uint64_t h;    /* 0 with list_n == 0: empty */
+    const char *s; /* borrowed from the compiled patterns */
+    uint32_t len;
+    uint16_t key;
+    uint16_t kind;
+    uint32_t first; /* into ix->plist and ix->pshape */
+    uint32_t n;
+} ix_slot;
+
+struct mtlsauthz__index {
+    ix_slot *slots;
+    size_t cap;
+    unsigned *plist;
+    unsigned char *pshape; /* SHAPE_* per plist entry */
+    unsigned *fallback;
+    unsigned nfallback;
+    /* Which (key, kind) pairs hold entries, and at which lengths, so probes are made only
+     * where an entry could be. */
+    uint64_t *lens[MTLSAUTHZ__KEY_COUNT][IX_KINDS];
+    unsigned char used[MTLSAUTHZ__KEY_COUNT][IX_KINDS];
+};
+
+typedef struct posting {
+    uint64_t h;
+    const char *s;
+    uint32_t len;
+    uint16_t key;
+    uint16_t kind;
+    unsigned principal;
+    unsigned shape;
+} posting;
+
+static uint64_t ix_hash(const uint64_t seed[2], unsigned key, unsigned kind, const char *s,
+                        size_t len)
+{
+    return mtlsauthz__hash(seed, s, len) ^ ((uint64_t)(key * IX_KINDS + kind + 1u) * K1);
+}
+
+static size_t pow2_floor(size_t n)
+{
+    size_t p = 1;
+    while (p * 2 <= n) {
+        p *= 2;
+    }
+    return p;
+}
+
+/* How a pattern would be indexed: kind, bytes and length; score 0 = not indexable. */
+typedef struct ix_choice {
+    unsigned kind;
+    const char *s;
+    size_t len;
+    size_t score;
+} ix_choice;
+
+static ix_choice choose_pattern(const mtlsauthz__pattern *pat, char sep)
+{
+    ix_choice c = {0, NULL, 0, 0};
+    size_t plen = 0, slen = 0;
+    const char *suf = NULL;
+
+    if (pat->is_literal) {
+        c.kind = IX_EXACT;
+        c.s = pat->text;
+        c.len = pat->text_len;
+        c.score = 1000000u + pat->text_len;
+        return c;
+    }
+    if (pat->ntoks > 0 && pat->toks[0].kind == MTLSAUTHZ__TOK_LIT) {
+        const mtlsauthz__tok *t = &pat->toks[0];
+        if (sep != 0) {
+            for (size_t i = t->lit_len; i > 0; i--) {
+                if (t->lit[i - 1] == sep) {
+                    plen = i;
+                    break;
+                }
+            }
+        } else if (t->lit_len > 0) {
+            plen = pow2_floor(t->lit_len);
+        }
+    }
+    if (pat->ntoks > 1 && pat->toks[pat->ntoks - 1].kind == MTLSAUTHZ__TOK_LIT) {
+        const mtlsauthz__tok *t = &pat->toks[pat->ntoks - 1];
+        if (sep != 0) {
+            const char *q = memchr(t->lit, sep, t->lit_len);
+            if (q != NULL) {
+                suf = q;
+                slen = t->lit_len - (size_t)(q - t->lit);
+            }
+        } else if (t->lit_len > 0) {
+            slen = pow2_floor(t->lit_len);
+            suf = t->lit + t->lit_len - slen;
+        }
+    }
+    if (plen > IX_MAX_LEN) {
+        plen = 0; /* such long prefixes are not probed; fall back to the suffix or the list */
+    }
+    if (slen > IX_MAX_LEN) {
+        slen = 0;
+    }
+    if (plen == 0 && slen == 0) {
+        return c;
+    }
+    if (plen >= slen) {
+        c.kind = IX_PREFIX;
+        c.s = pat->toks[0].lit;
+        c.len = plen;
+        c.score = plen;
+    } else {
+        c.kind = IX_SUFFIX;
+        c.s = suf;
+        c.len = slen;
+        c.score = slen;
+    }
+    return c;
+}
+
+/* The anchor key of a principal: KEY_COUNT when none is indexable. */
+static unsigned choose_anchor(const mtlsauthz__principal *pr)
+{
+    unsigned best = MTLSAUTHZ__KEY_COUNT;
+    size_t best_score = 0;
+
+    for (unsigned k = 0; k < MTLSAUTHZ__KEY_COUNT; k++) {
+        const mtlsauthz__ckey *ck = &pr->keys[k];
+        size_t score = SIZE_MAX;
+        if (ck->n == 0 || ck->pats == NULL) {
+            continue; /* absent, or `ip` */
+        }
+        for (unsigned i = 0; i < ck->n && score > 0; i++) {
+            ix_choice c = choose_pattern(&ck->pats[i], mtlsauthz__key_sep((mtlsauthz__key)k));
+            if (c.score < score) {
+                score = c.score;
+            }
+        }
+        /* EKU values are shared by most certificates: a last resort as an anchor. */
+        if (k == MTLSAUTHZ__KEY_EKU && score > 0) {
+            score = 1;
+        }
+        if (score > best_score) {
+            best_score = score;
+            best = k;
+        }
+    }
+    return best;
+}
+
+static int posting_cmp(const void *a, const void *b)
+{
+    const posting *x = a, *y = b;
+    int c;
+    if (x->h != y->h) {
+        return x->h < y->h ? -1 : 1;
+    }
+    if (x->key != y->key) {
+        return x->key < y->key ? -1 : 1;
+    }
+    if (x->kind != y->kind) {
+        return x->kind < y->kind ? -1 : 1;
+    }
+    if (x->len != y->len) {
+        return x->len < y->len ? -1 : 1;
+    }
+    c = memcmp(x->s, y->s, x->len);
+    if (c != 0) {
+        return c;
+    }
+    return x->principal < y->principal ? -1 : (x->principal > y->principal);
+}
+
+static int same_entry(const posting *x, const posting *y)
+{
+    return x->h == y->h && x->key == y->key && x->kind == y->kind && x->len == y->len &&
+           memcmp(x->s, y->s, x->len) == 0;
+}
+
+static ix_slot *ix_find(const struct mtlsauthz__index *ix, uint64_t h, unsigned key, unsigned kind,
+                        const char *s, size_t len)
+{
+    size_t mask = ix->cap - 1, i = (size_t)h & mask;
+    for (;;) {
+        ix_slot *slot = &ix->slots[i];
+        if (slot->n == 0) {
+            return slot;
+        }
+        if (slot->h == h && slot->key == key && slot->kind == kind && slot->len == len &&
+            memcmp(slot->s, s, len) == 0) {
+            return slot;
+        }
+        i = (i + 1) & mask;
+    }
+}
+
+static int is_star(const mtlsauthz__tok *t)
+{
+    /* A capture no rule needs matches exactly like `*`. */
+    return t->kind == MTLSAUTHZ__TOK_STAR || t->kind == MTLSAUTHZ__TOK_CAPTURE;
+}
+
+static unsigned posting_shape(const mtlsauthz__principal *pr, unsigned k,
+                              const mtlsauthz__pattern *pat, const ix_choice *c, char sep)
+{
+    const mtlsauthz__tok *t = pat->toks;
+    if ((pr->key_mask & (pr->key_mask - 1u)) != 0 || k == MTLSAUTHZ__KEY_EKU ||
+        pr->needed_caps != 0) {
+        return SHAPE_VERIFY;
+    }
+    if (c->kind == IX_EXACT) {
+        return SHAPE_EXACT;
+    }
+    if (pat->ntoks != 2) {
+        return SHAPE_VERIFY;
+    }
+    if (c->kind == IX_PREFIX && t[0].kind == MTLSAUTHZ__TOK_LIT && t[0].lit_len == c->len) {
+        if (t[1].kind == MTLSAUTHZ__TOK_STARSTAR || (sep == 0 && is_star(&t[1]))) {
+            return SHAPE_PREFIX_ANY;
+        }
+        return is_star(&t[1]) ? SHAPE_PREFIX_SEG : SHAPE_VERIFY;
+    }
+    if (c->kind == IX_SUFFIX && t[1].kind == MTLSAUTHZ__TOK_LIT && t[1].lit_len == c->len) {
+        if (t[0].kind == MTLSAUTHZ__TOK_STARSTAR || (sep == 0 && is_star(&t[0]))) {
+            return SHAPE_SUFFIX_ANY;
+        }
+        return is_star(&t[0]) ? SHAPE_SUFFIX_SEG : SHAPE_VERIFY;
+    }
+    return SHAPE_VERIFY;
+}
+
+int mtlsauthz__index_build(mtlsauthz_policy *p, mtlsauthz_error *err)
+{
+    struct mtlsauthz__index *ix;
+    posting *posts = NULL;
+    size_t nposts = 0, npost_cap = 0, ngroups = 0;
+    int rc = MTLSAUTHZ_ENOMEM;
+
+    ix = mtlsauthz__calloc(1, sizeof(*ix));
+    if (ix == NULL) {
+        goto fail;
+    }
+    for (unsigned i = 0; i < p->nprincipals; i++) {
+        const mtlsauthz__principal *pr = &p->principals[i];
+        unsigned k = choose_anchor(pr);
+        const mtlsauthz__ckey *ck;
+        if (k == MTLSAUTHZ__KEY_COUNT) {
+            unsigned *grown =
+                mtlsauthz__realloc(ix->fallback, (ix->nfallback + 1u) * sizeof(unsigned));
+            if (grown == NULL) {
+                goto fail;
+            }
+            ix->fallback = grown;
+            ix->fallback[ix->nfallback++] = i;
+            continue;
+        }
+        ck = &pr->keys[k];
+        for (unsigned j = 0; j < ck->n; j++) {
+            ix_choice c = choose_pattern(&ck->pats[j], mtlsauthz__key_sep((mtlsauthz__key)k));
+            if (nposts == npost_cap) {
+                size_t ncap = npost_cap == 0 ? 64 : npost_cap * 2;
+                posting *grown = mtlsauthz__realloc(posts, ncap * sizeof(*posts));
+                if (grown == NULL) {
+                    goto fail;
+                }
+                posts = grown;
+                npost_cap = ncap;
+            }
+            posts[nposts].h = ix_hash(p->seed, k, c.kind, c.s, c.len);
+            posts[nposts].s = c.s;
+            posts[nposts].len = (uint32_t)c.len;
+            posts[nposts].key = (uint16_t)k;
+            posts[nposts].kind = (uint16_t)c.kind;
+            posts[nposts].principal = i;
+            posts[nposts].shape =
+                posting_shape(pr, k, &ck->pats[j], &c, mtlsauthz__key_sep((mtlsauthz__key)k));
+            nposts++;
+            if (c.kind != IX_EXACT || c.len <= IX_MAX_LEN) {
+                if (ix->lens[k][c.kind] == NULL) {
+                    ix->lens[k][c.kind] = mtlsauthz__calloc(IX_MAX_LEN / 64u + 1u, 8);
+                    if (ix->lens[k][c.kind] == NULL) {
+                        goto fail;
+                    }
+                }
+                if (c.len <= IX_MAX_LEN) {
+                    ix->lens[k][c.kind][c.len / 64u] |= (uint64_t)1u << (c.len % 64u);
+                }
+            }
+            ix->used[k][c.kind] = 1;
+        }
+    }
+    if (nposts > 0) {
+        qsort(posts, nposts, sizeof(*posts), posting_cmp);
+    }
+    ix->plist = mtlsauthz__malloc((nposts + 1u) * sizeof(unsigned));
+    ix->pshape = mtlsauthz__malloc(nposts + 1u);
+    if (ix->plist == NULL || ix->pshape == NULL) {
+        goto fail;
+    }
+    for (size_t i = 0; i < nposts; i++) {
+        ngroups += (i == 0 || !same_entry(&posts[i - 1], &posts[i])) ? 1u : 0u;
+    }
+    ix->cap = 16;
+    while (ix->cap < ngroups * 2u) {
+        ix->cap *= 2;
+    }
+    ix->slots = mtlsauthz__calloc(ix->cap, sizeof(*ix->slots));
+    if (ix->slots == NULL) {
+        goto fail;
+    }
+    {
+        size_t out = 0;
+        ix_slot *cur = NULL;
+        for (size_t i = 0; i < nposts; i++) {
+            const posting *ps = &posts[i];
+            if (cur == NULL || !same_entry(&posts[i - 1], ps)) {
+                cur = ix_find(ix, ps->h, ps->key, ps->kind, ps->s, ps->len);
+                cur->h = ps->h;
+                cur->s = ps->s;
+                cur->len = ps->len;
+                cur->key = ps->key;
+                cur->kind = ps->kind;
+                cur->first = (uint32_t)out;
+                cur->n = 0;
+            } else if (ix->plist[out - 1] == ps->principal && ix->pshape[out - 1] == ps->shape) {
+                continue;
+            }
+            ix->pshape[out] = (unsigned char)ps->shape;
+            ix->plist[out++] = ps->principal;
+            cur->n++;
+        }
+    }
+    mtlsauthz__free(posts);
+    p->index = ix;
+    return 0;
+fail:
+    mtlsauthz__free(posts);
+    mtlsauthz__index_free(ix);
+    return mtlsauthz__error_set(err, rc, "out of memory building the policy index");
+}
+
+void mtlsauthz__index_free(struct mtlsauthz__index *ix)
+{
+    if (ix == NULL) {
+        return;
+    }
+    for (unsigned k = 0; k < MTLSAUTHZ__KEY_COUNT; k++) {
+        for (unsigned kind = 0; kind < IX_KINDS; kind++) {
+            mtlsauthz__free(ix->lens[k][kind]);
+        }
+    }
+    mtlsauthz__free(ix->slots);
+    mtlsauthz__free(ix->plist);
+    mtlsauthz__free(ix->pshape);
+    mtlsauthz__free(ix->fallback);
+    mtlsauthz__free(ix);
+}
+
+static int has_len(const struct mtlsauthz__index *ix, unsigned key, unsigned kind, size_t len)
+{
+    const uint64_t *bits = ix->lens[key][kind];
+    return bits != NULL && len <= IX_MAX_LEN && (bits[len / 64u] >> (len % 64u)) & 1u;
+}
+
+/* The value `v` (`vlen` bytes) is probed at [off, off + len). */
+typedef struct probe_at {
+    const char *v;
+    size_t vlen, off, len;
+    char sep;
+} probe_at;
+
+static int shape_holds(unsigned shape, const probe_at *a)
+{
+    switch (shape) {
+    case SHAPE_EXACT:
+        return 1;
+    case SHAPE_PREFIX_ANY:
+        return a->vlen > a->len;
+    case SHAPE_PREFIX_SEG:
+        return a->vlen > a->len && memchr(a->v + a->len, a->sep, a->vlen - a->len) == NULL;
+    case SHAPE_SUFFIX_ANY:
+        return a->off > 0;
+    case SHAPE_SUFFIX_SEG:
+        return a->off > 0 && memchr(a->v, a->sep, a->off) == NULL;
+    default:
+        return 0;
+    }
+}
+
+static int probe(const mtlsauthz_policy *p, unsigned key, unsigned kind, const probe_at *a,
+                 mtlsauthz__index_visit visit, void *ctx)
+{
+    const struct mtlsauthz__index *ix = p->index;
+    const char *s = a->v + a->off;
+    uint64_t h = ix_hash(p->seed, key, kind, s, a->len);
+    const ix_slot *slot = ix_find(ix, h, key, kind, s, a->len);
+    for (uint32_t i = 0; i < slot->n; i++) {
+        int rc =
+            visit(ctx, ix->plist[slot->first + i], shape_holds(ix->pshape[slot->first + i], a));
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+int mtlsauthz__index_candidates(const mtlsauthz_policy *p,
+                                const mtlsauthz__str *const vals[MTLSAUTHZ_FIELD_COUNT_],
+                                const size_t counts[MTLSAUTHZ_FIELD_COUNT_],
+                                mtlsauthz__index_visit visit, void *ctx)
+{
+    const struct mtlsauthz__index *ix = p->index;
+    int rc;
+
+    for (unsigned i = 0; i < ix->nfallback; i++) {
+        rc = visit(ctx, ix->fallback[i], 0);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    for (unsigned k = 0; k < MTLSAUTHZ__KEY_COUNT; k++) {
+        mtlsauthz_field f = mtlsauthz__key_field((mtlsauthz__key)k);
+        char sep = mtlsauthz__key_sep((mtlsauthz__key)k);
+        if (!ix->used[k][IX_EXACT] && !ix->used[k][IX_PREFIX] && !ix->used[k][IX_SUFFIX]) {
+            continue;
+        }
+        for (size_t v = 0; v < counts[f]; v++) {
+            probe_at a;
+            a.v = vals[f][v].ptr;
+            a.vlen = vals[f][v].len;
+            a.sep = sep;
+            if (ix->used[k][IX_EXACT]) {
+                a.off = 0;
+                a.len = a.vlen;
+                rc = probe(p, k, IX_EXACT, &a, visit, ctx);
+                if (rc != 0) {
+                    return rc;
+                }
+            }
+            if (sep != 0) {
+                for (size_t i = 0; i < a.vlen; i++) {
+                    if (a.v[i] != sep) {
+                        continue;
+                    }
+                    if (has_len(ix, k, IX_PREFIX, i + 1)) {
+                        a.off = 0;
+                        a.len = i + 1;
+                        rc = probe(p, k, IX_PREFIX, &a, visit, ctx);
+                        if (rc != 0) {
+                            return rc;
+                        }
+                    }
+                    if (has_len(ix, k, IX_SUFFIX, a.vlen - i)) {
+                        a.off = i;
+                        a.len = a.vlen - i;
+                        rc = probe(p, k, IX_SUFFIX, &a, visit, ctx);
+                        if (rc != 0) {
+                            return rc;
+                        }
+                    }
+                }
+            } else {
+                for (size_t l = 1; l <= a.vlen && l <= IX_MAX_LEN; l *= 2) {
+                    if (has_len(ix, k, IX_PREFIX, l)) {
+                        a.off = 0;
+                        a.len = l;
+                        rc = probe(p, k, IX_PREFIX, &a, visit, ctx);
+                        if (rc != 0) {
+                            return rc;
+                        }
+                    }
+                    if (has_len(ix, k, IX_SUFFIX, l)) {
+                        a.off = a.vlen - l;
+                        a.len = l;
+                        rc = probe(p, k, IX_SUFFIX, &a, visit, ctx);
+                        if (rc != 0) {
+                            return rc;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return 0;
+}

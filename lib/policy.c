@@ -1,0 +1,89 @@
+/*
+ * Policy objects: loading (YAML front end, then the compiler) and reference counting.
+ * A policy is immutable after load; only its reference count changes, atomically, so a
+ * reload can swap policies while decisions in flight keep the old one alive.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "policy_int.h"
+
+int mtlsauthz_policy_load(mtlsauthz_policy **out, const char *yaml, size_t len,
+                          mtlsauthz_error *err)
+{
+    mtlsauthz__ast *ast = NULL;
+    int rc;
+
+    if (out == NULL) {
+        return mtlsauthz__error_set(err, MTLSAUTHZ_EINVAL, "policy_load: out is NULL");
+    }
+    *out = NULL;
+    if (yaml == NULL) {
+        return mtlsauthz__error_set(err, MTLSAUTHZ_EINVAL, "policy_load: no YAML given");
+    }
+    if (len > MTLSAUTHZ__POLICY_MAX_BYTES) {
+        return mtlsauthz__error_set(err, MTLSAUTHZ_ELIMIT,
+                                    "policy of %zu bytes exceeds the limit of %u bytes", len,
+                                    MTLSAUTHZ__POLICY_MAX_BYTES);
+    }
+    rc = mtlsauthz__ast_load(&ast, yaml, len, err);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = mtlsauthz__policy_compile(out, ast, err);
+    mtlsauthz__ast_free(ast);
+    return rc;
+}
+
+int mtlsauthz_policy_load_file(mtlsauthz_policy **out, const char *path, mtlsauthz_error *err)
+{
+    char *data = NULL;
+    size_t len = 0;
+    int rc;
+
+    if (out == NULL) {
+        return mtlsauthz__error_set(err, MTLSAUTHZ_EINVAL, "policy_load_file: out is NULL");
+    }
+    *out = NULL;
+    if (path == NULL) {
+        return mtlsauthz__error_set(err, MTLSAUTHZ_EINVAL, "policy_load_file: no path given");
+    }
+    rc = mtlsauthz__read_file(&data, &len, path, MTLSAUTHZ__POLICY_MAX_BYTES, err);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = mtlsauthz_policy_load(out, data, len, err);
+    mtlsauthz__free(data);
+    if (rc < 0 && err != NULL) {
+        /* Say which file: a server may load several. */
+        char inner[MTLSAUTHZ_ERROR_MESSAGE_SIZE];
+        snprintf(inner, sizeof(inner), "%s", err->message);
+        mtlsauthz__error_set(err, rc, "%s: %s", path, inner);
+    }
+    return rc;
+}
+
+mtlsauthz_policy *mtlsauthz_policy_ref(mtlsauthz_policy *policy)
+{
+    if (policy != NULL) {
+        /* Relaxed is enough to take a reference: the caller already holds one. */
+        atomic_fetch_add_explicit(&policy->refs, 1, memory_order_relaxed);
+    }
+    return policy;
+}
+
+void mtlsauthz_policy_free(mtlsauthz_policy *policy)
+{
+    if (policy == NULL) {
+        return;
+    }
+    /* Release our writes, and acquire everyone else's before the last one frees. */
+    if (atomic_fetch_sub_explicit(&policy->refs, 1, memory_order_acq_rel) == 1) {
+        mtlsauthz__policy_destroy(policy);
+    }
+}
+
+size_t mtlsauthz_policy_rule_count(const mtlsauthz_policy *policy)
+{
+    return policy != NULL ? policy->nrules : 0;
+}

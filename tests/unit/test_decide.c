@@ -1,0 +1,1235 @@
+/*
+ * Decisions (lib/decide.c, lib/index.c): every selector key, every pattern form, captures,
+ * deny-overrides, dry-run, rejected and missing identities, operation limits, reference
+ * counting, and the per-connection/per-request split agreeing with the one-shot call.
+ */
+#include <pthread.h>
+
+#include "policy_helpers.h"
+
+static const char issue_policy[] = "version: 1\n"
+                                   "sensitive: [\"host:**\", \"POST /containers/*/exec\"]\n"
+                                   "principals:\n"
+                                   "  - name: builder\n"
+                                   "    spiffe: [\"spiffe://prod.example.com/ci/builder\"]\n"
+                                   "    eku: [clientAuth]\n"
+                                   "  - name: ops\n"
+                                   "    o: [Example Corp]\n"
+                                   "    ou: [ops, sre]\n"
+                                   "  - name: tenant\n"
+                                   "    spiffe: [\"spiffe://prod.example.com/tenant/{tenant}/*\"]\n"
+                                   "rules:\n"
+                                   "  - id: build\n"
+                                   "    effect: allow\n"
+                                   "    principals: [builder]\n"
+                                   "    operations: [\"images:build\", \"images:push\"]\n"
+                                   "  - id: tenant-data\n"
+                                   "    effect: allow\n"
+                                   "    principals: [tenant]\n"
+                                   "    operations: [\"GET /tenants/{tenant}/**\"]\n"
+                                   "  - id: list\n"
+                                   "    effect: allow\n"
+                                   "    principals: [ops]\n"
+                                   "    operations: [\"GET /containers\"]\n"
+                                   "  - id: healthz\n"
+                                   "    effect: allow\n"
+                                   "    principals: [\"*\"]\n"
+                                   "    operations: [\"GET /healthz\"]\n"
+                                   "  - id: no-host\n"
+                                   "    effect: deny\n"
+                                   "    principals: [\"*\"]\n"
+                                   "    operations: [\"host:**\"]\n"
+                                   "  - id: watch-push\n"
+                                   "    effect: deny\n"
+                                   "    mode: dry-run\n"
+                                   "    principals: [builder]\n"
+                                   "    operations: [\"images:push\"]\n";
+
+/* ---- the issue's example ---- */
+
+Test(decide, issue_example)
+{
+    mtlsauthz_policy *p = ph_load(issue_policy);
+    mtlsauthz_identity *builder = ph_cert("builder");
+    mtlsauthz_identity *ops = ph_cert("ops");
+    mtlsauthz_identity *sre = ph_cert("sre");
+    mtlsauthz_identity *plain = ph_cert("plain");
+
+    ph_allow(p, builder, "images:build", "build");
+    ph_allow(p, builder, "images:push", "build");
+    ph_no_match(p, builder, "GET /containers");
+    ph_no_match(p, builder, "images:buildx");
+    ph_no_match(p, builder, "images:buil");
+    ph_expect(p, builder, "host:/var/run/docker.sock", 0, MTLSAUTHZ_REASON_DENIED, "no-host");
+    ph_allow(p, ops, "GET /containers", "list");
+    ph_allow(p, sre, "GET /containers", "list");
+    ph_no_match(p, ops, "images:build");
+    ph_no_match(p, ops, "GET /containers/");
+    ph_allow(p, plain, "GET /healthz", "healthz");
+    ph_no_match(p, plain, "GET /containers");
+    ph_expect(p, plain, "host:x", 0, MTLSAUTHZ_REASON_DENIED, "no-host");
+    cr_assert_eq(mtlsauthz_policy_rule_count(p), 6);
+
+    mtlsauthz_identity_free(builder);
+    mtlsauthz_identity_free(ops);
+    mtlsauthz_identity_free(sre);
+    mtlsauthz_identity_free(plain);
+    mtlsauthz_policy_free(p);
+}
+
+Test(decide, eku_required_by_selector)
+{
+    mtlsauthz_policy *p = ph_load(issue_policy);
+    mtlsauthz_identity *noeku = ph_cert("builder-noeku");
+    /* Same SPIFFE ID, no EKU extension: `eku: [clientAuth]` fails, so no rule applies. */
+    ph_no_match(p, noeku, "images:build");
+    mtlsauthz_identity_free(noeku);
+    mtlsauthz_policy_free(p);
+}
+
+/* ---- deny overrides, order, dry-run ---- */
+
+Test(decide, deny_overrides_allow_regardless_of_order)
+{
+    mtlsauthz_policy *p = ph_load("version: 1\n"
+                                  "principals:\n"
+                                  "  - name: b\n"
+                                  "    cn: [builder]\n"
+                                  "rules:\n"
+                                  "  - id: allow-all\n"
+                                  "    effect: allow\n"
+                                  "    principals: [b]\n"
+                                  "    operations: [\"**\"]\n"
+                                  "  - id: allow-images\n"
+                                  "    effect: allow\n"
+                                  "    principals: [b]\n"
+                                  "    operations: [\"images:*\"]\n"
+                                  "  - id: deny-push\n"
+                                  "    effect: deny\n"
+                                  "    principals: [b]\n"
+                                  "    operations: [\"images:push\"]\n"
+                                  "  - id: deny-push-2\n"
+                                  "    effect: deny\n"
+                                  "    principals: [\"*\"]\n"
+                                  "    operations: [\"images:push\"]\n");
+    mtlsauthz_identity *b = ph_cert("builder");
+    /* The first matching allow in file order decides an allow... */
+    ph_allow(p, b, "images:build", "allow-all");
+    /* ...but any enforce deny wins, and the first in file order is named. */
+    ph_expect(p, b, "images:push", 0, MTLSAUTHZ_REASON_DENIED, "deny-push");
+    mtlsauthz_identity_free(b);
+    mtlsauthz_policy_free(p);
+}
+
+Test(decide, dry_run_never_decides_but_is_listed)
+{
+    mtlsauthz_policy *p = ph_load(issue_policy);
+    mtlsauthz_identity *b = ph_cert("builder");
+    mtlsauthz_decision d = ph_decide(p, b, "images:push");
+    cr_assert_eq(d.allowed, 1);
+    cr_assert_str_eq(d.rule, "build");
+    cr_assert_eq(d.dry_run_count, 1);
+    cr_assert_str_eq(d.dry_run[0], "watch-push");
+    d = ph_decide(p, b, "images:build");
+    cr_assert_eq(d.dry_run_count, 0);
+    mtlsauthz_identity_free(b);
+    mtlsauthz_policy_free(p);
+}
+
+Test(decide, dry_run_allow_does_not_allow_and_many_are_counted)
+{
+    char yaml[16384];
+    size_t off = 0;
+    mtlsauthz_policy *p;
+    mtlsauthz_identity *b = ph_cert("builder");
+    mtlsauthz_decision d;
+
+    off += (size_t)snprintf(yaml + off, sizeof(yaml) - off,
+                            "version: 1\nprincipals:\n  - name: b\n    cn: [builder]\nrules:\n");
+    for (int i = 0; i < 12; i++) {
+        off += (size_t)snprintf(yaml + off, sizeof(yaml) - off,
+                                "  - id: dry-%02d\n    effect: %s\n    mode: dry-run\n"
+                                "    principals: [%s]\n    operations: [\"x:*\"]\n",
+                                i, i % 2 ? "deny" : "allow", i % 3 ? "b" : "\"*\"");
+    }
+    off += (size_t)snprintf(yaml + off, sizeof(yaml) - off,
+                            "  - id: dry-deny-other\n    effect: deny\n    mode: dry-run\n"
+                            "    principals: [b]\n    operations: [\"y:*\"]\n");
+    p = ph_load(yaml);
+    d = ph_decide(p, b, "x:1");
+    /* A dry-run allow never allows. */
+    cr_assert_eq(d.allowed, 0);
+    cr_assert_eq(d.reason, MTLSAUTHZ_REASON_NO_MATCH);
+    cr_assert_null(d.rule);
+    cr_assert_eq(d.dry_run_count, 12);
+    for (int i = 0; i < MTLSAUTHZ_DECISION_DRY_RUN_MAX; i++) {
+        char want[16];
+        snprintf(want, sizeof(want), "dry-%02d", i);
+        cr_assert_str_eq(d.dry_run[i], want);
+    }
+    mtlsauthz_identity_free(b);
+    mtlsauthz_policy_free(p);
+}
+
+Test(decide, dry_run_listed_with_enforce_deny)
+{
+    mtlsauthz_policy *p = ph_load("version: 1\n"
+                                  "principals:\n"
+                                  "  - name: b\n"
+                                  "    cn: [builder]\n"
+                                  "rules:\n"
+                                  "  - id: deny\n"
+                                  "    effect: deny\n"
+                                  "    principals: [b]\n"
+                                  "    operations: [\"**\"]\n"
+                                  "  - id: later-dry\n"
+                                  "    effect: deny\n"
+                                  "    mode: dry-run\n"
+                                  "    principals: [b]\n"
+                                  "    operations: [\"a\"]\n");
+    mtlsauthz_identity *b = ph_cert("builder");
+    mtlsauthz_decision d = ph_decide(p, b, "a");
+    cr_assert_eq(d.allowed, 0);
+    cr_assert_str_eq(d.rule, "deny");
+    cr_assert_eq(d.dry_run_count, 1);
+    cr_assert_str_eq(d.dry_run[0], "later-dry");
+    mtlsauthz_identity_free(b);
+    mtlsauthz_policy_free(p);
+}
+
+/* ---- selector keys, one by one, positive and negative ---- */
+
+Test(decide_keys, cn_o_ou)
+{
+    mtlsauthz_identity *ops = ph_cert("ops"), *sre = ph_cert("sre"), *full = ph_cert("full");
+    cr_assert(ph_selects("    cn: [alice]\n", ops));
+    cr_assert(!ph_selects("    cn: [Alice]\n", ops)); /* byte for byte */
+    cr_assert(!ph_selects("    cn: [alic]\n", ops));
+    cr_assert(ph_selects("    cn: [\"al*\"]\n", ops));
+    cr_assert(ph_selects("    o: [Example Corp]\n", ops));
+    cr_assert(ph_selects("    o: [Second Org]\n", full)); /* any value of the field */
+    cr_assert(!ph_selects("    o: [Example]\n", ops));
+    cr_assert(ph_selects("    ou: [oncall]\n", sre));
+    cr_assert(!ph_selects("    ou: [oncall]\n", ops));
+    /* All keys must match. */
+    cr_assert(ph_selects("    o: [Example Corp]\n    ou: [ops]\n", ops));
+    cr_assert(!ph_selects("    o: [Example Corp]\n    ou: [ops]\n", sre));
+    cr_assert(!ph_selects("    o: [Other]\n    ou: [ops]\n", ops));
+    mtlsauthz_identity_free(ops);
+    mtlsauthz_identity_free(sre);
+    mtlsauthz_identity_free(full);
+}
+
+Test(decide_keys, dn_and_issuer)
+{
+    mtlsauthz_identity *ops = ph_cert("ops");
+    cr_assert(ph_selects("    dn: [\"CN=alice,OU=ops,O=Example Corp\"]\n", ops));
+    cr_assert(!ph_selects("    dn: [\"CN=alice,OU=ops\"]\n", ops));
+    cr_assert(ph_selects("    dn: [\"CN=alice,**\"]\n", ops));
+    cr_assert(
+        ph_selects("    issuer: [\"CN=mtlsauthz Test Intermediate CA,O=Example Corp\"]\n", ops));
+    cr_assert(!ph_selects("    issuer: [\"CN=mtlsauthz Test Root CA,O=Example Corp\"]\n", ops));
+    /* dn reads the subject, not the issuer. */
+    cr_assert(!ph_selects("    dn: [\"CN=mtlsauthz Test Intermediate CA,O=Example Corp\"]\n", ops));
+    mtlsauthz_identity_free(ops);
+}
+
+Test(decide_keys, dn_injection_is_not_a_match)
+{
+    /* A CN containing ",OU=ops" is escaped in the RFC 4514 string, so it cannot forge RDNs. */
+    ph_ident *pi = ph_ident_new();
+    pi->id.counts[MTLSAUTHZ_FIELD_SUBJECT_DN] = 0;
+    ph_add(pi, MTLSAUTHZ_FIELD_SUBJECT_DN, "CN=alice\\,OU=ops,O=Example Corp");
+    cr_assert(!ph_selects("    dn: [\"CN=alice,OU=ops,O=Example Corp\"]\n", &pi->id));
+    cr_assert(ph_selects("    dn: ['CN=alice\\\\,OU=ops,O=Example Corp']\n", &pi->id));
+    free(pi);
+}
+
+Test(decide_keys, serial_and_sha256)
+{
+    mtlsauthz_identity *full = ph_cert("full"), *ops = ph_cert("ops");
+    const char *sha;
+    size_t len;
+    char sel[256];
+    cr_assert(ph_selects("    serial: [c0ffee0123456789abcdef]\n", full));
+    cr_assert(!ph_selects("    serial: [c0ffee0123456789abcdef]\n", ops));
+    cr_assert(!ph_selects("    serial: [c0ffee0123456789abcde]\n", full));
+    cr_assert_eq(mtlsauthz_identity_get(&sha, &len, full, MTLSAUTHZ_FIELD_SHA256, 0), 0);
+    snprintf(sel, sizeof(sel), "    sha256: [%s]\n", sha);
+    cr_assert(ph_selects(sel, full));
+    cr_assert(!ph_selects(sel, ops));
+    mtlsauthz_identity_free(full);
+    mtlsauthz_identity_free(ops);
+}
+
+Test(decide_keys, serial_negative_and_zero)
+{
+    ph_ident *pi = ph_ident_new();
+    pi->id.counts[MTLSAUTHZ_FIELD_SERIAL] = 0;
+    ph_add(pi, MTLSAUTHZ_FIELD_SERIAL, "-4bab9");
+    cr_assert(ph_selects("    serial: [\"-4bab9\"]\n", &pi->id));
+    cr_assert(!ph_selects("    serial: [4bab9]\n", &pi->id));
+    free(pi);
+}
+
+Test(decide_keys, spiffe_reads_only_valid_svid)
+{
+    mtlsauthz_identity *b = ph_cert("builder"), *full = ph_cert("full");
+    cr_assert(ph_selects("    spiffe: [\"spiffe://prod.example.com/ci/builder\"]\n", b));
+    cr_assert(ph_selects("    spiffe: [\"spiffe://prod.example.com/**\"]\n", b));
+    cr_assert(ph_selects("    spiffe: [\"spiffe://prod.example.com/*/builder\"]\n", b));
+    cr_assert(!ph_selects("    spiffe: [\"spiffe://prod.example.com/*\"]\n", b));
+    cr_assert(!ph_selects("    spiffe: [\"spiffe://prod.example.com/ci/build\"]\n", b));
+    /* full has a non-SPIFFE URI: `spiffe` never reads other URIs. */
+    cr_assert(!ph_selects("    spiffe: [\"spiffe://**\"]\n", full));
+    mtlsauthz_identity_free(b);
+    mtlsauthz_identity_free(full);
+}
+
+Test(decide_keys, spiffe_ignores_uri_san_without_valid_svid)
+{
+    /* A URI SAN that looks like SPIFFE but no SPIFFE_ID (e.g. a CA certificate): no match. */
+    ph_ident *pi = ph_ident_new();
+    ph_add(pi, MTLSAUTHZ_FIELD_SAN_URI, "spiffe://td/ns/web/x");
+    cr_assert(!ph_selects("    spiffe: [\"spiffe://td/ns/web/x\"]\n", &pi->id));
+    cr_assert(ph_selects("    uri: [\"spiffe://td/ns/web/x\"]\n", &pi->id));
+    free(pi);
+}
+
+Test(decide_keys, uri)
+{
+    mtlsauthz_identity *full = ph_cert("full");
+    cr_assert(ph_selects("    uri: [\"https://example.com/x\"]\n", full));
+    cr_assert(ph_selects("    uri: [\"https://example.com/*\"]\n", full));
+    cr_assert(!ph_selects("    uri: [\"https://*\"]\n", full)); /* '*' stops at '/' */
+    cr_assert(ph_selects("    uri: [\"https://**\"]\n", full));
+    cr_assert(!ph_selects("    uri: [\"https://EXAMPLE.com/x\"]\n", full)); /* byte for byte */
+    mtlsauthz_identity_free(full);
+}
+
+Test(decide_keys, dns_case_insensitive_and_never_cn)
+{
+    mtlsauthz_identity *full = ph_cert("full");
+    cr_assert(ph_selects("    dns: [web.example.com]\n", full));
+    cr_assert(ph_selects("    dns: [api.example.com]\n", full)); /* SAN is API.Example.COM */
+    cr_assert(ph_selects("    dns: [API.EXAMPLE.COM]\n", full));
+    cr_assert(ph_selects("    dns: [\"*.EXAMPLE.com\"]\n", full));
+    cr_assert(!ph_selects("    dns: [full.example.com]\n", full)); /* that is the CN */
+    cr_assert(!ph_selects("    dns: [example.com]\n", full));
+    mtlsauthz_identity_free(full);
+}
+
+Test(decide_keys, dns_wildcard_segment_boundaries)
+{
+    mtlsauthz_identity *w = ph_cert("dns-wild"); /* a.b.example.com and example.com */
+    ph_ident *one = ph_ident_new();
+    ph_add(one, MTLSAUTHZ_FIELD_SAN_DNS, "a.example.com");
+    cr_assert(!ph_selects("    dns: [\"*.example.com\"]\n", w));
+    cr_assert(ph_selects("    dns: [\"*.example.com\"]\n", &one->id));
+    cr_assert(ph_selects("    dns: [\"**.example.com\"]\n", w));
+    cr_assert(ph_selects("    dns: [\"*.b.example.com\"]\n", w));
+    cr_assert(ph_selects("    dns: [example.com]\n", w));
+    cr_assert(!ph_selects("    dns: [\"*example.com\"]\n", &one->id)); /* '*' cannot eat '.' */
+    free(one);
+    mtlsauthz_identity_free(w);
+}
+
+Test(decide_keys, email_local_part_case_sensitive_domain_not)
+{
+    mtlsauthz_identity *full = ph_cert("full"); /* SAN alice@Example.COM */
+    cr_assert(ph_selects("    email: [alice@example.com]\n", full));
+    cr_assert(ph_selects("    email: [alice@EXAMPLE.com]\n", full));
+    cr_assert(!ph_selects("    email: [Alice@example.com]\n", full));
+    cr_assert(ph_selects("    email: [\"*@example.com\"]\n", full));
+    cr_assert(!ph_selects("    email: [\"*@example.org\"]\n", full));
+    mtlsauthz_identity_free(full);
+}
+
+Test(decide_keys, email_never_reads_dn_email_address)
+{
+    ph_ident *pi = ph_ident_new();
+    pi->id.counts[MTLSAUTHZ_FIELD_SUBJECT_DN] = 0;
+    ph_add(pi, MTLSAUTHZ_FIELD_SUBJECT_DN, "emailAddress=alice@example.com,CN=x");
+    cr_assert(!ph_selects("    email: [alice@example.com]\n", &pi->id));
+    ph_add(pi, MTLSAUTHZ_FIELD_SAN_EMAIL, "Bob@Example.ORG");
+    cr_assert(ph_selects("    email: [Bob@example.org]\n", &pi->id));
+    cr_assert(!ph_selects("    email: [bob@example.org]\n", &pi->id));
+    free(pi);
+}
+
+Test(decide_keys, ip_v4_v6_and_families_never_cross)
+{
+    mtlsauthz_identity *full = ph_cert("full"), *v6 = ph_cert("ipv6");
+    cr_assert(ph_selects("    ip: [192.0.2.10]\n", full));
+    cr_assert(ph_selects("    ip: [192.0.2.0/24]\n", full));
+    cr_assert(ph_selects("    ip: [0.0.0.0/0]\n", full));
+    cr_assert(!ph_selects("    ip: [192.0.3.0/24]\n", full));
+    cr_assert(ph_selects("    ip: [\"2001:db8::/32\"]\n", full));
+    cr_assert(ph_selects("    ip: [\"2001:db8::1\"]\n", full));
+    cr_assert(!ph_selects("    ip: [\"2001:db9::/32\"]\n", full));
+    /* ipv6 holds ::ffff:192.0.2.10 and no IPv4 SAN: a v4 block never matches it. */
+    cr_assert(!ph_selects("    ip: [192.0.2.10]\n", v6));
+    cr_assert(!ph_selects("    ip: [192.0.2.0/24]\n", v6));
+    cr_assert(!ph_selects("    ip: [0.0.0.0/0]\n", v6));
+    cr_assert(ph_selects("    ip: [\"::ffff:192.0.2.10\"]\n", v6));
+    cr_assert(ph_selects("    ip: [\"::ffff:192.0.2.0/120\"]\n", v6));
+    cr_assert(ph_selects("    ip: [\"fe80::/10\"]\n", v6));
+    cr_assert(ph_selects("    ip: [\"::/0\"]\n", v6));
+    mtlsauthz_identity_free(full);
+    mtlsauthz_identity_free(v6);
+}
+
+Test(decide_keys, ip_v4_never_matches_v6_block)
+{
+    ph_ident *pi = ph_ident_new();
+    ph_add_ip(pi, "10.1.2.3");
+    cr_assert(ph_selects("    ip: [10.0.0.0/8]\n", &pi->id));
+    cr_assert(!ph_selects("    ip: [\"::/0\"]\n", &pi->id));
+    cr_assert(!ph_selects("    ip: [\"::ffff:10.0.0.0/104\"]\n", &pi->id));
+    cr_assert(ph_selects("    ip: [10.1.2.2/31]\n", &pi->id));
+    cr_assert(!ph_selects("    ip: [10.1.2.4/31]\n", &pi->id));
+    free(pi);
+}
+
+Test(decide_keys, eku_all_listed_must_be_present)
+{
+    mtlsauthz_identity *full = ph_cert("full"), *b = ph_cert("builder"), *plain = ph_cert("plain");
+    cr_assert(ph_selects("    eku: [clientAuth]\n", b));
+    cr_assert(ph_selects("    eku: [clientAuth, serverAuth]\n", full));
+    cr_assert(!ph_selects("    eku: [clientAuth, serverAuth]\n", b));
+    cr_assert(ph_selects("    eku: [\"1.2.3.4.5\"]\n", full));
+    cr_assert(ph_selects("    eku: [\"1.3.6.1.5.5.7.3.2\"]\n", b)); /* clientAuth by OID */
+    cr_assert(!ph_selects("    eku: [clientAuth]\n", plain));       /* no extension */
+    cr_assert(!ph_selects("    eku: [codeSigning]\n", full));
+    mtlsauthz_identity_free(full);
+    mtlsauthz_identity_free(b);
+    mtlsauthz_identity_free(plain);
+}
+
+Test(decide_keys, any_eku_is_not_a_wildcard)
+{
+    ph_ident *pi = ph_ident_new();
+    ph_add(pi, MTLSAUTHZ_FIELD_EKU, "2.5.29.37.0");
+    cr_assert(!ph_selects("    eku: [clientAuth]\n", &pi->id));
+    cr_assert(ph_selects("    eku: [\"2.5.29.37.0\"]\n", &pi->id));
+    free(pi);
+}
+
+Test(decide_keys, multi_valued_field_any_value)
+{
+    mtlsauthz_identity *m = ph_cert("multi-ou"); /* zeta, alpha, mid, alpha */
+    cr_assert(ph_selects("    ou: [mid]\n", m));
+    cr_assert(ph_selects("    ou: [nope, zeta]\n", m));
+    cr_assert(!ph_selects("    ou: [beta]\n", m));
+    mtlsauthz_identity_free(m);
+}
+
+/* ---- pattern forms and pitfalls, through the engine ---- */
+
+Test(decide_patterns, segment_boundary_web_vs_web_admin)
+{
+    mtlsauthz_policy *p = ph_load("version: 1\n"
+                                  "principals:\n"
+                                  "  - name: web\n"
+                                  "    spiffe: [\"spiffe://td/ns/web/*\"]\n"
+                                  "  - name: webish\n"
+                                  "    spiffe: [\"spiffe://td/ns/web*/*\"]\n"
+                                  "rules:\n"
+                                  "  - id: web\n"
+                                  "    effect: allow\n"
+                                  "    principals: [web]\n"
+                                  "    operations: [\"web:*\"]\n"
+                                  "  - id: webish\n"
+                                  "    effect: allow\n"
+                                  "    principals: [webish]\n"
+                                  "    operations: [\"webish:*\"]\n");
+    mtlsauthz_identity *web = ph_cert("web"), *admin = ph_cert("web-admin");
+    ph_allow(p, web, "web:x", "web");
+    ph_no_match(p, admin, "web:x");
+    ph_allow(p, admin, "webish:x", "webish");
+    ph_no_match(p, web, "webish:x"); /* '*' needs at least one byte after "web" */
+    mtlsauthz_identity_free(web);
+    mtlsauthz_identity_free(admin);
+    mtlsauthz_policy_free(p);
+}
+
+Test(decide_patterns, operation_forms)
+{
+    mtlsauthz_policy *p = ph_load("version: 1\n"
+                                  "principals:\n"
+                                  "  - name: b\n"
+                                  "    cn: [builder]\n"
+                                  "rules:\n"
+                                  "  - id: star\n"
+                                  "    effect: allow\n"
+                                  "    principals: [b]\n"
+                                  "    operations: [\"GET /a/*\"]\n"
+                                  "  - id: starstar\n"
+                                  "    effect: allow\n"
+                                  "    principals: [b]\n"
+                                  "    operations: [\"GET /b/**\"]\n"
+                                  "  - id: escaped\n"
+                                  "    effect: allow\n"
+                                  "    principals: [b]\n"
+                                  "    operations: [\"lit:\\\\*\\\\{x}\\\\\\\\\"]\n"
+                                  "  - id: mid\n"
+                                  "    effect: allow\n"
+                                  "    principals: [b]\n"
+                                  "    operations: [\"POST /containers/*/exec\"]\n");
+    mtlsauthz_identity *b = ph_cert("builder");
+    ph_allow(p, b, "GET /a/x", "star");
+    ph_no_match(p, b, "GET /a/x/y");
+    ph_no_match(p, b, "GET /a/");
+    ph_allow(p, b, "GET /b/x/y/z", "starstar");
+    ph_no_match(p, b, "GET /b/");
+    ph_no_match(p, b, "GET /b");
+    ph_allow(p, b, "lit:*{x}\\", "escaped");
+    ph_no_match(p, b, "lit:a{x}\\");
+    ph_allow(p, b, "POST /containers/abc/exec", "mid");
+    ph_no_match(p, b, "POST /containers/a/b/exec");
+    ph_no_match(p, b, "POST /containers//exec");
+    mtlsauthz_identity_free(b);
+    mtlsauthz_policy_free(p);
+}
+
+Test(decide_patterns, operation_case_is_exact)
+{
+    mtlsauthz_policy *p = ph_load(issue_policy);
+    mtlsauthz_identity *ops = ph_cert("ops"), *b = ph_cert("builder");
+    ph_no_match(p, ops, "get /containers");
+    ph_no_match(p, b, "Images:build");
+    /* A deny on host:** is not dodged by case: it simply does not match, and nothing allows. */
+    ph_no_match(p, b, "HOST:x");
+    mtlsauthz_identity_free(ops);
+    mtlsauthz_identity_free(b);
+    mtlsauthz_policy_free(p);
+}
+
+/* ---- captures ---- */
+
+static const char tenant_policy[] =
+    "version: 1\n"
+    "principals:\n"
+    "  - name: tenant\n"
+    "    spiffe: [\"spiffe://prod.example.com/tenant/{tenant}/*\"]\n"
+    "  - name: builder\n"
+    "    spiffe: [\"spiffe://prod.example.com/ci/builder\"]\n"
+    "  - name: acme-org\n"
+    "    o: [Acme]\n"
+    "  - name: tenant-web\n"
+    "    spiffe: [\"spiffe://prod.example.com/tenant/{tenant}/web\"]\n"
+    "  - name: twice\n"
+    "    spiffe: [\"spiffe://prod.example.com/tenant/{tenant}/*\"]\n"
+    "    o: [\"{tenant}\"]\n"
+    "rules:\n"
+    "  - id: tenant-data\n"
+    "    effect: allow\n"
+    "    principals: [tenant]\n"
+    "    operations: [\"GET /tenants/{tenant}/**\"]\n"
+    "  - id: mixed\n"
+    "    effect: allow\n"
+    "    principals: [builder, tenant]\n"
+    "    operations: [\"PUT /tenants/{tenant}/x\", \"PUT /shared\"]\n"
+    "  - id: only-nonbinding-matches\n"
+    "    effect: allow\n"
+    "    principals: [acme-org, tenant-web]\n"
+    "    operations: [\"POST /tenants/{tenant}/y\", \"POST /org\"]\n"
+    "  - id: same-twice\n"
+    "    effect: allow\n"
+    "    principals: [tenant]\n"
+    "    operations: [\"COPY /{tenant}/{tenant}\"]\n"
+    "  - id: consistent\n"
+    "    effect: allow\n"
+    "    principals: [twice]\n"
+    "    operations: [\"TWICE /{tenant}\", \"TWICE-ANY\"]\n";
+
+Test(decide_captures, tenant_isolation)
+{
+    mtlsauthz_policy *p = ph_load(tenant_policy);
+    mtlsauthz_identity *acme = ph_cert("tenant-acme"), *globex = ph_cert("tenant-globex");
+    ph_allow(p, acme, "GET /tenants/acme/x", "tenant-data");
+    ph_allow(p, acme, "GET /tenants/acme/x/y", "tenant-data");
+    ph_no_match(p, acme, "GET /tenants/globex/x");
+    ph_no_match(p, acme, "GET /tenants/acmex/x");
+    ph_no_match(p, acme, "GET /tenants/acm/x");
+    ph_allow(p, globex, "GET /tenants/globex/x", "tenant-data");
+    ph_no_match(p, globex, "GET /tenants/acme/x");
+    mtlsauthz_identity_free(acme);
+    mtlsauthz_identity_free(globex);
+    mtlsauthz_policy_free(p);
+}
+
+Test(decide_captures, principal_that_binds_nothing)
+{
+    mtlsauthz_policy *p = ph_load(tenant_policy);
+    mtlsauthz_identity *b = ph_cert("builder"), *acme = ph_cert("tenant-acme");
+    /* builder matches `mixed` but binds no {tenant}: the capture operation cannot match... */
+    ph_no_match(p, b, "PUT /tenants/acme/x");
+    ph_no_match(p, b, "PUT /tenants/builder/x");
+    /* ...while the rule's capture-free operation does. */
+    ph_allow(p, b, "PUT /shared", "mixed");
+    /* Through `tenant`, the same rule binds acme. */
+    ph_allow(p, acme, "PUT /tenants/acme/x", "mixed");
+    ph_no_match(p, acme, "PUT /tenants/globex/x");
+    mtlsauthz_identity_free(b);
+    mtlsauthz_identity_free(acme);
+    mtlsauthz_policy_free(p);
+}
+
+Test(decide_captures, matched_only_through_nonbinding_principal)
+{
+    mtlsauthz_policy *p = ph_load(tenant_policy);
+    mtlsauthz_identity *acme = ph_cert("tenant-acme"); /* O=Acme; SPIFFE .../acme/api */
+    /* acme matches acme-org (binds nothing), not tenant-web (.../web): no binding exists. */
+    ph_no_match(p, acme, "POST /tenants/acme/y");
+    ph_allow(p, acme, "POST /org", "only-nonbinding-matches");
+    mtlsauthz_identity_free(acme);
+    mtlsauthz_policy_free(p);
+}
+
+Test(decide_captures, same_name_twice_must_agree)
+{
+    mtlsauthz_policy *p = ph_load(tenant_policy);
+    mtlsauthz_identity *acme = ph_cert("tenant-acme");
+    ph_allow(p, acme, "COPY /acme/acme", "same-twice");
+    ph_no_match(p, acme, "COPY /acme/globex");
+    ph_no_match(p, acme, "COPY /globex/acme");
+    mtlsauthz_identity_free(acme);
+    mtlsauthz_policy_free(p);
+}
+
+Test(decide_captures, bindings_across_keys_must_be_consistent)
+{
+    mtlsauthz_policy *p = ph_load(tenant_policy);
+    mtlsauthz_identity *acme = ph_cert("tenant-acme"); /* O=Acme vs "acme" in the SPIFFE ID */
+    /* `twice` matches (every key does) but binds tenant=acme and tenant=Acme: inconsistent. */
+    ph_allow(p, acme, "TWICE-ANY", "consistent");
+    ph_no_match(p, acme, "TWICE /acme");
+    ph_no_match(p, acme, "TWICE /Acme");
+    mtlsauthz_identity_free(acme);
+    mtlsauthz_policy_free(p);
+}
+
+Test(decide_captures, consistent_across_keys)
+{
+    mtlsauthz_policy *p = ph_load(tenant_policy);
+    ph_ident *pi = ph_ident_new();
+    ph_add(pi, MTLSAUTHZ_FIELD_SPIFFE_ID, "spiffe://prod.example.com/tenant/acme/api");
+    ph_add(pi, MTLSAUTHZ_FIELD_SAN_URI, "spiffe://prod.example.com/tenant/acme/api");
+    ph_add(pi, MTLSAUTHZ_FIELD_O, "globex");
+    ph_add(pi, MTLSAUTHZ_FIELD_O, "acme");
+    ph_allow(p, &pi->id, "TWICE /acme", "consistent");
+    ph_no_match(p, &pi->id, "TWICE /globex");
+    free(pi);
+    mtlsauthz_policy_free(p);
+}
+
+Test(decide_captures, several_candidate_bindings_and_case_folding)
+{
+    mtlsauthz_policy *p = ph_load("version: 1\n"
+                                  "principals:\n"
+                                  "  - name: sub\n"
+                                  "    dns: [\"{sub}.example.com\"]\n"
+                                  "  - name: mail\n"
+                                  "    email: [\"{user}@{dom}.com\"]\n"
+                                  "rules:\n"
+                                  "  - id: sub\n"
+                                  "    effect: allow\n"
+                                  "    principals: [sub]\n"
+                                  "    operations: [\"GET /{sub}\"]\n"
+                                  "  - id: mail\n"
+                                  "    effect: allow\n"
+                                  "    principals: [mail]\n"
+                                  "    operations: [\"MAIL /{user}/{dom}\"]\n");
+    mtlsauthz_identity *full = ph_cert("full"); /* web.example.com, API.Example.COM */
+    ph_allow(p, full, "GET /web", "sub");
+    ph_allow(p, full, "GET /api", "sub"); /* captured from a DNS name: lowercased */
+    ph_no_match(p, full, "GET /API");
+    ph_no_match(p, full, "GET /full");
+    /* alice@Example.COM: the local part keeps its case, the domain is folded. */
+    ph_allow(p, full, "MAIL /alice/example", "mail");
+    ph_no_match(p, full, "MAIL /alice/Example");
+    mtlsauthz_identity_free(full);
+    mtlsauthz_policy_free(p);
+}
+
+Test(decide_captures, star_principal_binds_nothing)
+{
+    mtlsauthz_policy *p = ph_load("version: 1\n"
+                                  "principals:\n"
+                                  "  - name: tenant\n"
+                                  "    spiffe: [\"spiffe://prod.example.com/tenant/{tenant}/*\"]\n"
+                                  "rules:\n"
+                                  "  - id: r\n"
+                                  "    effect: allow\n"
+                                  "    principals: [\"*\", tenant]\n"
+                                  "    operations: [\"GET /t/{tenant}\"]\n");
+    mtlsauthz_identity *acme = ph_cert("tenant-acme"), *b = ph_cert("builder");
+    ph_allow(p, acme, "GET /t/acme", "r");
+    ph_no_match(p, acme, "GET /t/globex");
+    ph_no_match(p, b, "GET /t/builder"); /* matched only through "*" */
+    mtlsauthz_identity_free(acme);
+    mtlsauthz_identity_free(b);
+    mtlsauthz_policy_free(p);
+}
+
+Test(decide_captures, too_many_bindings_fail_closed)
+{
+    mtlsauthz_policy *p = ph_load("version: 1\n"
+                                  "principals:\n"
+                                  "  - name: h\n"
+                                  "    dns: [\"{h}.example.com\"]\n"
+                                  "rules:\n"
+                                  "  - id: h\n"
+                                  "    effect: allow\n"
+                                  "    principals: [h]\n"
+                                  "    operations: [\"GET /{h}\", \"GET /any\"]\n");
+    ph_ident *pi = ph_ident_new();
+    mtlsauthz_peer *peer = NULL;
+    mtlsauthz_decision d;
+    mtlsauthz_error err;
+    char name[64];
+    for (int i = 0; i < 100; i++) {
+        snprintf(name, sizeof(name), "h%d.example.com", i);
+        ph_add(pi, MTLSAUTHZ_FIELD_SAN_DNS, name);
+    }
+    cr_assert_eq(mtlsauthz_peer_new(&peer, p, &pi->id, &err), 0);
+    /* Every decision of this peer is deny/error, even one that needs no capture. */
+    cr_assert_eq(mtlsauthz_peer_decide(&d, peer, "GET /any", 8, &err), MTLSAUTHZ_ELIMIT);
+    cr_assert_eq(d.allowed, 0);
+    cr_assert_eq(d.reason, MTLSAUTHZ_REASON_ERROR);
+    cr_assert_eq(mtlsauthz_peer_decide(&d, peer, "GET /h1", 7, &err), MTLSAUTHZ_ELIMIT);
+    cr_assert_eq(d.allowed, 0);
+    mtlsauthz_peer_free(peer);
+    /* Within the cap it works. */
+    pi->id.counts[MTLSAUTHZ_FIELD_SAN_DNS] = 10;
+    ph_allow(p, &pi->id, "GET /h9", "h");
+    ph_no_match(p, &pi->id, "GET /h10");
+    free(pi);
+    mtlsauthz_policy_free(p);
+}
+
+/* ---- rejected and missing identities ---- */
+
+static const char star_policy[] = "version: 1\n"
+                                  "rules:\n"
+                                  "  - id: all\n"
+                                  "    effect: allow\n"
+                                  "    principals: [\"*\"]\n"
+                                  "    operations: [\"**\"]\n";
+
+Test(decide_identity, rejected_denied_even_under_star)
+{
+    const char *names[] = {"nul-cn", "nul-dns", "spiffe-two-uri", "spiffe-upper-td", "spiffe-ca"};
+    mtlsauthz_policy *p = ph_load(star_policy);
+    mtlsauthz_identity *ok = ph_cert("plain");
+    ph_allow(p, ok, "anything", "all");
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        mtlsauthz_identity *id = ph_cert(names[i]);
+        cr_assert_not_null(mtlsauthz_identity_rejected(id), "%s should be rejected", names[i]);
+        ph_expect(p, id, "anything", 0, MTLSAUTHZ_REASON_IDENTITY_REJECTED, NULL);
+        mtlsauthz_identity_free(id);
+    }
+    mtlsauthz_identity_free(ok);
+    mtlsauthz_policy_free(p);
+}
+
+Test(decide_identity, rejected_cannot_dodge_deny)
+{
+    /* nul-cn's CN is "admin\0.evil.com": were it not rejected, a deny on cn "admin" would be
+     * dodged while the "*" allow still matched. */
+    mtlsauthz_policy *p = ph_load("version: 1\n"
+                                  "principals:\n"
+                                  "  - name: admin\n"
+                                  "    cn: [admin]\n"
+                                  "rules:\n"
+                                  "  - id: no-admin\n"
+                                  "    effect: deny\n"
+                                  "    principals: [admin]\n"
+                                  "    operations: [\"**\"]\n"
+                                  "  - id: all\n"
+                                  "    effect: allow\n"
+                                  "    principals: [\"*\"]\n"
+                                  "    operations: [\"**\"]\n");
+    mtlsauthz_identity *id = ph_cert("nul-cn");
+    ph_expect(p, id, "x", 0, MTLSAUTHZ_REASON_IDENTITY_REJECTED, NULL);
+    mtlsauthz_identity_free(id);
+    mtlsauthz_policy_free(p);
+}
+
+Test(decide_identity, synthetic_rejected)
+{
+    mtlsauthz_policy *p = ph_load(star_policy);
+    ph_ident *pi = ph_ident_new();
+    ph_allow(p, &pi->id, "x", "all");
+    pi->id.rejected = "NUL byte in subject CN";
+    ph_expect(p, &pi->id, "x", 0, MTLSAUTHZ_REASON_IDENTITY_REJECTED, NULL);
+    free(pi);
+    mtlsauthz_policy_free(p);
+}
+
+Test(decide_identity, no_identity)
+{
+    mtlsauthz_policy *p = ph_load(star_policy);
+    mtlsauthz_peer *peer = NULL;
+    mtlsauthz_decision d;
+    ph_expect(p, NULL, "x", 0, MTLSAUTHZ_REASON_NO_IDENTITY, NULL);
+    cr_assert_eq(mtlsauthz_peer_new(&peer, p, NULL, NULL), 0);
+    cr_assert_eq(mtlsauthz_peer_decide(&d, peer, "x", 1, NULL), 0);
+    cr_assert_eq(d.allowed, 0);
+    cr_assert_eq(d.reason, MTLSAUTHZ_REASON_NO_IDENTITY);
+    mtlsauthz_peer_free(peer);
+    mtlsauthz_policy_free(p);
+}
+
+/* ---- operations ---- */
+
+Test(decide_operation, nul_byte_refused)
+{
+    mtlsauthz_policy *p = ph_load(star_policy);
+    mtlsauthz_identity *id = ph_cert("plain");
+    mtlsauthz_decision d;
+    mtlsauthz_error err;
+    int rc = mtlsauthz_policy_decide(&d, p, id, "GET /a\0b", 8, &err);
+    cr_assert_eq(rc, MTLSAUTHZ_EOPERATION);
+    cr_assert_eq(d.allowed, 0);
+    cr_assert_eq(d.reason, MTLSAUTHZ_REASON_ERROR);
+    cr_assert_null(d.rule);
+    rc = mtlsauthz_policy_decide(&d, p, id, "\0", 1, &err);
+    cr_assert_eq(rc, MTLSAUTHZ_EOPERATION);
+    cr_assert_eq(d.allowed, 0);
+    mtlsauthz_identity_free(id);
+    mtlsauthz_policy_free(p);
+}
+
+Test(decide_operation, length_limit)
+{
+    mtlsauthz_policy *p = ph_load(star_policy);
+    mtlsauthz_identity *id = ph_cert("plain");
+    mtlsauthz_decision d;
+    mtlsauthz_error err;
+    char *op = malloc(MTLSAUTHZ__OP_MAX_LEN + 1);
+    memset(op, 'a', MTLSAUTHZ__OP_MAX_LEN + 1);
+    cr_assert_eq(mtlsauthz_policy_decide(&d, p, id, op, MTLSAUTHZ__OP_MAX_LEN, &err), 0);
+    cr_assert_eq(d.allowed, 1);
+    cr_assert_eq(mtlsauthz_policy_decide(&d, p, id, op, MTLSAUTHZ__OP_MAX_LEN + 1, &err),
+                 MTLSAUTHZ_ELIMIT);
+    cr_assert_eq(d.allowed, 0);
+    cr_assert_eq(d.reason, MTLSAUTHZ_REASON_ERROR);
+    free(op);
+    mtlsauthz_identity_free(id);
+    mtlsauthz_policy_free(p);
+}
+
+Test(decide_operation, bad_arguments)
+{
+    mtlsauthz_policy *p = ph_load(star_policy);
+    mtlsauthz_identity *id = ph_cert("plain");
+    mtlsauthz_decision d;
+    mtlsauthz_peer *peer = NULL;
+    d.allowed = 1;
+    cr_assert_eq(mtlsauthz_policy_decide(&d, p, id, NULL, 3, NULL), MTLSAUTHZ_EINVAL);
+    cr_assert_eq(d.allowed, 0);
+    d.allowed = 1;
+    cr_assert_eq(mtlsauthz_policy_decide(&d, NULL, id, "x", 1, NULL), MTLSAUTHZ_EINVAL);
+    cr_assert_eq(d.allowed, 0);
+    cr_assert_eq(mtlsauthz_peer_decide(&d, NULL, "x", 1, NULL), MTLSAUTHZ_EINVAL);
+    cr_assert_eq(mtlsauthz_policy_decide(NULL, p, id, "x", 1, NULL), MTLSAUTHZ_EINVAL);
+    cr_assert_eq(mtlsauthz_peer_new(NULL, p, id, NULL), MTLSAUTHZ_EINVAL);
+    cr_assert_eq(mtlsauthz_peer_new(&peer, NULL, id, NULL), MTLSAUTHZ_EINVAL);
+    cr_assert_null(peer);
+    /* The empty operation is a valid input (and matches nothing here but "**" needs 1+). */
+    ph_no_match(p, id, "");
+    mtlsauthz_peer_free(NULL);
+    mtlsauthz_identity_free(id);
+    mtlsauthz_policy_free(p);
+}
+
+/* ---- reference counting and the per-connection split ---- */
+
+Test(decide_refcount, peer_outlives_policy_reference)
+{
+    mtlsauthz_policy *p = ph_load(issue_policy);
+    mtlsauthz_identity *b = ph_cert("builder");
+    mtlsauthz_peer *peer = NULL;
+    mtlsauthz_decision d;
+    cr_assert_eq(mtlsauthz_peer_new(&peer, p, b, NULL), 0);
+    cr_assert_eq(mtlsauthz_peer_policy(peer), p);
+    /* The identity and the caller's only policy reference go away; the peer still works. */
+    mtlsauthz_identity_free(b);
+    mtlsauthz_policy_free(p);
+    cr_assert_eq(mtlsauthz_peer_decide(&d, peer, "images:push", 11, NULL), 0);
+    cr_assert_eq(d.allowed, 1);
+    cr_assert_str_eq(d.rule, "build");
+    cr_assert_str_eq(d.dry_run[0], "watch-push");
+    mtlsauthz_peer_free(peer); /* frees the policy (valgrind checks) */
+}
+
+Test(decide_refcount, ref_and_free)
+{
+    mtlsauthz_policy *p = ph_load(star_policy);
+    cr_assert_eq(mtlsauthz_policy_ref(p), p);
+    mtlsauthz_policy_free(p);
+    cr_assert_eq(mtlsauthz_policy_rule_count(p), 1); /* still alive: one reference left */
+    mtlsauthz_policy_free(p);
+    cr_assert_null(mtlsauthz_policy_ref(NULL));
+    mtlsauthz_policy_free(NULL);
+    cr_assert_eq(mtlsauthz_policy_rule_count(NULL), 0);
+}
+
+static void same_decision(mtlsauthz_policy *p, const mtlsauthz_identity *id, const char *op)
+{
+    mtlsauthz_peer *peer = NULL;
+    mtlsauthz_decision a, b;
+    int ra, rb;
+    cr_assert_eq(mtlsauthz_peer_new(&peer, p, id, NULL), 0);
+    ra = mtlsauthz_peer_decide(&a, peer, op, strlen(op), NULL);
+    rb = mtlsauthz_policy_decide(&b, p, id, op, strlen(op), NULL);
+    cr_assert_eq(ra, rb);
+    cr_assert_eq(a.allowed, b.allowed, "%s", op);
+    cr_assert_eq(a.reason, b.reason);
+    cr_assert((a.rule == NULL && b.rule == NULL) ||
+              (a.rule != NULL && b.rule != NULL && strcmp(a.rule, b.rule) == 0));
+    cr_assert_eq(a.dry_run_count, b.dry_run_count);
+    mtlsauthz_peer_free(peer);
+}
+
+Test(decide_split, peer_decide_equals_policy_decide)
+{
+    const char *certs[] = {"builder",       "builder-noeku", "ops",  "sre",   "tenant-acme",
+                           "tenant-globex", "plain",         "full", "nul-cn"};
+    const char *ops[] = {"images:build",
+                         "images:push",
+                         "GET /containers",
+                         "GET /tenants/acme/x",
+                         "GET /tenants/globex/x",
+                         "GET /healthz",
+                         "host:x",
+                         "nothing",
+                         ""};
+    mtlsauthz_policy *p = ph_load(issue_policy);
+    for (size_t i = 0; i < sizeof(certs) / sizeof(certs[0]); i++) {
+        mtlsauthz_identity *id = ph_cert(certs[i]);
+        for (size_t j = 0; j < sizeof(ops) / sizeof(ops[0]); j++) {
+            same_decision(p, id, ops[j]);
+        }
+        mtlsauthz_identity_free(id);
+    }
+    same_decision(p, NULL, "GET /healthz");
+    mtlsauthz_policy_free(p);
+}
+
+typedef struct thread_arg {
+    mtlsauthz_peer *peer;
+    int ok;
+} thread_arg;
+
+static void *decide_thread(void *v)
+{
+    thread_arg *a = v;
+    a->ok = 1;
+    for (int i = 0; i < 20000; i++) {
+        mtlsauthz_decision d;
+        if (mtlsauthz_peer_decide(&d, a->peer, "images:build", 12, NULL) != 0 || !d.allowed) {
+            a->ok = 0;
+        }
+        if (mtlsauthz_peer_decide(&d, a->peer, "host:x", 6, NULL) != 0 || d.allowed) {
+            a->ok = 0;
+        }
+    }
+    return NULL;
+}
+
+Test(decide_split, shared_peer_across_threads)
+{
+    mtlsauthz_policy *p = ph_load(issue_policy);
+    mtlsauthz_identity *b = ph_cert("builder");
+    mtlsauthz_peer *peer = NULL;
+    pthread_t t[4];
+    thread_arg args[4];
+    cr_assert_eq(mtlsauthz_peer_new(&peer, p, b, NULL), 0);
+    for (int i = 0; i < 4; i++) {
+        args[i].peer = peer;
+        cr_assert_eq(pthread_create(&t[i], NULL, decide_thread, &args[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        cr_assert(args[i].ok);
+    }
+    mtlsauthz_peer_free(peer);
+    mtlsauthz_identity_free(b);
+    mtlsauthz_policy_free(p);
+}
+
+/* ---- the index agrees with a full scan ---- */
+
+Test(decide_index, resolution_matches_full_scan)
+{
+    /* Many principals of every indexable shape (exact, prefix, suffix, power-of-two prefix,
+     * fallback), and identities that hit, nearly hit and miss them. The peer's matched set,
+     * found through the index, must equal a scan of every principal. */
+    static const char *shapes[] = {
+        "    spiffe: [\"spiffe://td%d/ns/s%d\"]\n",
+        "    spiffe: [\"spiffe://td%d/ns/*\"]\n    cn: [\"c%d\"]\n",
+        "    spiffe: [\"spiffe://td%d/**\"]\n    o: [\"o%d\"]\n",
+        "    dns: [\"*.d%d.example.com\"]\n    ou: [\"u%d\"]\n",
+        "    cn: [\"name-%d-*\"]\n    o: [\"o%d\"]\n",
+        "    cn: [\"*-tail%d\"]\n    ou: [\"u%d\"]\n",
+        "    ip: [\"10.%d.0.0/16\"]\n    o: [\"o%d\"]\n",
+        "    uri: [\"**\"]\n    o: [\"o%d-%d\"]\n",
+        "    eku: [clientAuth]\n    serial: [\"f%x%x\"]\n",
+        "    email: [\"u%d@D%d.example.com\"]\n",
+        /* Single-key principals whose index hit alone decides (no verification). */
+        "    spiffe: [\"spiffe://td%d/ns/*\"]\n",
+        "    dns: [\"*.d%d.example.com\"]\n",
+        "    spiffe: [\"spiffe://td%d/**\"]\n",
+        "    cn: [\"nm%d-*\"]\n",
+        "    uri: [\"**/s%d\"]\n",
+        "    email: [\"*@d%d.example.com\"]\n",
+    };
+    enum { NSHAPES = sizeof(shapes) / sizeof(shapes[0]) };
+    size_t cap = 1u << 20, off = 0;
+    char *yaml = malloc(cap);
+    const int n = 400;
+    unsigned total = 0, shape_hits[NSHAPES] = {0};
+    mtlsauthz_policy *p;
+
+    off += (size_t)snprintf(yaml + off, cap - off, "version: 1\nprincipals:\n");
+    for (int i = 0; i < n; i++) {
+        char line[256];
+        snprintf(line, sizeof(line), shapes[i % NSHAPES], i % 7, i + 1);
+        off += (size_t)snprintf(yaml + off, cap - off, "  - name: p%d\n%s", i, line);
+    }
+    off += (size_t)snprintf(yaml + off, cap - off, "rules:\n");
+    for (int i = 0; i < n; i++) {
+        off += (size_t)snprintf(yaml + off, cap - off,
+                                "  - id: r%d\n    effect: allow\n    principals: [p%d]\n"
+                                "    operations: [\"op%d\"]\n",
+                                i, i, i);
+    }
+    p = ph_load(yaml);
+    free(yaml);
+    for (int t = 0; t < 300; t++) {
+        ph_ident *pi = ph_ident_new();
+        mtlsauthz_peer *peer = NULL;
+        mtlsauthz__folded f;
+        char v[128];
+        unsigned m = 0, expected = 0;
+        int td = t % 7, k = t;
+        snprintf(v, sizeof(v), t % 3 ? "spiffe://td%d/ns/s%d" : "spiffe://td%d/ns/s%d/x", td,
+                 k + 1);
+        ph_add(pi, MTLSAUTHZ_FIELD_SPIFFE_ID, v);
+        ph_add(pi, MTLSAUTHZ_FIELD_SAN_URI, v);
+        snprintf(v, sizeof(v), "c%d", k + 1);
+        ph_add(pi, MTLSAUTHZ_FIELD_CN, v);
+        snprintf(v, sizeof(v), "name-%d-x", k % 50);
+        ph_add(pi, MTLSAUTHZ_FIELD_CN, v);
+        snprintf(v, sizeof(v), "x-tail%d", k % 60);
+        ph_add(pi, MTLSAUTHZ_FIELD_CN, v);
+        snprintf(v, sizeof(v), "o%d", k + 1);
+        ph_add(pi, MTLSAUTHZ_FIELD_O, v);
+        snprintf(v, sizeof(v), "o%d-%d", td, k + 1);
+        ph_add(pi, MTLSAUTHZ_FIELD_O, v);
+        snprintf(v, sizeof(v), "u%d", k + 1);
+        ph_add(pi, MTLSAUTHZ_FIELD_OU, v);
+        snprintf(v, sizeof(v), "h.D%d.Example.com", td);
+        ph_add(pi, MTLSAUTHZ_FIELD_SAN_DNS, v);
+        snprintf(v, sizeof(v), "a.b.d%d.example.com", (td + 1) % 7); /* two labels: '*' no */
+        ph_add(pi, MTLSAUTHZ_FIELD_SAN_DNS, v);
+        snprintf(v, sizeof(v), "nm%d-x", (k / 3) % 7);
+        ph_add(pi, MTLSAUTHZ_FIELD_CN, v);
+        snprintf(v, sizeof(v), "u%d@d%d.EXAMPLE.com", td, k + 1);
+        ph_add(pi, MTLSAUTHZ_FIELD_SAN_EMAIL, v);
+        snprintf(v, sizeof(v), "10.%d.1.2", td);
+        ph_add_ip(pi, v);
+        ph_add(pi, MTLSAUTHZ_FIELD_EKU, "clientAuth");
+        pi->id.counts[MTLSAUTHZ_FIELD_SERIAL] = 0;
+        snprintf(v, sizeof(v), "f%x%x", td, k + 1);
+        ph_add(pi, MTLSAUTHZ_FIELD_SERIAL, v);
+
+        cr_assert_eq(mtlsauthz_peer_new(&peer, p, &pi->id, NULL), 0);
+        cr_assert_eq(mtlsauthz__fold_identity(&f, &pi->id), 0);
+        for (unsigned j = 0; j < p->nprincipals; j++) {
+            int key = mtlsauthz__principal_failing_key(p, j, &f);
+            cr_assert_geq(key, 0);
+            if (key != MTLSAUTHZ__KEY_COUNT) {
+                continue;
+            }
+            expected++;
+            shape_hits[j % NSHAPES]++;
+            cr_assert_lt(m, peer->nmp, "identity %d: principal p%u matched by scan only", t, j);
+            cr_assert_eq(peer->mp[m].principal, j, "identity %d: p%u vs p%u", t,
+                         peer->mp[m].principal, j);
+            m++;
+        }
+        cr_assert_eq(m, peer->nmp, "identity %d: index found %u principals, scan %u", t, peer->nmp,
+                     expected);
+        total += expected;
+        mtlsauthz__folded_free(&f);
+        mtlsauthz_peer_free(peer);
+        free(pi);
+    }
+    /* A test that matched nothing would prove nothing: every shape must be hit. */
+    for (int j = 0; j < NSHAPES; j++) {
+        cr_assert_gt(shape_hits[j], 0, "shape %d never matched", j);
+    }
+    cr_assert_gt(total, 150);
+    mtlsauthz_policy_free(p);
+}
+
+/* ---- many candidates: the per-peer literal-operation table agrees with a reference ---- */
+
+typedef struct ref_rule {
+    int deny, dry, wild; /* wild: "op:*" instead of the literal "op:<k>" */
+    int k, k2;           /* literal operations; k2 < 0: only one */
+} ref_rule;
+
+static int ref_matches(const ref_rule *r, const char *op)
+{
+    char a[32], b[32];
+    if (r->wild) {
+        return strncmp(op, "op:", 3) == 0 && op[3] != '\0' && strchr(op + 3, '/') == NULL;
+    }
+    snprintf(a, sizeof(a), "op:%d", r->k);
+    snprintf(b, sizeof(b), "op:%d", r->k2);
+    return strcmp(op, a) == 0 || (r->k2 >= 0 && strcmp(op, b) == 0);
+}
+
+Test(decide_split, many_candidates_match_reference)
+{
+    enum { NR = 60 };
+    ref_rule rules[NR];
+    unsigned long long seed = 7;
+    size_t cap = 1u << 16, off = 0;
+    char *yaml = malloc(cap);
+    mtlsauthz_identity *b = ph_cert("builder");
+    mtlsauthz_peer *peer = NULL;
+    mtlsauthz_policy *p;
+
+    for (int round = 0; round < 20; round++) {
+        off = 0;
+        off += (size_t)snprintf(yaml + off, cap - off,
+                                "version: 1\nprincipals:\n  - name: b\n    cn: [builder]\n"
+                                "  - name: other\n    cn: [other]\nrules:\n");
+        for (int i = 0; i < NR; i++) {
+            ref_rule *r = &rules[i];
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            r->deny = (seed >> 40) % 7 == 0;
+            r->dry = (seed >> 44) % 5 == 0;
+            r->wild = (seed >> 48) % 9 == 0;
+            r->k = (int)((seed >> 20) % 12);
+            r->k2 = (seed >> 52) % 2 ? (int)((seed >> 30) % 12) : -1;
+            off += (size_t)snprintf(yaml + off, cap - off,
+                                    "  - id: r%d\n    effect: %s\n    mode: %s\n"
+                                    "    principals: [%s]\n",
+                                    i, r->deny ? "deny" : "allow", r->dry ? "dry-run" : "enforce",
+                                    (seed >> 56) % 3 == 0 ? "\"*\"" : "b, other");
+            if (r->wild) {
+                off += (size_t)snprintf(yaml + off, cap - off, "    operations: [\"op:*\"]\n");
+            } else if (r->k2 >= 0) {
+                off += (size_t)snprintf(yaml + off, cap - off,
+                                        "    operations: [\"op:%d\", \"op:%d\"]\n", r->k, r->k2);
+            } else {
+                off +=
+                    (size_t)snprintf(yaml + off, cap - off, "    operations: [\"op:%d\"]\n", r->k);
+            }
+        }
+        p = ph_load(yaml);
+        cr_assert_eq(mtlsauthz_peer_new(&peer, p, b, NULL), 0);
+        cr_assert_eq(peer->ncands, NR);
+        cr_assert_gt(peer->op_cap, 0, "the table path must be the one under test");
+        for (int k = -1; k < 14; k++) {
+            char op[32];
+            mtlsauthz_decision d;
+            int first_deny = -1, first_allow = -1;
+            size_t ndry = 0;
+            const char *dry[MTLSAUTHZ_DECISION_DRY_RUN_MAX];
+            snprintf(op, sizeof(op), k < 0 ? "op:x/y" : "op:%d", k);
+            for (int i = 0; i < NR; i++) {
+                if (!ref_matches(&rules[i], op)) {
+                    continue;
+                }
+                if (rules[i].dry) {
+                    if (ndry < MTLSAUTHZ_DECISION_DRY_RUN_MAX) {
+                        dry[ndry] = p->rules[i].id;
+                    }
+                    ndry++;
+                } else if (rules[i].deny) {
+                    first_deny = first_deny < 0 ? i : first_deny;
+                } else {
+                    first_allow = first_allow < 0 ? i : first_allow;
+                }
+            }
+            cr_assert_eq(mtlsauthz_peer_decide(&d, peer, op, strlen(op), NULL), 0);
+            cr_assert_eq(d.dry_run_count, ndry, "round %d %s", round, op);
+            for (size_t i = 0; i < ndry && i < MTLSAUTHZ_DECISION_DRY_RUN_MAX; i++) {
+                cr_assert_eq(d.dry_run[i], dry[i]);
+            }
+            if (first_deny >= 0) {
+                cr_assert_eq(d.allowed, 0);
+                cr_assert_str_eq(d.rule, p->rules[first_deny].id);
+            } else if (first_allow >= 0) {
+                cr_assert_eq(d.allowed, 1, "round %d %s", round, op);
+                cr_assert_str_eq(d.rule, p->rules[first_allow].id);
+            } else {
+                cr_assert_eq(d.allowed, 0);
+                cr_assert_eq(d.reason, MTLSAUTHZ_REASON_NO_MATCH);
+            }
+            same_decision(p, b, op);
+        }
+        mtlsauthz_peer_free(peer);
+        mtlsauthz_policy_free(p);
+    }
+    free(yaml);
+    mtlsauthz_identity_free(b);
+}
+
+Test(decide_split, allocation_failures_fail_closed)
+{
+    /* Every allocation of peer_new (folding, candidates, tuples, the op table) may fail: the
+     * call then fails with ENOMEM, or a decision is still exactly right. Never an allow that
+     * should not be. */
+    char yaml[8192];
+    size_t off = 0;
+    mtlsauthz_policy *p;
+    mtlsauthz_identity *acme = ph_cert("tenant-acme");
+    int completed = 0;
+    off +=
+        (size_t)snprintf(yaml + off, sizeof(yaml) - off, "%s",
+                         "version: 1\nprincipals:\n"
+                         "  - name: t\n    spiffe: [\"spiffe://prod.example.com/tenant/{t}/*\"]\n"
+                         "rules:\n");
+    for (int i = 0; i < 12; i++) {
+        off += (size_t)snprintf(yaml + off, sizeof(yaml) - off,
+                                "  - id: r%d\n    effect: %s\n    principals: [t]\n"
+                                "    operations: [\"GET /%d/{t}\", \"op%d\"]\n",
+                                i, i == 5 ? "deny" : "allow", i, i);
+    }
+    p = ph_load(yaml);
+    for (long n = 0; n < 200 && !completed; n++) {
+        mtlsauthz_decision d1, d2;
+        int r1, r2;
+        mtlsauthz__alloc_fail_after(n);
+        r1 = mtlsauthz_policy_decide(&d1, p, acme, "GET /3/acme", 11, NULL);
+        r2 = mtlsauthz_policy_decide(&d2, p, acme, "op5", 3, NULL);
+        mtlsauthz__alloc_fail_after(-1);
+        if (r1 < 0) {
+            cr_assert_eq(r1, MTLSAUTHZ_ENOMEM);
+            cr_assert_eq(d1.allowed, 0);
+            cr_assert_eq(d1.reason, MTLSAUTHZ_REASON_ERROR);
+        } else {
+            cr_assert_eq(d1.allowed, 1);
+            cr_assert_str_eq(d1.rule, "r3");
+        }
+        if (r2 < 0) {
+            cr_assert_eq(d2.allowed, 0);
+        } else {
+            cr_assert_eq(d2.allowed, 0);
+            cr_assert_str_eq(d2.rule, "r5");
+            completed = r1 == 0;
+        }
+    }
+    cr_assert(completed);
+    mtlsauthz_identity_free(acme);
+    mtlsauthz_policy_free(p);
+}
