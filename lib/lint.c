@@ -1,0 +1,218 @@
+/*
+ * Static checks of a compiled policy (`mtlsauthz lint`). Each finding is one line,
+ * "kind: subject: message", so people can read it and scripts can grep it. The kinds:
+ *
+ *   sensitive-grant   an allow rule grants an operation that overlaps a `sensitive` pattern to
+ *                     "*", or to a principal that every identity with the fields present
+ *                     matches (each of its patterns is a bare wildcard);
+ *   unused-principal  no rule names the principal;
+ *   shadowed-rule     every operation an allow rule grants is denied, to at least the same
+ *                     principals, by an enforce-mode deny rule: the allow can never take effect.
+ *
+ * The pattern relations are conservative in the direction that keeps findings true:
+ * may_overlap says 1 when unsure (a sensitive-grant finding may be a near miss, which is what a
+ * reviewer wants to look at), and covers says 0 when unsure (a shadowed-rule finding is always
+ * real).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "policy_int.h"
+
+/* A pattern that is one wildcard and nothing else: `*`, `**` or `{x}`. */
+static int is_bare_wildcard(const mtlsauthz__pattern *pat)
+{
+    return pat->ntoks == 1 && pat->toks[0].kind != MTLSAUTHZ__TOK_LIT;
+}
+
+/* An `ip` entry that contains every address of its family. */
+static int is_bare_cidr(const mtlsauthz__cidr *c)
+{
+    return c->prefix == 0;
+}
+
+/*
+ * 1 when the principal narrows nothing: every entry of every key is a bare wildcard. `eku`
+ * entries are exact names and do not count either way: every client certificate carries
+ * clientAuth, so an EKU alone does not say who the client is.
+ */
+static int principal_is_wildcard(const mtlsauthz__principal *pr)
+{
+    unsigned k, i, entries = 0;
+    for (k = 0; k < MTLSAUTHZ__KEY_COUNT; k++) {
+        const mtlsauthz__ckey *key = &pr->keys[k];
+        if (k == MTLSAUTHZ__KEY_EKU) {
+            continue;
+        }
+        for (i = 0; i < key->n; i++) {
+            int bare =
+                key->cidrs != NULL ? is_bare_cidr(&key->cidrs[i]) : is_bare_wildcard(&key->pats[i]);
+            if (!bare) {
+                return 0;
+            }
+            entries++;
+        }
+    }
+    return entries > 0;
+}
+
+/* Who the rule grants to, for a sensitive-grant finding: NULL if nobody broad. */
+static const char *broad_grantee(const mtlsauthz_policy *p, const mtlsauthz__rule *r, char *buf,
+                                 size_t cap)
+{
+    unsigned i;
+    if (r->any_principal) {
+        return "\"*\" (any verified client)";
+    }
+    for (i = 0; i < r->nprincipals; i++) {
+        const mtlsauthz__principal *pr = &p->principals[r->principals[i]];
+        if (principal_is_wildcard(pr)) {
+            snprintf(buf, cap, "principal '%s' (each of its patterns is a bare wildcard)",
+                     pr->name);
+            return buf;
+        }
+    }
+    return NULL;
+}
+
+static void lint_sensitive(mtlsauthz__buf *out, size_t *count, const mtlsauthz_policy *p)
+{
+    unsigned r, o, s;
+    char who_buf[MTLSAUTHZ__NAME_MAX_LEN + 64];
+    for (r = 0; r < p->nrules; r++) {
+        const mtlsauthz__rule *rule = &p->rules[r];
+        const char *who;
+        if (rule->effect != MTLSAUTHZ__ALLOW) {
+            continue;
+        }
+        who = broad_grantee(p, rule, who_buf, sizeof(who_buf));
+        if (who == NULL) {
+            continue;
+        }
+        for (o = 0; o < rule->nops; o++) {
+            for (s = 0; s < p->nsensitive; s++) {
+                if (!mtlsauthz__pattern_may_overlap(&rule->ops[o].pat, &p->sensitive[s])) {
+                    continue;
+                }
+                mtlsauthz__buf_puts(out, "sensitive-grant: rule '");
+                mtlsauthz__buf_puts(out, rule->id);
+                mtlsauthz__buf_puts(out, "': allows ");
+                mtlsauthz__buf_json_string(out, rule->ops[o].src, strlen(rule->ops[o].src));
+                mtlsauthz__buf_printf(out, " to %s, overlapping sensitive ", who);
+                mtlsauthz__buf_json_string(out, p->sensitive_src[s], strlen(p->sensitive_src[s]));
+                mtlsauthz__buf_puts(out, "\n");
+                (*count)++;
+                /* One finding per operation is enough to act on. */
+                break;
+            }
+        }
+    }
+}
+
+static void lint_unused(mtlsauthz__buf *out, size_t *count, const mtlsauthz_policy *p)
+{
+    unsigned i;
+    for (i = 0; i < p->nprincipals; i++) {
+        if (p->principals[i].nrules == 0) {
+            mtlsauthz__buf_printf(out, "unused-principal: principal '%s': no rule names it\n",
+                                  p->principals[i].name);
+            (*count)++;
+        }
+    }
+}
+
+/* 1 if deny rule `d` applies to every identity that allow rule `a` applies to. */
+static int covers_principals(const mtlsauthz__rule *d, const mtlsauthz__rule *a)
+{
+    unsigned i, j;
+    if (d->any_principal) {
+        return 1;
+    }
+    if (a->any_principal) {
+        return 0;
+    }
+    for (i = 0; i < a->nprincipals; i++) {
+        int found = 0;
+        for (j = 0; j < d->nprincipals && !found; j++) {
+            found = d->principals[j] == a->principals[i];
+        }
+        if (!found) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* 1 if every operation of `a` is covered by some capture-free operation of `d`. A deny
+ * operation with captures matches only under bindings, so it proves nothing here. */
+static int covers_operations(const mtlsauthz__rule *d, const mtlsauthz__rule *a)
+{
+    unsigned i, j;
+    for (i = 0; i < a->nops; i++) {
+        int covered = 0;
+        for (j = 0; j < d->nops && !covered; j++) {
+            if (d->ops[j].pat.ncaps == 0 &&
+                mtlsauthz__pattern_covers(&d->ops[j].pat, &a->ops[i].pat)) {
+                covered = 1;
+            }
+        }
+        if (!covered) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void lint_shadowed(mtlsauthz__buf *out, size_t *count, const mtlsauthz_policy *p)
+{
+    unsigned a, d;
+    for (a = 0; a < p->nrules; a++) {
+        const mtlsauthz__rule *allow = &p->rules[a];
+        if (allow->effect != MTLSAUTHZ__ALLOW || allow->mode != MTLSAUTHZ__ENFORCE) {
+            continue;
+        }
+        for (d = 0; d < p->nrules; d++) {
+            const mtlsauthz__rule *deny = &p->rules[d];
+            if (deny->effect != MTLSAUTHZ__DENY || deny->mode != MTLSAUTHZ__ENFORCE) {
+                continue;
+            }
+            if (covers_principals(deny, allow) && covers_operations(deny, allow)) {
+                mtlsauthz__buf_printf(out,
+                                      "shadowed-rule: rule '%s': every operation it allows is "
+                                      "denied to the same principals by rule '%s'\n",
+                                      allow->id, deny->id);
+                (*count)++;
+                break;
+            }
+        }
+    }
+}
+
+int mtlsauthz_policy_lint(char **out, size_t *count, const mtlsauthz_policy *policy,
+                          mtlsauthz_error *err)
+{
+    mtlsauthz__buf b;
+    size_t n = 0;
+    int rc;
+    if (out == NULL || count == NULL || policy == NULL) {
+        if (out != NULL) {
+            *out = NULL;
+        }
+        if (count != NULL) {
+            *count = 0;
+        }
+        return mtlsauthz__error_set(err, MTLSAUTHZ_EINVAL, "lint: NULL argument");
+    }
+    *out = NULL;
+    *count = 0;
+    mtlsauthz__buf_init(&b);
+    lint_sensitive(&b, &n, policy);
+    lint_unused(&b, &n, policy);
+    lint_shadowed(&b, &n, policy);
+    rc = mtlsauthz__buf_take(out, NULL, &b, err);
+    if (rc != 0) {
+        return rc;
+    }
+    *count = n;
+    return 0;
+}
