@@ -117,9 +117,10 @@ uninstall:
 
 # ---- demo ----
 
-demo: deps
+demo:
+	@scripts/install-deps demo
 	@$(MAKE) --no-print-directory all
-	@examples/demo/run.sh
+	@B=$(B) examples/demo/run.sh
 
 # ---- tests ----
 
@@ -143,7 +144,8 @@ $(UNIT_BIN): $(UNIT_SRCS) $(wildcard tests/unit/*.h) $(STLIB) $(HEADERS)
 check: deps-test
 	@$(MAKE) --no-print-directory check-all
 
-check-all: all check-unit check-cli check-install check-symbols check-headers check-format
+check-all: all check-unit check-cli check-install check-symbols check-headers check-format \
+           fuzz-replay check-go check-ruby check-nginx
 
 check-unit: $(UNIT_BIN) $(TEST_CERTS)/.stamp
 	MTLSAUTHZ_TEST_CERTS=$(TOP)/$(TEST_CERTS) MTLSAUTHZ_TEST_DATA=$(TOP)/tests/data \
@@ -154,7 +156,7 @@ check-cli: all $(TEST_CERTS)/.stamp
 	    tests/integration/run.sh
 
 check-install: all
-	tests/integration/install.sh
+	B=$(B) tests/integration/install.sh
 
 check-symbols: $(SHLIB)
 	tests/integration/symbols.sh $(SHLIB) lib/libmtlsauthz.sym
@@ -170,3 +172,12 @@ format:
 
 clean:
 	rm -rf $(B)
+
+# ---- fragments: benchmarks, fuzzing, bindings ----
+# Each defines its own targets (bench, fuzz, fuzz-replay, check-go, check-ruby, ...).
+-include bench/bench.mk
+-include tests/fuzz/fuzz.mk
+-include tests/hardening.mk
+-include bindings/go/go.mk
+-include bindings/ruby/ruby.mk
+-include bindings/nginx/nginx.mk

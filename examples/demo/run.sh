@@ -3,8 +3,10 @@
 # Exits non-zero if any decision differs from what the story says.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
-cli="$top/build/bin/mtlsauthz"
-certs="$top/build/demo-certs"
+b="${B:-build}"
+case "$b" in /*) ;; *) b="$top/$b" ;; esac
+cli="$b/bin/mtlsauthz"
+certs="$b/demo-certs"
 policy="$top/examples/policy.yaml"
 if [ ! -f "$certs/.stamp" ]; then
     rm -rf "$certs"
@@ -39,14 +41,14 @@ while IFS='|' read -r cert method target want; do
         json=$("$cli" check --policy "$policy" --cert "$certs/$cert.pem" --op "$op" --format json)
         rc=$?
         set -e
-        result=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["decision"])' "$json")
-        why=$(python3 -c '
-import json, sys
-d = json.loads(sys.argv[1])
-s = d["reason"] + (" by " + d["rule"] if d["rule"] else "")
-if d["dry_run"]:
-    s += "  (dry-run would deny: " + ", ".join(d["dry_run"]) + ")"
-print(s)' "$json")
+        # The JSON is one line: {"decision": ..., "rule": ..., "reason": ..., "dry_run": [...]}
+        field() { sed -n "s/.*\"$1\": \"\{0,1\}\([^\",]*\).*/\1/p" <<<"$json"; }
+        result=$(field decision)
+        rule=$(field rule)
+        why=$(field reason)
+        [ "$rule" = null ] || why="$why by $rule"
+        dry=$(sed -n 's/.*"dry_run": \[\(.*\)\]}$/\1/p' <<<"$json" | tr -d '"')
+        [ -z "$dry" ] || why="$why  (dry-run would deny: $dry)"
         if [ "$rc" -ne 0 ] && [ "$rc" -ne 1 ]; then
             result="error"
         fi

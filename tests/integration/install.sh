@@ -6,7 +6,7 @@ cd "$(dirname "$0")/../.."
 dest=$(mktemp -d)
 trap 'rm -rf "$dest"' EXIT
 prefix=/usr/local
-make --no-print-directory install DESTDIR="$dest" PREFIX="$prefix" >/dev/null
+make --no-print-directory install B="${B:-build}" DESTDIR="$dest" PREFIX="$prefix" >/dev/null
 
 pass=0
 fail=0
