@@ -509,8 +509,8 @@ static int compile_rule(compiler *c, const mtlsauthz__ast_rule *ar, mtlsauthz__r
     mtlsauthz_policy *p = c->p;
     char where[2 * MTLSAUTHZ__NAME_MAX_LEN + 64];
 #define OP_WHERE()                                                                                 \
-    snprintf(where, sizeof(where), "rule '%s', operation '%.*s'", r->id,                           \
-             (int)MTLSAUTHZ__NAME_MAX_LEN, s)
+    snprintf(where, sizeof(where), "rule '%s', operation '%.*s%s'", r->id, 64, s,                  \
+             strlen(s) > 64 ? "..." : "")
     int rc;
 
     r->effect = ar->effect;

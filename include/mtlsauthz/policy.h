@@ -14,9 +14,13 @@
  * Threading and reload: a policy is immutable once loaded, and any number of threads may use
  * it at once. It is reference counted: mtlsauthz_policy_ref() takes a reference and
  * mtlsauthz_policy_free() drops one; the memory goes with the last. A peer holds a reference
- * on its policy. To reload, load a new policy and swap your pointer to it (atomically, or
- * under your own lock), then drop your reference on the old one: decisions in flight that
- * hold a reference finish on the old policy, and nothing is freed under them. A peer belongs
+ * on its policy. To reload, load a new policy, swap your shared pointer to it under your own
+ * lock, and drop your reference on the old one. A reader takes its own reference
+ * (mtlsauthz_policy_ref()) under the same lock (a read lock suffices), decides outside it, and
+ * drops the reference after: an atomic pointer alone is not enough, since a reader could load
+ * the old pointer just before the writer drops the last reference. Decisions in flight finish
+ * on the old policy, and nothing is freed under them (tests/stress/reload.c). A peer holds its
+ * own reference, so a server that caches peers needs the lock only to make them. A peer belongs
  * to the policy it was made with; after a swap, make new peers from the new policy.
  */
 #ifndef MTLSAUTHZ_POLICY_H
