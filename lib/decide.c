@@ -1077,22 +1077,34 @@ static inline void record(outcome *o, mtlsauthz_decision *d, unsigned flags, con
     }
 }
 
+/* Matches candidate `c` against the operation, unless the outcome is already settled for its
+ * kind of rule, and records a match. Returns 0, or a negative code (budget). */
+static int match_and_record(outcome *o, mtlsauthz_decision *d, const mtlsauthz_peer *peer,
+                            const mtlsauthz__cand *c, const char *op, size_t op_len,
+                            unsigned long *budget)
+{
+    int rc;
+    if (settled(o, c->flags)) {
+        return 0;
+    }
+    rc = mtlsauthz__cand_match(peer, c, op, op_len, budget, 0);
+    if (rc < 0) {
+        return rc;
+    }
+    if (rc == MTLSAUTHZ__RULE_MATCH) {
+        record(o, d, c->flags, c->id);
+    }
+    return 0;
+}
+
 /* Candidates are visited in file order either way, so "first matching" is the first seen. */
 static int decide_scan(outcome *o, mtlsauthz_decision *d, const mtlsauthz_peer *peer,
                        const char *op, size_t op_len, unsigned long *budget)
 {
     for (unsigned i = 0; i < peer->ncands; i++) {
-        const mtlsauthz__cand *c = &peer->cands[i];
-        int rc;
-        if (settled(o, c->flags)) {
-            continue;
-        }
-        rc = mtlsauthz__cand_match(peer, c, op, op_len, budget, 0);
+        int rc = match_and_record(o, d, peer, &peer->cands[i], op, op_len, budget);
         if (rc < 0) {
             return rc;
-        }
-        if (rc == MTLSAUTHZ__RULE_MATCH) {
-            record(o, d, c->flags, c->id);
         }
     }
     return 0;
@@ -1118,17 +1130,10 @@ static int decide_table(outcome *o, mtlsauthz_decision *d, const mtlsauthz_peer 
             }
             i++;
         } else {
-            const mtlsauthz__cand *c = &peer->cands[peer->slow[j++]];
-            int rc;
-            if (settled(o, c->flags)) {
-                continue;
-            }
-            rc = mtlsauthz__cand_match(peer, c, op, op_len, budget, 0);
+            int rc =
+                match_and_record(o, d, peer, &peer->cands[peer->slow[j++]], op, op_len, budget);
             if (rc < 0) {
                 return rc;
-            }
-            if (rc == MTLSAUTHZ__RULE_MATCH) {
-                record(o, d, c->flags, c->id);
             }
         }
     }
