@@ -11,8 +11,8 @@
 
 #include "internal.h"
 
-#define METHOD_MAX 32u
-#define TARGET_MAX 8192u
+#define METHOD_MAX ((size_t)MTLSAUTHZ_HTTP_METHOD_MAX)
+#define TARGET_MAX ((size_t)MTLSAUTHZ_HTTP_TARGET_MAX)
 
 /* RFC 9110 §5.6.2: tchar. */
 static int is_tchar(unsigned char c)
@@ -136,7 +136,7 @@ static int build(struct out *o, const char *method, size_t method_len, const cha
 
     if (target_len > TARGET_MAX) {
         return mtlsauthz__error_set(err, MTLSAUTHZ_ELIMIT,
-                                    "HTTP request target is %zu bytes, more than the %u allowed",
+                                    "HTTP request target is %zu bytes, more than the %zu allowed",
                                     target_len, TARGET_MAX);
     }
     if (method_len == 0) {

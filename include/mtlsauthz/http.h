@@ -12,6 +12,12 @@
 #include "common.h"
 #include "error.h"
 
+/** The longest method and raw request target accepted, in bytes; longer ones are refused. */
+#define MTLSAUTHZ_HTTP_METHOD_MAX 32
+#define MTLSAUTHZ_HTTP_TARGET_MAX 8192
+/** A buffer of this many bytes always holds the operation: method, space, path and NUL. */
+#define MTLSAUTHZ_HTTP_OPERATION_MAX (MTLSAUTHZ_HTTP_METHOD_MAX + 1 + MTLSAUTHZ_HTTP_TARGET_MAX + 1)
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -302,3 +302,26 @@ Test(http, every_byte)
         }
     }
 }
+
+/* MTLSAUTHZ_HTTP_OPERATION_MAX always suffices: the longest method with the longest target. */
+Test(http, operation_max_holds_the_longest_accepted_request)
+{
+    static char target[MTLSAUTHZ_HTTP_TARGET_MAX + 1];
+    static char method[MTLSAUTHZ_HTTP_METHOD_MAX];
+    static char out[MTLSAUTHZ_HTTP_OPERATION_MAX];
+    size_t out_len = 0;
+    mtlsauthz_error err = {0};
+    memset(method, 'M', sizeof(method));
+    target[0] = '/';
+    memset(target + 1, 'a', MTLSAUTHZ_HTTP_TARGET_MAX - 1);
+    cr_assert_eq(mtlsauthz_http_operation(out, sizeof(out), &out_len, method, sizeof(method),
+                                          target, MTLSAUTHZ_HTTP_TARGET_MAX, &err),
+                 0, "%s", err.message);
+    cr_assert_eq(out_len, MTLSAUTHZ_HTTP_OPERATION_MAX - 1);
+    cr_assert_eq(out[out_len], '\0');
+    /* One byte more of target is refused as too long, whatever the buffer. */
+    target[MTLSAUTHZ_HTTP_TARGET_MAX] = 'a';
+    cr_assert_eq(mtlsauthz_http_operation(out, sizeof(out), &out_len, method, sizeof(method),
+                                          target, MTLSAUTHZ_HTTP_TARGET_MAX + 1, &err),
+                 MTLSAUTHZ_ELIMIT);
+}
