@@ -78,24 +78,27 @@ void mtlsauthz__buf_printf(mtlsauthz__buf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
-/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, surrogates or > U+10FFFF),
- * or 0 if it is not valid. */
-static size_t utf8_seq_len(const unsigned char *p, size_t avail)
+size_t mtlsauthz__utf8_decode(const unsigned char *p, size_t avail, uint32_t *cp)
 {
-    unsigned char c = p[0];
+    unsigned char c;
     size_t n, i;
-    unsigned long cp;
+    uint32_t v;
+    if (avail == 0) {
+        return 0;
+    }
+    c = p[0];
     if (c < 0x80) {
+        *cp = c;
         return 1;
     } else if (c >= 0xc2 && c <= 0xdf) {
         n = 2;
-        cp = c & 0x1f;
+        v = c & 0x1f;
     } else if (c >= 0xe0 && c <= 0xef) {
         n = 3;
-        cp = c & 0x0f;
+        v = c & 0x0f;
     } else if (c >= 0xf0 && c <= 0xf4) {
         n = 4;
-        cp = c & 0x07;
+        v = c & 0x07;
     } else {
         return 0;
     }
@@ -106,12 +109,13 @@ static size_t utf8_seq_len(const unsigned char *p, size_t avail)
         if ((p[i] & 0xc0) != 0x80) {
             return 0;
         }
-        cp = (cp << 6) | (p[i] & 0x3f);
+        v = (v << 6) | (p[i] & 0x3f);
     }
-    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff)) {
+    if ((n == 3 && v < 0x800) || (n == 4 && (v < 0x10000 || v > 0x10ffff)) ||
+        (v >= 0xd800 && v <= 0xdfff)) {
         return 0;
     }
+    *cp = v;
     return n;
 }
 
@@ -119,6 +123,7 @@ void mtlsauthz__buf_json_string(mtlsauthz__buf *b, const char *p, size_t len)
 {
     const unsigned char *s = (const unsigned char *)p;
     size_t i = 0, run;
+    uint32_t cp;
     mtlsauthz__buf_append(b, "\"", 1);
     while (i < len) {
         unsigned char c = s[i];
@@ -132,7 +137,7 @@ void mtlsauthz__buf_json_string(mtlsauthz__buf *b, const char *p, size_t len)
         } else if (c < 0x80) {
             mtlsauthz__buf_append(b, &s[i], 1);
             i++;
-        } else if ((run = utf8_seq_len(s + i, len - i)) > 0) {
+        } else if ((run = mtlsauthz__utf8_decode(s + i, len - i, &cp)) > 0) {
             mtlsauthz__buf_append(b, &s[i], run);
             i += run;
         } else {

@@ -240,42 +240,11 @@ static int charset(unsigned char tag)
 /* One UTF-8 sequence (RFC 3629 §3/§4): shortest form, no surrogates, at most U+10FFFF. */
 static int utf8_next(const unsigned char *p, size_t len, size_t *i, uint32_t *cp)
 {
-    unsigned char c = p[*i];
-    uint32_t v;
-    size_t n, k;
-    if (c < 0x80) {
-        *cp = c;
-        (*i)++;
-        return 0;
-    }
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 1;
-        v = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 2;
-        v = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 3;
-        v = c & 0x07;
-    } else {
+    size_t n = mtlsauthz__utf8_decode(p + *i, len - *i, cp);
+    if (n == 0) {
         return -1;
     }
-    if (len - *i - 1 < n) {
-        return -1;
-    }
-    for (k = 1; k <= n; k++) {
-        unsigned char d = p[*i + k];
-        if ((d & 0xc0) != 0x80) {
-            return -1;
-        }
-        v = (v << 6) | (d & 0x3f);
-    }
-    if ((n == 2 && v < 0x800) || (n == 3 && v < 0x10000) || v > 0x10ffff ||
-        (v >= 0xd800 && v <= 0xdfff)) {
-        return -1;
-    }
-    *cp = v;
-    *i += n + 1;
+    *i += n;
     return 0;
 }
 
