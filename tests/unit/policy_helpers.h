@@ -175,10 +175,11 @@ static inline void ph_no_match(mtlsauthz_policy *p, const mtlsauthz_identity *id
     ph_expect(p, id, op, 0, MTLSAUTHZ_REASON_NO_MATCH, NULL);
 }
 
-/* A one-principal, one-allow-rule policy: the selector lines (YAML, indented 4) and ops. */
-static inline mtlsauthz_policy *ph_selector_policy(const char *selector)
+/* The YAML of a policy with one principal `p` (the given selector lines, indented 4) and one
+ * allow rule `r` using it for operation "x". Returns a static buffer (one at a time). */
+static inline const char *ph_selector_yaml(const char *selector)
 {
-    char yaml[8192];
+    static char yaml[4096];
     snprintf(yaml, sizeof(yaml),
              "version: 1\n"
              "principals:\n"
@@ -188,16 +189,16 @@ static inline mtlsauthz_policy *ph_selector_policy(const char *selector)
              "  - id: r\n"
              "    effect: allow\n"
              "    principals: [p]\n"
-             "    operations: [\"op\"]\n",
+             "    operations: [\"x\"]\n",
              selector);
-    return ph_load(yaml);
+    return yaml;
 }
 
 /* 1 if the identity matches the selector (through a whole decision). */
 static inline int ph_selects(const char *selector, const mtlsauthz_identity *id)
 {
-    mtlsauthz_policy *p = ph_selector_policy(selector);
-    mtlsauthz_decision d = ph_decide(p, id, "op");
+    mtlsauthz_policy *p = ph_load(ph_selector_yaml(selector));
+    mtlsauthz_decision d = ph_decide(p, id, "x");
     mtlsauthz_policy_free(p);
     return d.allowed;
 }

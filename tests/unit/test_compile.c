@@ -8,27 +8,9 @@
 
 #include "policy_helpers.h"
 
-/* A policy with one principal `p` (the given selector lines) and one rule using it. */
-static const char *with_selector(const char *selector)
-{
-    static char yaml[4096];
-    snprintf(yaml, sizeof(yaml),
-             "version: 1\n"
-             "principals:\n"
-             "  - name: p\n"
-             "%s"
-             "rules:\n"
-             "  - id: r\n"
-             "    effect: allow\n"
-             "    principals: [p]\n"
-             "    operations: [\"x\"]\n",
-             selector);
-    return yaml;
-}
-
 static void selector_error(const char *selector, const char *key, const char *needle)
 {
-    const char *msg = ph_load_error(with_selector(selector), MTLSAUTHZ_EPOLICY);
+    const char *msg = ph_load_error(ph_selector_yaml(selector), MTLSAUTHZ_EPOLICY);
     char where[64];
     snprintf(where, sizeof(where), "key '%s'", key);
     ph_assert_contains(msg, "principal 'p'");
@@ -40,7 +22,7 @@ static void selector_error(const char *selector, const char *key, const char *ne
 
 static void selector_ok(const char *selector)
 {
-    mtlsauthz_policy_free(ph_load(with_selector(selector)));
+    mtlsauthz_policy_free(ph_load(ph_selector_yaml(selector)));
 }
 
 /* ---- names, ids, references ---- */
