@@ -344,7 +344,7 @@ static int add_principal_cap(compiler *c, mtlsauthz__principal *pr, const char *
 static int compile_key(compiler *c, mtlsauthz__principal *pr, mtlsauthz__key k,
                        const mtlsauthz__strv *v)
 {
-    mtlsauthz__ckey *ck = &pr->keys[k];
+    mtlsauthz__ckey *ck = &pr->keyv[pr->key_at[k] - 1u];
     const char *kname = mtlsauthz__key_names[k];
     char where[MTLSAUTHZ__NAME_MAX_LEN + 160];
     /* Formatted only on error: a 100,000-rule policy should not pay for it. */
@@ -470,21 +470,29 @@ static int compile_principals(compiler *c, const mtlsauthz__ast *ast, mtlsauthz_
                                         pr->name, dup + 1u, i + 1u);
         }
         for (unsigned k = 0; k < MTLSAUTHZ__KEY_COUNT; k++) {
-            if (ap->keys[k].n == 0) {
-                continue;
-            }
-            nkeys++;
-            pr->key_mask |= (uint32_t)1u << k;
-            rc = compile_key(c, pr, (mtlsauthz__key)k, &ap->keys[k]);
-            if (rc < 0) {
-                return rc;
-            }
+            nkeys += ap->keys[k].n > 0;
         }
         if (nkeys == 0) {
             return mtlsauthz__error_set(c->err, MTLSAUTHZ_EPOLICY,
                                         "principal '%s': empty selector (it needs at least one "
                                         "key besides name)",
                                         pr->name);
+        }
+        pr->keyv = mtlsauthz__calloc(nkeys, sizeof(*pr->keyv));
+        if (pr->keyv == NULL) {
+            return err_nomem(c);
+        }
+        for (unsigned k = 0; k < MTLSAUTHZ__KEY_COUNT; k++) {
+            if (ap->keys[k].n == 0) {
+                continue;
+            }
+            /* Counted before compile_key() fills it: destroy frees what it got so far. */
+            pr->key_at[k] = ++pr->nkeys;
+            pr->key_mask |= (uint32_t)1u << k;
+            rc = compile_key(c, pr, (mtlsauthz__key)k, &ap->keys[k]);
+            if (rc < 0) {
+                return rc;
+            }
         }
     }
     return 0;
@@ -753,8 +761,8 @@ void mtlsauthz__policy_destroy(mtlsauthz_policy *p)
     mtlsauthz__index_free(p->index);
     for (unsigned i = 0; i < p->nprincipals; i++) {
         mtlsauthz__principal *pr = &p->principals[i];
-        for (unsigned k = 0; k < MTLSAUTHZ__KEY_COUNT; k++) {
-            mtlsauthz__ckey *ck = &pr->keys[k];
+        for (unsigned k = 0; k < pr->nkeys; k++) {
+            mtlsauthz__ckey *ck = &pr->keyv[k];
             for (unsigned j = 0; j < ck->n; j++) {
                 if (ck->src != NULL) {
                     mtlsauthz__free(ck->src[j]);
@@ -768,6 +776,7 @@ void mtlsauthz__policy_destroy(mtlsauthz_policy *p)
             mtlsauthz__free(ck->cidrs);
             mtlsauthz__free(ck->capmap);
         }
+        mtlsauthz__free(pr->keyv);
         mtlsauthz__free(pr->name);
         mtlsauthz__free(pr->rules);
     }

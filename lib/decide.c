@@ -136,7 +136,7 @@ static int pattern_hit(const mtlsauthz__pattern *pat, const mtlsauthz__str *v,
 static int key_matches(const mtlsauthz__principal *pr, mtlsauthz__key k, const mtlsauthz__folded *f,
                        unsigned long *budget)
 {
-    const mtlsauthz__ckey *ck = &pr->keys[k];
+    const mtlsauthz__ckey *ck = mtlsauthz__principal_key(pr, k);
     mtlsauthz_field fld = mtlsauthz__key_field(k);
     const mtlsauthz__str *vals = f->vals[fld];
     size_t nvals = f->counts[fld];
@@ -181,7 +181,7 @@ static int key_matches(const mtlsauthz__principal *pr, mtlsauthz__key k, const m
 
 static int key_needs_captures(const mtlsauthz__principal *pr, mtlsauthz__key k)
 {
-    const mtlsauthz__ckey *ck = &pr->keys[k];
+    const mtlsauthz__ckey *ck = mtlsauthz__principal_key(pr, k);
     if (ck->capmap == NULL || pr->needed_caps == 0) {
         return 0;
     }
@@ -202,7 +202,7 @@ int mtlsauthz__principal_failing_key(const mtlsauthz_policy *p, unsigned pi,
     for (unsigned k = 0; k < MTLSAUTHZ__KEY_COUNT; k++) {
         unsigned long budget = MTLSAUTHZ__PEER_MATCH_BUDGET;
         int rc;
-        if (pr->keys[k].n == 0) {
+        if (mtlsauthz__principal_key(pr, k)->n == 0) {
             continue;
         }
         rc = key_matches(pr, (mtlsauthz__key)k, f, &budget);
@@ -287,7 +287,7 @@ static int enum_cb(void *vctx, const mtlsauthz__str *caps, unsigned ncaps)
 static int key_alternatives(const mtlsauthz__principal *pr, mtlsauthz__key k,
                             const mtlsauthz__folded *f, rowset *alts, unsigned long *budget)
 {
-    const mtlsauthz__ckey *ck = &pr->keys[k];
+    const mtlsauthz__ckey *ck = mtlsauthz__principal_key(pr, k);
     mtlsauthz_field fld = mtlsauthz__key_field(k);
     enum_ctx e;
 

@@ -374,7 +374,7 @@ static unsigned choose_anchor(const mtlsauthz__principal *pr)
     size_t best_score = 0;
 
     for (unsigned k = 0; k < MTLSAUTHZ__KEY_COUNT; k++) {
-        const mtlsauthz__ckey *ck = &pr->keys[k];
+        const mtlsauthz__ckey *ck = mtlsauthz__principal_key(pr, k);
         size_t score = SIZE_MAX;
         if (ck->n == 0 || ck->pats == NULL) {
             continue; /* absent, or `ip` */
@@ -503,7 +503,7 @@ int mtlsauthz__index_build(mtlsauthz_policy *p, mtlsauthz_error *err)
             ix->fallback[ix->nfallback++] = i;
             continue;
         }
-        ck = &pr->keys[k];
+        ck = mtlsauthz__principal_key(pr, k);
         for (unsigned j = 0; j < ck->n; j++) {
             ix_choice c = choose_pattern(&ck->pats[j], mtlsauthz__key_sep((mtlsauthz__key)k));
             if (nposts == npost_cap) {

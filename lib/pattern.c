@@ -284,6 +284,16 @@ int mtlsauthz__pattern_compile(mtlsauthz__pattern *out, const char *src, size_t 
                                        "more than 8 distinct capture names");
                     goto fail;
                 }
+                /* Most patterns have no capture: the names array comes with the first. */
+                if (out->cap_names == NULL) {
+                    out->cap_names =
+                        mtlsauthz__calloc(MTLSAUTHZ__PATTERN_MAX_CAPTURES, sizeof(char *));
+                    if (out->cap_names == NULL) {
+                        rc = mtlsauthz__error_set(err, MTLSAUTHZ_ENOMEM,
+                                                  "out of memory compiling a pattern");
+                        goto fail;
+                    }
+                }
                 out->cap_names[k] = mtlsauthz__memdup0(src + n0, n1 - n0);
                 if (out->cap_names[k] == NULL) {
                     rc = mtlsauthz__error_set(err, MTLSAUTHZ_ENOMEM,
@@ -375,9 +385,10 @@ void mtlsauthz__pattern_clear(mtlsauthz__pattern *p)
     if (p == NULL) {
         return;
     }
-    for (i = 0; i < MTLSAUTHZ__PATTERN_MAX_CAPTURES; i++) {
+    for (i = 0; p->cap_names != NULL && i < p->ncaps; i++) {
         mtlsauthz__free(p->cap_names[i]);
     }
+    mtlsauthz__free(p->cap_names);
     mtlsauthz__free(p->toks);
     mtlsauthz__free(p->text);
     memset(p, 0, sizeof(*p));

@@ -47,12 +47,12 @@ typedef struct mtlsauthz__pattern {
     char *text; /* the unescaped, folded literal bytes, NUL-terminated */
     mtlsauthz__tok *toks;
     size_t ntoks;
-    char sep;       /* separator byte, or 0 for none */
-    int is_literal; /* no wildcard at all: `text`/`text_len` is the exact value */
     size_t text_len;
-    size_t min_len;                                   /* a value shorter than this cannot match */
-    unsigned ncaps;                                   /* distinct capture names */
-    char *cap_names[MTLSAUTHZ__PATTERN_MAX_CAPTURES]; /* NUL-terminated, owned */
+    size_t min_len;   /* a value shorter than this cannot match */
+    char **cap_names; /* ncaps names, NUL-terminated, owned; NULL when ncaps == 0 */
+    unsigned ncaps;   /* distinct capture names */
+    int is_literal;   /* no wildcard at all: `text`/`text_len` is the exact value */
+    char sep;         /* separator byte, or 0 for none */
 } mtlsauthz__pattern;
 
 /*

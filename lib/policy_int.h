@@ -52,8 +52,13 @@ typedef struct mtlsauthz__ckey {
 
 typedef struct mtlsauthz__principal {
     char *name;
-    mtlsauthz__ckey keys[MTLSAUTHZ__KEY_COUNT]; /* indexed by mtlsauthz__key */
-    uint32_t key_mask; /* bit k set: keys[k].n > 0 (walked without touching absent keys) */
+    /* The keys the selector has, in key order; a principal names one or two of the
+     * MTLSAUTHZ__KEY_COUNT keys, so only those are stored (read them through
+     * mtlsauthz__principal_key()). */
+    mtlsauthz__ckey *keyv;
+    unsigned char key_at[MTLSAUTHZ__KEY_COUNT]; /* key k: keyv[key_at[k] - 1]; 0 = absent */
+    unsigned char nkeys;
+    uint32_t key_mask; /* bit k set: key k is present (walked without touching absent keys) */
     /* Capture names bound anywhere in the selector, as policy-wide ids (see cap_names). */
     unsigned ncaps;
     unsigned cap_ids[MTLSAUTHZ__PRINCIPAL_MAX_CAPTURES];
@@ -65,6 +70,14 @@ typedef struct mtlsauthz__principal {
     unsigned *rules;
     unsigned nrules;
 } mtlsauthz__principal;
+
+/* Key k of a principal; an absent key reads as an empty one (n == 0). */
+static inline const mtlsauthz__ckey *mtlsauthz__principal_key(const mtlsauthz__principal *pr,
+                                                              unsigned k)
+{
+    static const mtlsauthz__ckey absent = {0, NULL, NULL, NULL, NULL};
+    return pr->key_at[k] == 0 ? &absent : &pr->keyv[pr->key_at[k] - 1u];
+}
 
 /* One operation pattern of a rule. */
 typedef struct mtlsauthz__cop {

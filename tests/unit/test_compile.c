@@ -393,10 +393,15 @@ Test(compiled, structure)
     cr_assert_eq(p->nprincipals, 3);
     cr_assert_eq(p->nrules, 3);
     cr_assert_str_eq(p->principals[0].name, "a");
-    cr_assert_eq(p->principals[0].keys[MTLSAUTHZ__KEY_CN].n, 1);
-    cr_assert_str_eq(p->principals[0].keys[MTLSAUTHZ__KEY_CN].src[0], "{who}");
-    cr_assert_eq(p->principals[0].keys[MTLSAUTHZ__KEY_O].n, 1);
-    cr_assert_eq(p->principals[0].keys[MTLSAUTHZ__KEY_DNS].n, 0);
+    cr_assert_eq(mtlsauthz__principal_key(&p->principals[0], MTLSAUTHZ__KEY_CN)->n, 1);
+    cr_assert_str_eq(mtlsauthz__principal_key(&p->principals[0], MTLSAUTHZ__KEY_CN)->src[0],
+                     "{who}");
+    cr_assert_eq(mtlsauthz__principal_key(&p->principals[0], MTLSAUTHZ__KEY_O)->n, 1);
+    cr_assert_eq(mtlsauthz__principal_key(&p->principals[0], MTLSAUTHZ__KEY_DNS)->n, 0);
+    /* Only present keys are stored: cn and o, in key order. */
+    cr_assert_eq(p->principals[0].nkeys, 2);
+    cr_assert_eq(p->principals[0].key_mask, (1u << MTLSAUTHZ__KEY_CN) | (1u << MTLSAUTHZ__KEY_O));
+    cr_assert_eq(p->principals[0].key_at[MTLSAUTHZ__KEY_DNS], 0);
     cr_assert_eq(p->principals[0].ncaps, 1);
     cr_assert_eq(p->principals[0].needed_caps, 1u);
     /* The used view. */
@@ -405,10 +410,12 @@ Test(compiled, structure)
     cr_assert_eq(p->principals[0].rules[1], 2);
     cr_assert_eq(p->principals[1].nrules, 0);
     cr_assert_eq(p->principals[2].nrules, 1);
-    cr_assert_not_null(p->principals[1].keys[MTLSAUTHZ__KEY_IP].cidrs);
-    cr_assert_eq(p->principals[1].keys[MTLSAUTHZ__KEY_IP].cidrs[0].prefix, 8);
+    cr_assert_not_null(mtlsauthz__principal_key(&p->principals[1], MTLSAUTHZ__KEY_IP)->cidrs);
+    cr_assert_eq(mtlsauthz__principal_key(&p->principals[1], MTLSAUTHZ__KEY_IP)->cidrs[0].prefix,
+                 8);
     /* EKU OIDs of known purposes compile to their names. */
-    cr_assert_str_eq(p->principals[2].keys[MTLSAUTHZ__KEY_EKU].pats[0].text, "clientAuth");
+    cr_assert_str_eq(mtlsauthz__principal_key(&p->principals[2], MTLSAUTHZ__KEY_EKU)->pats[0].text,
+                     "clientAuth");
     /* Rules: principals deduplicated in listed order, "*" as a flag. */
     cr_assert_eq(p->rules[0].nprincipals, 2);
     cr_assert_eq(p->rules[0].principals[0], 2);
