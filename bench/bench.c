@@ -688,6 +688,39 @@ BENCH_LOOP uint64_t bench_spin_loop(uint64_t x, size_t count)
     return x;
 }
 
+/*
+ * The second control: `count` steps of a pointer chase through the thread's own CHASE_WORDS
+ * array (one random cycle; 256 KB, half of a core's L2 here). Nothing is shared, so any
+ * shortfall from 2x is what the machine's caches and memory give two busy vCPUs.
+ */
+#define CHASE_WORDS (1u << 16)
+
+BENCH_LOOP uint32_t bench_chase_loop(const uint32_t *next, uint32_t k, size_t count);
+
+BENCH_LOOP uint32_t bench_chase_loop(const uint32_t *next, uint32_t k, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        k = next[k];
+    }
+    return k;
+}
+
+/* A random single cycle over CHASE_WORDS entries (Sattolo's shuffle). */
+static uint32_t *chase_make(uint64_t seed)
+{
+    rng r = {seed};
+    uint32_t *next = xmalloc(CHASE_WORDS * sizeof(*next));
+    for (uint32_t i = 0; i < CHASE_WORDS; i++) {
+        next[i] = i;
+    }
+    for (uint32_t i = CHASE_WORDS - 1u; i > 0; i--) {
+        uint32_t j = rng_below(&r, i), t = next[i];
+        next[i] = next[j];
+        next[j] = t;
+    }
+    return next;
+}
+
 typedef struct stats {
     double p50, p99, mean; /* wall-clock ns per operation */
     double cpu_mean;       /* CPU ns per operation: what is left when preemption is not */
@@ -1177,8 +1210,13 @@ static int cmp_compile_ms(const void *a, const void *b)
  */
 #define THREAD_CHUNK (DECIDE_BATCH * 8u) /* decisions between two looks at the stop flag */
 
+/* What the threads of a window run. */
+typedef enum thread_work { WORK_DECIDE, WORK_SPIN, WORK_CHASE } thread_work;
+
 typedef struct thread_arg {
-    const sequence *seq; /* NULL: run the control loop instead of decisions */
+    thread_work work;
+    const sequence *seq;  /* WORK_DECIDE */
+    const uint32_t *next; /* WORK_CHASE: this thread's own array */
     const atomic_int *stop;
     pthread_barrier_t *bar;
     size_t count, allowed; /* decisions made, allows among them */
@@ -1194,18 +1232,25 @@ static void *thread_main(void *p)
     pthread_barrier_wait(a->bar);
     uint64_t c0 = thread_cpu_ns();
     a->t0 = now_ns();
-    if (a->seq != NULL) {
+    if (a->work == WORK_DECIDE) {
         do {
             allowed += bench_decide_loop(a->seq->reqs, count, THREAD_CHUNK);
             count += THREAD_CHUNK;
         } while (atomic_load_explicit(a->stop, memory_order_relaxed) == 0);
-    } else {
+    } else if (a->work == WORK_SPIN) {
         uint64_t x = (uint64_t)(uintptr_t)a;
         do {
             x = bench_spin_loop(x, THREAD_CHUNK * 16u); /* ~as long as a decision chunk */
             count += THREAD_CHUNK;
         } while (atomic_load_explicit(a->stop, memory_order_relaxed) == 0);
         allowed = (size_t)(x & 1u); /* keeps the loop's result alive */
+    } else {
+        uint32_t k = 0;
+        do {
+            k = bench_chase_loop(a->next, k, THREAD_CHUNK * 8u);
+            count += THREAD_CHUNK;
+        } while (atomic_load_explicit(a->stop, memory_order_relaxed) == 0);
+        allowed = (size_t)(k & 1u);
     }
     a->t1 = now_ns();
     a->cpu_ns = thread_cpu_ns() - c0;
@@ -1224,10 +1269,10 @@ typedef struct thread_result {
 } thread_result;
 
 /* `nthreads` threads decide for `window_ns`, each its own sequence over the same peers (peers
- * and policy are shared read-only, as in a server); every thread's allows are checked. With
- * `control`, the threads run bench_spin_loop() instead. */
-static thread_result run_threads(const sequence *seqs, int nthreads, uint64_t window_ns,
-                                 int control)
+ * and policy are shared read-only, as in a server); every thread's allows are checked. Or
+ * they run one of the controls (`work`), each on its own chase array. */
+static thread_result run_threads(thread_work work, const sequence *seqs, uint32_t *const chase[2],
+                                 int nthreads, uint64_t window_ns)
 {
     pthread_t tid[2];
     thread_arg args[2];
@@ -1236,7 +1281,7 @@ static thread_result run_threads(const sequence *seqs, int nthreads, uint64_t wi
     atomic_init(&stop, 0);
     pthread_barrier_init(&bar, NULL, (unsigned)nthreads + 1u);
     for (int i = 0; i < nthreads; i++) {
-        args[i] = (thread_arg){control ? NULL : &seqs[i], &stop, &bar, 0, 0, 0, 0, 0, {0}};
+        args[i] = (thread_arg){work, &seqs[i], chase[i], &stop, &bar, 0, 0, 0, 0, 0, {0}};
         if (pthread_create(&tid[i], NULL, thread_main, &args[i]) != 0) {
             die("pthread_create");
         }
@@ -1252,7 +1297,7 @@ static thread_result run_threads(const sequence *seqs, int nthreads, uint64_t wi
     for (int i = 0; i < nthreads; i++) {
         pthread_join(tid[i], NULL);
         size_t want = sequence_expected(&seqs[i], args[i].count);
-        if (!control && args[i].allowed != want) {
+        if (work == WORK_DECIDE && args[i].allowed != want) {
             die("thread %d: %zu allows in %zu decisions, expected %zu", i, args[i].allowed,
                 args[i].count, want);
         }
@@ -1432,49 +1477,60 @@ static int run_callgrind(const char *what, uint32_t n, size_t count, const char 
  * The two-thread row: one and two threads alternate in short windows, and the speedup is the
  * median of the pairs' ratios, so that a slow spell on the host hits both sides of a pair.
  * The order within a pair alternates (1-2, then 2-1) so that a slow drift does not favour
- * either side. Each pair also runs the control loop both ways, interleaved with the
- * decisions: its speedup in the same windows is what the machine allowed at that moment.
+ * either side. Each pair also runs both controls both ways, interleaved with the decisions:
+ * their speedups in the same windows are what the machine allowed at that moment, for code
+ * that touches no memory and for code that reads its own 256 KB.
  */
 static void two_threads(report *rep, uint32_t n, const sequence *seqs)
 {
+    static const thread_work works[3] = {WORK_DECIDE, WORK_SPIN, WORK_CHASE};
     uint64_t window = (uint64_t)(THREAD_WINDOW_S * 1e9 * g_scale);
-    double ratio[THREAD_PAIRS], one[THREAD_PAIRS], two[THREAD_PAIRS], cpus[THREAD_PAIRS],
-        per_cpu[THREAD_PAIRS], control[THREAD_PAIRS];
+    uint32_t *chase[2] = {chase_make(SEED + 3), chase_make(SEED + 4)};
+    double ratio[3][THREAD_PAIRS], one[THREAD_PAIRS], two[THREAD_PAIRS], cpus[THREAD_PAIRS],
+        per_cpu[THREAD_PAIRS], m[3];
     for (int i = 0; i < THREAD_PAIRS; i++) {
-        thread_result r[2], c[2]; /* [0]: one thread, [1]: two threads */
-        for (int k = 0; k < 2; k++) {
-            int t = (i + k) & 1;
-            r[t] = run_threads(seqs, t + 1, window, 0);
-            c[t] = run_threads(seqs, t + 1, window, 1);
+        for (int w = 0; w < 3; w++) {
+            thread_result r[2]; /* [0]: one thread, [1]: two threads */
+            for (int k = 0; k < 2; k++) {
+                int t = (i + k) & 1;
+                r[t] = run_threads(works[w], seqs, chase, t + 1, window);
+            }
+            ratio[w][i] = r[1].ops_s / r[0].ops_s;
+            if (works[w] == WORK_DECIDE) {
+                one[i] = r[0].ops_s;
+                two[i] = r[1].ops_s;
+                cpus[i] = r[1].cpu_per_wall;
+                per_cpu[i] = r[1].ops_cpu / r[0].ops_cpu;
+            }
         }
-        one[i] = r[0].ops_s;
-        two[i] = r[1].ops_s;
-        ratio[i] = r[1].ops_s / r[0].ops_s;
-        cpus[i] = r[1].cpu_per_wall;
-        per_cpu[i] = r[1].ops_cpu / r[0].ops_cpu;
-        control[i] = c[1].ops_s / c[0].ops_s;
     }
-    double lo = ratio[0], hi = ratio[0];
+    double lo = ratio[0][0], hi = ratio[0][0];
     for (int i = 1; i < THREAD_PAIRS; i++) {
-        lo = ratio[i] < lo ? ratio[i] : lo;
-        hi = ratio[i] > hi ? ratio[i] : hi;
+        lo = ratio[0][i] < lo ? ratio[0][i] : lo;
+        hi = ratio[0][i] > hi ? ratio[0][i] : hi;
     }
-    double m_ratio = median(ratio, THREAD_PAIRS), m_one = median(one, THREAD_PAIRS);
-    double m_two = median(two, THREAD_PAIRS), m_cpus = median(cpus, THREAD_PAIRS);
-    double m_per_cpu = median(per_cpu, THREAD_PAIRS), m_control = median(control, THREAD_PAIRS);
+    for (int w = 0; w < 3; w++) {
+        m[w] = median(ratio[w], THREAD_PAIRS);
+    }
+    double m_one = median(one, THREAD_PAIRS), m_two = median(two, THREAD_PAIRS);
+    double m_cpus = median(cpus, THREAD_PAIRS), m_per_cpu = median(per_cpu, THREAD_PAIRS);
     json_row(rep,
              "{\"name\": \"decide_2threads\", \"rules\": %u, \"ops_per_s\": %.0f, "
              "\"ops_per_s_1thread\": %.0f, \"speedup\": %.2f, \"speedup_min\": %.2f, "
-             "\"speedup_max\": %.2f, \"control_speedup\": %.2f, \"pairs\": %d, "
-             "\"window_ms\": %.0f, \"cpu_per_wall\": %.2f, \"per_cpu_ratio\": %.2f}",
-             n, m_two, m_one, m_ratio, lo, hi, m_control, THREAD_PAIRS, (double)window / 1e6,
-             m_cpus, m_per_cpu);
+             "\"speedup_max\": %.2f, \"control_spin_speedup\": %.2f, "
+             "\"control_mem_speedup\": %.2f, \"pairs\": %d, \"window_ms\": %.0f, "
+             "\"cpu_per_wall\": %.2f, \"per_cpu_ratio\": %.2f}",
+             n, m_two, m_one, m[0], lo, hi, m[1], m[2], THREAD_PAIRS, (double)window / 1e6, m_cpus,
+             m_per_cpu);
     table_row(rep,
               "%-28s %6u %10s %10s %12.0f %10s  %.2fx 1 thread (%.0f ops/s), median of %d "
-              "paired %.0f ms windows (%.2f-%.2fx); control loop %.2fx; the threads got %.2f "
-              "CPUs; per CPU-second %.2fx 1 thread\n",
-              "decide, 2 threads", n, "", "", m_two, "", m_ratio, m_one, THREAD_PAIRS,
-              (double)window / 1e6, lo, hi, m_control, m_cpus, m_per_cpu);
+              "paired %.0f ms windows (%.2f-%.2fx); the threads got %.2f CPUs; per CPU-second "
+              "%.2fx 1 thread; controls in the same windows: register-only loop %.2fx, private "
+              "256 KB pointer chase %.2fx\n",
+              "decide, 2 threads", n, "", "", m_two, "", m[0], m_one, THREAD_PAIRS,
+              (double)window / 1e6, lo, hi, m_cpus, m_per_cpu, m[1], m[2]);
+    free(chase[0]);
+    free(chase[1]);
 }
 
 /* `bench --load FILE REPS`: only policy loads, to profile them (perf record, callgrind). */
