@@ -748,42 +748,72 @@ static double median(const double *v, int n)
     return tmp[n / 2];
 }
 
+#define SET_MAX 3     /* contexts measure_set() interleaves */
+#define SET_ROUNDS 40 /* segments each context's batches are cut into */
+
 /*
- * Times batches of `per_batch` operations: a warm-up of ~50 ms estimates the batch cost, then
- * enough batches for ~target_s (within [min_b, max_b]) are timed one by one.
+ * Times batches of `per_batch` operations for each of the `k` contexts: a warm-up of ~50 ms
+ * per context estimates its batch cost, then enough batches for ~target_s each (within
+ * [min_b, max_b]) are timed one by one. With several contexts, their batches run in
+ * SET_ROUNDS interleaved segments (a few ms each), so that a slow spell of the host shows in
+ * all of them alike and their ratios hold within the run.
  */
+static void measure_set(batch_fn fn, void *const *ctx, int k, size_t per_batch, double target_s,
+                        size_t min_b, size_t max_b, stats *out)
+{
+    size_t pos[SET_MAX] = {0}, nb[SET_MAX] = {0}, done[SET_MAX] = {0};
+    double *v[SET_MAX] = {NULL}, sum[SET_MAX] = {0};
+    uint64_t cpu[SET_MAX] = {0};
+
+    if (k < 1 || k > SET_MAX) {
+        die("measure_set: %d contexts", k);
+    }
+    for (int i = 0; i < k; i++) {
+        size_t warm = 0;
+        uint64_t t0 = now_ns(), t1;
+        do {
+            fn(ctx[i], pos[i], per_batch);
+            pos[i] += per_batch;
+            warm++;
+            t1 = now_ns();
+        } while (t1 - t0 < (uint64_t)(50e6 * g_scale) || warm < 2);
+        double per = (double)(t1 - t0) / (double)warm;
+        nb[i] = (size_t)(target_s * g_scale * 1e9 / per);
+        nb[i] = nb[i] < min_b ? min_b : nb[i] > max_b ? max_b : nb[i];
+        v[i] = xmalloc(nb[i] * sizeof(*v[i]));
+    }
+    for (size_t r = 1; r <= SET_ROUNDS; r++) {
+        for (int i = 0; i < k; i++) {
+            size_t end = nb[i] * r / SET_ROUNDS;
+            uint64_t c0 = thread_cpu_ns();
+            for (; done[i] < end; done[i]++) {
+                uint64_t a = now_ns();
+                fn(ctx[i], pos[i], per_batch);
+                uint64_t z = now_ns();
+                pos[i] += per_batch;
+                v[i][done[i]] = (double)(z - a) / (double)per_batch;
+                sum[i] += v[i][done[i]];
+            }
+            cpu[i] += thread_cpu_ns() - c0;
+        }
+    }
+    for (int i = 0; i < k; i++) {
+        stats *st = &out[i];
+        st->cpu_mean = (double)cpu[i] / (double)(nb[i] * per_batch);
+        qsort(v[i], nb[i], sizeof(*v[i]), cmp_double);
+        st->p50 = v[i][nb[i] / 2];
+        st->p99 = v[i][(nb[i] * 99 + 99) / 100 - 1];
+        st->mean = sum[i] / (double)nb[i];
+        st->batches = nb[i];
+        free(v[i]);
+    }
+}
+
 static stats measure(batch_fn fn, void *ctx, size_t per_batch, double target_s, size_t min_b,
                      size_t max_b)
 {
-    stats st = {0, 0, 0, 0, 0};
-    size_t pos = 0, warm = 0;
-    uint64_t t0 = now_ns(), t1;
-    do {
-        fn(ctx, pos, per_batch);
-        pos += per_batch;
-        warm++;
-        t1 = now_ns();
-    } while (t1 - t0 < (uint64_t)(50e6 * g_scale) || warm < 2);
-    double per = (double)(t1 - t0) / (double)warm;
-    size_t nb = (size_t)(target_s * g_scale * 1e9 / per);
-    nb = nb < min_b ? min_b : nb > max_b ? max_b : nb;
-    double *v = xmalloc(nb * sizeof(*v)), sum = 0;
-    uint64_t cpu0 = thread_cpu_ns();
-    for (size_t b = 0; b < nb; b++) {
-        uint64_t a = now_ns();
-        fn(ctx, pos, per_batch);
-        uint64_t z = now_ns();
-        pos += per_batch;
-        v[b] = (double)(z - a) / (double)per_batch;
-        sum += v[b];
-    }
-    st.cpu_mean = (double)(thread_cpu_ns() - cpu0) / (double)(nb * per_batch);
-    qsort(v, nb, sizeof(*v), cmp_double);
-    st.p50 = v[nb / 2];
-    st.p99 = v[(nb * 99 + 99) / 100 - 1];
-    st.mean = sum / (double)nb;
-    st.batches = nb;
-    free(v);
+    stats st;
+    measure_set(fn, &ctx, 1, per_batch, target_s, min_b, max_b, &st);
     return st;
 }
 
@@ -1608,50 +1638,63 @@ int main(int argc, char **argv)
     table_row(&rep, "%-28s %6s %10s %10s %12s %10s  %s\n", "benchmark", "rules", "p50 ns", "p99 ns",
               "ops/s", "CPU ns/op", "notes");
 
+    /* All three policies first, so that their decisions can be timed interleaved. */
+    workload ws[3];
+    compile_stats css[3];
+    mtlsauthz_policy *pols[3];
+    sequence seqs[3][2];
+    decide_ctx dcs[3];
+    void *dptr[3];
+    stats dst[3];
+    for (int si = 0; si < 3; si++) {
+        pols[si] = setup(&ws[si], &cf, sizes[si], QUERIES, dir, &css[si], 3);
+        sequence_make(&seqs[si][0], &ws[si], SEED + 1);
+        sequence_make(&seqs[si][1], &ws[si], SEED + 2);
+        dcs[si] = (decide_ctx){&seqs[si][0], 0, 0};
+        dptr[si] = &dcs[si];
+    }
+    measure_set(decide_batch, dptr, 3, DECIDE_BATCH, 0.8, 2000, 400000, dst);
+    for (int si = 0; si < 3; si++) {
+        const decide_ctx *dc = &dcs[si];
+        if (dc->allowed != sequence_expected(&seqs[si][0], dc->ops)) {
+            die("decide: %zu allows in %zu timed decisions, the reference says %zu", dc->allowed,
+                dc->ops, sequence_expected(&seqs[si][0], dc->ops));
+        }
+        emit_timing(&rep, "decide", sizes[si], &dst[si],
+                    "%zu batches of %u, %.0f%% allowed; p50 %.2fx the 10-rule p50", dst[si].batches,
+                    DECIDE_BATCH, 100.0 * (double)seqs[si][0].allowed / SEQ_LEN,
+                    dst[si].p50 / dst[0].p50);
+    }
+
     for (int si = 0; si < 3; si++) {
         uint32_t n = sizes[si];
-        workload w;
-        compile_stats cs;
-        mtlsauthz_policy *pol = setup(&w, &cf, n, QUERIES, dir, &cs, 3);
-
-        sequence seqs[2];
-        sequence_make(&seqs[0], &w, SEED + 1);
-        sequence_make(&seqs[1], &w, SEED + 2);
-        decide_ctx dc = {&seqs[0], 0, 0};
-        stats st = measure(decide_batch, &dc, DECIDE_BATCH, 0.8, 2000, 400000);
-        if (dc.allowed != sequence_expected(&seqs[0], dc.ops)) {
-            die("decide: %zu allows in %zu timed decisions, the reference says %zu", dc.allowed,
-                dc.ops, sequence_expected(&seqs[0], dc.ops));
-        }
-        emit_timing(&rep, "decide", n, &st, "%zu batches of %u, %.0f%% allowed", st.batches,
-                    DECIDE_BATCH, 100.0 * (double)seqs[0].allowed / SEQ_LEN);
-
-        peer_ctx pc = {pol, &w};
+        const compile_stats *cs = &css[si];
+        peer_ctx pc = {pols[si], &ws[si]};
         stats ps = measure(peer_batch, &pc, PEER_BATCH, 0.4, 100, 200000);
         emit_timing(&rep, "peer_new", n, &ps, "per connection: peer_new + peer_free");
 
         json_row(&rep,
                  "{\"name\": \"compile\", \"rules\": %u, \"ms\": %.1f, \"rss_mb\": %.1f, "
                  "\"peak_rss_mb\": %.1f, \"heap_mb\": %.1f, \"cpu_ms\": %.1f}",
-                 n, cs.ms, cs.rss_mb, cs.peak_mb, cs.heap_mb, cs.cpu_ms);
+                 n, cs->ms, cs->rss_mb, cs->peak_mb, cs->heap_mb, cs->cpu_ms);
         table_row(&rep,
                   "%-28s %6u %10s %10s %12s %10s  %.1f ms (CPU %.1f ms), median of 3; RSS +%.1f "
                   "MB after load, peak +%.1f MB, heap +%.1f MB\n",
-                  "compile (YAML file)", n, "", "", "", "", cs.ms, cs.cpu_ms, cs.rss_mb, cs.peak_mb,
-                  cs.heap_mb);
+                  "compile (YAML file)", n, "", "", "", "", cs->ms, cs->cpu_ms, cs->rss_mb,
+                  cs->peak_mb, cs->heap_mb);
 
         if (n == 100000) {
-            two_threads(&rep, n, seqs);
+            two_threads(&rep, n, seqs[si]);
         }
         for (int i = 0; i < 2; i++) {
-            free(seqs[i].reqs);
-            free(seqs[i].expect);
+            free(seqs[si][i].reqs);
+            free(seqs[si][i].expect);
         }
-        mtlsauthz_policy_free(pol);
+        mtlsauthz_policy_free(pols[si]);
         if (si == 2) {
-            keep = w;
+            keep = ws[si];
         } else {
-            workload_free(&w);
+            workload_free(&ws[si]);
         }
     }
 
