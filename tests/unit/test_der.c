@@ -15,7 +15,9 @@
 #include <stdint.h>
 
 #include <openssl/asn1.h>
+#include <openssl/bio.h>
 #include <openssl/objects.h>
+#include <openssl/pem.h>
 
 #include "helpers.h"
 
@@ -401,6 +403,109 @@ Test(der, public_entry_points_agree_with_openssl)
         mtlsauthz_identity_free(b);
         free(der);
     }
+}
+
+/* The CERTIFICATE blocks of a PEM text, decoded by OpenSSL itself (at most `max`). */
+static size_t pem_blocks(const char *pem, size_t len, unsigned char **der, size_t *lens, size_t max)
+{
+    BIO *bio = BIO_new_mem_buf(pem, (int)len);
+    size_t n = 0;
+    char *name = NULL, *header = NULL;
+    unsigned char *data = NULL;
+    long dlen = 0;
+    cr_assert(bio != NULL);
+    while (n < max && PEM_read_bio(bio, &name, &header, &data, &dlen)) {
+        if (strcmp(name, "CERTIFICATE") == 0) {
+            der[n] = data;
+            lens[n++] = (size_t)dlen;
+        } else {
+            OPENSSL_free(data);
+        }
+        OPENSSL_free(name);
+        OPENSSL_free(header);
+    }
+    BIO_free(bio);
+    return n;
+}
+
+/*
+ * mtlsauthz_identity_from_pem() takes the DER walker when every block is exactly one DER
+ * certificate: on every generated certificate and chain bundle, it must give what the OpenSSL
+ * extractor gives for the same blocks.
+ */
+Test(der, pem_entry_point_agrees_with_openssl)
+{
+    const char *dir = getenv("MTLSAUTHZ_TEST_CERTS");
+    struct dirent *e;
+    size_t n = 0, chains = 0;
+    DIR *d;
+    cr_assert(dir != NULL, "MTLSAUTHZ_TEST_CERTS is not set (run through make check)");
+    d = opendir(dir);
+    cr_assert(d != NULL, "cannot open %s", dir);
+    while ((e = readdir(d)) != NULL) {
+        size_t len, nl = strlen(e->d_name), nb, i, lens[MTLSAUTHZ__MAX_CHAIN];
+        unsigned char *blocks[MTLSAUTHZ__MAX_CHAIN];
+        mtlsauthz_identity *a = NULL, *b = NULL;
+        mtlsauthz_error ea, eb;
+        char *pem;
+        int ra, rb;
+        if (nl < 5 || strcmp(e->d_name + nl - 4, ".pem") != 0) {
+            continue;
+        }
+        pem = th_cert(e->d_name, &len);
+        nb = pem_blocks(pem, len, blocks, lens, MTLSAUTHZ__MAX_CHAIN);
+        ra = mtlsauthz_identity_from_pem(&a, pem, len, &ea);
+        if (nb == 0 || strstr(pem, "PRIVATE KEY") != NULL) {
+            /* Keys, garbage, empty files: refused, whichever path. */
+            cr_assert_neq(ra, 0, "%s", e->d_name);
+        } else {
+            rb = mtlsauthz__x509_from_der_certs(&b, (const unsigned char *const *)blocks, lens, nb,
+                                                &eb);
+            cr_assert_eq(ra, rb, "%s: %d vs %d", e->d_name, ra, rb);
+            if (ra == 0) {
+                cr_assert(dc_identity_diff(a, b) == NULL, "%s: %s", e->d_name,
+                          dc_identity_diff(a, b));
+                cr_assert_eq(mtlsauthz_identity_chain_length(a), nb);
+                chains += nb > 1;
+                n++;
+            }
+        }
+        for (i = 0; i < nb; i++) {
+            OPENSSL_free(blocks[i]);
+        }
+        mtlsauthz_identity_free(a);
+        mtlsauthz_identity_free(b);
+        free(pem);
+    }
+    closedir(d);
+    cr_assert_geq(n, 50, "only %zu PEM certificates compared in %s", n, dir);
+    cr_assert_geq(chains, 20, "only %zu chain bundles compared", chains);
+}
+
+/* A PEM block holding a certificate and then more bytes is not taken by the walker: the
+ * OpenSSL extractor refuses it, as it did before the walker served PEM. */
+Test(der, pem_block_with_trailing_bytes_is_refused)
+{
+    size_t len;
+    unsigned char *der = read_cert("full.der", &len);
+    unsigned char *buf = malloc(len + 2);
+    BIO *bio = BIO_new(BIO_s_mem());
+    mtlsauthz_identity *id = (mtlsauthz_identity *)&id;
+    mtlsauthz_error err;
+    char *pem;
+    long plen;
+    cr_assert(buf != NULL && bio != NULL);
+    memcpy(buf, der, len);
+    buf[len] = 0x05; /* a whole DER NULL after the certificate */
+    buf[len + 1] = 0x00;
+    cr_assert(PEM_write_bio(bio, "CERTIFICATE", "", buf, (long)len + 2) > 0);
+    plen = BIO_get_mem_data(bio, &pem);
+    cr_assert_eq(mtlsauthz_identity_from_pem(&id, pem, (size_t)plen, &err), MTLSAUTHZ_ECERT);
+    cr_assert_null(id);
+    cr_assert(strstr(err.message, "trailing data after certificate 1") != NULL, "%s", err.message);
+    BIO_free(bio);
+    free(buf);
+    free(der);
 }
 
 /* ---- mutations of real certificates ---- */
