@@ -495,6 +495,48 @@ static NOINLINE int dp_match(const mtlsauthz__tok *t, size_t k, char sep, const 
 }
 
 /*
+ * Tokens [w0, L, w2], two wildcards around a literal: what is left of the example policy's
+ * `* /host/` + `**`, or of `GET /a/` + `*` + `/b/` + `*` once plain_match() has taken the outer
+ * literals. The same answer as dp_match(), without the row. v = a L b must hold with a and b
+ * non-empty, and a (b) free of the separator when w0 (w2) is `*` or a capture. Each condition
+ * bounds where L may start: a non-empty b gives p <= n - l - 1; a separator-free a gives p <= the
+ * first separator; a separator-free b gives p + l > the last one. Any occurrence of L starting in
+ * that window is a match, and none outside it is.
+ */
+static int wild_lit_wild(const mtlsauthz__tok *t, char sep, const char *v, size_t n)
+{
+    const char *lit = t[1].lit;
+    size_t l = t[1].lit_len, lo = 1, hi, p;
+
+    if (l == 0 || n < l + 2u) {
+        return 0;
+    }
+    hi = n - l - 1u;
+    if (sep != 0 && t[0].kind != MTLSAUTHZ__TOK_STARSTAR) {
+        const char *first = memchr(v, sep, n);
+        if (first != NULL && (size_t)(first - v) < hi) {
+            hi = (size_t)(first - v);
+        }
+    }
+    if (sep != 0 && t[2].kind != MTLSAUTHZ__TOK_STARSTAR) {
+        size_t last = n;
+        while (last > 0 && v[last - 1u] != sep) {
+            last--;
+        }
+        /* last: one past the last separator, or 0 when there is none. */
+        if (last > l && last - l > lo) {
+            lo = last - l;
+        }
+    }
+    for (p = lo; p <= hi; p++) {
+        if (v[p] == lit[0] && memcmp(v + p, lit, l) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
  * Anchored match with captures read as `*`: anchored literals first, then one wildcard by hand,
  * then the DP. Sets *cost to a rough step count for the budget.
  */
@@ -532,6 +574,10 @@ static int plain_match(const mtlsauthz__tok *t, size_t k, char sep, const char *
         return memchr(v, sep, n) == NULL;
     }
     *cost = 1 + (unsigned long)(n / 64u + 1u) * (unsigned long)k;
+    if (k == 3 && t[1].kind == MTLSAUTHZ__TOK_LIT && t[0].kind != MTLSAUTHZ__TOK_LIT &&
+        t[2].kind != MTLSAUTHZ__TOK_LIT && n <= DP_MAX_LEN) {
+        return wild_lit_wild(t, sep, v, n);
+    }
     return dp_match(t, k, sep, v, n);
 }
 
