@@ -16,8 +16,16 @@ $(GO_TEST_CERTS)/.stamp: tests/certs/gen-certs.sh
 else
 GO_TEST_CERTS := $(TEST_CERTS)
 endif
+# Go's build cache does not see C libraries or pkg-config files (golang/go#24544): a package
+# compiled once against another build directory would keep linking that directory's library.
+# CGO_CPPFLAGS is part of its cache key, so a define naming this build directory and the
+# public headers' hash makes a change of either rebuild the cgo package. The tests check
+# which library they loaded (MTLSAUTHZ_TEST_LIBDIR).
+GO_CGO_ID = $(shell { echo '$(GO_BUILD_DIR)'; cat include/mtlsauthz/*.h; } | sha256sum | cut -c1-16)
 GO_ENV = PKG_CONFIG_PATH=$(GO_BUILD_DIR)/pkgconfig CGO_ENABLED=1 \
-         MTLSAUTHZ_TEST_CERTS=$(abspath $(GO_TEST_CERTS))
+         CGO_CPPFLAGS=-DMTLSAUTHZ_CGO_BUILD_ID=$(GO_CGO_ID) \
+         MTLSAUTHZ_TEST_CERTS=$(abspath $(GO_TEST_CERTS)) \
+         MTLSAUTHZ_TEST_LIBDIR=$(GO_BUILD_DIR)/lib
 # -count=1: go's test cache cannot see the C library change under it.
 GO_TEST_FLAGS ?= -race -count=1
 

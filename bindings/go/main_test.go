@@ -50,7 +50,40 @@ func runTests(m *testing.M) int {
 		}
 		certDir = dir
 	}
+	if err := checkLibDir(os.Getenv("MTLSAUTHZ_TEST_LIBDIR")); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	return m.Run()
+}
+
+// checkLibDir fails when the C library this test binary loaded is not the one in want (when
+// want is set, as make check-go does). Go's build cache does not see C libraries: a package
+// compiled against another build directory keeps that directory's rpath, and the tests would
+// quietly run against a stale library.
+func checkLibDir(want string) error {
+	if want == "" {
+		return nil
+	}
+	f, err := os.Open("/proc/self/maps")
+	if err != nil {
+		return fmt.Errorf("checking which libmtlsauthz is loaded: %v", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 6 || !strings.Contains(filepath.Base(fields[5]), "libmtlsauthz.so") {
+			continue
+		}
+		got, _ := filepath.EvalSymlinks(filepath.Dir(fields[5]))
+		exp, _ := filepath.EvalSymlinks(want)
+		if got != exp {
+			return fmt.Errorf("the tests loaded %s, not the library in %s (a stale go build cache?)", fields[5], want)
+		}
+		return nil
+	}
+	return fmt.Errorf("libmtlsauthz.so is not mapped; expected it from %s", want)
 }
 
 func certPath(name string) string { return filepath.Join(certDir, name) }
