@@ -508,7 +508,7 @@ static int wild_lit_wild(const mtlsauthz__tok *t, char sep, const char *v, size_
     const char *lit = t[1].lit;
     size_t l = t[1].lit_len, lo = 1, hi, p;
 
-    if (l == 0 || n < l + 2u) {
+    if (n < l + 2u) {
         return 0;
     }
     hi = n - l - 1u;
@@ -574,8 +574,8 @@ static int plain_match(const mtlsauthz__tok *t, size_t k, char sep, const char *
         return memchr(v, sep, n) == NULL;
     }
     *cost = 1 + (unsigned long)(n / 64u + 1u) * (unsigned long)k;
-    if (k == 3 && t[1].kind == MTLSAUTHZ__TOK_LIT && t[0].kind != MTLSAUTHZ__TOK_LIT &&
-        t[2].kind != MTLSAUTHZ__TOK_LIT && n <= DP_MAX_LEN) {
+    if (k == 3 && t[1].kind == MTLSAUTHZ__TOK_LIT && t[1].lit_len > 0 &&
+        t[0].kind != MTLSAUTHZ__TOK_LIT && t[2].kind != MTLSAUTHZ__TOK_LIT && n <= DP_MAX_LEN) {
         return wild_lit_wild(t, sep, v, n);
     }
     return dp_match(t, k, sep, v, n);

@@ -52,7 +52,7 @@ typedef struct mtlsauthz__ckey {
 
 typedef struct mtlsauthz__principal {
     char *name;
-    /* The keys the selector has, in key order; a principal names one or two of the
+    /* The keys the selector has, in key order. Most principals use one or two of the
      * MTLSAUTHZ__KEY_COUNT keys, so only those are stored (read them through
      * mtlsauthz__principal_key()). */
     mtlsauthz__ckey *keyv;
