@@ -264,41 +264,51 @@ static spec with_validity(bld validity)
 
 /* ---- every generated certificate ---- */
 
-Test(der, every_generated_certificate_matches_openssl)
+/* Calls fn on the name of every file in $MTLSAUTHZ_TEST_CERTS ending in `suffix`; returns how
+ * many there were. */
+static size_t for_each_cert(const char *suffix, void (*fn)(const char *name, void *ctx), void *ctx)
 {
     const char *dir = getenv("MTLSAUTHZ_TEST_CERTS");
+    size_t n = 0, sl = strlen(suffix);
     struct dirent *e;
-    size_t n = 0, supported = 0;
     DIR *d;
     cr_assert(dir != NULL, "MTLSAUTHZ_TEST_CERTS is not set (run through make check)");
     d = opendir(dir);
     cr_assert(d != NULL, "cannot open %s", dir);
     while ((e = readdir(d)) != NULL) {
-        size_t len, nl = strlen(e->d_name);
-        const unsigned char *certs[1];
-        mtlsauthz_identity *o = NULL;
-        mtlsauthz_error err;
-        unsigned char *der;
-        int ok, ro;
-        if (nl < 5 || strcmp(e->d_name + nl - 4, ".der") != 0) {
-            continue;
+        size_t nl = strlen(e->d_name);
+        if (nl > sl && strcmp(e->d_name + nl - sl, suffix) == 0) {
+            fn(e->d_name, ctx);
+            n++;
         }
-        der = read_cert(e->d_name, &len);
-        ok = check_one(der, len, e->d_name, 0);
-        certs[0] = der;
-        ro = mtlsauthz__x509_from_der_certs(&o, certs, &len, 1, &err);
-        /* The walker supports everything the generator makes that OpenSSL accepts. */
-        cr_assert(ro != 0 || ok, "%s: the walker fell back on a certificate OpenSSL accepts",
-                  e->d_name);
-        cr_assert(ro == 0 || !ok, "%s", e->d_name);
-        supported += ok;
-        n++;
-        mtlsauthz_identity_free(o);
-        free(der);
     }
     closedir(d);
+    return n;
+}
+
+/* One generated DER file: the walker and OpenSSL agree, and the walker takes every certificate
+ * that OpenSSL accepts. Counts those in *(size_t *)ctx. */
+static void der_file_matches_openssl(const char *name, void *ctx)
+{
+    size_t len;
+    unsigned char *der = read_cert(name, &len);
+    const unsigned char *certs[1] = {der};
+    mtlsauthz_identity *o = NULL;
+    mtlsauthz_error err;
+    int ok = check_one(der, len, name, 0);
+    int ro = mtlsauthz__x509_from_der_certs(&o, certs, &len, 1, &err);
+    cr_assert(ro != 0 || ok, "%s: the walker fell back on a certificate OpenSSL accepts", name);
+    cr_assert(ro == 0 || !ok, "%s", name);
+    *(size_t *)ctx += (size_t)ok;
+    mtlsauthz_identity_free(o);
+    free(der);
+}
+
+Test(der, every_generated_certificate_matches_openssl)
+{
+    size_t supported = 0, n = for_each_cert(".der", der_file_matches_openssl, &supported);
     /* gen-certs.sh makes 30-odd DER files; an empty directory must not pass. */
-    cr_assert_geq(n, 30, "only %zu certificates in %s", n, dir);
+    cr_assert_geq(n, 30, "only %zu certificates", n);
     cr_assert_geq(supported, n - 2, "truncated.der and trailing.der are the only failures");
 }
 
@@ -428,6 +438,47 @@ static size_t pem_blocks(const char *pem, size_t len, unsigned char **der, size_
     return n;
 }
 
+/* What the PEM comparison saw: identities compared, and how many of them were chains. */
+typedef struct pem_seen {
+    size_t compared, chains;
+} pem_seen;
+
+/* One generated PEM file: mtlsauthz_identity_from_pem() against the OpenSSL extractor on the
+ * same blocks, decoded by OpenSSL itself. */
+static void pem_file_matches_openssl(const char *name, void *ctx)
+{
+    pem_seen *seen = ctx;
+    size_t len, nb, i, lens[MTLSAUTHZ__MAX_CHAIN];
+    unsigned char *blocks[MTLSAUTHZ__MAX_CHAIN];
+    mtlsauthz_identity *a = NULL, *b = NULL;
+    mtlsauthz_error ea, eb;
+    char *pem = th_cert(name, &len);
+    int ra, rb;
+
+    nb = pem_blocks(pem, len, blocks, lens, MTLSAUTHZ__MAX_CHAIN);
+    ra = mtlsauthz_identity_from_pem(&a, pem, len, &ea);
+    if (nb == 0 || strstr(pem, "PRIVATE KEY") != NULL) {
+        /* Keys, garbage, empty files: refused, whichever path. */
+        cr_assert_neq(ra, 0, "%s", name);
+    } else {
+        rb =
+            mtlsauthz__x509_from_der_certs(&b, (const unsigned char *const *)blocks, lens, nb, &eb);
+        cr_assert_eq(ra, rb, "%s: %d vs %d", name, ra, rb);
+        if (ra == 0) {
+            cr_assert(dc_identity_diff(a, b) == NULL, "%s: %s", name, dc_identity_diff(a, b));
+            cr_assert_eq(mtlsauthz_identity_chain_length(a), nb);
+            seen->chains += nb > 1;
+            seen->compared++;
+        }
+    }
+    for (i = 0; i < nb; i++) {
+        OPENSSL_free(blocks[i]);
+    }
+    mtlsauthz_identity_free(a);
+    mtlsauthz_identity_free(b);
+    free(pem);
+}
+
 /*
  * mtlsauthz_identity_from_pem() takes the DER walker when every block is exactly one DER
  * certificate: on every generated certificate and chain bundle, it must give what the OpenSSL
@@ -435,51 +486,10 @@ static size_t pem_blocks(const char *pem, size_t len, unsigned char **der, size_
  */
 Test(der, pem_entry_point_agrees_with_openssl)
 {
-    const char *dir = getenv("MTLSAUTHZ_TEST_CERTS");
-    struct dirent *e;
-    size_t n = 0, chains = 0;
-    DIR *d;
-    cr_assert(dir != NULL, "MTLSAUTHZ_TEST_CERTS is not set (run through make check)");
-    d = opendir(dir);
-    cr_assert(d != NULL, "cannot open %s", dir);
-    while ((e = readdir(d)) != NULL) {
-        size_t len, nl = strlen(e->d_name), nb, i, lens[MTLSAUTHZ__MAX_CHAIN];
-        unsigned char *blocks[MTLSAUTHZ__MAX_CHAIN];
-        mtlsauthz_identity *a = NULL, *b = NULL;
-        mtlsauthz_error ea, eb;
-        char *pem;
-        int ra, rb;
-        if (nl < 5 || strcmp(e->d_name + nl - 4, ".pem") != 0) {
-            continue;
-        }
-        pem = th_cert(e->d_name, &len);
-        nb = pem_blocks(pem, len, blocks, lens, MTLSAUTHZ__MAX_CHAIN);
-        ra = mtlsauthz_identity_from_pem(&a, pem, len, &ea);
-        if (nb == 0 || strstr(pem, "PRIVATE KEY") != NULL) {
-            /* Keys, garbage, empty files: refused, whichever path. */
-            cr_assert_neq(ra, 0, "%s", e->d_name);
-        } else {
-            rb = mtlsauthz__x509_from_der_certs(&b, (const unsigned char *const *)blocks, lens, nb,
-                                                &eb);
-            cr_assert_eq(ra, rb, "%s: %d vs %d", e->d_name, ra, rb);
-            if (ra == 0) {
-                cr_assert(dc_identity_diff(a, b) == NULL, "%s: %s", e->d_name,
-                          dc_identity_diff(a, b));
-                cr_assert_eq(mtlsauthz_identity_chain_length(a), nb);
-                chains += nb > 1;
-                n++;
-            }
-        }
-        for (i = 0; i < nb; i++) {
-            OPENSSL_free(blocks[i]);
-        }
-        mtlsauthz_identity_free(a);
-        mtlsauthz_identity_free(b);
-        free(pem);
-    }
-    closedir(d);
-    cr_assert_geq(n, 50, "only %zu PEM certificates compared in %s", n, dir);
-    cr_assert_geq(chains, 20, "only %zu chain bundles compared", chains);
+    pem_seen seen = {0, 0};
+    for_each_cert(".pem", pem_file_matches_openssl, &seen);
+    cr_assert_geq(seen.compared, 50, "only %zu PEM certificates compared", seen.compared);
+    cr_assert_geq(seen.chains, 20, "only %zu chain bundles compared", seen.chains);
 }
 
 /* A PEM block holding a certificate and then more bytes is not taken by the walker: the
