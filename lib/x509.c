@@ -418,13 +418,10 @@ static int from_pem(mtlsauthz_identity **out, const char *pem, size_t pem_len, m
         rc = mtlsauthz__error_set(err, MTLSAUTHZ_ECERT, "no CERTIFICATE block in PEM input");
         goto out;
     }
-    /* Each block exactly one DER certificate: then the DER walker (der.h) builds the same
-     * identity as the OpenSSL extractor, without a d2i_X509() per block. Anything else, and
-     * whatever the walker does not take, the OpenSSL extractor decides, errors included. */
-    for (i = 0; i < n && mtlsauthz__der_cert_len(blocks[i], lens[i]) == lens[i]; i++) {
-    }
-    if (i == n &&
-        mtlsauthz__der_from_der_certs(out, (const unsigned char *const *)blocks, lens, n) == 0) {
+    /* The DER walker (der.h) builds the same identity as the OpenSSL extractor without a
+     * d2i_X509() per block; whatever it does not take (a block with trailing bytes among
+     * them), the OpenSSL extractor decides, errors included. */
+    if (mtlsauthz__der_from_der_certs(out, (const unsigned char *const *)blocks, lens, n) == 0) {
         rc = 0;
         goto out;
     }
