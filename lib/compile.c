@@ -722,6 +722,7 @@ int mtlsauthz__policy_compile(mtlsauthz_policy **out, const mtlsauthz__ast *ast,
         return err_nomem(&c);
     }
     atomic_init(&c.p->refs, 1);
+    c.p->protocol = ast->protocol;
     mtlsauthz__seed(c.p->seed);
     mtlsauthz__strmap_init(&c.cap_map, c.p->seed);
     mtlsauthz__strmap_init(&names, c.p->seed);

@@ -161,6 +161,13 @@ static int build(struct out *o, const char *method, size_t method_len, const cha
     if (target[0] != '/') {
         return refuse(err, "path is not absolute");
     }
+    /* HEAD is decided as GET: routers run the GET handler for it (RFC 9110 §9.3.2 has HEAD
+     * mirror GET; Go's ServeMux, Grape, Rails and nginx's proxy_cache all do), so a deny on
+     * "GET /x" must hold for "HEAD /x" too (docs/policy.md, "HTTP operations"). */
+    if (method_len == 4 && memcmp(method, "HEAD", 4) == 0) {
+        method = "GET";
+        method_len = 3;
+    }
     for (i = 0; i < method_len; i++) {
         put(o, method[i]);
     }

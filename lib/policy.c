@@ -83,6 +83,14 @@ void mtlsauthz_policy_free(mtlsauthz_policy *policy)
     }
 }
 
+mtlsauthz_protocol mtlsauthz_policy_protocol(const mtlsauthz_policy *policy)
+{
+    if (policy != NULL && policy->protocol == MTLSAUTHZ__PROTOCOL_HTTP) {
+        return MTLSAUTHZ_PROTOCOL_HTTP;
+    }
+    return MTLSAUTHZ_PROTOCOL_ANY;
+}
+
 size_t mtlsauthz_policy_rule_count(const mtlsauthz_policy *policy)
 {
     return policy != NULL ? policy->nrules : 0;

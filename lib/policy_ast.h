@@ -69,9 +69,17 @@ typedef struct mtlsauthz__ast_rule {
     mtlsauthz__strv operations;
 } mtlsauthz__ast_rule;
 
+/* `protocol`: what the operations are. ANY (the default) allows named operations such as
+ * "images:build"; HTTP requires every operation pattern to be an HTTP operation pattern. */
+typedef enum mtlsauthz__protocol {
+    MTLSAUTHZ__PROTOCOL_ANY = 0,
+    MTLSAUTHZ__PROTOCOL_HTTP = 1
+} mtlsauthz__protocol;
+
 typedef struct mtlsauthz__ast {
     unsigned version;
-    mtlsauthz__strv sensitive; /* n == 0 when absent */
+    mtlsauthz__protocol protocol; /* ANY when absent */
+    mtlsauthz__strv sensitive;    /* n == 0 when absent */
     mtlsauthz__ast_principal *principals;
     unsigned nprincipals; /* may be 0 when `principals` is absent (rules may use "*") */
     mtlsauthz__ast_rule *rules;

@@ -104,6 +104,7 @@ struct mtlsauthz__index; /* index.c */
 
 struct mtlsauthz_policy {
     atomic_size_t refs;
+    mtlsauthz__protocol protocol;
     mtlsauthz__principal *principals;
     unsigned nprincipals;
     mtlsauthz__rule *rules;

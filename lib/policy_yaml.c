@@ -679,6 +679,9 @@ static const char *enum_choices(const char *field)
     if (strcmp(field, "mode") == 0) {
         return "enforce or dry-run";
     }
+    if (strcmp(field, "protocol") == 0) {
+        return "http or any";
+    }
     return NULL;
 }
 
@@ -951,8 +954,15 @@ static const cyaml_schema_value_t rule_schema = {
     CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, mtlsauthz__ast_rule, rule_fields),
 };
 
+static const cyaml_strval_t protocol_strings[] = {
+    {"any", MTLSAUTHZ__PROTOCOL_ANY},
+    {"http", MTLSAUTHZ__PROTOCOL_HTTP},
+};
+
 static const cyaml_schema_field_t policy_fields[] = {
     CYAML_FIELD_UINT("version", CYAML_FLAG_DEFAULT, mtlsauthz__ast, version),
+    CYAML_FIELD_ENUM("protocol", CYAML_FLAG_STRICT | CYAML_FLAG_OPTIONAL, mtlsauthz__ast, protocol,
+                     protocol_strings, CYAML_ARRAY_LEN(protocol_strings)),
     STRV_FIELD("sensitive", CYAML_FLAG_OPTIONAL, mtlsauthz__ast, sensitive, &string_entry,
                MTLSAUTHZ__POLICY_MAX_LIST),
     /* Optional: a policy whose rules all use "*" needs no principals (policy_ast.h). */

@@ -25,6 +25,8 @@ extern "C" {
 /**
  * Builds "METHOD SP path" from a method and a raw origin-form request target:
  * strips the query, percent-decodes, and removes a single trailing slash (except on "/").
+ * The method is kept as sent (methods are case-sensitive), except that "HEAD" becomes "GET":
+ * servers run the GET handler for a HEAD request, so it is decided as one.
  * Refuses (MTLSAUTHZ_EOPERATION, with the reason in `err`) a method that is not an HTTP token,
  * and a target that is not absolute ("/..."), has a malformed %-escape or a fragment, or whose
  * decoded path contains a NUL or other control byte, an encoded "/", a dot segment ("." or

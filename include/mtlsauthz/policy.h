@@ -94,6 +94,23 @@ MTLSAUTHZ_API mtlsauthz_policy *mtlsauthz_policy_ref(mtlsauthz_policy *policy);
 /** Drops a reference; the last one frees the policy. NULL is a no-op. Thread-safe. */
 MTLSAUTHZ_API void mtlsauthz_policy_free(mtlsauthz_policy *policy);
 
+/**
+ * What a policy's operations are: its top-level `protocol` key (docs/policy.md). The numbers
+ * are ABI.
+ */
+typedef enum mtlsauthz_protocol {
+    MTLSAUTHZ_PROTOCOL_ANY = 0, /* "any" or absent: named operations ("images:build") allowed */
+    MTLSAUTHZ_PROTOCOL_HTTP = 1 /* "http": every operation pattern is "METHOD /path" */
+} mtlsauthz_protocol;
+
+/**
+ * The policy's declared protocol; MTLSAUTHZ_PROTOCOL_ANY for NULL. A binding that derives
+ * operations from HTTP requests warns at start-up when this is not MTLSAUTHZ_PROTOCOL_HTTP,
+ * since only then are operation patterns checked to be ones an HTTP request can match.
+ * Thread-safe.
+ */
+MTLSAUTHZ_API mtlsauthz_protocol mtlsauthz_policy_protocol(const mtlsauthz_policy *policy);
+
 /** Number of rules in the policy (dry-run rules included). */
 MTLSAUTHZ_API size_t mtlsauthz_policy_rule_count(const mtlsauthz_policy *policy);
 

@@ -58,6 +58,9 @@ expect_op GET '/a?b=/../' "GET /a"
 expect_op GET '/%2541' "GET /%41"
 expect_op GET '/a%20b' "GET /a b"
 expect_op DELETE '/images/x.y/' "DELETE /images/x.y"
+# HEAD runs the GET handler, so it is decided as GET; methods are otherwise kept as sent.
+expect_op HEAD /containers/x/secrets "GET /containers/x/secrets"
+expect_op head /x "head /x"
 
 expect_refused "encoded '/'" GET /a%2Fb
 expect_refused "encoded '/'" GET /a%2fb

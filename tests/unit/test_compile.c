@@ -25,6 +25,25 @@ static void selector_ok(const char *selector)
     mtlsauthz_policy_free(ph_load(ph_selector_yaml(selector)));
 }
 
+/* ---- the declared protocol ---- */
+
+Test(compile, protocol_is_public)
+{
+    mtlsauthz_policy *p = ph_load("version: 1\nrules:\n  - {id: r, effect: allow, principals: "
+                                  "[\"*\"], operations: [\"images:build\"]}\n");
+    cr_assert_eq(mtlsauthz_policy_protocol(p), MTLSAUTHZ_PROTOCOL_ANY);
+    mtlsauthz_policy_free(p);
+    p = ph_load("version: 1\nprotocol: any\nrules:\n  - {id: r, effect: allow, principals: "
+                "[\"*\"], operations: [\"GET /x\"]}\n");
+    cr_assert_eq(mtlsauthz_policy_protocol(p), MTLSAUTHZ_PROTOCOL_ANY);
+    mtlsauthz_policy_free(p);
+    p = ph_load("version: 1\nprotocol: http\nrules:\n  - {id: r, effect: allow, principals: "
+                "[\"*\"], operations: [\"GET /x\"]}\n");
+    cr_assert_eq(mtlsauthz_policy_protocol(p), MTLSAUTHZ_PROTOCOL_HTTP);
+    mtlsauthz_policy_free(p);
+    cr_assert_eq(mtlsauthz_policy_protocol(NULL), MTLSAUTHZ_PROTOCOL_ANY);
+}
+
 /* ---- names, ids, references ---- */
 
 Test(compile_errors, duplicate_principal_names)

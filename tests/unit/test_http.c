@@ -101,6 +101,29 @@ Test(http, method_is_kept_as_given)
     ok("A!#$%&'*+-.^_`|~9", "/x", "A!#$%&'*+-.^_`|~9 /x");
 }
 
+/* HEAD runs the GET handler in every router the bindings serve, so it is decided as GET; the
+ * match is exact, since methods are case-sensitive (RFC 9110 §9.1). */
+Test(http, head_is_decided_as_get)
+{
+    ok("HEAD", "/containers/x/secrets", "GET /containers/x/secrets");
+    ok("HEAD", "/containers/x/secrets/?q=1", "GET /containers/x/secrets");
+    ok("HEAD", "/", "GET /");
+    ok("head", "/x", "head /x");
+    ok("HEADX", "/x", "HEADX /x");
+    ok("HEA", "/x", "HEA /x");
+    refused("HEAD", "/a/../b", 7, "dot segment");
+}
+
+Test(http, head_fits_the_buffer_get_needs)
+{
+    char out[9];
+    mtlsauthz_error err;
+    /* "GET /abc" and its NUL: the buffer a GET needs is enough. */
+    cr_assert_eq(op(out, sizeof(out), "HEAD", "/abc", 4, &err), 0, "%s", err.message);
+    cr_assert_str_eq(out, "GET /abc");
+    cr_assert_eq(op(out, sizeof(out), "HEAD", "/abcd", 5, &err), MTLSAUTHZ_ELIMIT);
+}
+
 Test(http, refuses_encoded_slash)
 {
     refused_s("/a%2Fb", "encoded '/'");

@@ -385,6 +385,32 @@ Test(policy_yaml, unknown_enum_values_are_refused)
                MTLSAUTHZ_EPOLICY, "'effect' must be allow or deny", "not a list");
 }
 
+/* ---- protocol ---- */
+
+Test(policy_yaml, protocol_is_optional_and_read)
+{
+    mtlsauthz__ast *ast = load_ok(HEAD RULE_OK);
+    cr_assert_eq(ast->protocol, MTLSAUTHZ__PROTOCOL_ANY, "absent means any");
+    mtlsauthz__ast_free(ast);
+    ast = load_ok("version: 1\nprotocol: http\nrules:\n" RULE_OK);
+    cr_assert_eq(ast->protocol, MTLSAUTHZ__PROTOCOL_HTTP);
+    mtlsauthz__ast_free(ast);
+    ast = load_ok("version: 1\nprotocol: any\nrules:\n" RULE_OK);
+    cr_assert_eq(ast->protocol, MTLSAUTHZ__PROTOCOL_ANY);
+    mtlsauthz__ast_free(ast);
+}
+
+Test(policy_yaml, protocol_values_are_strict)
+{
+    expect_err("version: 1\nprotocol: HTTP\nrules:\n" RULE_OK, MTLSAUTHZ_EPOLICY, "'HTTP'",
+               "'protocol'", "http or any", "line: 2");
+    expect_err("version: 1\nprotocol: grpc\nrules:\n" RULE_OK, MTLSAUTHZ_EPOLICY, "'grpc'",
+               "http or any");
+    expect_err("version: 1\nprotocol: 1\nrules:\n" RULE_OK, MTLSAUTHZ_EPOLICY, "'1'", "'protocol'");
+    expect_err("version: 1\nprotocol: [http]\nrules:\n" RULE_OK, MTLSAUTHZ_EPOLICY,
+               "'protocol' must be http or any");
+}
+
 /* ---- empty lists (libcyaml: same as an absent key) ---- */
 
 Test(policy_yaml, empty_lists_are_refused_by_key)
