@@ -577,6 +577,9 @@ static int compile_rule(compiler *c, const mtlsauthz__ast_rule *ar, mtlsauthz__r
                     mtlsauthz__principal *pr = &p->principals[r->principals[k]];
                     if (principal_binds(pr, id, &slot)) {
                         pr->needed_caps |= (uint32_t)1u << slot;
+                        if (r->effect == MTLSAUTHZ__DENY) {
+                            pr->deny_caps |= (uint32_t)1u << slot;
+                        }
                         bound = 1;
                     }
                 }

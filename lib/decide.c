@@ -359,10 +359,6 @@ static int rows_join(rowset *out, const rowset *tuples, const rowset *alts, unsi
     return 0;
 }
 
-typedef struct scratch {
-    rowset tuples, alts, tmp;
-} scratch;
-
 static unsigned lowest_bit(uint32_t m)
 {
     unsigned k = 0;
@@ -371,6 +367,50 @@ static unsigned lowest_bit(uint32_t m)
         k++;
     }
     return k;
+}
+
+typedef struct scratch {
+    rowset tuples, alts, tmp;
+    /* The principal's deny values (see mtlsauthz__mprin): at most MTLSAUTHZ__PEER_MAX_TUPLES
+     * distinct ones, past which the peer fails closed like an overflowing tuple set. */
+    mtlsauthz__capval loose[MTLSAUTHZ__PEER_MAX_TUPLES];
+    unsigned nloose;
+    uint32_t deny_wild;
+} scratch;
+
+/* Adds every value an alternative binds to a deny slot, once; narrows deny_wild to the slots
+ * some alternative leaves unbound (a principal matches without binding a slot only if every
+ * key can). 0, or ELIMIT when the values overflow. */
+static int collect_deny_values(scratch *s, const mtlsauthz__principal *pr, const rowset *alts)
+{
+    uint32_t unbound = 0;
+    for (unsigned a = 0; a < alts->n; a++) {
+        for (uint32_t m = pr->deny_caps; m != 0; m &= m - 1) {
+            unsigned slot = lowest_bit(m);
+            const mtlsauthz__str *v = &alts->rows[a][slot];
+            unsigned i;
+            if (v->ptr == NULL) {
+                unbound |= (uint32_t)1u << slot;
+                continue;
+            }
+            for (i = 0; i < s->nloose; i++) {
+                if (s->loose[i].slot == slot && str_eq(&s->loose[i].v, v->ptr, v->len)) {
+                    break;
+                }
+            }
+            if (i < s->nloose) {
+                continue;
+            }
+            if (s->nloose == MTLSAUTHZ__PEER_MAX_TUPLES) {
+                return MTLSAUTHZ_ELIMIT;
+            }
+            s->loose[s->nloose].slot = slot;
+            s->loose[s->nloose].v = *v;
+            s->nloose++;
+        }
+    }
+    s->deny_wild &= unbound;
+    return 0;
 }
 
 /* 1 matched (tuples in s->tuples), 0 not, or ELIMIT. */
@@ -391,6 +431,8 @@ static int principal_resolve(const mtlsauthz__principal *pr, const mtlsauthz__fo
         }
     }
     s->tuples.n = 0;
+    s->nloose = 0;
+    s->deny_wild = pr->deny_caps;
     if (pr->needed_caps == 0) {
         return 1;
     }
@@ -408,6 +450,12 @@ static int principal_resolve(const mtlsauthz__principal *pr, const mtlsauthz__fo
         }
         if (s->alts.n == 0) {
             return 0; /* the key does not match */
+        }
+        if (pr->deny_caps != 0) {
+            rc = collect_deny_values(s, pr, &s->alts);
+            if (rc < 0) {
+                return rc;
+            }
         }
         rc = rows_join(&s->tmp, &s->tuples, &s->alts, pr->ncaps);
         if (rc < 0) {
@@ -753,6 +801,18 @@ static int peer_resolve(mtlsauthz_peer *peer, const mtlsauthz__folded *f)
                 }
             }
         }
+        m->deny_wild = s.deny_wild;
+        m->nloose = s.nloose;
+        if (s.nloose > 0) {
+            m->loose = mtlsauthz__malloc(s.nloose * sizeof(*m->loose));
+            if (m->loose == NULL) {
+                goto out;
+            }
+            memcpy(m->loose, s.loose, s.nloose * sizeof(*m->loose));
+            for (unsigned v = 0; v < s.nloose; v++) {
+                arena_len += s.loose[v].v.len + 1u;
+            }
+        }
         peer->nmp++;
     }
     /* Copy captured values out of the (temporary) folded identity. */
@@ -765,8 +825,8 @@ static int peer_resolve(mtlsauthz_peer *peer, const mtlsauthz__folded *f)
         size_t cells = (size_t)m->ntuples * p->principals[m->principal].ncaps;
         m->tuples = tuple_tmp[i];
         tuple_tmp[i] = NULL;
-        for (size_t c = 0; c < cells; c++) {
-            mtlsauthz__str *v = &m->tuples[c];
+        for (size_t c = 0; c < cells + m->nloose; c++) {
+            mtlsauthz__str *v = c < cells ? &m->tuples[c] : &m->loose[c - cells].v;
             if (v->ptr == NULL) {
                 continue;
             }
@@ -846,6 +906,7 @@ static void peer_release(mtlsauthz_peer *peer)
     if (peer->mp != NULL) {
         for (unsigned i = 0; i < peer->nmp; i++) {
             mtlsauthz__free(peer->mp[i].tuples);
+            mtlsauthz__free(peer->mp[i].loose);
         }
     }
     mtlsauthz__free(peer->mp);
@@ -960,6 +1021,85 @@ static int op_hit(const mtlsauthz__cop *o, const char *op, size_t op_len, unsign
     return mtlsauthz__pattern_match(pat, op, op_len, NULL, NULL, NULL, budget);
 }
 
+/* The slot of policy-wide capture `id` in the principal's cap_ids; pr->ncaps when it binds
+ * no such name. */
+static unsigned cap_slot(const mtlsauthz__principal *pr, unsigned id)
+{
+    unsigned slot = 0;
+    while (slot < pr->ncaps && pr->cap_ids[slot] != id) {
+        slot++;
+    }
+    return slot;
+}
+
+/* A deny operation's captures, read through one matched principal: each either takes any
+ * value (wild) or must equal one the principal bound to its slot. */
+typedef struct deny_ctx {
+    const mtlsauthz__mprin *mp;
+    unsigned slots[MTLSAUTHZ__PATTERN_MAX_CAPTURES];
+    uint32_t wild; /* bit k: capture k of the operation takes any value */
+} deny_ctx;
+
+static int deny_accept(void *vctx, const mtlsauthz__str *caps, unsigned ncaps)
+{
+    const deny_ctx *d = vctx;
+    for (unsigned k = 0; k < ncaps; k++) {
+        int found = 0;
+        if (d->wild & ((uint32_t)1u << k)) {
+            continue;
+        }
+        for (unsigned i = 0; i < d->mp->nloose && !found; i++) {
+            const mtlsauthz__capval *cv = &d->mp->loose[i];
+            found = cv->slot == d->slots[k] && str_eq(&cv->v, caps[k].ptr, caps[k].len);
+        }
+        if (!found) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/*
+ * A deny rule's operation with captures. A deny must not fail open because bindings are
+ * missing or disagree (docs/policy.md, "Captures"), so, unlike an allow, it matches when
+ * every capture equals SOME value a matched principal of the rule bound to that name, from
+ * any key, consistent or not; a capture the principal can match without binding ("*" never
+ * binds) takes any value. Returns 1, 0, or ELIMIT.
+ */
+static int deny_op_hit(const mtlsauthz_peer *peer, const mtlsauthz__cand *c,
+                       const mtlsauthz__rule *r, const mtlsauthz__cop *o, const char *op,
+                       size_t op_len, unsigned long *budget)
+{
+    const mtlsauthz_policy *p = peer->policy;
+    if (r->any_principal) {
+        return mtlsauthz__pattern_match(&o->pat, op, op_len, NULL, NULL, NULL, budget);
+    }
+    for (unsigned m = 0; m < c->nmp; m++) {
+        deny_ctx d;
+        const mtlsauthz__principal *pr;
+        int rc;
+        d.mp = &peer->mp[peer->cand_mp[c->first_mp + m]];
+        d.wild = 0;
+        pr = &p->principals[d.mp->principal];
+        for (unsigned k = 0; k < o->pat.ncaps; k++) {
+            unsigned slot = cap_slot(pr, o->cap_ids[k]);
+            d.slots[k] = slot;
+            if (slot == pr->ncaps || (d.mp->deny_wild & ((uint32_t)1u << slot))) {
+                d.wild |= (uint32_t)1u << k;
+            }
+        }
+        if (d.wild == ((uint32_t)1u << o->pat.ncaps) - 1u) {
+            rc = mtlsauthz__pattern_match(&o->pat, op, op_len, NULL, NULL, NULL, budget);
+        } else {
+            rc = mtlsauthz__pattern_match(&o->pat, op, op_len, NULL, deny_accept, &d, budget);
+        }
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
 int mtlsauthz__cand_match(const mtlsauthz_peer *peer, const mtlsauthz__cand *c, const char *op,
                           size_t op_len, unsigned long *budget, int explain)
 {
@@ -980,6 +1120,13 @@ int mtlsauthz__cand_match(const mtlsauthz_peer *peer, const mtlsauthz__cand *c, 
         if (op_len < o->pat.min_len) {
             continue;
         }
+        if (c->flags & MTLSAUTHZ__CAND_DENY) {
+            rc = deny_op_hit(peer, c, r, o, op, op_len, budget);
+            if (rc != 0) {
+                return rc;
+            }
+            goto next_op;
+        }
         /* Captures: only bindings of a principal through which the identity matched THIS
          * rule count ("*" binds nothing), and all of an operation's captures must come from
          * one consistent tuple. */
@@ -989,14 +1136,8 @@ int mtlsauthz__cand_match(const mtlsauthz_peer *peer, const mtlsauthz__cand *c, 
             unsigned slots[MTLSAUTHZ__PATTERN_MAX_CAPTURES];
             int usable = 1;
             for (unsigned k = 0; k < o->pat.ncaps && usable; k++) {
-                usable = 0;
-                for (unsigned s = 0; s < pr->ncaps; s++) {
-                    if (pr->cap_ids[s] == o->cap_ids[k]) {
-                        slots[k] = s;
-                        usable = 1;
-                        break;
-                    }
-                }
+                slots[k] = cap_slot(pr, o->cap_ids[k]);
+                usable = slots[k] < pr->ncaps;
             }
             if (!usable) {
                 continue; /* this principal does not bind every name the operation uses */
@@ -1018,6 +1159,7 @@ int mtlsauthz__cand_match(const mtlsauthz_peer *peer, const mtlsauthz__cand *c, 
                 }
             }
         }
+    next_op:
         if (explain && result == MTLSAUTHZ__RULE_NO_OP) {
             /* Did the shape match, with the bindings being what failed? */
             rc = mtlsauthz__pattern_match(&o->pat, op, op_len, NULL, NULL, NULL, budget);

@@ -65,6 +65,10 @@ typedef struct mtlsauthz__principal {
     /* Bit i set: cap_ids[i] is used by an operation of some rule naming this principal, so
      * peers enumerate its values; other captures only have to match. */
     uint32_t needed_caps;
+    /* Bit i set: cap_ids[i] is used by an operation of a deny rule naming this principal. A
+     * deny must apply to every value a key binds, consistent or not, so peers keep those
+     * values apart from the tuples (mtlsauthz__mprin.loose). A subset of needed_caps. */
+    uint32_t deny_caps;
     /* The "used" view: rules that name this principal, ascending (file order). nrules == 0
      * means no rule names it (rules with "*" are not counted). */
     unsigned *rules;
@@ -207,13 +211,24 @@ void mtlsauthz__folded_free(mtlsauthz__folded *f);
 int mtlsauthz__principal_failing_key(const mtlsauthz_policy *p, unsigned pi,
                                      const mtlsauthz__folded *f);
 
+typedef struct mtlsauthz__capval {
+    unsigned slot; /* index into the principal's cap_ids */
+    mtlsauthz__str v;
+} mtlsauthz__capval;
+
 /* A principal the peer's identity matched, with its binding tuples: ntuples rows of
  * principal->ncaps values each (a slot not needed by any rule, or not bound by the keys
- * that matched, has ptr == NULL). Values are owned by the peer. */
+ * that matched, has ptr == NULL). For the slots in the principal's deny_caps, also every
+ * value any key bound (loose, nloose entries, consistent or not) and, in deny_wild, the slots
+ * the principal can match without binding: a deny rule reads those as any value. Values are
+ * owned by the peer. */
 typedef struct mtlsauthz__mprin {
     unsigned principal;
     unsigned ntuples;
     mtlsauthz__str *tuples;
+    uint32_t deny_wild;
+    unsigned nloose;
+    mtlsauthz__capval *loose;
 } mtlsauthz__mprin;
 
 /* A rule the peer may match: one of its principals matched, or it lists "*". */

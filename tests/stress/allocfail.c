@@ -62,6 +62,7 @@ static const char capture_policy[] =
     "  - {id: a3, effect: allow, principals: [\"*\"], operations: [\"GET /a3\"]}\n"
     "  - {id: a4, effect: allow, principals: [\"*\"], operations: [\"POST /admin/**\"]}\n"
     "  - {id: d1, effect: deny, principals: [\"*\"], operations: [\"* /host/**\"]}\n"
+    "  - {id: d2, effect: deny, principals: [tenant], operations: [\"DELETE /t/{tenant}/**\"]}\n"
     "  - {id: dr, effect: deny, mode: dry-run, principals: [\"*\"], operations: [\"GET /a2\"]}\n";
 
 /* Valid YAML that fails late, in the compiler: error paths must clean up too. */
@@ -78,6 +79,7 @@ static const char *const ops[] = {
     "GET /t/acme/x",     "PUT /t/acme/api", "GET /t/globex/x",  "POST /images/build",
     "POST /images/push", "GET /containers", "GET /w/web",       "GET /a1",
     "GET /a2",           "POST /admin/x",   "DELETE /host/etc", "GET /nothing",
+    "DELETE /t/acme/x",
 };
 #define NOPS (sizeof(ops) / sizeof(ops[0]))
 

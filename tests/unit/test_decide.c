@@ -709,6 +709,104 @@ Test(decide_captures, too_many_bindings_fail_closed)
     mtlsauthz_policy_free(p);
 }
 
+/* ---- captures in deny rules fail closed ----
+ * A deny applies when ANY value a matched principal of the rule binds agrees with the
+ * operation, consistent or not, and as a wildcard where the principal matched without binding
+ * the name: missing or disagreeing bindings never let a request past a deny
+ * (docs/policy.md, "Captures"). */
+
+static const char deny_capture_policy[] =
+    "version: 1\n"
+    "principals:\n"
+    "  - name: twice\n"
+    "    spiffe: [\"spiffe://prod.example.com/tenant/{t}/*\"]\n"
+    "    o: [\"{t}\"]\n"
+    "  - name: tenant-or-ci\n"
+    "    spiffe: [\"spiffe://prod.example.com/tenant/{t}/api\", "
+    "\"spiffe://prod.example.com/ci/*\"]\n"
+    "  - name: ops\n"
+    "    ou: [ops]\n"
+    "rules:\n"
+    "  - id: all-tenants\n"
+    "    effect: allow\n"
+    "    principals: [twice, tenant-or-ci, ops]\n"
+    "    operations: [\"* /tenants/**\"]\n"
+    "  - id: no-self-delete\n"
+    "    effect: deny\n"
+    "    principals: [twice]\n"
+    "    operations: [\"DELETE /tenants/{t}/**\"]\n"
+    "  - id: no-own-secret\n"
+    "    effect: deny\n"
+    "    principals: [tenant-or-ci, ops]\n"
+    "    operations: [\"GET /tenants/{t}/secret\"]\n"
+    "  - id: watch-self\n"
+    "    effect: deny\n"
+    "    mode: dry-run\n"
+    "    principals: [twice]\n"
+    "    operations: [\"PUT /tenants/{t}/x\"]\n";
+
+Test(decide_captures, deny_applies_to_any_binding_when_keys_disagree)
+{
+    mtlsauthz_policy *p = ph_load(deny_capture_policy);
+    mtlsauthz_identity *acme = ph_cert("tenant-acme"); /* SPIFFE .../acme/api, O=Acme */
+    /* `twice` binds t=acme (SPIFFE) and t=Acme (O): no consistent tuple, but the deny holds
+     * for both values. */
+    ph_expect(p, acme, "DELETE /tenants/acme/x", 0, MTLSAUTHZ_REASON_DENIED, "no-self-delete");
+    ph_expect(p, acme, "DELETE /tenants/Acme/x", 0, MTLSAUTHZ_REASON_DENIED, "no-self-delete");
+    /* A value nothing binds is not denied by it; the allow still applies. */
+    ph_allow(p, acme, "DELETE /tenants/globex/x", "all-tenants");
+    ph_allow(p, acme, "GET /tenants/acme/x", "all-tenants");
+    mtlsauthz_identity_free(acme);
+    mtlsauthz_policy_free(p);
+}
+
+Test(decide_captures, deny_binding_consistent_keys)
+{
+    mtlsauthz_policy *p = ph_load(deny_capture_policy);
+    ph_ident *pi = ph_ident_new();
+    ph_add(pi, MTLSAUTHZ_FIELD_SPIFFE_ID, "spiffe://prod.example.com/tenant/acme/api");
+    ph_add(pi, MTLSAUTHZ_FIELD_SAN_URI, "spiffe://prod.example.com/tenant/acme/api");
+    ph_add(pi, MTLSAUTHZ_FIELD_O, "acme");
+    ph_expect(p, &pi->id, "DELETE /tenants/acme/x", 0, MTLSAUTHZ_REASON_DENIED, "no-self-delete");
+    ph_allow(p, &pi->id, "DELETE /tenants/initech/x", "all-tenants");
+    free(pi);
+    mtlsauthz_policy_free(p);
+}
+
+Test(decide_captures, deny_unbound_capture_is_a_wildcard)
+{
+    mtlsauthz_policy *p = ph_load(deny_capture_policy);
+    mtlsauthz_identity *acme = ph_cert("tenant-acme"), *b = ph_cert("builder"),
+                       *ops = ph_cert("ops");
+    /* tenant-or-ci binds t=acme for the tenant... */
+    ph_expect(p, acme, "GET /tenants/acme/secret", 0, MTLSAUTHZ_REASON_DENIED, "no-own-secret");
+    ph_allow(p, acme, "GET /tenants/globex/secret", "all-tenants");
+    /* ...but the builder matches it through the pattern without {t}, and ops binds nothing:
+     * not knowing t, the deny holds for every value. */
+    ph_expect(p, b, "GET /tenants/acme/secret", 0, MTLSAUTHZ_REASON_DENIED, "no-own-secret");
+    ph_expect(p, b, "GET /tenants/x/secret", 0, MTLSAUTHZ_REASON_DENIED, "no-own-secret");
+    ph_expect(p, ops, "GET /tenants/globex/secret", 0, MTLSAUTHZ_REASON_DENIED, "no-own-secret");
+    ph_allow(p, ops, "GET /tenants/globex/public", "all-tenants");
+    mtlsauthz_identity_free(acme);
+    mtlsauthz_identity_free(b);
+    mtlsauthz_identity_free(ops);
+    mtlsauthz_policy_free(p);
+}
+
+Test(decide_captures, dry_run_deny_reports_any_binding)
+{
+    mtlsauthz_policy *p = ph_load(deny_capture_policy);
+    mtlsauthz_identity *acme = ph_cert("tenant-acme");
+    mtlsauthz_decision d;
+    mtlsauthz_error err;
+    cr_assert_eq(mtlsauthz_policy_decide(&d, p, acme, "PUT /tenants/Acme/x", 19, &err), 0);
+    cr_assert_eq(d.allowed, 1);
+    cr_assert_eq(d.dry_run_count, 1);
+    cr_assert_str_eq(d.dry_run[0], "watch-self");
+    mtlsauthz_identity_free(acme);
+    mtlsauthz_policy_free(p);
+}
+
 /* ---- rejected and missing identities ---- */
 
 static const char star_policy[] = "version: 1\n"
