@@ -32,6 +32,7 @@ class RackMiddlewareTest < Minitest::Test
 
   WHOAMI_POLICY = <<~YAML
     version: 1
+    protocol: http
     rules:
       - id: whoami
         effect: allow
@@ -362,7 +363,7 @@ class RackMiddlewareTest < Minitest::Test
   def test_policy_object_holder_and_reload
     policy = MtlsAuthz::Policy.load(WHOAMI_POLICY)
     holder = MtlsAuthz::PolicyHolder.new(policy)
-    @app = build_app(policy: holder)
+    @app = build_app(policy: holder, logger: Logger.new(@log))
     get "/whoami", {}, peer("plain")
     assert_equal 200, last_response.status
     get "/healthz", {}, peer("plain")
@@ -376,6 +377,63 @@ class RackMiddlewareTest < Minitest::Test
     assert_raises(MtlsAuthz::PolicyError) { holder.reload!("/nonexistent.yaml") }
     get "/healthz", {}, peer("plain") # the old policy stays after a failed reload
     assert_equal 200, last_response.status
+  end
+
+  # ---- the protocol warning ----
+
+  ANY_POLICY = WHOAMI_POLICY.sub("protocol: http\n", "")
+  PROTOCOL_WARNING = Regexp.new(
+    Regexp.escape("does not declare `protocol: http`. Add `protocol: http` at its top level:") +
+    ".* only under `protocol: http` is every operation pattern checked at load"
+  ).freeze
+
+  def test_warns_at_start_up_without_protocol_http
+    log = StringIO.new
+    MtlsAuthz::Rack.new(StoryAPI, policy: MtlsAuthz::Policy.load(ANY_POLICY),
+                                  logger: Logger.new(log))
+    assert_match(/WARN -- : mtlsauthz: the policy #{PROTOCOL_WARNING}/, log.string)
+    assert_equal 1, log.string.lines.size
+
+    explicit_any = ANY_POLICY.sub("version: 1\n", "version: 1\nprotocol: any\n")
+    Dir.mktmpdir do |dir|
+      path = File.join(dir, "any.yaml")
+      File.write(path, explicit_any)
+      # Without a logger, the warning goes to $stderr, naming the file.
+      assert_output("", /\Amtlsauthz: policy #{Regexp.escape(path)} #{PROTOCOL_WARNING}/) do
+        MtlsAuthz::Rack.new(StoryAPI, policy: path)
+      end
+    end
+  end
+
+  def test_no_warning_with_protocol_http_or_a_custom_operation
+    log = StringIO.new
+    MtlsAuthz::Rack.new(StoryAPI, policy: MtlsAuthz::Policy.load(WHOAMI_POLICY),
+                                  logger: Logger.new(log))
+    MtlsAuthz::Rack.new(StoryAPI, policy: MtlsAuthz::Policy.load(ANY_POLICY),
+                                  logger: Logger.new(log), operation: ->(_env) { "images:build" })
+    assert_equal "", log.string
+    assert_output("", "") do
+      MtlsAuthz::Rack.new(StoryAPI, policy: MtlsAuthz::Policy.load(WHOAMI_POLICY))
+      MtlsAuthz::Rack.new(StoryAPI, policy: MtlsAuthz::Policy.load(ANY_POLICY),
+                                    operation: ->(_env) { "images:build" })
+    end
+  end
+
+  def test_reload_rechecks_protocol
+    log = StringIO.new
+    holder = MtlsAuthz::PolicyHolder.new(MtlsAuthz::Policy.load(WHOAMI_POLICY))
+    mw = MtlsAuthz::Rack.new(StoryAPI, policy: holder, logger: Logger.new(log))
+    custom = MtlsAuthz::Rack.new(StoryAPI, policy: holder, logger: Logger.new(log),
+                                           operation: ->(_env) { "images:build" })
+    assert_equal "", log.string
+    holder.reload!(MtlsAuthz::Policy.load(ANY_POLICY))
+    assert_equal 1, log.string.scan(PROTOCOL_WARNING).size # from mw only, not from custom
+    mw.reload!(MtlsAuthz::Policy.load(WHOAMI_POLICY))
+    assert_equal 1, log.string.scan(PROTOCOL_WARNING).size
+    assert_raises(MtlsAuthz::PolicyError) { holder.reload!("/nonexistent.yaml") }
+    assert_equal 1, log.string.scan(PROTOCOL_WARNING).size
+    custom.reload!(MtlsAuthz::Policy.load(ANY_POLICY))
+    assert_equal 2, log.string.scan(PROTOCOL_WARNING).size
   end
 
   def test_bad_policy_path_raises_at_build

@@ -32,6 +32,12 @@ module MtlsAuthz
   #                    suffix of its last segment (below). false: only the operation as sent,
   #                    for apps that have no format routes.
   #
+  # When the operation comes from the request (no operation: option), the policy should
+  # declare `protocol: http`: only then is every operation pattern checked at load to be an
+  # HTTP operation, so that "/host/**" (no method) is an error rather than a rule that never
+  # applies (docs/policy.md, "HTTP operations"). Without it the middleware logs a warning at
+  # start-up and after each reload (to the logger at warn, else to $stderr).
+  #
   # Format suffixes: Grape compiles every route with an optional "(.:format)" (or "(.json)"
   # with `format :json`), and Rails does the same, so POST /containers/abc/exec.json runs the
   # exec handler, while a deny on "POST /containers/*/exec" does not match it as sent. Grape's
@@ -88,6 +94,10 @@ module MtlsAuthz
       @cert_env = header_env(cert_header)
       @verify_env = header_env(verify_header)
       @identity_cache = LRU.new(identity_cache)
+      return if @operation
+
+      check_protocol(@holder.policy)
+      @holder.on_reload { |fresh| check_protocol(fresh) }
     end
 
     # Swaps in a new policy (see PolicyHolder#reload!).
@@ -182,6 +192,22 @@ module MtlsAuthz
         log_dry_run(d, bare, identity) # a rule in dry-run reports what it would deny
       end
       [decision, nil]
+    end
+
+    # Operations built from requests are HTTP operations; say so when the policy does not.
+    def check_protocol(policy)
+      return if policy.protocol == "http"
+
+      where = @holder.path ? "policy #{@holder.path}" : "the policy"
+      message = "mtlsauthz: #{where} does not declare `protocol: http`. Add " \
+                "`protocol: http` at its top level: MtlsAuthz::Rack authorizes HTTP " \
+                "operations (\"METHOD /path\"), and only under `protocol: http` is every " \
+                "operation pattern checked at load to be one, so that a pattern no request " \
+                "can match (such as \"/host/**\") is an error instead of a rule that never " \
+                "applies (docs/policy.md, \"HTTP operations\")."
+      @logger ? @logger.warn(message) : Kernel.warn(message)
+    rescue ClosedError
+      nil # already replaced by a later reload, which checks its own policy
     end
 
     def refuse_target(env, error)
