@@ -436,6 +436,56 @@ class RackMiddlewareTest < Minitest::Test
     assert_equal 2, log.string.scan(PROTOCOL_WARNING).size
   end
 
+  # ---- middleware order ----
+
+  class OverrideAPI < Grape::API
+    post("containers/:id") { StoryAPI::CALLS << [:create, params[:id]]; {} }
+    delete("containers/:id") { StoryAPI::CALLS << [:delete, params[:id]]; { deleted: params[:id] } }
+  end
+
+  OVERRIDE_POLICY = <<~YAML
+    version: 1
+    protocol: http
+    rules:
+      - id: create
+        effect: allow
+        principals: ["*"]
+        operations: ["POST /containers/*"]
+  YAML
+
+  # Rack::MethodOverride turns a POST with _method=DELETE (a form field) or an
+  # X-HTTP-Method-Override header into a DELETE. The middleware authorizes the request it
+  # sees, so a rewrite after it is a bypass, and one before it is decided as rewritten.
+  def test_method_override_must_run_before_the_middleware
+    policy = MtlsAuthz::Policy.load(OVERRIDE_POLICY)
+    after = Rack::Builder.new do
+      use MtlsAuthz::Rack, policy: policy
+      use Rack::MethodOverride
+      run OverrideAPI
+    end
+    before = Rack::Builder.new do
+      use Rack::MethodOverride
+      use MtlsAuthz::Rack, policy: policy
+      run OverrideAPI
+    end
+    overrides = [
+      { input: "_method=DELETE", "CONTENT_TYPE" => "application/x-www-form-urlencoded" },
+      { "HTTP_X_HTTP_METHOD_OVERRIDE" => "DELETE" }
+    ]
+    overrides.each do |override|
+      env = peer("ops").merge(override)
+      res = Rack::MockRequest.new(after).post("/containers/abc", env)
+      assert_equal 200, res.status, "authorized as POST, run as DELETE: #{override}"
+      assert_equal [[:delete, "abc"]], calls
+
+      res = Rack::MockRequest.new(before).post("/containers/abc", env)
+      assert_equal 403, res.status, override.to_s
+      assert_empty calls
+    end
+    assert_equal 201, Rack::MockRequest.new(before).post("/containers/abc", peer("ops")).status
+    assert_equal [[:create, "abc"]], calls
+  end
+
   def test_bad_policy_path_raises_at_build
     e = assert_raises(MtlsAuthz::PolicyError) { build_app(policy: "/nonexistent/policy.yaml") }
     assert_match(/nonexistent/, e.message)

@@ -13,11 +13,16 @@ module MtlsAuthz
   #
   #   use MtlsAuthz::Rack, policy: "policy.yaml"
   #
+  # It authorizes the request as it sees it: a middleware that rewrites REQUEST_METHOD,
+  # SCRIPT_NAME or PATH_INFO (Rack::MethodOverride turns a POST with _method=DELETE into a
+  # DELETE) must be used before it, or the app runs a request that was never authorized.
+  #
   # Options:
   #   policy:          a path, a Policy, or a PolicyHolder (for reloads). Required.
   #   operation:       ->(env) { "..." }: the operation to authorize. Default: the core's
   #                    canonical HTTP operation (MtlsAuthz.http_operation) of REQUEST_METHOD
-  #                    and the raw path SCRIPT_NAME + PATH_INFO, as the server received it.
+  #                    and the raw path SCRIPT_NAME + PATH_INFO, as the server received it
+  #                    (HEAD is decided as GET: routers run the GET handler for it).
   #   logger:          a Logger: denies at info, allows at debug, dry-run matches at info.
   #   dry_run:         true: decide and log, but let every request through (roll-out).
   #   trusted_proxies: addresses or CIDRs (Strings or IPAddr) of TLS-terminating proxies
@@ -28,9 +33,10 @@ module MtlsAuthz
   #                    "SUCCESS". Default "X-SSL-Client-Verify".
   #   identity_cache:  how many identities to keep, keyed by the SHA-256 of the leaf's DER
   #                    (a bounded LRU). Default 1024.
-  #   format_suffix:   true (default): also decide an HTTP operation without the format
-  #                    suffix of its last segment (below). false: only the operation as sent,
-  #                    for apps that have no format routes.
+  #   format_suffix:   true (default): also decide an HTTP operation ("METHOD /path", the
+  #                    default one or a lambda's) without the format suffix of its last
+  #                    segment (below). false: only the operation as sent, for apps whose
+  #                    router adds no format suffix.
   #
   # When the operation comes from the request (no operation: option), the policy should
   # declare `protocol: http`: only then is every operation pattern checked at load to be an
