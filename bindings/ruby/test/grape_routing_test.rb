@@ -103,6 +103,8 @@ class GrapeRoutingTest < Minitest::Test
     assert_equal [403, []], [status, ran], body
     status, ran = request("HEAD", "/containers/x/secrets")
     assert_equal [403, []], [status, ran], "HEAD must not reach the GET handler"
+    status, ran = request("HEAD", "/containers/x/secrets.json") # and with a format suffix
+    assert_equal [403, []], [status, ran]
     # An allowed HEAD still reaches the GET handler.
     status, ran = request("HEAD", "/containers/x/status")
     assert_equal [200, ["HANDLER RAN status x"]], [status, ran]
