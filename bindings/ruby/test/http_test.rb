@@ -15,6 +15,14 @@ class HttpOperationTest < Minitest::Test
     assert_equal "GET /", op("GET", "/")
   end
 
+  # Routers run the GET handler for HEAD, so the core decides HEAD as GET; other methods
+  # stay as sent.
+  def test_head_is_get
+    assert_equal "GET /containers/x/secrets", op("HEAD", "/containers/x/secrets")
+    assert_equal "head /x", op("head", "/x")
+    assert_equal "OPTIONS /x", op("OPTIONS", "/x")
+  end
+
   def test_refused
     ["/a%2Fb", "/a%00b", "/a/../b", "/a/./b", "/a//b", "a/b", "/a%zz"].each do |t|
       e = assert_raises(MtlsAuthz::OperationError, t) { op("GET", t) }

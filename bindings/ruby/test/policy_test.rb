@@ -125,6 +125,22 @@ class PolicyTest < Minitest::Test
     assert_raises(TypeError) { @policy.authorize("builder", "GET /healthz") }
   end
 
+  def test_protocol
+    rule = "rules:\n  - id: a\n    effect: allow\n    principals: [\"*\"]\n" \
+           "    operations: [\"GET /x\"]\n"
+    assert_equal "http", MtlsAuthz::Policy.load("version: 1\nprotocol: http\n#{rule}").protocol
+    assert_equal "any", MtlsAuthz::Policy.load("version: 1\nprotocol: any\n#{rule}").protocol
+    assert_equal "any", MtlsAuthz::Policy.load("version: 1\n#{rule}").protocol
+    assert_equal "any", MtlsAuthz::Policy.load(DRY).protocol
+    e = assert_raises(MtlsAuthz::PolicyError) do
+      MtlsAuthz::Policy.load("version: 1\nprotocol: grpc\n#{rule}")
+    end
+    assert_match(/protocol/, e.message)
+    closed = MtlsAuthz::Policy.load("version: 1\nprotocol: http\n#{rule}")
+    closed.close
+    assert_raises(MtlsAuthz::ClosedError) { closed.protocol }
+  end
+
   def test_policy_error_carries_c_message
     e = assert_raises(MtlsAuthz::PolicyError) do
       MtlsAuthz::Policy.load("version: 1\nrules:\n  - id: a\n    effect: allow\n" \

@@ -32,6 +32,7 @@ class RackMiddlewareTest < Minitest::Test
 
   WHOAMI_POLICY = <<~YAML
     version: 1
+    protocol: http
     rules:
       - id: whoami
         effect: allow
@@ -362,7 +363,7 @@ class RackMiddlewareTest < Minitest::Test
   def test_policy_object_holder_and_reload
     policy = MtlsAuthz::Policy.load(WHOAMI_POLICY)
     holder = MtlsAuthz::PolicyHolder.new(policy)
-    @app = build_app(policy: holder)
+    @app = build_app(policy: holder, logger: Logger.new(@log))
     get "/whoami", {}, peer("plain")
     assert_equal 200, last_response.status
     get "/healthz", {}, peer("plain")
@@ -376,6 +377,113 @@ class RackMiddlewareTest < Minitest::Test
     assert_raises(MtlsAuthz::PolicyError) { holder.reload!("/nonexistent.yaml") }
     get "/healthz", {}, peer("plain") # the old policy stays after a failed reload
     assert_equal 200, last_response.status
+  end
+
+  # ---- the protocol warning ----
+
+  ANY_POLICY = WHOAMI_POLICY.sub("protocol: http\n", "")
+  PROTOCOL_WARNING = Regexp.new(
+    Regexp.escape("does not declare `protocol: http`. Add `protocol: http` at its top level:") +
+    ".* only under `protocol: http` is every operation pattern checked at load"
+  ).freeze
+
+  def test_warns_at_start_up_without_protocol_http
+    log = StringIO.new
+    MtlsAuthz::Rack.new(StoryAPI, policy: MtlsAuthz::Policy.load(ANY_POLICY),
+                                  logger: Logger.new(log))
+    assert_match(/WARN -- : mtlsauthz: the policy #{PROTOCOL_WARNING}/, log.string)
+    assert_equal 1, log.string.lines.size
+
+    explicit_any = ANY_POLICY.sub("version: 1\n", "version: 1\nprotocol: any\n")
+    Dir.mktmpdir do |dir|
+      path = File.join(dir, "any.yaml")
+      File.write(path, explicit_any)
+      # Without a logger, the warning goes to $stderr, naming the file.
+      assert_output("", /\Amtlsauthz: policy #{Regexp.escape(path)} #{PROTOCOL_WARNING}/) do
+        MtlsAuthz::Rack.new(StoryAPI, policy: path)
+      end
+    end
+  end
+
+  def test_no_warning_with_protocol_http_or_a_custom_operation
+    log = StringIO.new
+    MtlsAuthz::Rack.new(StoryAPI, policy: MtlsAuthz::Policy.load(WHOAMI_POLICY),
+                                  logger: Logger.new(log))
+    MtlsAuthz::Rack.new(StoryAPI, policy: MtlsAuthz::Policy.load(ANY_POLICY),
+                                  logger: Logger.new(log), operation: ->(_env) { "images:build" })
+    assert_equal "", log.string
+    assert_output("", "") do
+      MtlsAuthz::Rack.new(StoryAPI, policy: MtlsAuthz::Policy.load(WHOAMI_POLICY))
+      MtlsAuthz::Rack.new(StoryAPI, policy: MtlsAuthz::Policy.load(ANY_POLICY),
+                                    operation: ->(_env) { "images:build" })
+    end
+  end
+
+  def test_reload_rechecks_protocol
+    log = StringIO.new
+    holder = MtlsAuthz::PolicyHolder.new(MtlsAuthz::Policy.load(WHOAMI_POLICY))
+    mw = MtlsAuthz::Rack.new(StoryAPI, policy: holder, logger: Logger.new(log))
+    custom = MtlsAuthz::Rack.new(StoryAPI, policy: holder, logger: Logger.new(log),
+                                           operation: ->(_env) { "images:build" })
+    assert_equal "", log.string
+    holder.reload!(MtlsAuthz::Policy.load(ANY_POLICY))
+    assert_equal 1, log.string.scan(PROTOCOL_WARNING).size # from mw only, not from custom
+    mw.reload!(MtlsAuthz::Policy.load(WHOAMI_POLICY))
+    assert_equal 1, log.string.scan(PROTOCOL_WARNING).size
+    assert_raises(MtlsAuthz::PolicyError) { holder.reload!("/nonexistent.yaml") }
+    assert_equal 1, log.string.scan(PROTOCOL_WARNING).size
+    custom.reload!(MtlsAuthz::Policy.load(ANY_POLICY))
+    assert_equal 2, log.string.scan(PROTOCOL_WARNING).size
+  end
+
+  # ---- middleware order ----
+
+  class OverrideAPI < Grape::API
+    post("containers/:id") { StoryAPI::CALLS << [:create, params[:id]]; {} }
+    delete("containers/:id") { StoryAPI::CALLS << [:delete, params[:id]]; { deleted: params[:id] } }
+  end
+
+  OVERRIDE_POLICY = <<~YAML
+    version: 1
+    protocol: http
+    rules:
+      - id: create
+        effect: allow
+        principals: ["*"]
+        operations: ["POST /containers/*"]
+  YAML
+
+  # Rack::MethodOverride turns a POST with _method=DELETE (a form field) or an
+  # X-HTTP-Method-Override header into a DELETE. The middleware authorizes the request it
+  # sees, so a rewrite after it is a bypass, and one before it is decided as rewritten.
+  def test_method_override_must_run_before_the_middleware
+    policy = MtlsAuthz::Policy.load(OVERRIDE_POLICY)
+    after = Rack::Builder.new do
+      use MtlsAuthz::Rack, policy: policy
+      use Rack::MethodOverride
+      run OverrideAPI
+    end
+    before = Rack::Builder.new do
+      use Rack::MethodOverride
+      use MtlsAuthz::Rack, policy: policy
+      run OverrideAPI
+    end
+    overrides = [
+      { input: "_method=DELETE", "CONTENT_TYPE" => "application/x-www-form-urlencoded" },
+      { "HTTP_X_HTTP_METHOD_OVERRIDE" => "DELETE" }
+    ]
+    overrides.each do |override|
+      env = peer("ops").merge(override)
+      res = Rack::MockRequest.new(after).post("/containers/abc", env)
+      assert_equal 200, res.status, "authorized as POST, run as DELETE: #{override}"
+      assert_equal [[:delete, "abc"]], calls
+
+      res = Rack::MockRequest.new(before).post("/containers/abc", env)
+      assert_equal 403, res.status, override.to_s
+      assert_empty calls
+    end
+    assert_equal 201, Rack::MockRequest.new(before).post("/containers/abc", peer("ops")).status
+    assert_equal [[:create, "abc"]], calls
   end
 
   def test_bad_policy_path_raises_at_build

@@ -119,10 +119,12 @@ class PumaProcess
 end
 
 module CurlSupport
-  # [HTTP status (0 when there was no HTTP response), body, curl's exit status]
+  # [HTTP status (0 when there was no HTTP response), body, curl's exit status]. A HEAD
+  # request goes as curl --head, which expects no body (-X HEAD would wait for one).
   def curl(port, path, cert: nil, method: "GET", certs:)
     args = ["curl", "-sS", "--max-time", "20", "--cacert", File.join(certs, "ca.pem"),
-            "-o", "-", "-w", "\n%{http_code}", "-X", method]
+            "-o", "-", "-w", "\n%{http_code}"]
+    args += method == "HEAD" ? ["--head"] : ["-X", method]
     if cert
       args += ["--cert", File.join(certs, "#{cert}-chain.pem"),
                "--key", File.join(certs, "#{cert}.key")]

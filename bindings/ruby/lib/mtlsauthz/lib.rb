@@ -109,6 +109,9 @@ module MtlsAuthz
 
     EOPERATION = -7
 
+    # A policy's declared protocol (enum mtlsauthz_protocol; the numbers are ABI).
+    PROTOCOLS = { 0 => "any", 1 => "http" }.freeze
+
     begin
       attach_function :mtlsauthz_version, [], :string
       attach_function :mtlsauthz_version_number, [], :ulong
@@ -141,6 +144,7 @@ module MtlsAuthz
       attach_function :mtlsauthz_policy_ref, [:pointer], :pointer
       attach_function :mtlsauthz_policy_free, [:pointer], :void
       attach_function :mtlsauthz_policy_rule_count, [:pointer], :size_t
+      attach_function :mtlsauthz_policy_protocol, [:pointer], :int # enum mtlsauthz_protocol
       attach_function :mtlsauthz_peer_new, [:pointer, :pointer, :pointer, :pointer], :int
       attach_function :mtlsauthz_peer_free, [:pointer], :void
       attach_function :mtlsauthz_peer_decide,
@@ -152,7 +156,7 @@ module MtlsAuthz
                       :int
       attach_function :mtlsauthz_policy_lint, [:pointer, :pointer, :pointer, :pointer], :int
 
-      # The canonical HTTP operation (issue 3).
+      # The canonical HTTP operation (include/mtlsauthz/http.h).
       attach_function :mtlsauthz_http_operation,
                       [:pointer, :size_t, :pointer, :buffer_in, :size_t, :buffer_in, :size_t,
                        :pointer], :int

@@ -112,6 +112,15 @@ module MtlsAuthz
       r or raise ClosedError, CLOSED_MESSAGE
     end
 
+    # What the policy's operations are: "http" when it declares `protocol: http` (every
+    # operation pattern is then checked at load to be an HTTP operation, "METHOD /path"),
+    # otherwise "any" (docs/policy.md, "Top-level keys").
+    def protocol
+      n = with_ref { |ptr| Lib.mtlsauthz_policy_protocol(ptr) } or
+        raise ClosedError, CLOSED_MESSAGE
+      Lib::PROTOCOLS.fetch(n, "any") # a value this gem does not know is not "http"
+    end
+
     # Number of rules (dry-run rules included).
     def rule_count
       with_ref { |ptr| Lib.mtlsauthz_policy_rule_count(ptr) } or raise ClosedError, CLOSED_MESSAGE

@@ -8,16 +8,17 @@ module MtlsAuthz
   #   holder.reload!            # re-reads the file; a failed load keeps the old policy
   #
   # #reload! loads the new policy first (raising PolicyError and keeping the old one if it
-  # does not load), swaps it in, and closes the old one. A decision in flight on the old
-  # policy holds its own C reference and finishes on it; a request that picked up the old
-  # policy just before the swap and finds it closed is retried on the new one, so a reload
-  # never turns an allowed request into a deny.
+  # does not load), swaps it in, closes the old one, and calls the #on_reload blocks. A
+  # decision in flight on the old policy holds its own C reference and finishes on it; a
+  # request that picked up the old policy just before the swap and finds it closed is retried
+  # on the new one, so a reload never turns an allowed request into a deny.
   class PolicyHolder
     attr_reader :path
 
     # `source` is a Policy, or a path to load.
     def initialize(source)
       @lock = Mutex.new
+      @on_reload = [].freeze
       if source.is_a?(Policy)
         @policy = source
         @path = nil
@@ -34,6 +35,15 @@ module MtlsAuthz
     # The Policy in use now.
     def policy
       @policy
+    end
+
+    # Calls the block with the new Policy after each successful #reload!, in the thread that
+    # reloaded (MtlsAuthz::Rack re-checks its start-up warnings this way). Returns the block.
+    def on_reload(&block)
+      raise ArgumentError, "on_reload needs a block" unless block
+
+      @lock.synchronize { @on_reload = (@on_reload + [block]).freeze }
+      block
     end
 
     # Swaps in a new policy: `source` is a Policy, a path, or nil to re-read #path.
@@ -56,6 +66,7 @@ module MtlsAuthz
         prev
       end
       old.close unless old.equal?(fresh)
+      @on_reload.each { |callback| callback.call(fresh) }
       fresh
     end
 
