@@ -342,7 +342,7 @@ ngx_http_mtlsauthz_handler(ngx_http_request_t *r)
 
 /*
  * The default operation is the library's canonical HTTP operation, built from
- * the method and the raw request target (issue 3), never from the normalized
+ * the method and the raw request target, never from the normalized
  * $uri: what proxy_pass forwards is then exactly what was authorized.
  */
 
@@ -575,7 +575,7 @@ ngx_http_mtlsauthz_conn_cleanup(void *data)
 
 
 /*
- * A peer belongs to one policy (issue 3), so the cache is keyed by policy.  A
+ * A peer belongs to one policy, so the cache is keyed by policy.  A
  * peer holds a reference on its policy, so a cached key cannot be freed and
  * its address reused while the entry lives.
  */
