@@ -338,7 +338,7 @@ printf 'version: 1\nprincipals:\n  - name: ops\n    ou: [ops]\nrules:\n  - id: a
 write_conf "$T/bad.conf" "" "location /bad/ { mtlsauthz_policy $T/bad.yaml; }"
 out=$(N -t -c "$T/bad.conf" 2>&1)
 rc=$?
-want="rule 'a': undefined principal 'nobody'"
+want="$T/bad.yaml: rule 'a': undefined principal 'nobody'"
 if [ -n "$CLI" ]; then
     # The library's own message, as the CLI prints it after its "mtlsauthz: PATH: " prefix.
     want=$("$CLI" lint "$T/bad.yaml" 2>&1 | sed -e "s|^mtlsauthz: $T/bad.yaml: ||")
