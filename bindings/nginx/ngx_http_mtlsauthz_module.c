@@ -48,11 +48,12 @@
 typedef struct {
     ngx_str_t                     path;
     mtlsauthz_policy             *policy;
+    ngx_uint_t                    warned;     /* about "protocol: http" */
 } ngx_http_mtlsauthz_policy_t;
 
 
 typedef struct {
-    ngx_array_t                   policies;
+    ngx_array_t                   policies;   /* ngx_http_mtlsauthz_policy_t * */
 } ngx_http_mtlsauthz_main_conf_t;
 
 
@@ -1208,7 +1209,7 @@ ngx_http_mtlsauthz_policy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     mtlsauthz_error                  err;
     mtlsauthz_policy                *policy;
     ngx_pool_cleanup_t              *cln;
-    ngx_http_mtlsauthz_policy_t     *p;
+    ngx_http_mtlsauthz_policy_t     *p, **pp;
     ngx_http_mtlsauthz_main_conf_t  *amcf;
 
     if (alcf->policy != NGX_CONF_UNSET_PTR) {
@@ -1228,13 +1229,13 @@ ngx_http_mtlsauthz_policy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_mtlsauthz_module);
 
-    p = amcf->policies.elts;
+    pp = amcf->policies.elts;
 
     for (i = 0; i < amcf->policies.nelts; i++) {
-        if (p[i].path.len == path.len
-            && ngx_strncmp(p[i].path.data, path.data, path.len) == 0)
+        if (pp[i]->path.len == path.len
+            && ngx_strncmp(pp[i]->path.data, path.data, path.len) == 0)
         {
-            alcf->policy = &p[i];
+            alcf->policy = pp[i];
             return NGX_CONF_OK;
         }
     }
@@ -1260,14 +1261,17 @@ ngx_http_mtlsauthz_policy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     cln->handler = ngx_http_mtlsauthz_policy_cleanup;
     cln->data = policy;
 
-    p = ngx_array_push(&amcf->policies);
-    if (p == NULL) {
+    p = ngx_pcalloc(cf->pool, sizeof(ngx_http_mtlsauthz_policy_t));
+    pp = ngx_array_push(&amcf->policies);
+
+    if (p == NULL || pp == NULL) {
         return NGX_CONF_ERROR;
     }
 
     p->path = path;
     p->policy = policy;
 
+    *pp = p;
     alcf->policy = p;
 
     return NGX_CONF_OK;
@@ -1311,7 +1315,7 @@ ngx_http_mtlsauthz_create_main_conf(ngx_conf_t *cf)
     }
 
     if (ngx_array_init(&amcf->policies, cf->pool, 4,
-                       sizeof(ngx_http_mtlsauthz_policy_t))
+                       sizeof(ngx_http_mtlsauthz_policy_t *))
         != NGX_OK)
     {
         return NULL;
@@ -1345,6 +1349,12 @@ ngx_http_mtlsauthz_create_loc_conf(ngx_conf_t *cf)
  * auth_basic password) end the access phase past our 403.  That combination is
  * refused here, where the core module's location configuration is already
  * merged; in dry-run mode nothing is blocked, so there is nothing to bypass.
+ *
+ * A location that derives its operations from requests needs a policy that
+ * declares "protocol: http": only then is an operation pattern that no HTTP
+ * request can match ("post /x", "/x/") a load error rather than a rule that
+ * silently never applies.  A policy without it gets a warning, once per file;
+ * "mtlsauthz_operation" may name operations of any kind.
  */
 
 static char *
@@ -1353,7 +1363,9 @@ ngx_http_mtlsauthz_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_mtlsauthz_loc_conf_t *prev = parent;
     ngx_http_mtlsauthz_loc_conf_t *conf = child;
 
+    ngx_str_t                 *name;
     ngx_http_core_loc_conf_t  *clcf;
+    ngx_http_core_srv_conf_t  *cscf;
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
     ngx_conf_merge_value(conf->dry_run, prev->dry_run, 0);
@@ -1383,6 +1395,30 @@ ngx_http_mtlsauthz_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                            clcf->name.len ? "location" : "server",
                            &clcf->name);
         return NGX_CONF_ERROR;
+    }
+
+    if (conf->operation == NULL
+        && !conf->policy->warned
+        && mtlsauthz_policy_protocol(conf->policy->policy)
+           != MTLSAUTHZ_PROTOCOL_HTTP)
+    {
+        conf->policy->warned = 1;
+
+        name = &clcf->name;
+
+        if (name->len == 0) {
+            cscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_core_module);
+            name = &cscf->server_name;
+        }
+
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "mtlsauthz_policy \"%V\" does not declare"
+                           " \"protocol: http\", but %s \"%V\" derives"
+                           " operations from requests: add \"protocol: http\""
+                           " to the policy, so that an operation no request"
+                           " can match is a load error (see docs/policy.md)",
+                           &conf->policy->path,
+                           clcf->name.len ? "location" : "server", name);
     }
 
     return NGX_CONF_OK;

@@ -78,19 +78,29 @@ socks = [socket.socket() for _ in range(5)]
 for s in socks: s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in socks])')
 
+# Every policy of a location that derives operations from requests declares "protocol: http"
+# (the example policy, until it does too, gets the key here).
 cp "$top/examples/policy.yaml" "$T/story.yaml"
+grep -q '^protocol:' "$T/story.yaml" || sed -i -e '/^version: 1$/a protocol: http' "$T/story.yaml"
 cat > "$T/b.yaml" <<'EOF'
 version: 1
+protocol: http
 principals:
   - name: ops
     ou: [ops]
-  - name: builder
-    spiffe: ["spiffe://prod.example.com/ci/builder"]
 rules:
   - id: ops-b
     effect: allow
     principals: [ops]
     operations: ["GET /b/**"]
+EOF
+# Named operations, for mtlsauthz_operation: a policy of any protocol.
+cat > "$T/custom.yaml" <<'EOF'
+version: 1
+principals:
+  - name: builder
+    spiffe: ["spiffe://prod.example.com/ci/builder"]
+rules:
   - id: custom-build
     effect: allow
     principals: [builder]
@@ -109,7 +119,7 @@ rules:
     operations: ["GET /images/**"]
 EOF
 reload_policy() { # reload_policy RULE_ID PATH
-    printf 'version: 1\nrules:\n  - id: %s\n    effect: allow\n    principals: ["*"]\n    operations: ["GET %s"]\n' \
+    printf 'version: 1\nprotocol: http\nrules:\n  - id: %s\n    effect: allow\n    principals: ["*"]\n    operations: ["GET %s"]\n' \
         "$1" "$2" > "$T/reload.yaml"
 }
 reload_policy v1 /reload/one
@@ -193,7 +203,7 @@ http {
             proxy_pass http://127.0.0.1:$PU;
         }
         location /custom/ {
-            mtlsauthz_policy b.yaml;
+            mtlsauthz_policy custom.yaml;
             mtlsauthz_operation "custom:\$arg_action";
             proxy_pass http://127.0.0.1:$PU;
         }
@@ -331,6 +341,34 @@ N() { "$nginx_bin" -p "$T/" -e "$T/startup.log" "$@"; }
 write_conf "$T/nginx.conf"
 if out=$(N -t -c "$T/nginx.conf" 2>&1); then ok "nginx -t accepts the test configuration"; else
     not_ok "nginx -t accepts the test configuration" "$out"
+fi
+if grep -qF 'does not declare "protocol: http"' <<<"$out"; then
+    not_ok "nginx -t gives no protocol warning for the test configuration" "$out"
+else
+    ok "nginx -t gives no protocol warning for the test configuration"
+fi
+
+# A location that derives operations from requests, with a policy that does not declare
+# "protocol: http", gets a warning; one with mtlsauthz_operation does not.
+cp "$T/custom.yaml" "$T/any.yaml"
+write_conf "$T/warn.conf" "" "location /w/ { mtlsauthz_policy any.yaml; }"
+out=$(N -t -c "$T/warn.conf" 2>&1)
+rc=$?
+want="[warn] mtlsauthz_policy \"$T/any.yaml\" does not declare \"protocol: http\", but location \"/w/\" derives operations from requests: add \"protocol: http\" to the policy"
+if [ $rc -eq 0 ] && grep -qF -- "$want" <<<"$out" && grep -qF 'docs/policy.md' <<<"$out"; then
+    ok "nginx -t warns when a policy for request operations does not declare protocol: http"
+else
+    not_ok "nginx -t warns when a policy for request operations does not declare protocol: http" \
+        "rc=$rc" "$out"
+fi
+write_conf "$T/nowarn.conf" "" \
+    "location /w/ { mtlsauthz_policy any.yaml; mtlsauthz_operation \"custom:\$arg_x\"; }"
+out=$(N -t -c "$T/nowarn.conf" 2>&1)
+rc=$?
+if [ $rc -eq 0 ] && ! grep -qF '[warn]' <<<"$out"; then
+    ok "nginx -t does not warn for a location with mtlsauthz_operation"
+else
+    not_ok "nginx -t does not warn for a location with mtlsauthz_operation" "rc=$rc" "$out"
 fi
 
 printf 'version: 1\nprincipals:\n  - name: ops\n    ou: [ops]\nrules:\n  - id: a\n    effect: allow\n    principals: [nobody]\n    operations: ["GET /x"]\n' \
