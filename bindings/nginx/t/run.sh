@@ -94,6 +94,20 @@ rules:
     principals: [ops]
     operations: ["GET /b/**"]
 EOF
+# A broad allow and a narrower deny on GET, for HEAD.
+cat > "$T/head.yaml" <<'EOF'
+version: 1
+protocol: http
+rules:
+  - id: open
+    effect: allow
+    principals: ["*"]
+    operations: ["* /h/**", "* /cache/**"]
+  - id: no-secret
+    effect: deny
+    principals: ["*"]
+    operations: ["GET /h/secret", "GET /cache/secret"]
+EOF
 # Named operations, for mtlsauthz_operation: a policy of any protocol.
 cat > "$T/custom.yaml" <<'EOF'
 version: 1
@@ -168,6 +182,7 @@ http {
     fastcgi_temp_path $T/tmp/fastcgi;
     uwsgi_temp_path $T/tmp/uwsgi;
     scgi_temp_path $T/tmp/scgi;
+    proxy_cache_path $T/tmp/cache keys_zone=cache:1m;
     log_format mtls '\$request_method \$request_uri \$status d=\$mtlsauthz_decision'
                     ' r=\$mtlsauthz_rule why=\$mtlsauthz_reason'
                     ' spiffe=\$mtlsauthz_spiffe_id dns=\$mtlsauthz_san_dns';
@@ -175,6 +190,7 @@ http {
     # The upstream: echoes what it received.
     server {
         listen 127.0.0.1:$PU;
+        add_header X-Upstream-Method \$request_method;
         location / { return 200 "upstream \$request_method \$request_uri\n"; }
     }
 
@@ -226,6 +242,15 @@ http {
         }
         location = /denied {
             mtlsauthz off;
+            proxy_pass http://127.0.0.1:$PU;
+        }
+        location /h/ {
+            mtlsauthz_policy head.yaml;
+            proxy_pass http://127.0.0.1:$PU;
+        }
+        location /cache/ {
+            mtlsauthz_policy head.yaml;
+            proxy_cache cache;
             proxy_pass http://127.0.0.1:$PU;
         }
         location /reload/ {
@@ -489,6 +514,19 @@ call "$P1" plain GET //healthz
 expect "an empty segment is refused" 400
 contains "a refused target is logged" "$T/error.log" \
     'mtlsauthz: refused request target "/x/../healthz"'
+
+# HEAD is decided as GET: a deny on GET holds for HEAD, which proxy_cache sends upstream as GET.
+call "$P1" builder GET /h/secret
+expect "a deny on GET denies GET" 403 X-Rule=no-secret X-Reason=denied
+call "$P1" builder HEAD /h/secret -I
+expect "a deny on GET denies HEAD" 403 X-Rule=no-secret X-Reason=denied
+call "$P1" builder HEAD /h/open -I
+expect "HEAD is allowed where GET is" 200 X-Rule=open X-Upstream-Method=HEAD
+call "$P1" builder HEAD /cache/open -I
+expect "through proxy_cache, an allowed HEAD reaches the upstream as GET" 200 X-Rule=open \
+    X-Upstream-Method=GET
+call "$P1" builder HEAD /cache/secret -I
+expect "through proxy_cache, a HEAD for a denied GET is denied" 403 X-Rule=no-secret
 
 # A custom operation.
 call "$P1" builder GET "/custom/x?action=build"
