@@ -286,6 +286,14 @@ http {
         location / { return 200 "partner server\n"; }
     }
 $(authz_server "$P3" docker.example 2)
+    # No certificate of its own, so no SSL context of its own: SNI never switches to it.
+    server {
+        listen 127.0.0.1:$P3 ssl;
+        server_name noctx.example;
+        ssl_client_certificate $S/prod.pem;
+        ssl_verify_client optional;
+        $authz
+    }
 
     # A default server that trusts both CAs, in front of servers that trust production only,
     # each with its own verification settings.
@@ -651,6 +659,9 @@ expect "an SNI name no server has, Host docker.example: denied too" 403 X-Reason
     X-Sni=unknown.example
 scall "$P3" partner-builder partner.example docker.example /images/x
 expect "SNI partner.example, Host docker.example: nginx's own 421" 421
+scall "$P3" partner-builder - noctx.example /images/x
+expect "a server block without an SSL context of its own has no client identity" 403 \
+    X-Reason=no_identity
 scall "$P3" partner-builder - docker.example /vars/x
 expect "the identity variables are not found for a certificate verified for another server" \
     200 "body=upstream GET /vars/x" X-Spiffe=
