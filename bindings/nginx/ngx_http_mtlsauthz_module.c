@@ -16,7 +16,10 @@
  * The identity is read once per TLS connection and cached in SSL ex_data
  * (HTTP/2 streams run on fake connections that share the SSL object).  Only
  * the identity is cached there, since each location may have its own policy;
- * the per-policy peers hang off the same cache, keyed by policy.  The cache is
+ * the per-policy peers hang off the same cache, keyed by policy, and so do the
+ * verifications of the peer chain for server blocks other than the one the
+ * handshake verified it for: each request uses the identity only if the
+ * certificate was verified for its own server block.  The cache is
  * freed by a cleanup of the real connection's pool rather than an ex_data free
  * callback: OpenSSL keeps such a callback in a process-wide table, and it
  * would dangle once a reload without load_module unloaded this module.
@@ -45,11 +48,12 @@
 typedef struct {
     ngx_str_t                     path;
     mtlsauthz_policy             *policy;
+    ngx_uint_t                    warned;     /* about "protocol: http" */
 } ngx_http_mtlsauthz_policy_t;
 
 
 typedef struct {
-    ngx_array_t                   policies;
+    ngx_array_t                   policies;   /* ngx_http_mtlsauthz_policy_t * */
 } ngx_http_mtlsauthz_main_conf_t;
 
 
@@ -70,11 +74,23 @@ struct ngx_http_mtlsauthz_peer_s {
 };
 
 
+typedef struct ngx_http_mtlsauthz_trust_s  ngx_http_mtlsauthz_trust_t;
+
+/* the peer chain verified against another server's SSL context, once */
+struct ngx_http_mtlsauthz_trust_s {
+    SSL_CTX                      *ctx;
+    long                          result;     /* X509_V_OK or the error */
+    ngx_http_mtlsauthz_trust_t   *next;
+};
+
+
 typedef struct {
     mtlsauthz_identity           *identity;   /* NULL: could not be read */
+    ngx_uint_t                    read;       /* the identity has been read */
     ngx_pool_t                   *pool;       /* the real connection's */
     ngx_http_mtlsauthz_peer_t    *peers;
     ngx_uint_t                    npeers;
+    ngx_http_mtlsauthz_trust_t   *trusts;
 } ngx_http_mtlsauthz_conn_t;
 
 
@@ -104,6 +120,10 @@ static ngx_int_t ngx_http_mtlsauthz_deny(ngx_http_request_t *r,
     ngx_str_t *op, const char *why);
 static ngx_int_t ngx_http_mtlsauthz_get_conn(ngx_http_request_t *r,
     ngx_http_mtlsauthz_conn_t **out, const char **why);
+static ngx_int_t ngx_http_mtlsauthz_verified(ngx_http_request_t *r,
+    ngx_http_mtlsauthz_conn_t *mc, SSL *ssl, const char **why);
+static ngx_uint_t ngx_http_mtlsauthz_same_handshake(SSL *ssl);
+static long ngx_http_mtlsauthz_reverify(SSL *ssl, SSL_CTX *ctx);
 static void ngx_http_mtlsauthz_conn_cleanup(void *data);
 static ngx_int_t ngx_http_mtlsauthz_get_peer(ngx_http_request_t *r,
     ngx_http_mtlsauthz_conn_t *mc, mtlsauthz_policy *policy,
@@ -342,7 +362,7 @@ ngx_http_mtlsauthz_handler(ngx_http_request_t *r)
 
 /*
  * The default operation is the library's canonical HTTP operation, built from
- * the method and the raw request target (issue 3), never from the normalized
+ * the method and the raw request target, never from the normalized
  * $uri: what proxy_pass forwards is then exactly what was authorized.
  */
 
@@ -452,10 +472,13 @@ done:
 
 
 /*
- * The identity of the connection's verified peer certificate, read once per
- * TLS connection.  NGX_DECLINED: there is no verified certificate (no
- * certificate, or one that failed verification, as "ssl_verify_client
- * optional_no_ca" lets through); *why says which.
+ * The identity of the connection's peer certificate, for this request: read
+ * once per TLS connection, and handed out only when the certificate was
+ * verified for the server block that handles this request (see
+ * ngx_http_mtlsauthz_verified()).  NGX_DECLINED: there is no such
+ * certificate (none, one that failed verification, as "ssl_verify_client
+ * optional_no_ca" lets through, or one verified for another server only);
+ * *why says which.
  */
 
 static ngx_int_t
@@ -464,8 +487,8 @@ ngx_http_mtlsauthz_get_conn(ngx_http_request_t *r,
 {
     int                         rc;
     SSL                        *ssl;
-    long                        verify;
     X509                       *leaf;
+    ngx_int_t                   status;
     mtlsauthz_error             err;
     ngx_connection_t           *c;
     ngx_pool_cleanup_t         *cln;
@@ -481,11 +504,229 @@ ngx_http_mtlsauthz_get_conn(ngx_http_request_t *r,
 
     ssl = r->connection->ssl->connection;
 
+    /* the real connection, also for an HTTP/2 stream's fake one */
+    c = ngx_ssl_get_connection(ssl);
+    if (c == NULL) {
+        c = r->connection;
+    }
+
     mc = SSL_get_ex_data(ssl, ngx_http_mtlsauthz_ssl_index);
-    if (mc != NULL) {
-        *out = mc;
+
+    if (mc == NULL) {
+
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+        leaf = SSL_get0_peer_certificate(ssl);
+#else
+        leaf = SSL_get_peer_certificate(ssl);
+        X509_free(leaf);
+#endif
+
+        if (leaf == NULL) {
+            *why = "no client certificate";
+            return NGX_DECLINED;
+        }
+
+        mc = ngx_pcalloc(c->pool, sizeof(ngx_http_mtlsauthz_conn_t));
+        cln = ngx_pool_cleanup_add(c->pool, 0);
+
+        if (mc == NULL || cln == NULL) {
+            return NGX_ERROR;
+        }
+
+        mc->pool = c->pool;
+        cln->handler = ngx_http_mtlsauthz_conn_cleanup;
+        cln->data = mc;
+
+        if (SSL_set_ex_data(ssl, ngx_http_mtlsauthz_ssl_index, mc) == 0) {
+            ngx_ssl_error(NGX_LOG_ALERT, r->connection->log, 0,
+                          "SSL_set_ex_data() failed");
+        }
+    }
+
+    status = ngx_http_mtlsauthz_verified(r, mc, ssl, why);
+    if (status != NGX_OK) {
+        return status;
+    }
+
+    if (!mc->read) {
+        mc->read = 1;
+
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+        leaf = SSL_get0_peer_certificate(ssl);
+#else
+        leaf = SSL_get_peer_certificate(ssl);
+#endif
+
+        mtlsauthz_error_clear(&err);
+
+        rc = mtlsauthz_identity_from_x509(&mc->identity, leaf,
+                                          SSL_get0_verified_chain(ssl), &err);
+
+#if OPENSSL_VERSION_NUMBER < 0x30000000L
+        X509_free(leaf);
+#endif
+
+        if (rc != 0) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "mtlsauthz: cannot read the client certificate: %s",
+                          err.message);
+            mc->identity = NULL;
+        }
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "mtlsauthz: identity read for connection %uA",
+                       c->number);
+    }
+
+    *out = mc;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Whether the peer certificate was verified for the server block handling
+ * this request, checked per request: keep-alive and HTTP/2 connections carry
+ * requests for several server blocks, chosen by the Host header, while the
+ * handshake verified the chain against one SSL context only, the one SNI
+ * chose (the default server's, without SNI).  nginx answers 421 to a Host
+ * that differs from the SNI name only when SNI named a server, and
+ * SSL_get_verify_result() reports the handshake's verification whatever
+ * server the request is for.
+ *
+ * The connection's result counts when the connection runs on this server's
+ * own SSL context and the verification was that handshake's.  Otherwise the
+ * peer chain is verified again against this server's certificate store
+ * (ssl_client_certificate, ssl_trusted_certificate, ssl_crl) with its
+ * verification parameters (ssl_verify_depth), once per connection and
+ * server.  A server that does not verify client certificates, or whose
+ * ssl_ocsp only its own handshake can check, accepts none it did not verify.
+ */
+
+static ngx_int_t
+ngx_http_mtlsauthz_verified(ngx_http_request_t *r,
+    ngx_http_mtlsauthz_conn_t *mc, SSL *ssl, const char **why)
+{
+    long                         result;
+    SSL_CTX                     *ctx;
+    ngx_http_ssl_srv_conf_t     *sscf;
+    ngx_http_mtlsauthz_trust_t  *t;
+
+    sscf = ngx_http_get_module_srv_conf(r, ngx_http_ssl_module);
+    ctx = sscf->ssl.ctx;
+
+    if (ctx == NULL || !sscf->verify) {
+        *why = "this server does not verify client certificates";
+        return NGX_DECLINED;
+    }
+
+    if (SSL_get_SSL_CTX(ssl) == ctx && ngx_http_mtlsauthz_same_handshake(ssl)) {
+        result = SSL_get_verify_result(ssl);
+
+        if (result != X509_V_OK) {
+            *why = X509_verify_cert_error_string(result);
+            return NGX_DECLINED;
+        }
+
         return NGX_OK;
     }
+
+#if (nginx_version >= 1019000)
+    if (sscf->ocsp) {
+        *why = "verified for another server; ssl_ocsp needs this server's"
+               " own handshake";
+        return NGX_DECLINED;
+    }
+#endif
+
+    for (t = mc->trusts; t; t = t->next) {
+        if (t->ctx == ctx) {
+            break;
+        }
+    }
+
+    if (t != NULL) {
+        result = t->result;
+
+    } else {
+        result = ngx_http_mtlsauthz_reverify(ssl, ctx);
+
+        if (result == X509_V_OK) {
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "mtlsauthz: client certificate verified again"
+                           " for this server");
+
+        } else {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "mtlsauthz: client certificate not verified for"
+                          " this server: (%l:%s)",
+                          result, X509_verify_cert_error_string(result));
+        }
+
+        t = ngx_palloc(mc->pool, sizeof(ngx_http_mtlsauthz_trust_t));
+
+        if (t != NULL) {
+            t->ctx = ctx;
+            t->result = result;
+            t->next = mc->trusts;
+            mc->trusts = t;
+        }
+    }
+
+    if (result != X509_V_OK) {
+        *why = "not verified for this server";
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * A resumed session carries the verification result of the handshake that
+ * created it.  With TLS 1.3, OpenSSL resumes in the default context, before
+ * the SNI callback, so a session made for one server name (or none) may be
+ * resumed under another, whose context nginx then switches to.  The original
+ * server name is kept in the session: the result is this context's only when
+ * that name is the one this handshake asked for.  (With TLS 1.2, the
+ * resumed session's name is the one SSL_get_servername() reports.)
+ */
+
+static ngx_uint_t
+ngx_http_mtlsauthz_same_handshake(SSL *ssl)
+{
+    const char  *then, *now;
+
+    if (!SSL_session_reused(ssl)) {
+        return 1;
+    }
+
+    then = SSL_SESSION_get0_hostname(SSL_get0_session(ssl));
+    now = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+
+    if (then == NULL || now == NULL) {
+        return then == now;
+    }
+
+    return ngx_strcmp(then, now) == 0;
+}
+
+
+/*
+ * The peer chain (the leaf and what the client sent with it) against the
+ * certificate store of ctx, as OpenSSL verifies a client in a handshake:
+ * the "ssl_client" purpose, the context's verification parameters (depth,
+ * flags), its security level.  The store's flags carry ssl_crl.  Any failure
+ * is a failure.
+ */
+
+static long
+ngx_http_mtlsauthz_reverify(SSL *ssl, SSL_CTX *ctx)
+{
+    long                 result;
+    X509                *leaf;
+    X509_STORE_CTX      *xsc;
+    X509_VERIFY_PARAM   *param;
 
 #if OPENSSL_VERSION_NUMBER >= 0x30000000L
     leaf = SSL_get0_peer_certificate(ssl);
@@ -494,68 +735,57 @@ ngx_http_mtlsauthz_get_conn(ngx_http_request_t *r,
 #endif
 
     if (leaf == NULL) {
-        *why = "no client certificate";
-        return NGX_DECLINED;
+        return X509_V_ERR_UNSPECIFIED;
     }
 
-    verify = SSL_get_verify_result(ssl);
+    result = X509_V_ERR_UNSPECIFIED;
 
-    if (verify != X509_V_OK) {
-#if OPENSSL_VERSION_NUMBER < 0x30000000L
-        X509_free(leaf);
-#endif
-        *why = X509_verify_cert_error_string(verify);
-        return NGX_DECLINED;
+    xsc = X509_STORE_CTX_new();
+    if (xsc == NULL) {
+        goto done;
     }
 
-    /* the real connection, also for an HTTP/2 stream's fake one */
-    c = ngx_ssl_get_connection(ssl);
-    if (c == NULL) {
-        c = r->connection;
+    if (X509_STORE_CTX_init(xsc, SSL_CTX_get_cert_store(ctx), leaf,
+                            SSL_get_peer_cert_chain(ssl))
+        == 0)
+    {
+        goto done;
     }
 
-    mc = ngx_pcalloc(c->pool, sizeof(ngx_http_mtlsauthz_conn_t));
-    cln = ngx_pool_cleanup_add(c->pool, 0);
+    param = X509_STORE_CTX_get0_param(xsc);
 
-    if (mc == NULL || cln == NULL) {
-#if OPENSSL_VERSION_NUMBER < 0x30000000L
-        X509_free(leaf);
-#endif
-        return NGX_ERROR;
+    if (X509_STORE_CTX_set_default(xsc, "ssl_client") == 0
+        || X509_VERIFY_PARAM_set1(param, SSL_CTX_get0_param(ctx)) == 0)
+    {
+        goto done;
     }
 
-    mc->pool = c->pool;
-    cln->handler = ngx_http_mtlsauthz_conn_cleanup;
-    cln->data = mc;
+    X509_VERIFY_PARAM_set_auth_level(param, SSL_CTX_get_security_level(ctx));
 
-    mtlsauthz_error_clear(&err);
+    if (X509_verify_cert(xsc) == 1) {
+        result = X509_V_OK;
 
-    rc = mtlsauthz_identity_from_x509(&mc->identity, leaf,
-                                      SSL_get0_verified_chain(ssl), &err);
+    } else {
+        result = X509_STORE_CTX_get_error(xsc);
+
+        if (result == X509_V_OK) {
+            result = X509_V_ERR_UNSPECIFIED;
+        }
+    }
+
+done:
+
+    ERR_clear_error();
+
+    if (xsc != NULL) {
+        X509_STORE_CTX_free(xsc);
+    }
 
 #if OPENSSL_VERSION_NUMBER < 0x30000000L
     X509_free(leaf);
 #endif
 
-    if (rc != 0) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "mtlsauthz: cannot read the client certificate: %s",
-                      err.message);
-        mc->identity = NULL;
-    }
-
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "mtlsauthz: identity read for connection %uA",
-                   c->number);
-
-    if (SSL_set_ex_data(ssl, ngx_http_mtlsauthz_ssl_index, mc) == 0) {
-        ngx_ssl_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "SSL_set_ex_data() failed");
-    }
-
-    *out = mc;
-
-    return NGX_OK;
+    return result;
 }
 
 
@@ -575,7 +805,7 @@ ngx_http_mtlsauthz_conn_cleanup(void *data)
 
 
 /*
- * A peer belongs to one policy (issue 3), so the cache is keyed by policy.  A
+ * A peer belongs to one policy, so the cache is keyed by policy.  A
  * peer holds a reference on its policy, so a cached key cannot be freed and
  * its address reused while the entry lives.
  */
@@ -979,7 +1209,7 @@ ngx_http_mtlsauthz_policy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     mtlsauthz_error                  err;
     mtlsauthz_policy                *policy;
     ngx_pool_cleanup_t              *cln;
-    ngx_http_mtlsauthz_policy_t     *p;
+    ngx_http_mtlsauthz_policy_t     *p, **pp;
     ngx_http_mtlsauthz_main_conf_t  *amcf;
 
     if (alcf->policy != NGX_CONF_UNSET_PTR) {
@@ -999,13 +1229,13 @@ ngx_http_mtlsauthz_policy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_mtlsauthz_module);
 
-    p = amcf->policies.elts;
+    pp = amcf->policies.elts;
 
     for (i = 0; i < amcf->policies.nelts; i++) {
-        if (p[i].path.len == path.len
-            && ngx_strncmp(p[i].path.data, path.data, path.len) == 0)
+        if (pp[i]->path.len == path.len
+            && ngx_strncmp(pp[i]->path.data, path.data, path.len) == 0)
         {
-            alcf->policy = &p[i];
+            alcf->policy = pp[i];
             return NGX_CONF_OK;
         }
     }
@@ -1031,14 +1261,17 @@ ngx_http_mtlsauthz_policy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     cln->handler = ngx_http_mtlsauthz_policy_cleanup;
     cln->data = policy;
 
-    p = ngx_array_push(&amcf->policies);
-    if (p == NULL) {
+    p = ngx_pcalloc(cf->pool, sizeof(ngx_http_mtlsauthz_policy_t));
+    pp = ngx_array_push(&amcf->policies);
+
+    if (p == NULL || pp == NULL) {
         return NGX_CONF_ERROR;
     }
 
     p->path = path;
     p->policy = policy;
 
+    *pp = p;
     alcf->policy = p;
 
     return NGX_CONF_OK;
@@ -1082,7 +1315,7 @@ ngx_http_mtlsauthz_create_main_conf(ngx_conf_t *cf)
     }
 
     if (ngx_array_init(&amcf->policies, cf->pool, 4,
-                       sizeof(ngx_http_mtlsauthz_policy_t))
+                       sizeof(ngx_http_mtlsauthz_policy_t *))
         != NGX_OK)
     {
         return NULL;
@@ -1116,6 +1349,12 @@ ngx_http_mtlsauthz_create_loc_conf(ngx_conf_t *cf)
  * auth_basic password) end the access phase past our 403.  That combination is
  * refused here, where the core module's location configuration is already
  * merged; in dry-run mode nothing is blocked, so there is nothing to bypass.
+ *
+ * A location that derives its operations from requests needs a policy that
+ * declares "protocol: http": only then is an operation pattern that no HTTP
+ * request can match ("post /x", "/x/") a load error rather than a rule that
+ * silently never applies.  A policy without it gets a warning, once per file;
+ * "mtlsauthz_operation" may name operations of any kind.
  */
 
 static char *
@@ -1124,7 +1363,9 @@ ngx_http_mtlsauthz_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_mtlsauthz_loc_conf_t *prev = parent;
     ngx_http_mtlsauthz_loc_conf_t *conf = child;
 
+    ngx_str_t                 *name;
     ngx_http_core_loc_conf_t  *clcf;
+    ngx_http_core_srv_conf_t  *cscf;
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
     ngx_conf_merge_value(conf->dry_run, prev->dry_run, 0);
@@ -1154,6 +1395,30 @@ ngx_http_mtlsauthz_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                            clcf->name.len ? "location" : "server",
                            &clcf->name);
         return NGX_CONF_ERROR;
+    }
+
+    if (conf->operation == NULL
+        && !conf->policy->warned
+        && mtlsauthz_policy_protocol(conf->policy->policy)
+           != MTLSAUTHZ_PROTOCOL_HTTP)
+    {
+        conf->policy->warned = 1;
+
+        name = &clcf->name;
+
+        if (name->len == 0) {
+            cscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_core_module);
+            name = &cscf->server_name;
+        }
+
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "mtlsauthz_policy \"%V\" does not declare"
+                           " \"protocol: http\", but %s \"%V\" derives"
+                           " operations from requests: add \"protocol: http\""
+                           " to the policy, so that an operation no request"
+                           " can match is a load error (see docs/policy.md)",
+                           &conf->policy->path,
+                           clcf->name.len ? "location" : "server", name);
     }
 
     return NGX_CONF_OK;

@@ -66,38 +66,105 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
     -keyout "$T/untrusted.key" -out "$T/untrusted.pem" -subj "/O=Example Corp/CN=builder" \
     -addext "subjectAltName=URI:spiffe://prod.example.com/ci/builder" \
     -addext "extendedKeyUsage=clientAuth" 2>/dev/null
+# A production CA and a partner CA, each with a builder SVID (bindings/nginx/t/two-cas.sh).
+S=$T/two-cas
+"$here/two-cas.sh" "$S" >/dev/null 2>&1 || { echo "two-cas.sh failed" >&2; exit 1; }
 
 # ---- ports, policies, config ----
 
-read -r P1 P2 PU < <(python3 -c '
+read -r P1 P2 P3 P4 PU < <(python3 -c '
 import socket
-socks = [socket.socket() for _ in range(3)]
+socks = [socket.socket() for _ in range(5)]
 for s in socks: s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in socks])')
 
+# Every policy of a location that derives operations from requests declares "protocol: http"
+# (the example policy, until it does too, gets the key here).
 cp "$top/examples/policy.yaml" "$T/story.yaml"
+grep -q '^protocol:' "$T/story.yaml" || sed -i -e '/^version: 1$/a protocol: http' "$T/story.yaml"
 cat > "$T/b.yaml" <<'EOF'
 version: 1
+protocol: http
 principals:
   - name: ops
     ou: [ops]
-  - name: builder
-    spiffe: ["spiffe://prod.example.com/ci/builder"]
 rules:
   - id: ops-b
     effect: allow
     principals: [ops]
     operations: ["GET /b/**"]
+EOF
+# A broad allow and a narrower deny on GET, for HEAD.
+cat > "$T/head.yaml" <<'EOF'
+version: 1
+protocol: http
+rules:
+  - id: open
+    effect: allow
+    principals: ["*"]
+    operations: ["* /h/**", "* /cache/**"]
+  - id: no-secret
+    effect: deny
+    principals: ["*"]
+    operations: ["GET /h/secret", "GET /cache/secret"]
+EOF
+# Named operations, for mtlsauthz_operation: a policy of any protocol.
+cat > "$T/custom.yaml" <<'EOF'
+version: 1
+principals:
+  - name: builder
+    spiffe: ["spiffe://prod.example.com/ci/builder"]
+rules:
   - id: custom-build
     effect: allow
     principals: [builder]
     operations: ["custom:build"]
 EOF
+cat > "$T/sni.yaml" <<'EOF'
+version: 1
+protocol: http
+principals:
+  - name: builder
+    spiffe: ["spiffe://prod.example.com/ci/builder"]
+rules:
+  - id: builder-images
+    effect: allow
+    principals: [builder]
+    operations: ["GET /images/**"]
+EOF
 reload_policy() { # reload_policy RULE_ID PATH
-    printf 'version: 1\nrules:\n  - id: %s\n    effect: allow\n    principals: ["*"]\n    operations: ["GET %s"]\n' \
+    printf 'version: 1\nprotocol: http\nrules:\n  - id: %s\n    effect: allow\n    principals: ["*"]\n    operations: ["GET %s"]\n' \
         "$1" "$2" > "$T/reload.yaml"
 }
 reload_policy v1 /reload/one
+
+# The two-CA servers share these.
+tls="ssl_certificate $S/server.pem; ssl_certificate_key $S/server.key;
+        ssl_protocols TLSv1.2 TLSv1.3;"
+authz="mtlsauthz_policy $T/sni.yaml;
+        mtlsauthz on;
+        add_header X-Reason \$mtlsauthz_reason always;
+        add_header X-Spiffe \$mtlsauthz_spiffe_id always;
+        add_header X-Sni \$ssl_server_name always;
+        location / { proxy_pass http://127.0.0.1:$PU; }
+        location /vars/ { mtlsauthz off; proxy_pass http://127.0.0.1:$PU; }"
+
+# authz_server PORT NAME DEPTH [DIRECTIVES]: a server block that trusts the production CA, with
+# mtlsauthz on
+authz_server() {
+    cat <<EOF
+    server {
+        listen 127.0.0.1:$1 ssl;
+        server_name $2;
+        $tls
+        ssl_client_certificate $S/prod.pem;
+        ssl_verify_client optional;
+        ssl_verify_depth $3;
+        ${4:-}
+        $authz
+    }
+EOF
+}
 
 # write_conf FILE [EXTRA_SERVER_DIRECTIVES [EXTRA_LOCATION]]
 write_conf() {
@@ -115,6 +182,7 @@ http {
     fastcgi_temp_path $T/tmp/fastcgi;
     uwsgi_temp_path $T/tmp/uwsgi;
     scgi_temp_path $T/tmp/scgi;
+    proxy_cache_path $T/tmp/cache keys_zone=cache:1m;
     log_format mtls '\$request_method \$request_uri \$status d=\$mtlsauthz_decision'
                     ' r=\$mtlsauthz_rule why=\$mtlsauthz_reason'
                     ' spiffe=\$mtlsauthz_spiffe_id dns=\$mtlsauthz_san_dns';
@@ -122,6 +190,7 @@ http {
     # The upstream: echoes what it received.
     server {
         listen 127.0.0.1:$PU;
+        add_header X-Upstream-Method \$request_method;
         location / { return 200 "upstream \$request_method \$request_uri\n"; }
     }
 
@@ -150,7 +219,7 @@ http {
             proxy_pass http://127.0.0.1:$PU;
         }
         location /custom/ {
-            mtlsauthz_policy b.yaml;
+            mtlsauthz_policy custom.yaml;
             mtlsauthz_operation "custom:\$arg_action";
             proxy_pass http://127.0.0.1:$PU;
         }
@@ -175,6 +244,15 @@ http {
             mtlsauthz off;
             proxy_pass http://127.0.0.1:$PU;
         }
+        location /h/ {
+            mtlsauthz_policy head.yaml;
+            proxy_pass http://127.0.0.1:$PU;
+        }
+        location /cache/ {
+            mtlsauthz_policy head.yaml;
+            proxy_cache cache;
+            proxy_pass http://127.0.0.1:$PU;
+        }
         location /reload/ {
             mtlsauthz_policy $T/reload.yaml;
             proxy_pass http://127.0.0.1:$PU;
@@ -194,6 +272,50 @@ http {
         add_header X-Reason \$mtlsauthz_reason always;
         add_header X-Spiffe \$mtlsauthz_spiffe_id always;
         location / { proxy_pass http://127.0.0.1:$PU; }
+    }
+
+    # Two server blocks on one listening socket: the default one trusts the partner CA, the
+    # protected one only the production CA.
+    server {
+        listen 127.0.0.1:$P3 ssl http2 default_server;
+        server_name partner.example;
+        $tls
+        ssl_client_certificate $S/partner.pem;
+        ssl_verify_client optional;
+        add_header X-Spiffe \$mtlsauthz_spiffe_id always;
+        location / { return 200 "partner server\n"; }
+    }
+$(authz_server "$P3" docker.example 2)
+    # No certificate of its own, so no SSL context of its own: SNI never switches to it.
+    server {
+        listen 127.0.0.1:$P3 ssl;
+        server_name noctx.example;
+        ssl_client_certificate $S/prod.pem;
+        ssl_verify_client optional;
+        $authz
+    }
+
+    # A default server that trusts both CAs, in front of servers that trust production only,
+    # each with its own verification settings.
+    server {
+        listen 127.0.0.1:$P4 ssl default_server;
+        server_name gateway.example;
+        $tls
+        ssl_client_certificate $S/both.pem;
+        ssl_verify_client optional;
+        ssl_verify_depth 2;
+        location / { return 200 "gateway server\n"; }
+    }
+$(authz_server "$P4" docker.example 2)
+$(authz_server "$P4" strict.example 0)
+$(authz_server "$P4" revoked.example 2 "ssl_crl $S/crl.pem;")
+$(authz_server "$P4" ocsp.example 2 \
+    "ssl_ocsp on; ssl_ocsp_responder http://127.0.0.1:$PU/;")
+    server {
+        listen 127.0.0.1:$P4 ssl;
+        server_name noverify.example;
+        $tls
+        $authz
     }
 }
 EOF
@@ -253,13 +375,41 @@ write_conf "$T/nginx.conf"
 if out=$(N -t -c "$T/nginx.conf" 2>&1); then ok "nginx -t accepts the test configuration"; else
     not_ok "nginx -t accepts the test configuration" "$out"
 fi
+if grep -qF 'does not declare "protocol: http"' <<<"$out"; then
+    not_ok "nginx -t gives no protocol warning for the test configuration" "$out"
+else
+    ok "nginx -t gives no protocol warning for the test configuration"
+fi
+
+# A location that derives operations from requests, with a policy that does not declare
+# "protocol: http", gets a warning; one with mtlsauthz_operation does not.
+cp "$T/custom.yaml" "$T/any.yaml"
+write_conf "$T/warn.conf" "" "location /w/ { mtlsauthz_policy any.yaml; }"
+out=$(N -t -c "$T/warn.conf" 2>&1)
+rc=$?
+want="[warn] mtlsauthz_policy \"$T/any.yaml\" does not declare \"protocol: http\", but location \"/w/\" derives operations from requests: add \"protocol: http\" to the policy"
+if [ $rc -eq 0 ] && grep -qF -- "$want" <<<"$out" && grep -qF 'docs/policy.md' <<<"$out"; then
+    ok "nginx -t warns when a policy for request operations does not declare protocol: http"
+else
+    not_ok "nginx -t warns when a policy for request operations does not declare protocol: http" \
+        "rc=$rc" "$out"
+fi
+write_conf "$T/nowarn.conf" "" \
+    "location /w/ { mtlsauthz_policy any.yaml; mtlsauthz_operation \"custom:\$arg_x\"; }"
+out=$(N -t -c "$T/nowarn.conf" 2>&1)
+rc=$?
+if [ $rc -eq 0 ] && ! grep -qF '[warn]' <<<"$out"; then
+    ok "nginx -t does not warn for a location with mtlsauthz_operation"
+else
+    not_ok "nginx -t does not warn for a location with mtlsauthz_operation" "rc=$rc" "$out"
+fi
 
 printf 'version: 1\nprincipals:\n  - name: ops\n    ou: [ops]\nrules:\n  - id: a\n    effect: allow\n    principals: [nobody]\n    operations: ["GET /x"]\n' \
     > "$T/bad.yaml"
 write_conf "$T/bad.conf" "" "location /bad/ { mtlsauthz_policy $T/bad.yaml; }"
 out=$(N -t -c "$T/bad.conf" 2>&1)
 rc=$?
-want="rule 'a': undefined principal 'nobody'"
+want="$T/bad.yaml: rule 'a': undefined principal 'nobody'"
 if [ -n "$CLI" ]; then
     # The library's own message, as the CLI prints it after its "mtlsauthz: PATH: " prefix.
     want=$("$CLI" lint "$T/bad.yaml" 2>&1 | sed -e "s|^mtlsauthz: $T/bad.yaml: ||")
@@ -373,6 +523,19 @@ expect "an empty segment is refused" 400
 contains "a refused target is logged" "$T/error.log" \
     'mtlsauthz: refused request target "/x/../healthz"'
 
+# HEAD is decided as GET: a deny on GET holds for HEAD, which proxy_cache sends upstream as GET.
+call "$P1" builder GET /h/secret
+expect "a deny on GET denies GET" 403 X-Rule=no-secret X-Reason=denied
+call "$P1" builder HEAD /h/secret -I
+expect "a deny on GET denies HEAD" 403 X-Rule=no-secret X-Reason=denied
+call "$P1" builder HEAD /h/open -I
+expect "HEAD is allowed where GET is" 200 X-Rule=open X-Upstream-Method=HEAD
+call "$P1" builder HEAD /cache/open -I
+expect "through proxy_cache, an allowed HEAD reaches the upstream as GET" 200 X-Rule=open \
+    X-Upstream-Method=GET
+call "$P1" builder HEAD /cache/secret -I
+expect "through proxy_cache, a HEAD for a denied GET is denied" 403 X-Rule=no-secret
+
 # A custom operation.
 call "$P1" builder GET "/custom/x?action=build"
 expect "a custom operation allows" 200 X-Rule=custom-build
@@ -455,6 +618,153 @@ else
     not_ok "HTTP/2: streams share one identity across two policies" "$out" \
         "reads: $((after - before))"
 fi
+
+# ---- the server block that verified the certificate ----
+#
+# On $P3 the default server (partner.example) trusts the partner CA and docker.example trusts
+# only the production CA; both CAs issued a builder SVID. A request may use the identity only
+# if its certificate was verified for the server block that handles it.
+
+# scall PORT CERT SNI HOST PATH [CURL_ARGS...]: as call, with the two-CA certificates and a Host
+# header. SNI "-" connects to the address, and curl sends no server name for an address.
+scall() {
+    local port=$1 cert=$2 sni=$3 host=$4 path=$5 url
+    shift 5
+    local args=(-s --cacert "$S/prod.pem" -o "$T/body" -D "$T/headers" -w '%{http_code}'
+        -H "Host: $host")
+    [ "$cert" = - ] || args+=(--cert "$S/$cert-chain.pem" --key "$S/$cert.key")
+    if [ "$sni" = - ]; then
+        url=https://127.0.0.1:$port$path
+    else
+        args+=(--resolve "$sni:$port:127.0.0.1")
+        url=https://$sni:$port$path
+    fi
+    : > "$T/headers"
+    : > "$T/body"
+    STATUS=$(curl "${args[@]}" "$@" "$url")
+    BODY=$(cat "$T/body")
+}
+
+builder_id=spiffe://prod.example.com/ci/builder
+
+scall "$P3" partner-builder - docker.example /images/x
+expect "no SNI, Host docker.example: a partner-CA certificate is not that server's identity" \
+    403 X-Reason=no_identity X-Spiffe= X-Sni=
+contains "it is logged as verified for another server" "$T/error.log" \
+    'mtlsauthz: client certificate not verified for this server: (20:unable to get local issuer certificate)'
+contains "and the deny says why" "$T/error.log" \
+    'reason no_identity, no identity (not verified for this server)'
+scall "$P3" partner-builder unknown.example docker.example /images/x -k
+expect "an SNI name no server has, Host docker.example: denied too" 403 X-Reason=no_identity \
+    X-Sni=unknown.example
+scall "$P3" partner-builder partner.example docker.example /images/x
+expect "SNI partner.example, Host docker.example: nginx's own 421" 421
+scall "$P3" partner-builder - noctx.example /images/x
+expect "a server block without an SSL context of its own has no client identity" 403 \
+    X-Reason=no_identity
+scall "$P3" partner-builder - docker.example /vars/x
+expect "the identity variables are not found for a certificate verified for another server" \
+    200 "body=upstream GET /vars/x" X-Spiffe=
+scall "$P3" partner-builder - partner.example /
+expect "the partner certificate gets the default server's answer there" 200 \
+    "body=partner server" "X-Spiffe=$builder_id"
+scall "$P3" builder docker.example docker.example /images/x
+expect "the production certificate with SNI docker.example is allowed" 200 \
+    "body=upstream GET /images/x" X-Reason=allowed "X-Spiffe=$builder_id" X-Sni=docker.example
+scall "$P3" builder docker.example docker.example /vars/x
+expect "and its identity variables are set" 200 "X-Spiffe=$builder_id"
+scall "$P3" builder - docker.example /images/x
+expect "without SNI, the handshake verified it against the partner CA: nginx's own 400" 400
+
+for proto in --http1.1 --http2; do
+    out=$(curl -s "$proto" --cacert "$S/prod.pem" --cert "$S/partner-builder-chain.pem" \
+        --key "$S/partner-builder.key" -H 'Host: partner.example' \
+        -w '%{http_code} %{num_connects}\n' -o /dev/null "https://127.0.0.1:$P3/images/x" \
+        --next -s "$proto" --cacert "$S/prod.pem" --cert "$S/partner-builder-chain.pem" \
+        --key "$S/partner-builder.key" -H 'Host: docker.example' \
+        -w '%{http_code} %{num_connects}\n' -o /dev/null "https://127.0.0.1:$P3/images/x")
+    if [ "$out" = $'200 1\n403 0' ]; then
+        ok "$proto, one connection: the default server, then docker.example is denied"
+    else
+        not_ok "$proto, one connection: the default server, then docker.example is denied" "$out"
+    fi
+done
+
+# resume VERSION CERT FIRST_SNI FIRST_HOST SNI HOST PATH: a full handshake on $P3 with CERT
+# (FIRST_SNI "-": no server name) and a request to FIRST_HOST, then a connection that resumes
+# that session with SNI and requests PATH from HOST. Sets STATUS, and REUSED (1 if resumed).
+resume() {
+    local v=$1 cert=$2 host1=$4 sni=$5 host2=$6 path=$7 first out
+    if [ "$3" = - ]; then first=(-noservername); else first=(-servername "$3"); fi
+    rm -f "$T/session"
+    printf 'GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n' "$host1" |
+        openssl s_client "$v" -ign_eof "${first[@]}" -connect "127.0.0.1:$P3" \
+            -CAfile "$S/prod.pem" -cert "$S/$cert.pem" -cert_chain "$S/$cert-chain.pem" \
+            -key "$S/$cert.key" -sess_out "$T/session" >/dev/null 2>&1
+    out=$(printf 'GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n' "$path" "$host2" |
+        openssl s_client "$v" -ign_eof -servername "$sni" -connect "127.0.0.1:$P3" \
+            -CAfile "$S/prod.pem" -sess_in "$T/session" 2>&1)
+    REUSED=$(grep -c '^Reused,' <<<"$out")
+    # s_client may print the response on the line of its session summary
+    STATUS=$(grep -ao 'HTTP/1\.1 [0-9]*' <<<"$out" | head -n 1 | cut -d ' ' -f 2)
+}
+for v in -tls1_3 -tls1_2; do
+    resume "$v" partner-builder - partner.example docker.example docker.example /images/x
+    if [ "$REUSED" = 1 ] && [ "$STATUS" = 403 ]; then
+        ok "$v: a session made without SNI, resumed with SNI docker.example, is denied"
+    else
+        not_ok "$v: a session made without SNI, resumed with SNI docker.example, is denied" \
+            "reused $REUSED, status $STATUS"
+    fi
+    resume "$v" builder docker.example docker.example docker.example docker.example /images/x
+    if [ "$REUSED" = 1 ] && [ "$STATUS" = 200 ]; then
+        ok "$v: a session made for docker.example and resumed there is allowed"
+    else
+        not_ok "$v: a session made for docker.example and resumed there is allowed" \
+            "reused $REUSED, status $STATUS"
+    fi
+done
+
+# On $P4 the default server trusts both CAs, so the handshake verifies either certificate; the
+# servers behind it trust production only, each with its own settings.
+count_reverify() {
+    grep -c 'mtlsauthz: client certificate verified again for this server' "$T/error.log"
+}
+before=$(count_reverify)
+out=$(curl -s --cacert "$S/prod.pem" --cert "$S/builder-chain.pem" --key "$S/builder.key" \
+    -w '%{http_code} %{num_connects}\n' -o /dev/null "https://127.0.0.1:$P4/images/x" \
+    --next -s --cacert "$S/prod.pem" --cert "$S/builder-chain.pem" --key "$S/builder.key" \
+    -H 'Host: docker.example' -w '%{http_code} %{num_connects}\n' -o /dev/null \
+    "https://127.0.0.1:$P4/images/x" -o /dev/null "https://127.0.0.1:$P4/images/y")
+after=$(count_reverify)
+if [ "$out" = $'200 1\n200 0\n200 0' ] && [ $((after - before)) -eq 1 ]; then
+    ok "no SNI: the chain is verified again for docker.example, once per connection"
+else
+    not_ok "no SNI: the chain is verified again for docker.example, once per connection" \
+        "$out" "verifications: $((after - before))"
+fi
+scall "$P4" builder - docker.example /images/x
+expect "no SNI, a production certificate verified again for docker.example is allowed" 200 \
+    "body=upstream GET /images/x" X-Reason=allowed "X-Spiffe=$builder_id" X-Sni=
+scall "$P4" partner-builder - docker.example /images/x
+expect "no SNI, a partner certificate verified again for docker.example is denied" 403 \
+    X-Reason=no_identity X-Spiffe=
+scall "$P4" builder - strict.example /images/x
+expect "that server's ssl_verify_depth applies" 403 X-Reason=no_identity
+contains "the depth failure is logged" "$T/error.log" '(22:certificate chain too long)'
+scall "$P4" builder - revoked.example /images/x
+expect "that server's ssl_crl applies" 403 X-Reason=no_identity
+contains "the revocation is logged" "$T/error.log" '(23:certificate revoked)'
+scall "$P4" builder - ocsp.example /images/x
+expect "a server with ssl_ocsp accepts only its own handshake's verification" 403 \
+    X-Reason=no_identity
+contains "the OCSP refusal is logged" "$T/error.log" \
+    "no identity (verified for another server; ssl_ocsp needs this server's own handshake)"
+scall "$P4" builder - noverify.example /images/x
+expect "a server that does not verify client certificates has no client identity" 403 \
+    X-Reason=no_identity
+contains "that is logged" "$T/error.log" \
+    'no identity (this server does not verify client certificates)'
 
 # Reload with a changed policy.
 call "$P1" plain GET /reload/two
