@@ -297,6 +297,12 @@ static size_t pow2_floor(size_t n)
     return p;
 }
 
+/* The byte a key's values are cut into segments at for probes (0: power-of-two lengths). */
+static char key_sep(unsigned k)
+{
+    return mtlsauthz__wclass_sep(mtlsauthz__key_wclass((mtlsauthz__key)k));
+}
+
 /* How a pattern would be indexed: kind, bytes and length; score 0 = not indexable. */
 typedef struct ix_choice {
     unsigned kind;
@@ -380,7 +386,7 @@ static unsigned choose_anchor(const mtlsauthz__principal *pr)
             continue; /* absent, or `ip` */
         }
         for (unsigned i = 0; i < ck->n && score > 0; i++) {
-            ix_choice c = choose_pattern(&ck->pats[i], mtlsauthz__key_sep((mtlsauthz__key)k));
+            ix_choice c = choose_pattern(&ck->pats[i], key_sep(k));
             if (c.score < score) {
                 score = c.score;
             }
@@ -505,7 +511,7 @@ int mtlsauthz__index_build(mtlsauthz_policy *p, mtlsauthz_error *err)
         }
         ck = mtlsauthz__principal_key(pr, k);
         for (unsigned j = 0; j < ck->n; j++) {
-            ix_choice c = choose_pattern(&ck->pats[j], mtlsauthz__key_sep((mtlsauthz__key)k));
+            ix_choice c = choose_pattern(&ck->pats[j], key_sep(k));
             if (nposts == npost_cap) {
                 size_t ncap = npost_cap == 0 ? 64 : npost_cap * 2;
                 posting *grown = mtlsauthz__realloc(posts, ncap * sizeof(*posts));
@@ -521,8 +527,7 @@ int mtlsauthz__index_build(mtlsauthz_policy *p, mtlsauthz_error *err)
             posts[nposts].key = (uint16_t)k;
             posts[nposts].kind = (uint16_t)c.kind;
             posts[nposts].principal = i;
-            posts[nposts].shape =
-                posting_shape(pr, k, &ck->pats[j], &c, mtlsauthz__key_sep((mtlsauthz__key)k));
+            posts[nposts].shape = posting_shape(pr, k, &ck->pats[j], &c, key_sep(k));
             nposts++;
             if (c.kind != IX_EXACT || c.len <= IX_MAX_LEN) {
                 if (ix->lens[k][c.kind] == NULL) {
@@ -668,11 +673,13 @@ int mtlsauthz__index_candidates(const mtlsauthz_policy *p,
         }
     }
     for (unsigned k = 0; k < MTLSAUTHZ__KEY_COUNT; k++) {
-        mtlsauthz_field f = mtlsauthz__key_field((mtlsauthz__key)k);
-        char sep = mtlsauthz__key_sep((mtlsauthz__key)k);
+        mtlsauthz_field f;
+        char sep;
         if (!ix->used[k][IX_EXACT] && !ix->used[k][IX_PREFIX] && !ix->used[k][IX_SUFFIX]) {
             continue;
         }
+        f = mtlsauthz__key_field((mtlsauthz__key)k);
+        sep = key_sep(k);
         for (size_t v = 0; v < counts[f]; v++) {
             probe_at a;
             a.v = vals[f][v].ptr;

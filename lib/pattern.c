@@ -73,6 +73,19 @@
 #define ELEM_MAX (MTLSAUTHZ__PATTERN_MAX_LEN + MTLSAUTHZ__PATTERN_MAX_WILDCARDS)
 #define ELEM_WORDS ((ELEM_MAX + 1u) / 64u + 1u)
 
+/* ---- wildcard classes ---- */
+
+static const char wclass_seps[MTLSAUTHZ__WC_COUNT] = {
+    [MTLSAUTHZ__WC_ANY] = 0,
+    [MTLSAUTHZ__WC_DOT] = '.',
+    [MTLSAUTHZ__WC_SLASH] = '/',
+};
+
+char mtlsauthz__wclass_sep(mtlsauthz__wclass wclass)
+{
+    return (unsigned)wclass < MTLSAUTHZ__WC_COUNT ? wclass_seps[wclass] : 0;
+}
+
 /* ---- compile ---- */
 
 /* Writes `src` as a C-style quoted string body, non-printables as \xHH, cut with "..." so the
@@ -154,8 +167,8 @@ static size_t fold_start(const char *src, size_t len, mtlsauthz__fold fold)
     return len + 1;
 }
 
-int mtlsauthz__pattern_compile(mtlsauthz__pattern *out, const char *src, size_t len, char sep,
-                               mtlsauthz__fold fold, mtlsauthz_error *err)
+int mtlsauthz__pattern_compile(mtlsauthz__pattern *out, const char *src, size_t len,
+                               mtlsauthz__wclass wclass, mtlsauthz__fold fold, mtlsauthz_error *err)
 {
     mtlsauthz__tok toks[MAX_TOKS];
     size_t ntoks = 0;
@@ -179,6 +192,9 @@ int mtlsauthz__pattern_compile(mtlsauthz__pattern *out, const char *src, size_t 
     if (fold != MTLSAUTHZ__FOLD_NONE && fold != MTLSAUTHZ__FOLD_ALL &&
         fold != MTLSAUTHZ__FOLD_AFTER_LAST_AT) {
         return mtlsauthz__error_set(err, MTLSAUTHZ_EINVAL, "pattern: unknown fold mode");
+    }
+    if ((unsigned)wclass >= MTLSAUTHZ__WC_COUNT) {
+        return mtlsauthz__error_set(err, MTLSAUTHZ_EINVAL, "pattern: unknown wildcard class");
     }
     if (len == 0) {
         return mtlsauthz__error_set(err, MTLSAUTHZ_EPOLICY, "empty pattern");
@@ -368,7 +384,7 @@ int mtlsauthz__pattern_compile(mtlsauthz__pattern *out, const char *src, size_t 
     out->ntoks = ntoks;
     out->text = text;
     out->text_len = tlen;
-    out->sep = sep;
+    out->wclass = (unsigned char)wclass;
     out->is_literal = nwild == 0;
     out->min_len = tlen + nwild;
     return 0;
@@ -639,8 +655,8 @@ static int bt_match(struct bt *b, size_t i, size_t pos)
     }
     if (i >= b->tail) {
         unsigned long cost;
-        rc = plain_match(b->p->toks + i, b->p->ntoks - i, b->p->sep, b->s + pos, b->len - pos,
-                         &cost);
+        rc = plain_match(b->p->toks + i, b->p->ntoks - i, wclass_seps[b->p->wclass], b->s + pos,
+                         b->len - pos, &cost);
         if (bt_charge(b, cost) != 0) {
             return MTLSAUTHZ_ELIMIT;
         }
@@ -686,7 +702,8 @@ static int bt_match(struct bt *b, size_t i, size_t pos)
     next = i + 1 < b->p->ntoks ? &b->p->toks[i + 1] : NULL;
     qmax = b->len - b->suffix_min[i + 1];
     for (q = pos + 1; q <= qmax; q++) {
-        if (t->kind != MTLSAUTHZ__TOK_STARSTAR && !star_ok(b->p->sep, b->s[q - 1])) {
+        if (t->kind != MTLSAUTHZ__TOK_STARSTAR &&
+            !star_ok(wclass_seps[b->p->wclass], b->s[q - 1])) {
             break;
         }
         if (next == NULL ? q != b->len
@@ -718,15 +735,18 @@ int mtlsauthz__pattern_match(const mtlsauthz__pattern *p, const char *s, size_t 
 {
     unsigned char count[MTLSAUTHZ__PATTERN_MAX_CAPTURES] = {0};
     unsigned long local_budget = DEFAULT_BUDGET;
+    char sep;
     int any_care = 0;
     unsigned c;
     size_t i;
     int rc;
 
     /* A bad call is an error, never a "no match" that would let a deny rule be skipped. */
-    if (p == NULL || p->toks == NULL || p->ntoks == 0 || (s == NULL && len > 0)) {
+    if (p == NULL || p->toks == NULL || p->ntoks == 0 || (s == NULL && len > 0) ||
+        p->wclass >= MTLSAUTHZ__WC_COUNT) {
         return MTLSAUTHZ_EINVAL;
     }
+    sep = wclass_seps[p->wclass];
     if (len < p->min_len) {
         return 0;
     }
@@ -750,7 +770,7 @@ int mtlsauthz__pattern_match(const mtlsauthz__pattern *p, const char *s, size_t 
             /* A forced value that `*` could never match means no match at all. */
             if (bound != NULL && bound[c].ptr != NULL &&
                 (bound[c].len == 0 ||
-                 (p->sep != 0 && memchr(bound[c].ptr, p->sep, bound[c].len) != NULL))) {
+                 (sep != 0 && memchr(bound[c].ptr, sep, bound[c].len) != NULL))) {
                 return 0;
             }
         }
@@ -758,7 +778,7 @@ int mtlsauthz__pattern_match(const mtlsauthz__pattern *p, const char *s, size_t 
 
     if (!any_care) {
         unsigned long cost;
-        rc = plain_match(p->toks, p->ntoks, p->sep, s, len, &cost);
+        rc = plain_match(p->toks, p->ntoks, sep, s, len, &cost);
         if (rc != 1) {
             return rc;
         }
@@ -821,7 +841,7 @@ static unsigned walk_next(struct walk *w)
         return e;
     }
     w->tok++;
-    if (t->kind == MTLSAUTHZ__TOK_STARSTAR || w->p->sep == 0) {
+    if (t->kind == MTLSAUTHZ__TOK_STARSTAR || wclass_seps[w->p->wclass] == 0) {
         return ELEM_ANY;
     }
     return ELEM_STAR;
@@ -874,7 +894,8 @@ static int elem_sub(unsigned n, char sn, unsigned w, char sw)
 
 static int valid_for_lint(const mtlsauthz__pattern *p)
 {
-    return p != NULL && p->toks != NULL && p->ntoks > 0 && elem_count(p) <= ELEM_MAX;
+    return p != NULL && p->toks != NULL && p->ntoks > 0 && p->wclass < MTLSAUTHZ__WC_COUNT &&
+           elem_count(p) <= ELEM_MAX;
 }
 
 int mtlsauthz__pattern_may_overlap(const mtlsauthz__pattern *a, const mtlsauthz__pattern *b)
@@ -909,7 +930,7 @@ int mtlsauthz__pattern_may_overlap(const mtlsauthz__pattern *a, const mtlsauthz_
         for (t = 1; t <= eb; t++) {
             unsigned y = walk_next(&wb);
             int r;
-            if (!elem_meet(x, a->sep, y, b->sep)) {
+            if (!elem_meet(x, wclass_seps[a->wclass], y, wclass_seps[b->wclass])) {
                 continue;
             }
             /* Both step forward; or b's wildcard loops while a steps; or a's loops. */
@@ -931,7 +952,7 @@ int mtlsauthz__pattern_may_overlap(const mtlsauthz__pattern *a, const mtlsauthz_
 static int same_pattern(const mtlsauthz__pattern *a, const mtlsauthz__pattern *b)
 {
     size_t i;
-    if (a->ntoks != b->ntoks || a->sep != b->sep) {
+    if (a->ntoks != b->ntoks || a->wclass != b->wclass) {
         return 0;
     }
     for (i = 0; i < a->ntoks; i++) {
@@ -991,7 +1012,7 @@ int mtlsauthz__pattern_covers(const mtlsauthz__pattern *wide, const mtlsauthz__p
         memset(cur, 0, words * sizeof(cur[0]));
         for (t = 1; t <= en; t++) {
             unsigned n = walk_next(&wn);
-            if (!elem_sub(n, narrow->sep, w, wide->sep)) {
+            if (!elem_sub(n, wclass_seps[narrow->wclass], w, wclass_seps[wide->wclass])) {
                 continue;
             }
             /* Wide element s-1 takes narrow element t-1 alone, or its loop takes it too. */

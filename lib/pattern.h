@@ -29,6 +29,14 @@ typedef enum mtlsauthz__fold {
     MTLSAUTHZ__FOLD_AFTER_LAST_AT = 2 /* the part after the last '@' (rfc822Name domain) */
 } mtlsauthz__fold;
 
+/* What the wildcards of a pattern may consume. */
+typedef enum mtlsauthz__wclass {
+    MTLSAUTHZ__WC_ANY = 0, /* * and ** take any byte */
+    MTLSAUTHZ__WC_DOT,     /* * stops at '.' (a DNS label): dns */
+    MTLSAUTHZ__WC_SLASH,   /* * stops at '/' (a path segment): spiffe, uri, operations */
+    MTLSAUTHZ__WC_COUNT
+} mtlsauthz__wclass;
+
 typedef enum mtlsauthz__tok_kind {
     MTLSAUTHZ__TOK_LIT = 0,  /* literal bytes */
     MTLSAUTHZ__TOK_STAR,     /* *: 1+ bytes, no separator */
@@ -48,21 +56,22 @@ typedef struct mtlsauthz__pattern {
     mtlsauthz__tok *toks;
     size_t ntoks;
     size_t text_len;
-    size_t min_len;   /* a value shorter than this cannot match */
-    char **cap_names; /* ncaps names, NUL-terminated, owned; NULL when ncaps == 0 */
-    unsigned ncaps;   /* distinct capture names */
-    int is_literal;   /* no wildcard at all: `text`/`text_len` is the exact value */
-    char sep;         /* separator byte, or 0 for none */
+    size_t min_len;       /* a value shorter than this cannot match */
+    char **cap_names;     /* ncaps names, NUL-terminated, owned; NULL when ncaps == 0 */
+    unsigned ncaps;       /* distinct capture names */
+    int is_literal;       /* no wildcard at all: `text`/`text_len` is the exact value */
+    unsigned char wclass; /* mtlsauthz__wclass: what the wildcards may consume */
 } mtlsauthz__pattern;
 
 /*
  * Compiles `src` (`len` bytes) into `out` (caller storage, zeroed by this function).
- * `sep` is the separator that `*` and captures never cross ('.', '/' or 0 for none).
+ * `wclass` says what `*`, `**` and captures may consume.
  * On error returns MTLSAUTHZ_EPOLICY (or ELIMIT/ENOMEM) with a message that quotes the pattern
  * and says what is wrong and where (byte offset); `out` is then left cleared.
  */
-int mtlsauthz__pattern_compile(mtlsauthz__pattern *out, const char *src, size_t len, char sep,
-                               mtlsauthz__fold fold, mtlsauthz_error *err);
+int mtlsauthz__pattern_compile(mtlsauthz__pattern *out, const char *src, size_t len,
+                               mtlsauthz__wclass wclass, mtlsauthz__fold fold,
+                               mtlsauthz_error *err);
 
 /* Frees what compile allocated and zeroes `p`. Safe on a zeroed or cleared pattern. */
 void mtlsauthz__pattern_clear(mtlsauthz__pattern *p);
@@ -90,6 +99,10 @@ typedef int (*mtlsauthz__pattern_cb)(void *ctx, const mtlsauthz__str *caps, unsi
 int mtlsauthz__pattern_match(const mtlsauthz__pattern *p, const char *s, size_t len,
                              const mtlsauthz__str *bound, mtlsauthz__pattern_cb cb, void *ctx,
                              unsigned long *budget);
+
+/* The separator of a class: the byte `*` and captures never cross ('.', '/' or 0 for none),
+ * and the byte the index cuts values into segments at. */
+char mtlsauthz__wclass_sep(mtlsauthz__wclass wclass);
 
 /* 1 if the two patterns could both match some string (used by lint), 0 if not. Conservative:
  * may say 1 when unsure, never 0 when an overlap exists. */

@@ -6,43 +6,47 @@
 
 /* ---- helpers ---- */
 
-static void comp(mtlsauthz__pattern *p, const char *src, char sep, mtlsauthz__fold fold)
+#define ANY MTLSAUTHZ__WC_ANY
+#define DOT MTLSAUTHZ__WC_DOT
+#define SLASH MTLSAUTHZ__WC_SLASH
+
+static void comp(mtlsauthz__pattern *p, const char *src, mtlsauthz__wclass wc, mtlsauthz__fold fold)
 {
     mtlsauthz_error err = {0};
-    int rc = mtlsauthz__pattern_compile(p, src, strlen(src), sep, fold, &err);
+    int rc = mtlsauthz__pattern_compile(p, src, strlen(src), wc, fold, &err);
     cr_assert_eq(rc, 0, "compile \"%s\": %s", src, err.message);
 }
 
 /* Matches a NUL-free value; no captures wanted. */
-static int m(const char *pat, char sep, const char *value)
+static int m(const char *pat, mtlsauthz__wclass wc, const char *value)
 {
     mtlsauthz__pattern p;
     int rc;
-    comp(&p, pat, sep, MTLSAUTHZ__FOLD_NONE);
+    comp(&p, pat, wc, MTLSAUTHZ__FOLD_NONE);
     rc = mtlsauthz__pattern_match(&p, value, strlen(value), NULL, NULL, NULL, NULL);
     mtlsauthz__pattern_clear(&p);
     return rc;
 }
 
-static int mb(const char *pat, char sep, const char *value, size_t len)
+static int mb(const char *pat, mtlsauthz__wclass wc, const char *value, size_t len)
 {
     mtlsauthz__pattern p;
     int rc;
-    comp(&p, pat, sep, MTLSAUTHZ__FOLD_NONE);
+    comp(&p, pat, wc, MTLSAUTHZ__FOLD_NONE);
     rc = mtlsauthz__pattern_match(&p, value, len, NULL, NULL, NULL, NULL);
     mtlsauthz__pattern_clear(&p);
     return rc;
 }
 
 /* Compiles expecting failure; returns the code and leaves the message in *err. */
-static int comp_err(const char *src, size_t len, char sep, mtlsauthz__fold fold,
+static int comp_err(const char *src, size_t len, mtlsauthz__wclass wc, mtlsauthz__fold fold,
                     mtlsauthz_error *err)
 {
     mtlsauthz__pattern p;
     int rc;
     memset(&p, 0xa5, sizeof(p));
     mtlsauthz_error_clear(err);
-    rc = mtlsauthz__pattern_compile(&p, src, len, sep, fold, err);
+    rc = mtlsauthz__pattern_compile(&p, src, len, wc, fold, err);
     cr_assert_neq(rc, 0, "compile of \"%.*s\" should fail", (int)len, src);
     cr_assert_eq(err->code, rc);
     /* Left cleared: nothing half-built is visible. */
@@ -57,7 +61,7 @@ static void expect_error(const char *src, int code, const char *what, size_t off
 {
     mtlsauthz_error err;
     char at[64];
-    int rc = comp_err(src, strlen(src), '/', MTLSAUTHZ__FOLD_NONE, &err);
+    int rc = comp_err(src, strlen(src), SLASH, MTLSAUTHZ__FOLD_NONE, &err);
     cr_assert_eq(rc, code, "\"%s\": got %d (%s)", src, rc, err.message);
     cr_assert(strstr(err.message, what) != NULL, "\"%s\": message \"%s\" lacks \"%s\"", src,
               err.message, what);
@@ -71,116 +75,116 @@ static void expect_error(const char *src, int code, const char *what, size_t off
 Test(pattern, spiffe_segment_star)
 {
     const char *p = "spiffe://td/ns/web/*";
-    cr_assert_eq(m(p, '/', "spiffe://td/ns/web/x"), 1);
-    cr_assert_eq(m(p, '/', "spiffe://td/ns/web-admin/x"), 0);
-    cr_assert_eq(m(p, '/', "spiffe://td/ns/web/x/y"), 0);
-    cr_assert_eq(m(p, '/', "spiffe://td/ns/web/"), 0);
-    cr_assert_eq(m(p, '/', "spiffe://td/ns/web"), 0);
-    cr_assert_eq(m(p, '/', "spiffe://td/ns/web//"), 0);
+    cr_assert_eq(m(p, SLASH, "spiffe://td/ns/web/x"), 1);
+    cr_assert_eq(m(p, SLASH, "spiffe://td/ns/web-admin/x"), 0);
+    cr_assert_eq(m(p, SLASH, "spiffe://td/ns/web/x/y"), 0);
+    cr_assert_eq(m(p, SLASH, "spiffe://td/ns/web/"), 0);
+    cr_assert_eq(m(p, SLASH, "spiffe://td/ns/web"), 0);
+    cr_assert_eq(m(p, SLASH, "spiffe://td/ns/web//"), 0);
 }
 
 Test(pattern, dns_star_is_one_label)
 {
-    cr_assert_eq(m("*.example.com", '.', "a.example.com"), 1);
-    cr_assert_eq(m("*.example.com", '.', "a.b.example.com"), 0);
-    cr_assert_eq(m("*.example.com", '.', "example.com"), 0);
-    cr_assert_eq(m("*.example.com", '.', ".example.com"), 0);
-    cr_assert_eq(m("*.example.com", '.', "a.example.com.evil"), 0);
-    cr_assert_eq(m("*.example.com", '.', "aexample.com"), 0);
+    cr_assert_eq(m("*.example.com", DOT, "a.example.com"), 1);
+    cr_assert_eq(m("*.example.com", DOT, "a.b.example.com"), 0);
+    cr_assert_eq(m("*.example.com", DOT, "example.com"), 0);
+    cr_assert_eq(m("*.example.com", DOT, ".example.com"), 0);
+    cr_assert_eq(m("*.example.com", DOT, "a.example.com.evil"), 0);
+    cr_assert_eq(m("*.example.com", DOT, "aexample.com"), 0);
 }
 
 Test(pattern, dns_starstar_is_one_or_more_labels)
 {
-    cr_assert_eq(m("**.example.com", '.', "a.b.example.com"), 1);
-    cr_assert_eq(m("**.example.com", '.', "a.example.com"), 1);
-    cr_assert_eq(m("**.example.com", '.', "example.com"), 0);
-    cr_assert_eq(m("**.example.com", '.', ".example.com"), 0);
-    cr_assert_eq(m("**.example.com", '.', "..example.com"), 1); /* `**` is one byte, "." */
-    cr_assert_eq(m("**.example.com", '.', "a.example.org"), 0);
+    cr_assert_eq(m("**.example.com", DOT, "a.b.example.com"), 1);
+    cr_assert_eq(m("**.example.com", DOT, "a.example.com"), 1);
+    cr_assert_eq(m("**.example.com", DOT, "example.com"), 0);
+    cr_assert_eq(m("**.example.com", DOT, ".example.com"), 0);
+    cr_assert_eq(m("**.example.com", DOT, "..example.com"), 1); /* `**` is one byte, "." */
+    cr_assert_eq(m("**.example.com", DOT, "a.example.org"), 0);
 }
 
 Test(pattern, star_and_starstar_need_a_byte)
 {
-    cr_assert_eq(m("a/*", '/', "a/"), 0);
-    cr_assert_eq(m("a/**", '/', "a/"), 0);
-    cr_assert_eq(m("a/**", '/', "a/b/c"), 1);
-    cr_assert_eq(m("*", '/', ""), 0);
-    cr_assert_eq(m("**", '/', ""), 0);
-    cr_assert_eq(m("**", '/', "/"), 1);
-    cr_assert_eq(m("*", '/', "/"), 0);
-    cr_assert_eq(m("*", 0, "/"), 1);
+    cr_assert_eq(m("a/*", SLASH, "a/"), 0);
+    cr_assert_eq(m("a/**", SLASH, "a/"), 0);
+    cr_assert_eq(m("a/**", SLASH, "a/b/c"), 1);
+    cr_assert_eq(m("*", SLASH, ""), 0);
+    cr_assert_eq(m("**", SLASH, ""), 0);
+    cr_assert_eq(m("**", SLASH, "/"), 1);
+    cr_assert_eq(m("*", SLASH, "/"), 0);
+    cr_assert_eq(m("*", ANY, "/"), 1);
 }
 
 Test(pattern, literal_exact)
 {
-    cr_assert_eq(m("images:build", '/', "images:build"), 1);
-    cr_assert_eq(m("images:build", '/', "images:buil"), 0);
-    cr_assert_eq(m("images:build", '/', "images:buildx"), 0);
-    cr_assert_eq(m("images:build", '/', "Images:build"), 0);
-    cr_assert_eq(m("images:build", '/', ""), 0);
+    cr_assert_eq(m("images:build", SLASH, "images:build"), 1);
+    cr_assert_eq(m("images:build", SLASH, "images:buil"), 0);
+    cr_assert_eq(m("images:build", SLASH, "images:buildx"), 0);
+    cr_assert_eq(m("images:build", SLASH, "Images:build"), 0);
+    cr_assert_eq(m("images:build", SLASH, ""), 0);
 }
 
 Test(pattern, nul_bytes_in_values)
 {
     /* A literal never matches a value with extra bytes, NUL or not. */
-    cr_assert_eq(mb("admin", 0, "admin\0x", 7), 0);
-    cr_assert_eq(mb("admin", 0, "admin\0", 6), 0);
-    cr_assert_eq(mb("admin", 0, "adm\0n", 5), 0);
-    cr_assert_eq(mb("admin", 0, "admin", 5), 1);
+    cr_assert_eq(mb("admin", ANY, "admin\0x", 7), 0);
+    cr_assert_eq(mb("admin", ANY, "admin\0", 6), 0);
+    cr_assert_eq(mb("admin", ANY, "adm\0n", 5), 0);
+    cr_assert_eq(mb("admin", ANY, "admin", 5), 1);
     /* `*` takes NUL as an ordinary byte (the engine rejects NUL identities before matching). */
-    cr_assert_eq(mb("admin*", 0, "admin\0x", 7), 1);
-    cr_assert_eq(mb("admin*", '/', "admin\0x", 7), 1);
-    cr_assert_eq(mb("admin*", '/', "admin\0/x", 8), 0);
-    cr_assert_eq(mb("*.com", '.', "evil\0.com", 9), 1);
-    cr_assert_eq(mb("a/**/z", '/', "a/\0/z", 5), 1);
+    cr_assert_eq(mb("admin*", ANY, "admin\0x", 7), 1);
+    cr_assert_eq(mb("admin*", SLASH, "admin\0x", 7), 1);
+    cr_assert_eq(mb("admin*", SLASH, "admin\0/x", 8), 0);
+    cr_assert_eq(mb("*.com", DOT, "evil\0.com", 9), 1);
+    cr_assert_eq(mb("a/**/z", SLASH, "a/\0/z", 5), 1);
     /* A suffix literal does not stop at a NUL. */
-    cr_assert_eq(mb("**.example.com", '.', "x.example.com\0.evil", 19), 0);
+    cr_assert_eq(mb("**.example.com", DOT, "x.example.com\0.evil", 19), 0);
 }
 
 Test(pattern, separator_none_lets_star_cross_everything)
 {
-    cr_assert_eq(m("CN=*", 0, "CN=a/b.c,d"), 1);
-    cr_assert_eq(m("*,O=x", 0, "CN=a,O=y,O=x"), 1);
+    cr_assert_eq(m("CN=*", ANY, "CN=a/b.c,d"), 1);
+    cr_assert_eq(m("*,O=x", ANY, "CN=a,O=y,O=x"), 1);
 }
 
 Test(pattern, middle_wildcards)
 {
-    cr_assert_eq(m("GET /containers/*/exec", '/', "GET /containers/abc/exec"), 1);
-    cr_assert_eq(m("GET /containers/*/exec", '/', "GET /containers/a/b/exec"), 0);
-    cr_assert_eq(m("GET /containers/**/exec", '/', "GET /containers/a/b/exec"), 1);
-    cr_assert_eq(m("GET /containers/**/exec", '/', "GET /containers/exec"), 0);
-    cr_assert_eq(m("/a/*/b/*/c", '/', "/a/x/b/y/c"), 1);
-    cr_assert_eq(m("/a/*/b/*/c", '/', "/a/x/b/y/z/c"), 0);
-    cr_assert_eq(m("/a/**/b/*/c", '/', "/a/x/b/y/b/z/c"), 1);
-    cr_assert_eq(m("/a/*/b/**/c", '/', "/a/x/b/y/b/z/c"), 1);
-    cr_assert_eq(m("/a/*/b/**/c", '/', "/a/x/y/b/z/c"), 0);
+    cr_assert_eq(m("GET /containers/*/exec", SLASH, "GET /containers/abc/exec"), 1);
+    cr_assert_eq(m("GET /containers/*/exec", SLASH, "GET /containers/a/b/exec"), 0);
+    cr_assert_eq(m("GET /containers/**/exec", SLASH, "GET /containers/a/b/exec"), 1);
+    cr_assert_eq(m("GET /containers/**/exec", SLASH, "GET /containers/exec"), 0);
+    cr_assert_eq(m("/a/*/b/*/c", SLASH, "/a/x/b/y/c"), 1);
+    cr_assert_eq(m("/a/*/b/*/c", SLASH, "/a/x/b/y/z/c"), 0);
+    cr_assert_eq(m("/a/**/b/*/c", SLASH, "/a/x/b/y/b/z/c"), 1);
+    cr_assert_eq(m("/a/*/b/**/c", SLASH, "/a/x/b/y/b/z/c"), 1);
+    cr_assert_eq(m("/a/*/b/**/c", SLASH, "/a/x/y/b/z/c"), 0);
     /* Needs the second occurrence of "b/" to be the anchor for `*`. */
-    cr_assert_eq(m("**/b*/c", '/', "x/bq/b/bz/c"), 1);
-    cr_assert_eq(m("*b*b*", '/', "abcbd"), 1);
-    cr_assert_eq(m("*b*b*", '/', "ab/bd"), 0);
-    cr_assert_eq(m("*ab*ab", 0, "abababab"), 1);
-    cr_assert_eq(m("x*x", 0, "xx"), 0);
-    cr_assert_eq(m("x*x", 0, "xax"), 1);
+    cr_assert_eq(m("**/b*/c", SLASH, "x/bq/b/bz/c"), 1);
+    cr_assert_eq(m("*b*b*", SLASH, "abcbd"), 1);
+    cr_assert_eq(m("*b*b*", SLASH, "ab/bd"), 0);
+    cr_assert_eq(m("*ab*ab", ANY, "abababab"), 1);
+    cr_assert_eq(m("x*x", ANY, "xx"), 0);
+    cr_assert_eq(m("x*x", ANY, "xax"), 1);
 }
 
 /* ---- escapes and folding ---- */
 
 Test(pattern, escapes)
 {
-    cr_assert_eq(m("a\\*b", '/', "a*b"), 1);
-    cr_assert_eq(m("a\\*b", '/', "axb"), 0);
-    cr_assert_eq(m("\\{x}", '/', "{x}"), 1);
-    cr_assert_eq(m("\\{x}", '/', "x"), 0);
-    cr_assert_eq(m("a\\\\b", '/', "a\\b"), 1);
-    cr_assert_eq(m("a\\\\*", '/', "a\\zz"), 1); /* escaped backslash, then a real `*` */
-    cr_assert_eq(m("a}b", '/', "a}b"), 1);      /* a lone } is ordinary */
-    cr_assert_eq(m("CN=a\\\\,b", 0, "CN=a\\,b"), 1);
+    cr_assert_eq(m("a\\*b", SLASH, "a*b"), 1);
+    cr_assert_eq(m("a\\*b", SLASH, "axb"), 0);
+    cr_assert_eq(m("\\{x}", SLASH, "{x}"), 1);
+    cr_assert_eq(m("\\{x}", SLASH, "x"), 0);
+    cr_assert_eq(m("a\\\\b", SLASH, "a\\b"), 1);
+    cr_assert_eq(m("a\\\\*", SLASH, "a\\zz"), 1); /* escaped backslash, then a real `*` */
+    cr_assert_eq(m("a}b", SLASH, "a}b"), 1);      /* a lone } is ordinary */
+    cr_assert_eq(m("CN=a\\\\,b", ANY, "CN=a\\,b"), 1);
 }
 
 Test(pattern, escaped_star_is_literal_not_wildcard)
 {
     mtlsauthz__pattern p;
-    comp(&p, "\\*\\*", '/', MTLSAUTHZ__FOLD_NONE);
+    comp(&p, "\\*\\*", SLASH, MTLSAUTHZ__FOLD_NONE);
     cr_assert(p.is_literal);
     cr_assert_eq(p.text_len, 2);
     cr_assert_eq(memcmp(p.text, "**", 2), 0);
@@ -190,7 +194,7 @@ Test(pattern, escaped_star_is_literal_not_wildcard)
 Test(pattern, fold_all_lowercases_literals)
 {
     mtlsauthz__pattern p;
-    comp(&p, "*.EXAMPLE.Com", '.', MTLSAUTHZ__FOLD_ALL);
+    comp(&p, "*.EXAMPLE.Com", DOT, MTLSAUTHZ__FOLD_ALL);
     cr_assert_eq(mtlsauthz__pattern_match(&p, "a.example.com", 13, NULL, NULL, NULL, NULL), 1);
     /* Matching is byte for byte: the engine folds values before matching. */
     cr_assert_eq(mtlsauthz__pattern_match(&p, "a.EXAMPLE.com", 13, NULL, NULL, NULL, NULL), 0);
@@ -200,7 +204,7 @@ Test(pattern, fold_all_lowercases_literals)
 Test(pattern, fold_none_keeps_case)
 {
     mtlsauthz__pattern p;
-    comp(&p, "CN=Alice", 0, MTLSAUTHZ__FOLD_NONE);
+    comp(&p, "CN=Alice", ANY, MTLSAUTHZ__FOLD_NONE);
     cr_assert_str_eq(p.text, "CN=Alice");
     mtlsauthz__pattern_clear(&p);
 }
@@ -208,35 +212,35 @@ Test(pattern, fold_none_keeps_case)
 Test(pattern, fold_after_last_at)
 {
     mtlsauthz__pattern p;
-    comp(&p, "Alice@Example.COM", 0, MTLSAUTHZ__FOLD_AFTER_LAST_AT);
+    comp(&p, "Alice@Example.COM", ANY, MTLSAUTHZ__FOLD_AFTER_LAST_AT);
     cr_assert_str_eq(p.text, "Alice@example.com");
     cr_assert_eq(mtlsauthz__pattern_match(&p, "Alice@example.com", 17, NULL, NULL, NULL, NULL), 1);
     cr_assert_eq(mtlsauthz__pattern_match(&p, "alice@example.com", 17, NULL, NULL, NULL, NULL), 0);
     mtlsauthz__pattern_clear(&p);
 
     /* Quoted local part with its own '@': only the last one starts the domain. */
-    comp(&p, "\"A@B\"@X.org", 0, MTLSAUTHZ__FOLD_AFTER_LAST_AT);
+    comp(&p, "\"A@B\"@X.org", ANY, MTLSAUTHZ__FOLD_AFTER_LAST_AT);
     cr_assert_str_eq(p.text, "\"A@B\"@x.org");
     mtlsauthz__pattern_clear(&p);
 
-    comp(&p, "*@Corp.*", 0, MTLSAUTHZ__FOLD_AFTER_LAST_AT);
+    comp(&p, "*@Corp.*", ANY, MTLSAUTHZ__FOLD_AFTER_LAST_AT);
     cr_assert_eq(mtlsauthz__pattern_match(&p, "Bob@corp.io", 11, NULL, NULL, NULL, NULL), 1);
     mtlsauthz__pattern_clear(&p);
 
     /* No '@' and all lowercase: nothing to fold. */
-    comp(&p, "**corp.com", 0, MTLSAUTHZ__FOLD_AFTER_LAST_AT);
+    comp(&p, "**corp.com", ANY, MTLSAUTHZ__FOLD_AFTER_LAST_AT);
     cr_assert_eq(mtlsauthz__pattern_match(&p, "x@corp.com", 10, NULL, NULL, NULL, NULL), 1);
     mtlsauthz__pattern_clear(&p);
 
     /* A capture name is not a literal, so its case does not count. */
-    comp(&p, "{User}", 0, MTLSAUTHZ__FOLD_AFTER_LAST_AT);
+    comp(&p, "{User}", ANY, MTLSAUTHZ__FOLD_AFTER_LAST_AT);
     mtlsauthz__pattern_clear(&p);
 }
 
 Test(pattern, fold_after_last_at_without_at_refuses_uppercase)
 {
     mtlsauthz_error err;
-    int rc = comp_err("**Corp.com", 10, 0, MTLSAUTHZ__FOLD_AFTER_LAST_AT, &err);
+    int rc = comp_err("**Corp.com", 10, ANY, MTLSAUTHZ__FOLD_AFTER_LAST_AT, &err);
     cr_assert_eq(rc, MTLSAUTHZ_EPOLICY);
     cr_assert(strstr(err.message, "at byte 2") != NULL, "%s", err.message);
 }
@@ -246,14 +250,14 @@ Test(pattern, fold_after_last_at_without_at_refuses_uppercase)
 Test(pattern, error_empty)
 {
     mtlsauthz_error err;
-    cr_assert_eq(comp_err("", 0, '/', MTLSAUTHZ__FOLD_NONE, &err), MTLSAUTHZ_EPOLICY);
+    cr_assert_eq(comp_err("", 0, SLASH, MTLSAUTHZ__FOLD_NONE, &err), MTLSAUTHZ_EPOLICY);
     cr_assert(strstr(err.message, "empty") != NULL);
 }
 
 Test(pattern, error_nul_byte)
 {
     mtlsauthz_error err;
-    cr_assert_eq(comp_err("host:\0**", 8, '/', MTLSAUTHZ__FOLD_NONE, &err), MTLSAUTHZ_EPOLICY);
+    cr_assert_eq(comp_err("host:\0**", 8, SLASH, MTLSAUTHZ__FOLD_NONE, &err), MTLSAUTHZ_EPOLICY);
     cr_assert(strstr(err.message, "NUL") != NULL, "%s", err.message);
     cr_assert(strstr(err.message, "at byte 5") != NULL, "%s", err.message);
     cr_assert(strstr(err.message, "host:\\x00**") != NULL, "%s", err.message);
@@ -262,7 +266,7 @@ Test(pattern, error_nul_byte)
 Test(pattern, error_messages_escape_non_printables)
 {
     mtlsauthz_error err;
-    cr_assert_eq(comp_err("a\x01\"\\q", 5, '/', MTLSAUTHZ__FOLD_NONE, &err), MTLSAUTHZ_EPOLICY);
+    cr_assert_eq(comp_err("a\x01\"\\q", 5, SLASH, MTLSAUTHZ__FOLD_NONE, &err), MTLSAUTHZ_EPOLICY);
     cr_assert(strstr(err.message, "pattern \"a\\x01\\\"\\\\q\"") != NULL, "%s", err.message);
     cr_assert(strstr(err.message, "at byte 3") != NULL, "%s", err.message);
 }
@@ -274,7 +278,7 @@ Test(pattern, error_message_quotes_long_pattern_truncated)
     memset(src, 'a', sizeof(src));
     src[3990] = '\\';
     src[3991] = 'x';
-    comp_err(src, sizeof(src), '/', MTLSAUTHZ__FOLD_NONE, &err);
+    comp_err(src, sizeof(src), SLASH, MTLSAUTHZ__FOLD_NONE, &err);
     cr_assert(strstr(err.message, "...") != NULL, "%s", err.message);
     cr_assert(strstr(err.message, "at byte 3990") != NULL, "%s", err.message);
 }
@@ -311,7 +315,7 @@ Test(pattern, error_capture_name_length)
     memset(src + 1, 'n', 64);
     src[65] = '}';
     src[66] = '\0';
-    cr_assert_eq(mtlsauthz__pattern_compile(&p, src, 66, '/', MTLSAUTHZ__FOLD_NONE, &err), 0);
+    cr_assert_eq(mtlsauthz__pattern_compile(&p, src, 66, SLASH, MTLSAUTHZ__FOLD_NONE, &err), 0);
     cr_assert_eq(strlen(p.cap_names[0]), 64);
     mtlsauthz__pattern_clear(&p);
     src[65] = 'n';
@@ -334,8 +338,8 @@ Test(pattern, error_too_many_captures)
     mtlsauthz__pattern p;
     mtlsauthz_error err = {0};
     const char *ok = "{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}/{a}";
-    cr_assert_eq(mtlsauthz__pattern_compile(&p, ok, strlen(ok), '/', MTLSAUTHZ__FOLD_NONE, &err), 0,
-                 "%s", err.message);
+    cr_assert_eq(mtlsauthz__pattern_compile(&p, ok, strlen(ok), SLASH, MTLSAUTHZ__FOLD_NONE, &err),
+                 0, "%s", err.message);
     cr_assert_eq(p.ncaps, 8);
     mtlsauthz__pattern_clear(&p);
     expect_error("{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}/{i}", MTLSAUTHZ_ELIMIT, "more than 8", 32);
@@ -351,7 +355,7 @@ Test(pattern, error_too_many_wildcards)
         src[2 * i] = '*';
         src[2 * i + 1] = '/';
     }
-    cr_assert_eq(mtlsauthz__pattern_compile(&p, src, 32, '/', MTLSAUTHZ__FOLD_NONE, &err), 0);
+    cr_assert_eq(mtlsauthz__pattern_compile(&p, src, 32, SLASH, MTLSAUTHZ__FOLD_NONE, &err), 0);
     mtlsauthz__pattern_clear(&p);
     src[32] = '*';
     src[33] = '\0';
@@ -364,11 +368,11 @@ Test(pattern, error_too_long)
     mtlsauthz__pattern p;
     mtlsauthz_error err = {0};
     memset(src, 'a', sizeof(src));
-    cr_assert_eq(mtlsauthz__pattern_compile(&p, src, MTLSAUTHZ__PATTERN_MAX_LEN, '/',
+    cr_assert_eq(mtlsauthz__pattern_compile(&p, src, MTLSAUTHZ__PATTERN_MAX_LEN, SLASH,
                                             MTLSAUTHZ__FOLD_NONE, &err),
                  0);
     mtlsauthz__pattern_clear(&p);
-    cr_assert_eq(comp_err(src, MTLSAUTHZ__PATTERN_MAX_LEN + 1, '/', MTLSAUTHZ__FOLD_NONE, &err),
+    cr_assert_eq(comp_err(src, MTLSAUTHZ__PATTERN_MAX_LEN + 1, SLASH, MTLSAUTHZ__FOLD_NONE, &err),
                  MTLSAUTHZ_ELIMIT);
     cr_assert(strstr(err.message, "4097 bytes") != NULL, "%s", err.message);
 }
@@ -377,16 +381,16 @@ Test(pattern, error_bad_arguments)
 {
     mtlsauthz__pattern p;
     mtlsauthz_error err = {0};
-    cr_assert_eq(mtlsauthz__pattern_compile(NULL, "a", 1, '/', MTLSAUTHZ__FOLD_NONE, &err),
+    cr_assert_eq(mtlsauthz__pattern_compile(NULL, "a", 1, SLASH, MTLSAUTHZ__FOLD_NONE, &err),
                  MTLSAUTHZ_EINVAL);
-    cr_assert_eq(mtlsauthz__pattern_compile(&p, NULL, 1, '/', MTLSAUTHZ__FOLD_NONE, &err),
+    cr_assert_eq(mtlsauthz__pattern_compile(&p, NULL, 1, SLASH, MTLSAUTHZ__FOLD_NONE, &err),
                  MTLSAUTHZ_EINVAL);
-    cr_assert_eq(mtlsauthz__pattern_compile(&p, "a", 1, '/', (mtlsauthz__fold)7, &err),
+    cr_assert_eq(mtlsauthz__pattern_compile(&p, "a", 1, SLASH, (mtlsauthz__fold)7, &err),
                  MTLSAUTHZ_EINVAL);
     /* A cleared pattern is an error to match against, never a quiet "no match". */
     cr_assert_eq(mtlsauthz__pattern_match(&p, "a", 1, NULL, NULL, NULL, NULL), MTLSAUTHZ_EINVAL);
     cr_assert_eq(mtlsauthz__pattern_match(NULL, "a", 1, NULL, NULL, NULL, NULL), MTLSAUTHZ_EINVAL);
-    comp(&p, "a*", '/', MTLSAUTHZ__FOLD_NONE);
+    comp(&p, "a*", SLASH, MTLSAUTHZ__FOLD_NONE);
     cr_assert_eq(mtlsauthz__pattern_match(&p, NULL, 3, NULL, NULL, NULL, NULL), MTLSAUTHZ_EINVAL);
     mtlsauthz__pattern_clear(&p);
     mtlsauthz__pattern_clear(&p); /* twice is fine */
@@ -396,7 +400,7 @@ Test(pattern, error_bad_arguments)
 Test(pattern, compile_shape)
 {
     mtlsauthz__pattern p;
-    comp(&p, "spiffe://td/{ns}/x/**", '/', MTLSAUTHZ__FOLD_NONE);
+    comp(&p, "spiffe://td/{ns}/x/**", SLASH, MTLSAUTHZ__FOLD_NONE);
     cr_assert_eq(p.ntoks, 4);
     cr_assert_eq(p.toks[0].kind, MTLSAUTHZ__TOK_LIT);
     cr_assert_eq(p.toks[0].lit_len, 12);
@@ -407,7 +411,7 @@ Test(pattern, compile_shape)
     cr_assert_eq(p.ncaps, 1);
     cr_assert_str_eq(p.cap_names[0], "ns");
     cr_assert_eq(p.min_len, 12 + 3 + 2);
-    cr_assert_eq(p.sep, '/');
+    cr_assert_eq(p.wclass, SLASH);
     cr_assert(!p.is_literal);
     mtlsauthz__pattern_clear(&p);
 }
@@ -420,7 +424,7 @@ Test(pattern, compile_allocation_failures)
         mtlsauthz_error err = {0};
         int rc;
         mtlsauthz__alloc_fail_after(n);
-        rc = mtlsauthz__pattern_compile(&p, "/t/{a}/{b}/**", 13, '/', MTLSAUTHZ__FOLD_NONE, &err);
+        rc = mtlsauthz__pattern_compile(&p, "/t/{a}/{b}/**", 13, SLASH, MTLSAUTHZ__FOLD_NONE, &err);
         mtlsauthz__alloc_fail_after(-1);
         if (rc == 0) {
             cr_assert_geq(n, 4);
@@ -460,7 +464,7 @@ Test(pattern, capture_binds_value)
     struct collect c = {0};
     const char *v = "spiffe://td/tenant/acme/svc";
     c.accept_at = 1;
-    comp(&p, "spiffe://td/tenant/{tenant}/*", '/', MTLSAUTHZ__FOLD_NONE);
+    comp(&p, "spiffe://td/tenant/{tenant}/*", SLASH, MTLSAUTHZ__FOLD_NONE);
     cr_assert_eq(mtlsauthz__pattern_match(&p, v, strlen(v), NULL, collect_cb, &c, NULL), 1);
     cr_assert_eq(c.calls, 1);
     cr_assert_str_eq(c.vals[0][0], "acme");
@@ -475,7 +479,7 @@ Test(pattern, capture_enumerates_distinct_splits)
 {
     mtlsauthz__pattern p;
     struct collect c = {0};
-    comp(&p, "{a}-{b}", '/', MTLSAUTHZ__FOLD_NONE);
+    comp(&p, "{a}-{b}", SLASH, MTLSAUTHZ__FOLD_NONE);
     cr_assert_eq(mtlsauthz__pattern_match(&p, "x-y-z", 5, NULL, collect_cb, &c, NULL), 0);
     cr_assert_eq(c.calls, 2);
     cr_assert_str_eq(c.vals[0][0], "x");
@@ -495,10 +499,10 @@ Test(pattern, capture_separator_limits_splits)
 {
     mtlsauthz__pattern p;
     struct collect c = {0};
-    comp(&p, "{a}-{b}", '-', MTLSAUTHZ__FOLD_NONE);
-    cr_assert_eq(mtlsauthz__pattern_match(&p, "x-y-z", 5, NULL, collect_cb, &c, NULL), 0);
+    comp(&p, "{a}/{b}", SLASH, MTLSAUTHZ__FOLD_NONE);
+    cr_assert_eq(mtlsauthz__pattern_match(&p, "x/y/z", 5, NULL, collect_cb, &c, NULL), 0);
     cr_assert_eq(c.calls, 0);
-    cr_assert_eq(mtlsauthz__pattern_match(&p, "x-y", 3, NULL, collect_cb, &c, NULL), 0);
+    cr_assert_eq(mtlsauthz__pattern_match(&p, "x/y", 3, NULL, collect_cb, &c, NULL), 0);
     cr_assert_eq(c.calls, 1);
     mtlsauthz__pattern_clear(&p);
 }
@@ -507,7 +511,7 @@ Test(pattern, callback_on_pattern_without_captures)
 {
     mtlsauthz__pattern p;
     struct collect c = {0};
-    comp(&p, "/a/**", '/', MTLSAUTHZ__FOLD_NONE);
+    comp(&p, "/a/**", SLASH, MTLSAUTHZ__FOLD_NONE);
     cr_assert_eq(mtlsauthz__pattern_match(&p, "/a/b/c", 6, NULL, collect_cb, &c, NULL), 0);
     cr_assert_eq(c.calls, 1); /* one offer: without captures all ways look the same */
     c.calls = 0;
@@ -523,7 +527,7 @@ Test(pattern, capture_same_name_twice_must_agree)
 {
     mtlsauthz__pattern p;
     struct collect c = {0};
-    comp(&p, "/{a}/x/{a}", '/', MTLSAUTHZ__FOLD_NONE);
+    comp(&p, "/{a}/x/{a}", SLASH, MTLSAUTHZ__FOLD_NONE);
     cr_assert_eq(mtlsauthz__pattern_match(&p, "/p/x/p", 6, NULL, NULL, NULL, NULL), 1);
     cr_assert_eq(mtlsauthz__pattern_match(&p, "/p/x/q", 6, NULL, NULL, NULL, NULL), 0);
     cr_assert_eq(mtlsauthz__pattern_match(&p, "/p/x/pp", 7, NULL, NULL, NULL, NULL), 0);
@@ -534,7 +538,7 @@ Test(pattern, capture_same_name_twice_must_agree)
     mtlsauthz__pattern_clear(&p);
 
     /* Sep none: the first binding has to be re-chosen until the second agrees. */
-    comp(&p, "{a}={a}", 0, MTLSAUTHZ__FOLD_NONE);
+    comp(&p, "{a}={a}", ANY, MTLSAUTHZ__FOLD_NONE);
     cr_assert_eq(mtlsauthz__pattern_match(&p, "x=y=x=y", 7, NULL, NULL, NULL, NULL), 1);
     cr_assert_eq(mtlsauthz__pattern_match(&p, "x=y=x=z", 7, NULL, NULL, NULL, NULL), 0);
     mtlsauthz__pattern_clear(&p);
@@ -544,7 +548,7 @@ Test(pattern, capture_bound_forces_value)
 {
     mtlsauthz__pattern p;
     mtlsauthz__str bound[1];
-    comp(&p, "GET /tenants/{tenant}/**", '/', MTLSAUTHZ__FOLD_NONE);
+    comp(&p, "GET /tenants/{tenant}/**", SLASH, MTLSAUTHZ__FOLD_NONE);
     bound[0].ptr = "acme";
     bound[0].len = 4;
     cr_assert_eq(mtlsauthz__pattern_match(&p, "GET /tenants/acme/x/y", 21, bound, NULL, NULL, NULL),
@@ -567,7 +571,7 @@ Test(pattern, capture_bound_with_separator_never_matches)
 {
     mtlsauthz__pattern p;
     mtlsauthz__str bound[1];
-    comp(&p, "/t/{t}/**", '/', MTLSAUTHZ__FOLD_NONE);
+    comp(&p, "/t/{t}/**", SLASH, MTLSAUTHZ__FOLD_NONE);
     /* "a/b" is in the value at the right place, but `*` could never have bound it. */
     bound[0].ptr = "a/b";
     bound[0].len = 3;
@@ -583,7 +587,7 @@ Test(pattern, capture_bound_with_nul_is_compared_whole)
 {
     mtlsauthz__pattern p;
     mtlsauthz__str bound[1];
-    comp(&p, "/t/{t}", '/', MTLSAUTHZ__FOLD_NONE);
+    comp(&p, "/t/{t}", SLASH, MTLSAUTHZ__FOLD_NONE);
     bound[0].ptr = "ab\0c";
     bound[0].len = 4;
     cr_assert_eq(mtlsauthz__pattern_match(&p, "/t/ab", 5, bound, NULL, NULL, NULL), 0);
@@ -596,7 +600,7 @@ Test(pattern, capture_bound_and_callback)
     mtlsauthz__pattern p;
     mtlsauthz__str bound[2] = {{NULL, 0}, {"y", 1}};
     struct collect c = {0};
-    comp(&p, "{a}-{b}-**", '/', MTLSAUTHZ__FOLD_NONE);
+    comp(&p, "{a}-{b}-**", SLASH, MTLSAUTHZ__FOLD_NONE);
     cr_assert_eq(mtlsauthz__pattern_match(&p, "x-y-z-y-w", 9, bound, collect_cb, &c, NULL), 0);
     /* b is forced to "y": a = "x" (then ** = "z-y-w") or a = "x-y-z" (then ** = "w"). */
     cr_assert_eq(c.calls, 2);
@@ -623,7 +627,7 @@ Test(pattern, budget_exhaustion_is_elimit)
     unsigned long calls = 0;
     unsigned long budget = 5000;
     memset(v, '-', sizeof(v));
-    comp(&p, "{a}-{b}-{c}-{d}-{e}-{f}-{g}-{h}", 0, MTLSAUTHZ__FOLD_NONE);
+    comp(&p, "{a}-{b}-{c}-{d}-{e}-{f}-{g}-{h}", ANY, MTLSAUTHZ__FOLD_NONE);
     /* C(399, 7) ways: far beyond any budget. */
     cr_assert_eq(mtlsauthz__pattern_match(&p, v, sizeof(v), NULL, reject_cb, &calls, &budget),
                  MTLSAUTHZ_ELIMIT);
@@ -640,7 +644,7 @@ Test(pattern, budget_is_charged_and_shared)
     struct collect c = {0};
     unsigned long budget = 1000;
     c.accept_at = 1;
-    comp(&p, "/t/{t}/x", '/', MTLSAUTHZ__FOLD_NONE);
+    comp(&p, "/t/{t}/x", SLASH, MTLSAUTHZ__FOLD_NONE);
     cr_assert_eq(mtlsauthz__pattern_match(&p, "/t/a/x", 6, NULL, collect_cb, &c, &budget), 1);
     cr_assert_lt(budget, 1000);
     budget = 0;
@@ -674,7 +678,7 @@ Test(pattern, adversarial_no_capture_is_polynomial)
     t0 = seconds();
     for (i = 0; i < MTLSAUTHZ__ARRAY_LEN(pats); i++) {
         mtlsauthz__pattern p;
-        comp(&p, pats[i], (i == 1 || i == 3) ? 0 : '/', MTLSAUTHZ__FOLD_NONE);
+        comp(&p, pats[i], (i == 1 || i == 3) ? ANY : SLASH, MTLSAUTHZ__FOLD_NONE);
         if (i == 3) {
             /* Repeated names need the search: it must give up, not hang. */
             cr_assert_eq(mtlsauthz__pattern_match(&p, v, sizeof(v), NULL, NULL, NULL, NULL),
@@ -703,7 +707,7 @@ Test(pattern, adversarial_long_literal_after_starstar)
     memset(pat + 2, 'a', 2000);
     memcpy(pat + 2002, "b**", 4);
     memset(v, 'a', sizeof(v));
-    comp(&p, pat, '/', MTLSAUTHZ__FOLD_NONE);
+    comp(&p, pat, SLASH, MTLSAUTHZ__FOLD_NONE);
     t0 = seconds();
     cr_assert_eq(mtlsauthz__pattern_match(&p, v, sizeof(v), NULL, NULL, NULL, NULL), 0);
     cr_assert_lt(seconds() - t0, 1.0);
@@ -717,14 +721,14 @@ Test(pattern, long_values)
     memset(v, 'a', sizeof(v));
     v[0] = '/';
     /* One wildcard: no DP, any length. */
-    comp(&p, "/a**", '/', MTLSAUTHZ__FOLD_NONE);
+    comp(&p, "/a**", SLASH, MTLSAUTHZ__FOLD_NONE);
     cr_assert_eq(mtlsauthz__pattern_match(&p, v, sizeof(v), NULL, NULL, NULL, NULL), 1);
     mtlsauthz__pattern_clear(&p);
-    comp(&p, "/*", '/', MTLSAUTHZ__FOLD_NONE);
+    comp(&p, "/*", SLASH, MTLSAUTHZ__FOLD_NONE);
     cr_assert_eq(mtlsauthz__pattern_match(&p, v, sizeof(v), NULL, NULL, NULL, NULL), 1);
     mtlsauthz__pattern_clear(&p);
     /* Two wildcards on a value beyond the DP row: refused (a deny), never guessed. */
-    comp(&p, "/*a**", '/', MTLSAUTHZ__FOLD_NONE);
+    comp(&p, "/*a**", SLASH, MTLSAUTHZ__FOLD_NONE);
     cr_assert_eq(mtlsauthz__pattern_match(&p, v, sizeof(v), NULL, NULL, NULL, NULL),
                  MTLSAUTHZ_ELIMIT);
     cr_assert_eq(mtlsauthz__pattern_match(&p, v, 65536, NULL, NULL, NULL, NULL), 1);
@@ -741,6 +745,7 @@ struct ref {
     mtlsauthz__str caps[MTLSAUTHZ__PATTERN_MAX_CAPTURES];
     int set[MTLSAUTHZ__PATTERN_MAX_CAPTURES];
     int (*pred)(const mtlsauthz__str *caps);
+    char sep; /* the byte `*` never takes: 0, '.' or '/' */
 };
 
 static int ref_match(struct ref *r, size_t i, size_t pos)
@@ -757,7 +762,7 @@ static int ref_match(struct ref *r, size_t i, size_t pos)
     }
     for (q = pos + 1; q <= r->len; q++) {
         int ok;
-        if (t->kind != MTLSAUTHZ__TOK_STARSTAR && r->p->sep != 0 && r->s[q - 1] == r->p->sep) {
+        if (t->kind != MTLSAUTHZ__TOK_STARSTAR && r->sep != 0 && r->s[q - 1] == r->sep) {
             break;
         }
         if (t->kind == MTLSAUTHZ__TOK_CAPTURE) {
@@ -809,9 +814,10 @@ static int agrees_with_reference(const mtlsauthz__pattern *p, const char *pat, c
     r.p = p;
     r.s = v;
     r.len = len;
+    r.sep = mtlsauthz__wclass_sep(p->wclass);
     want = ref_match(&r, 0, 0);
     got = mtlsauthz__pattern_match(p, v, len, NULL, NULL, NULL, NULL);
-    cr_assert_eq(got, want, "pattern \"%s\" sep %d value \"%.*s\": got %d want %d", pat, p->sep,
+    cr_assert_eq(got, want, "pattern \"%s\" sep %d value \"%.*s\": got %d want %d", pat, r.sep,
                  (int)len, v, got, want);
     return want;
 }
@@ -870,10 +876,10 @@ Test(pattern, differential_against_reference)
         struct ref r;
         int want;
         int got;
-        char sep = rnd(3) == 0 ? 0 : '/';
+        mtlsauthz__wclass wc = rnd(3) == 0 ? ANY : SLASH;
         random_pattern(pat, 1);
         vl = random_value(v);
-        comp(&p, pat, sep, MTLSAUTHZ__FOLD_NONE);
+        comp(&p, pat, wc, MTLSAUTHZ__FOLD_NONE);
         agrees_with_reference(&p, pat, v, vl);
         if (p.ncaps > 0) {
             memset(&r, 0, sizeof(r));
@@ -881,6 +887,7 @@ Test(pattern, differential_against_reference)
             r.s = v;
             r.len = vl;
             r.pred = pred_first_len2;
+            r.sep = mtlsauthz__wclass_sep(wc);
             want = ref_match(&r, 0, 0);
             got = mtlsauthz__pattern_match(&p, v, vl, NULL, cb_first_len2, NULL, NULL);
             cr_assert_eq(got, want, "cb: pattern \"%s\" value \"%.*s\": got %d want %d", pat,
@@ -891,13 +898,13 @@ Test(pattern, differential_against_reference)
 }
 
 /* Every value over {a, b, /} of up to 7 bytes (3,280 of them) against the reference, for
- * `pat` compiled with separator `sep`; returns how many matched. */
-static size_t all_short_values_agree(const char *pat, char sep)
+ * `pat` compiled with class `wc`; returns how many matched. */
+static size_t all_short_values_agree(const char *pat, mtlsauthz__wclass wc)
 {
     static const char alpha[3] = {'a', 'b', '/'};
     mtlsauthz__pattern p;
     size_t len, matched = 0;
-    comp(&p, pat, sep, MTLSAUTHZ__FOLD_NONE);
+    comp(&p, pat, wc, MTLSAUTHZ__FOLD_NONE);
     for (len = 0; len <= 7; len++) {
         size_t total = 1, code, j;
         char v[8];
@@ -935,8 +942,8 @@ Test(pattern, two_wildcards_around_a_literal_against_reference)
                     /* {x} twice would be one capture that must agree: another shape. */
                     snprintf(pat, sizeof(pat), "%s%s%s%s%s", outer[o][0], wild[w0], lit[l],
                              w0 == 2 && w2 == 2 ? "{y}" : wild[w2], outer[o][1]);
-                    matched += all_short_values_agree(pat, '/');
-                    matched += all_short_values_agree(pat, 0);
+                    matched += all_short_values_agree(pat, SLASH);
+                    matched += all_short_values_agree(pat, ANY);
                     patterns++;
                 }
             }
@@ -950,14 +957,14 @@ Test(pattern, two_wildcards_around_a_literal_against_reference)
 
 /* ---- lint relations ---- */
 
-static int overlap(const char *a, const char *b, char sep)
+static int overlap(const char *a, const char *b, mtlsauthz__wclass wc)
 {
     mtlsauthz__pattern pa;
     mtlsauthz__pattern pb;
     int r1;
     int r2;
-    comp(&pa, a, sep, MTLSAUTHZ__FOLD_NONE);
-    comp(&pb, b, sep, MTLSAUTHZ__FOLD_NONE);
+    comp(&pa, a, wc, MTLSAUTHZ__FOLD_NONE);
+    comp(&pb, b, wc, MTLSAUTHZ__FOLD_NONE);
     r1 = mtlsauthz__pattern_may_overlap(&pa, &pb);
     r2 = mtlsauthz__pattern_may_overlap(&pb, &pa);
     cr_assert_eq(r1, r2, "may_overlap is not symmetric for \"%s\" and \"%s\"", a, b);
@@ -966,13 +973,13 @@ static int overlap(const char *a, const char *b, char sep)
     return r1;
 }
 
-static int covers(const char *wide, const char *narrow, char sep)
+static int covers(const char *wide, const char *narrow, mtlsauthz__wclass wc)
 {
     mtlsauthz__pattern pw;
     mtlsauthz__pattern pn;
     int r;
-    comp(&pw, wide, sep, MTLSAUTHZ__FOLD_NONE);
-    comp(&pn, narrow, sep, MTLSAUTHZ__FOLD_NONE);
+    comp(&pw, wide, wc, MTLSAUTHZ__FOLD_NONE);
+    comp(&pn, narrow, wc, MTLSAUTHZ__FOLD_NONE);
     r = mtlsauthz__pattern_covers(&pw, &pn);
     mtlsauthz__pattern_clear(&pw);
     mtlsauthz__pattern_clear(&pn);
@@ -981,44 +988,44 @@ static int covers(const char *wide, const char *narrow, char sep)
 
 Test(pattern, may_overlap_cases)
 {
-    cr_assert_eq(overlap("POST /containers/*/exec", "POST /containers/**", '/'), 1);
-    cr_assert_eq(overlap("host:**", "images:build", '/'), 0);
-    cr_assert_eq(overlap("host:**", "host:x", '/'), 1);
-    cr_assert_eq(overlap("host:**", "**", '/'), 1);
-    cr_assert_eq(overlap("POST /a/*", "POST /b/*", '/'), 0);
-    cr_assert_eq(overlap("/*", "/a/b", '/'), 0);
-    cr_assert_eq(overlap("/**", "/a/b", '/'), 1);
-    cr_assert_eq(overlap("{t}/x", "a/*", '/'), 1);
-    cr_assert_eq(overlap("*.example.com", "a.example.*", '.'), 1);
-    cr_assert_eq(overlap("*.example.com", "*.*.example.com", '.'), 0);
-    cr_assert_eq(overlap("**.example.com", "*.*.example.com", '.'), 1);
-    cr_assert_eq(overlap("a*", "*b", '/'), 1);
-    cr_assert_eq(overlap("a*", "*/b", '/'), 0);
-    cr_assert_eq(overlap("a", "a", '/'), 1);
-    cr_assert_eq(overlap("a", "ab", '/'), 0);
+    cr_assert_eq(overlap("POST /containers/*/exec", "POST /containers/**", SLASH), 1);
+    cr_assert_eq(overlap("host:**", "images:build", SLASH), 0);
+    cr_assert_eq(overlap("host:**", "host:x", SLASH), 1);
+    cr_assert_eq(overlap("host:**", "**", SLASH), 1);
+    cr_assert_eq(overlap("POST /a/*", "POST /b/*", SLASH), 0);
+    cr_assert_eq(overlap("/*", "/a/b", SLASH), 0);
+    cr_assert_eq(overlap("/**", "/a/b", SLASH), 1);
+    cr_assert_eq(overlap("{t}/x", "a/*", SLASH), 1);
+    cr_assert_eq(overlap("*.example.com", "a.example.*", DOT), 1);
+    cr_assert_eq(overlap("*.example.com", "*.*.example.com", DOT), 0);
+    cr_assert_eq(overlap("**.example.com", "*.*.example.com", DOT), 1);
+    cr_assert_eq(overlap("a*", "*b", SLASH), 1);
+    cr_assert_eq(overlap("a*", "*/b", SLASH), 0);
+    cr_assert_eq(overlap("a", "a", SLASH), 1);
+    cr_assert_eq(overlap("a", "ab", SLASH), 0);
 }
 
 Test(pattern, covers_cases)
 {
-    cr_assert_eq(covers("**", "GET /a/{x}/b", '/'), 1);
-    cr_assert_eq(covers("GET /a/**", "GET /a/b/*", '/'), 1);
-    cr_assert_eq(covers("GET /a/*", "GET /a/{x}", '/'), 1);
-    cr_assert_eq(covers("GET /a/*", "GET /a/b", '/'), 1);
-    cr_assert_eq(covers("GET /a/*", "GET /a/b*c", '/'), 1);
-    cr_assert_eq(covers("GET /a/*", "GET /a/**", '/'), 0);
-    cr_assert_eq(covers("GET /a/*", "GET /a/b/c", '/'), 0);
-    cr_assert_eq(covers("GET /a/b", "GET /a/*", '/'), 0);
-    cr_assert_eq(covers("GET /a/b", "GET /a/b", '/'), 1);
-    cr_assert_eq(covers("**.example.com", "*.example.com", '.'), 1);
-    cr_assert_eq(covers("*.example.com", "**.example.com", '.'), 0);
-    cr_assert_eq(covers("*.example.com", "a.b.example.com", '.'), 0);
-    cr_assert_eq(covers("*/**", "a/**", '/'), 1);
-    cr_assert_eq(covers("host:**", "images:build", '/'), 0);
+    cr_assert_eq(covers("**", "GET /a/{x}/b", SLASH), 1);
+    cr_assert_eq(covers("GET /a/**", "GET /a/b/*", SLASH), 1);
+    cr_assert_eq(covers("GET /a/*", "GET /a/{x}", SLASH), 1);
+    cr_assert_eq(covers("GET /a/*", "GET /a/b", SLASH), 1);
+    cr_assert_eq(covers("GET /a/*", "GET /a/b*c", SLASH), 1);
+    cr_assert_eq(covers("GET /a/*", "GET /a/**", SLASH), 0);
+    cr_assert_eq(covers("GET /a/*", "GET /a/b/c", SLASH), 0);
+    cr_assert_eq(covers("GET /a/b", "GET /a/*", SLASH), 0);
+    cr_assert_eq(covers("GET /a/b", "GET /a/b", SLASH), 1);
+    cr_assert_eq(covers("**.example.com", "*.example.com", DOT), 1);
+    cr_assert_eq(covers("*.example.com", "**.example.com", DOT), 0);
+    cr_assert_eq(covers("*.example.com", "a.b.example.com", DOT), 0);
+    cr_assert_eq(covers("*/**", "a/**", SLASH), 1);
+    cr_assert_eq(covers("host:**", "images:build", SLASH), 0);
     /* A repeated name in `wide` matches less than `*` would. */
-    cr_assert_eq(covers("{a}/{a}", "*/*", '/'), 0);
-    cr_assert_eq(covers("{a}/{a}", "x/y", '/'), 0);
-    cr_assert_eq(covers("{a}/{a}", "{b}/{b}", '/'), 1);
-    cr_assert_eq(covers("*/*", "{a}/{a}", '/'), 1);
+    cr_assert_eq(covers("{a}/{a}", "*/*", SLASH), 0);
+    cr_assert_eq(covers("{a}/{a}", "x/y", SLASH), 0);
+    cr_assert_eq(covers("{a}/{a}", "{b}/{b}", SLASH), 1);
+    cr_assert_eq(covers("*/*", "{a}/{a}", SLASH), 1);
 }
 
 Test(pattern, lint_relations_are_sound)
@@ -1035,8 +1042,8 @@ Test(pattern, lint_relations_are_sound)
         unsigned k;
         random_pattern(a, 1);
         random_pattern(b, 1);
-        comp(&pa, a, '/', MTLSAUTHZ__FOLD_NONE);
-        comp(&pb, b, '/', MTLSAUTHZ__FOLD_NONE);
+        comp(&pa, a, SLASH, MTLSAUTHZ__FOLD_NONE);
+        comp(&pb, b, SLASH, MTLSAUTHZ__FOLD_NONE);
         ov = mtlsauthz__pattern_may_overlap(&pa, &pb);
         cv = mtlsauthz__pattern_covers(&pa, &pb);
         cr_assert(cv == 0 || ov == 1, "\"%s\" covers \"%s\" but no overlap", a, b);
@@ -1061,7 +1068,7 @@ Test(pattern, lint_relations_on_bad_input_are_conservative)
     mtlsauthz__pattern z;
     mtlsauthz__pattern p;
     memset(&z, 0, sizeof(z));
-    comp(&p, "a", '/', MTLSAUTHZ__FOLD_NONE);
+    comp(&p, "a", SLASH, MTLSAUTHZ__FOLD_NONE);
     cr_assert_eq(mtlsauthz__pattern_may_overlap(&z, &p), 1);
     cr_assert_eq(mtlsauthz__pattern_may_overlap(NULL, &p), 1);
     cr_assert_eq(mtlsauthz__pattern_covers(&p, &z), 0);
