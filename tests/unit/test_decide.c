@@ -247,16 +247,21 @@ Test(decide_keys, dn_injection_is_not_a_match)
 
 /* ---- wildcards in DNs and URIs stay inside one RDN, one URI component ---- */
 
-/* 1 if a synthetic identity whose subject DN (or issuer DN) is `dn` matches `selector`. */
-static int dn_selects(const char *selector, mtlsauthz_field field, const char *dn)
+/* 1 if a synthetic identity whose only value of `field` is `v` matches `selector`. */
+static int one_value_selects(const char *selector, mtlsauthz_field field, const char *v)
 {
     ph_ident *pi = ph_ident_new();
     int r;
     pi->id.counts[field] = 0;
-    ph_add(pi, field, dn);
+    ph_add(pi, field, v);
     r = ph_selects(selector, &pi->id);
     free(pi);
     return r;
+}
+
+static int dn_selects(const char *selector, mtlsauthz_field field, const char *dn)
+{
+    return one_value_selects(selector, field, dn);
 }
 
 /* A requester who picks the CN must not pose as a member of an OU. With no OU and the CN
@@ -332,15 +337,9 @@ Test(decide_keys, dn_deny_catches_escaped_specials)
     mtlsauthz_policy_free(p);
 }
 
-/* 1 if a synthetic identity with the one URI SAN `uri` matches `selector`. */
 static int uri_selects(const char *selector, const char *uri)
 {
-    ph_ident *pi = ph_ident_new();
-    int r;
-    ph_add(pi, MTLSAUTHZ_FIELD_SAN_URI, uri);
-    r = ph_selects(selector, &pi->id);
-    free(pi);
-    return r;
+    return one_value_selects(selector, MTLSAUTHZ_FIELD_SAN_URI, uri);
 }
 
 /* `*` in a URI never leaves its component (RFC 3986 §3): not into the query, the fragment,
