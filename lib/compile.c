@@ -12,52 +12,53 @@
 #include "identity_int.h"
 #include "policy_int.h"
 
-/* Which identity field each key reads. Each key reads only its own field: `dns` never falls
- * back to the CN, `email` never reads the DN's emailAddress, `spiffe` only a valid SVID. */
-static const mtlsauthz_field key_fields[MTLSAUTHZ__KEY_COUNT] = {
-    [MTLSAUTHZ__KEY_CN] = MTLSAUTHZ_FIELD_CN,
-    [MTLSAUTHZ__KEY_O] = MTLSAUTHZ_FIELD_O,
-    [MTLSAUTHZ__KEY_OU] = MTLSAUTHZ_FIELD_OU,
-    [MTLSAUTHZ__KEY_DN] = MTLSAUTHZ_FIELD_SUBJECT_DN,
-    [MTLSAUTHZ__KEY_ISSUER] = MTLSAUTHZ_FIELD_ISSUER_DN,
-    [MTLSAUTHZ__KEY_SERIAL] = MTLSAUTHZ_FIELD_SERIAL,
-    [MTLSAUTHZ__KEY_SHA256] = MTLSAUTHZ_FIELD_SHA256,
-    [MTLSAUTHZ__KEY_SPIFFE] = MTLSAUTHZ_FIELD_SPIFFE_ID,
-    [MTLSAUTHZ__KEY_DNS] = MTLSAUTHZ_FIELD_SAN_DNS,
-    [MTLSAUTHZ__KEY_URI] = MTLSAUTHZ_FIELD_SAN_URI,
-    [MTLSAUTHZ__KEY_EMAIL] = MTLSAUTHZ_FIELD_SAN_EMAIL,
-    [MTLSAUTHZ__KEY_IP] = MTLSAUTHZ_FIELD_SAN_IP,
-    [MTLSAUTHZ__KEY_EKU] = MTLSAUTHZ_FIELD_EKU,
+/*
+ * Per key: the identity field it reads, what its wildcards may consume, and how it folds case.
+ * Each key reads only its own field: `dns` never falls back to the CN, `email` never reads the
+ * DN's emailAddress, `spiffe` only a valid SVID. docs/policy.md's key table says the same.
+ */
+static const struct {
+    mtlsauthz_field field;
+    mtlsauthz__wclass wclass;
+    mtlsauthz__fold fold;
+} key_facts[MTLSAUTHZ__KEY_COUNT] = {
+    [MTLSAUTHZ__KEY_CN] = {MTLSAUTHZ_FIELD_CN, MTLSAUTHZ__WC_ANY, MTLSAUTHZ__FOLD_NONE},
+    [MTLSAUTHZ__KEY_O] = {MTLSAUTHZ_FIELD_O, MTLSAUTHZ__WC_ANY, MTLSAUTHZ__FOLD_NONE},
+    [MTLSAUTHZ__KEY_OU] = {MTLSAUTHZ_FIELD_OU, MTLSAUTHZ__WC_ANY, MTLSAUTHZ__FOLD_NONE},
+    /* RFC 4514 strings: a wildcard stays in one RDN and never splits an escape. */
+    [MTLSAUTHZ__KEY_DN] = {MTLSAUTHZ_FIELD_SUBJECT_DN, MTLSAUTHZ__WC_DN, MTLSAUTHZ__FOLD_NONE},
+    [MTLSAUTHZ__KEY_ISSUER] = {MTLSAUTHZ_FIELD_ISSUER_DN, MTLSAUTHZ__WC_DN, MTLSAUTHZ__FOLD_NONE},
+    [MTLSAUTHZ__KEY_SERIAL] = {MTLSAUTHZ_FIELD_SERIAL, MTLSAUTHZ__WC_ANY, MTLSAUTHZ__FOLD_NONE},
+    [MTLSAUTHZ__KEY_SHA256] = {MTLSAUTHZ_FIELD_SHA256, MTLSAUTHZ__WC_ANY, MTLSAUTHZ__FOLD_NONE},
+    [MTLSAUTHZ__KEY_SPIFFE] = {MTLSAUTHZ_FIELD_SPIFFE_ID, MTLSAUTHZ__WC_SLASH,
+                               MTLSAUTHZ__FOLD_NONE},
+    /* RFC 4343: DNS names compare case-insensitively. */
+    [MTLSAUTHZ__KEY_DNS] = {MTLSAUTHZ_FIELD_SAN_DNS, MTLSAUTHZ__WC_DOT, MTLSAUTHZ__FOLD_ALL},
+    /* RFC 3986 §3: a wildcard stays in its component. */
+    [MTLSAUTHZ__KEY_URI] = {MTLSAUTHZ_FIELD_SAN_URI, MTLSAUTHZ__WC_URI, MTLSAUTHZ__FOLD_NONE},
+    /* RFC 5321 §2.4: only the domain is foldable. */
+    [MTLSAUTHZ__KEY_EMAIL] = {MTLSAUTHZ_FIELD_SAN_EMAIL, MTLSAUTHZ__WC_ANY,
+                              MTLSAUTHZ__FOLD_AFTER_LAST_AT},
+    [MTLSAUTHZ__KEY_IP] = {MTLSAUTHZ_FIELD_SAN_IP, MTLSAUTHZ__WC_ANY, MTLSAUTHZ__FOLD_NONE},
+    [MTLSAUTHZ__KEY_EKU] = {MTLSAUTHZ_FIELD_EKU, MTLSAUTHZ__WC_ANY, MTLSAUTHZ__FOLD_NONE},
 };
+
+/* Operations and `sensitive` patterns: `*` is one path segment (or one name between '/'). */
+#define OP_WCLASS MTLSAUTHZ__WC_SLASH
 
 mtlsauthz_field mtlsauthz__key_field(mtlsauthz__key key)
 {
-    return key_fields[key];
+    return key_facts[key].field;
 }
 
-char mtlsauthz__key_sep(mtlsauthz__key key)
+mtlsauthz__wclass mtlsauthz__key_wclass(mtlsauthz__key key)
 {
-    switch (key) {
-    case MTLSAUTHZ__KEY_DNS:
-        return '.';
-    case MTLSAUTHZ__KEY_SPIFFE:
-    case MTLSAUTHZ__KEY_URI:
-        return '/';
-    default:
-        return 0;
-    }
+    return key_facts[key].wclass;
 }
 
 mtlsauthz__fold mtlsauthz__key_fold(mtlsauthz__key key)
 {
-    switch (key) {
-    case MTLSAUTHZ__KEY_DNS:
-        return MTLSAUTHZ__FOLD_ALL; /* RFC 4343: DNS names compare case-insensitively */
-    case MTLSAUTHZ__KEY_EMAIL:
-        return MTLSAUTHZ__FOLD_AFTER_LAST_AT; /* RFC 5321 §2.4: only the domain is foldable */
-    default:
-        return MTLSAUTHZ__FOLD_NONE;
-    }
+    return key_facts[key].fold;
 }
 
 /* The EKU names identity extraction gives for the well-known purposes (RFC 5280 §4.2.1.12),
@@ -408,7 +409,7 @@ static int compile_key(compiler *c, mtlsauthz__principal *pr, mtlsauthz__key k,
             return mtlsauthz__error_set(c->err, MTLSAUTHZ_EPOLICY, "%s: %s", where, bad);
         }
         rc = mtlsauthz__pattern_compile(&ck->pats[i], compile_src, strlen(compile_src),
-                                        mtlsauthz__key_sep(k), mtlsauthz__key_fold(k), c->err);
+                                        mtlsauthz__key_wclass(k), mtlsauthz__key_fold(k), c->err);
         if (rc < 0) {
             KEY_WHERE();
             return err_prefix(c, rc, where);
@@ -557,7 +558,8 @@ static int compile_rule(compiler *c, const mtlsauthz__ast_rule *ar, mtlsauthz__r
         if (op->src == NULL) {
             return err_nomem(c);
         }
-        rc = mtlsauthz__pattern_compile(&op->pat, s, strlen(s), '/', MTLSAUTHZ__FOLD_NONE, c->err);
+        rc = mtlsauthz__pattern_compile(&op->pat, s, strlen(s), OP_WCLASS, MTLSAUTHZ__FOLD_NONE,
+                                        c->err);
         if (rc < 0) {
             OP_WHERE();
             return err_prefix(c, rc, where);
@@ -698,8 +700,8 @@ static int compile_sensitive(compiler *c, const mtlsauthz__ast *ast)
             return err_nomem(c);
         }
         snprintf(where, sizeof(where), "sensitive pattern '%.*s'", (int)MTLSAUTHZ__NAME_MAX_LEN, s);
-        rc = mtlsauthz__pattern_compile(&p->sensitive[i], s, strlen(s), '/', MTLSAUTHZ__FOLD_NONE,
-                                        c->err);
+        rc = mtlsauthz__pattern_compile(&p->sensitive[i], s, strlen(s), OP_WCLASS,
+                                        MTLSAUTHZ__FOLD_NONE, c->err);
         if (rc < 0) {
             return err_prefix(c, rc, where);
         }

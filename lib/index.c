@@ -231,19 +231,22 @@ enum { IX_EXACT = 0, IX_PREFIX = 1, IX_SUFFIX = 2, IX_KINDS = 3 };
  * What a probe hit proves, per (entry, principal). A principal with a single key (not eku) and
  * no capture that a rule needs matches as soon as one of its patterns matches one value; for
  * these simple pattern shapes the probe itself decides, and the engine skips verification:
- *   SHAPE_EXACT        the literal pattern equals the value;
- *   SHAPE_PREFIX_ANY   "<prefix>**" (or "<prefix>*" without a separator): 1+ bytes follow;
- *   SHAPE_PREFIX_SEG   "<prefix>*": 1+ bytes follow, none of them the separator;
- *   SHAPE_SUFFIX_ANY   "**<suffix>" (or "*<suffix>" without a separator): 1+ bytes precede;
- *   SHAPE_SUFFIX_SEG   "*<suffix>": 1+ bytes precede, none of them the separator.
+ *   SHAPE_EXACT         the literal pattern equals the value;
+ *   SHAPE_PREFIX_STAR   "<prefix>*": what follows the prefix is a match of `*`;
+ *   SHAPE_PREFIX_ANY    "<prefix>**": what follows is a match of `**`;
+ *   SHAPE_SUFFIX_STAR   "*<suffix>": what precedes the suffix is a match of `*`;
+ *   SHAPE_SUFFIX_ANY    "**<suffix>": what precedes is a match of `**`.
+ * "A match of" is asked of the matcher's own rule for the key's wildcard class
+ * (mtlsauthz__pattern_wild_span()): non-empty, whole units, none the wildcard stops at. The
+ * prefix is the pattern's whole leading literal, which ends on a unit boundary (pattern.h).
  */
 enum {
     SHAPE_VERIFY = 0,
     SHAPE_EXACT,
+    SHAPE_PREFIX_STAR,
     SHAPE_PREFIX_ANY,
-    SHAPE_PREFIX_SEG,
-    SHAPE_SUFFIX_ANY,
-    SHAPE_SUFFIX_SEG
+    SHAPE_SUFFIX_STAR,
+    SHAPE_SUFFIX_ANY
 };
 
 /* Lengths tracked in the per-(key, kind) length bitmaps; longer entries are cut to this. */
@@ -295,6 +298,12 @@ static size_t pow2_floor(size_t n)
         p *= 2;
     }
     return p;
+}
+
+/* The byte a key's values are cut into segments at for probes (0: power-of-two lengths). */
+static char key_sep(unsigned k)
+{
+    return mtlsauthz__wclass_sep(mtlsauthz__key_wclass((mtlsauthz__key)k));
 }
 
 /* How a pattern would be indexed: kind, bytes and length; score 0 = not indexable. */
@@ -380,7 +389,7 @@ static unsigned choose_anchor(const mtlsauthz__principal *pr)
             continue; /* absent, or `ip` */
         }
         for (unsigned i = 0; i < ck->n && score > 0; i++) {
-            ix_choice c = choose_pattern(&ck->pats[i], mtlsauthz__key_sep((mtlsauthz__key)k));
+            ix_choice c = choose_pattern(&ck->pats[i], key_sep(k));
             if (c.score < score) {
                 score = c.score;
             }
@@ -450,7 +459,7 @@ static int is_star(const mtlsauthz__tok *t)
 }
 
 static unsigned posting_shape(const mtlsauthz__principal *pr, unsigned k,
-                              const mtlsauthz__pattern *pat, const ix_choice *c, char sep)
+                              const mtlsauthz__pattern *pat, const ix_choice *c)
 {
     const mtlsauthz__tok *t = pat->toks;
     if ((pr->key_mask & (pr->key_mask - 1u)) != 0 || k == MTLSAUTHZ__KEY_EKU ||
@@ -464,16 +473,16 @@ static unsigned posting_shape(const mtlsauthz__principal *pr, unsigned k,
         return SHAPE_VERIFY;
     }
     if (c->kind == IX_PREFIX && t[0].kind == MTLSAUTHZ__TOK_LIT && t[0].lit_len == c->len) {
-        if (t[1].kind == MTLSAUTHZ__TOK_STARSTAR || (sep == 0 && is_star(&t[1]))) {
+        if (t[1].kind == MTLSAUTHZ__TOK_STARSTAR) {
             return SHAPE_PREFIX_ANY;
         }
-        return is_star(&t[1]) ? SHAPE_PREFIX_SEG : SHAPE_VERIFY;
+        return is_star(&t[1]) ? SHAPE_PREFIX_STAR : SHAPE_VERIFY;
     }
     if (c->kind == IX_SUFFIX && t[1].kind == MTLSAUTHZ__TOK_LIT && t[1].lit_len == c->len) {
-        if (t[0].kind == MTLSAUTHZ__TOK_STARSTAR || (sep == 0 && is_star(&t[0]))) {
+        if (t[0].kind == MTLSAUTHZ__TOK_STARSTAR) {
             return SHAPE_SUFFIX_ANY;
         }
-        return is_star(&t[0]) ? SHAPE_SUFFIX_SEG : SHAPE_VERIFY;
+        return is_star(&t[0]) ? SHAPE_SUFFIX_STAR : SHAPE_VERIFY;
     }
     return SHAPE_VERIFY;
 }
@@ -505,7 +514,7 @@ int mtlsauthz__index_build(mtlsauthz_policy *p, mtlsauthz_error *err)
         }
         ck = mtlsauthz__principal_key(pr, k);
         for (unsigned j = 0; j < ck->n; j++) {
-            ix_choice c = choose_pattern(&ck->pats[j], mtlsauthz__key_sep((mtlsauthz__key)k));
+            ix_choice c = choose_pattern(&ck->pats[j], key_sep(k));
             if (nposts == npost_cap) {
                 size_t ncap = npost_cap == 0 ? 64 : npost_cap * 2;
                 posting *grown = mtlsauthz__realloc(posts, ncap * sizeof(*posts));
@@ -521,8 +530,7 @@ int mtlsauthz__index_build(mtlsauthz_policy *p, mtlsauthz_error *err)
             posts[nposts].key = (uint16_t)k;
             posts[nposts].kind = (uint16_t)c.kind;
             posts[nposts].principal = i;
-            posts[nposts].shape =
-                posting_shape(pr, k, &ck->pats[j], &c, mtlsauthz__key_sep((mtlsauthz__key)k));
+            posts[nposts].shape = posting_shape(pr, k, &ck->pats[j], &c);
             nposts++;
             if (c.kind != IX_EXACT || c.len <= IX_MAX_LEN) {
                 if (ix->lens[k][c.kind] == NULL) {
@@ -611,11 +619,12 @@ static int has_len(const struct mtlsauthz__index *ix, unsigned key, unsigned kin
     return bits != NULL && len <= IX_MAX_LEN && (bits[len / 64u] >> (len % 64u)) & 1u;
 }
 
-/* The value `v` (`vlen` bytes) is probed at [off, off + len). */
+/* The value `v` (`vlen` bytes) of a key with wildcard class `wclass` is probed at
+ * [off, off + len). */
 typedef struct probe_at {
     const char *v;
     size_t vlen, off, len;
-    char sep;
+    mtlsauthz__wclass wclass;
 } probe_at;
 
 static int shape_holds(unsigned shape, const probe_at *a)
@@ -623,14 +632,18 @@ static int shape_holds(unsigned shape, const probe_at *a)
     switch (shape) {
     case SHAPE_EXACT:
         return 1;
+    case SHAPE_PREFIX_STAR:
+        return mtlsauthz__pattern_wild_span(a->wclass, MTLSAUTHZ__TOK_STAR, a->v, a->len, a->vlen,
+                                            a->vlen);
     case SHAPE_PREFIX_ANY:
-        return a->vlen > a->len;
-    case SHAPE_PREFIX_SEG:
-        return a->vlen > a->len && memchr(a->v + a->len, a->sep, a->vlen - a->len) == NULL;
+        return mtlsauthz__pattern_wild_span(a->wclass, MTLSAUTHZ__TOK_STARSTAR, a->v, a->len,
+                                            a->vlen, a->vlen);
+    case SHAPE_SUFFIX_STAR:
+        return mtlsauthz__pattern_wild_span(a->wclass, MTLSAUTHZ__TOK_STAR, a->v, 0, a->off,
+                                            a->vlen);
     case SHAPE_SUFFIX_ANY:
-        return a->off > 0;
-    case SHAPE_SUFFIX_SEG:
-        return a->off > 0 && memchr(a->v, a->sep, a->off) == NULL;
+        return mtlsauthz__pattern_wild_span(a->wclass, MTLSAUTHZ__TOK_STARSTAR, a->v, 0, a->off,
+                                            a->vlen);
     default:
         return 0;
     }
@@ -668,16 +681,20 @@ int mtlsauthz__index_candidates(const mtlsauthz_policy *p,
         }
     }
     for (unsigned k = 0; k < MTLSAUTHZ__KEY_COUNT; k++) {
-        mtlsauthz_field f = mtlsauthz__key_field((mtlsauthz__key)k);
-        char sep = mtlsauthz__key_sep((mtlsauthz__key)k);
+        mtlsauthz_field f;
+        mtlsauthz__wclass wclass;
+        char sep;
         if (!ix->used[k][IX_EXACT] && !ix->used[k][IX_PREFIX] && !ix->used[k][IX_SUFFIX]) {
             continue;
         }
+        f = mtlsauthz__key_field((mtlsauthz__key)k);
+        wclass = mtlsauthz__key_wclass((mtlsauthz__key)k);
+        sep = mtlsauthz__wclass_sep(wclass);
         for (size_t v = 0; v < counts[f]; v++) {
             probe_at a;
             a.v = vals[f][v].ptr;
             a.vlen = vals[f][v].len;
-            a.sep = sep;
+            a.wclass = wclass;
             if (ix->used[k][IX_EXACT]) {
                 a.off = 0;
                 a.len = a.vlen;

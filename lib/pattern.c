@@ -21,6 +21,18 @@
  * DP_MAX_LEN + 1 bits (8 KiB of stack); a longer value with a pattern that needs the DP gives
  * MTLSAUTHZ_ELIMIT, which the engine turns into a deny.
  *
+ *   - Wildcard classes (pattern.h). The simple ones (any byte; `*` stops at one separator
+ *     byte, `**` at none) take the paths above unchanged. The others (uri: several stop bytes
+ *     and a `**` that stops too; dn: escapes are units) take the same steps with a general
+ *     wildcard step that walks the value unit by unit, reading the stop table: `*` and `**`
+ *     both become "each unit boundary reachable from a set bit over units the wildcard takes".
+ *     Every set bit of the row is a unit boundary of the value: bit 0 is, a wildcard sets only
+ *     boundaries, and a literal that starts on one ends on one when a wildcard follows, since
+ *     compile refuses a dn literal that ends inside an escape there. The unit that ends a
+ *     wildcard may depend on the bytes after it (`\4` then `1` is the one unit `\41`), so the
+ *     general step reads up to the end of the whole value, not of the window left between the
+ *     anchored literals: a wildcard can only end where a unit of the whole value ends.
+ *
  *   - Captures that matter (a callback wants their values, `bound` forces them, or one name
  *     appears twice) are matched by backtracking over the tokens up to the last such capture,
  *     with the dynamic program deciding the rest. Every step and every DP run is charged to the
@@ -40,13 +52,23 @@
  *     shrinks a language, so the answer stays conservative (1 when unsure).
  *
  *   - covers(wide, narrow): a simulation in which each element of `narrow` is absorbed whole by
- *     one element of `wide`: a literal byte by the same byte, or by a wildcard whose byte class
- *     contains it; a narrow wildcard only by a wide wildcard whose class contains the narrow
- *     one's (`**` contains everything; `*` contains `*` with the same separator). A wide
- *     wildcard may absorb a run of narrow elements (its loop). Every alignment found is a
- *     proof, so a 1 is always right; a 0 may be a miss (e.g. when covering needs a narrow
- *     wildcard split across wide elements). A wide pattern that repeats a capture name matches
- *     less than its `*` reading, so it is only said to cover a narrow pattern identical to it.
+ *     one element of `wide`: a literal byte by the same byte, or by a wildcard that takes that
+ *     byte; a narrow wildcard only by a wide wildcard that takes every byte the narrow one
+ *     takes. A wide wildcard may absorb a run of narrow elements (its loop). Every alignment
+ *     found is a proof, so a 1 is always right; a 0 may be a miss (e.g. when covering needs a
+ *     narrow wildcard split across wide elements). A wide pattern that repeats a capture name
+ *     matches less than its `*` reading, so it is only said to cover a narrow pattern identical
+ *     to it.
+ *
+ *   - Escape units (dn) are not bytes, and the byte view above only bounds them from outside.
+ *     may_overlap lets such a wildcard take any byte (a superset: 1 when unsure). covers needs
+ *     every narrow element boundary to be a unit boundary of the value, so that the slices a
+ *     wide wildcard absorbs are whole units: that holds when the narrow pattern has no literal
+ *     backslash (each literal byte is then a unit of its own, and narrow wildcards take whole
+ *     units). With one, a wide `*` could absorb the `\` of an escaped `,` and a wide literal
+ *     `,` align with the rest of it, which the matcher never allows; covers then answers 0
+ *     unless the two patterns are identical. Classes that differ are compared byte by byte
+ *     only when neither has escapes.
  */
 #include <string.h>
 
@@ -67,11 +89,122 @@
 #define NOINLINE
 #endif
 
-/* Lint elements: 0..255 a literal byte, ELEM_STAR a separator-bound wildcard, ELEM_ANY any. */
+/* Lint elements: 0..255 a literal byte, ELEM_STAR a `*` (or capture), ELEM_ANY a `**`. */
 #define ELEM_STAR 256u
 #define ELEM_ANY 257u
 #define ELEM_MAX (MTLSAUTHZ__PATTERN_MAX_LEN + MTLSAUTHZ__PATTERN_MAX_WILDCARDS)
 #define ELEM_WORDS ((ELEM_MAX + 1u) / 64u + 1u)
+
+/* ---- wildcard classes ---- */
+
+/* Flags in a class's stop table: the byte, as a unit of its own, ends a `*` (or capture) or a
+ * `**` there. */
+#define STOP_STAR 1u
+#define STOP_ANY 2u
+
+struct wclass {
+    char sep;              /* the index's segment byte; for simple classes the only stop */
+    unsigned char simple;  /* `*` stops at `sep` alone (or nowhere), `**` nowhere, no escapes */
+    unsigned char escapes; /* a backslash escape is one unit (RFC 4514 §2.4) */
+    unsigned char stop[256];
+};
+
+static const struct wclass wclasses[MTLSAUTHZ__WC_COUNT] = {
+    [MTLSAUTHZ__WC_ANY] = {0, 1, 0, {0}},
+    [MTLSAUTHZ__WC_DOT] = {'.', 1, 0, {['.'] = STOP_STAR}},
+    [MTLSAUTHZ__WC_SLASH] = {'/', 1, 0, {['/'] = STOP_STAR}},
+    /* RFC 3986 §3: '/' ends a path segment, ':' the host before a port, '?' the path before
+     * the query, '#' everything before the fragment, '@' the userinfo before the host. `*` stays
+     * inside one of these pieces; `**` may cross segments (and a port) but never leaves the
+     * authority and path for the query or fragment, nor the userinfo for the host. */
+    [MTLSAUTHZ__WC_URI] = {'/',
+                           0,
+                           0,
+                           {['/'] = STOP_STAR,
+                            [':'] = STOP_STAR,
+                            ['?'] = STOP_STAR | STOP_ANY,
+                            ['#'] = STOP_STAR | STOP_ANY,
+                            ['@'] = STOP_STAR | STOP_ANY}},
+    /* The RFC 2253 / RFC 4514 string (lib/der.c): an unescaped ',' separates RDNs and an
+     * unescaped '+' the attributes of a multi-valued RDN. An escaped one is a character of a
+     * value, and its escape is one unit, so `*` takes it. */
+    [MTLSAUTHZ__WC_DN] = {0, 0, 1, {[','] = STOP_STAR, ['+'] = STOP_STAR}},
+};
+
+static int is_hex(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f');
+}
+
+/* The length of the unit at v[p], p < lim, reading nothing at or past lim: one byte, or under
+ * an escaping class `\` and two hex digits (3) or `\` and any other byte (2), as RFC 4514
+ * §2.4 reads a value. A `\` that ends the value is a unit of 1 that no wildcard takes. */
+static size_t unit_len(const struct wclass *c, const char *v, size_t p, size_t lim)
+{
+    if (!c->escapes || v[p] != '\\') {
+        return 1;
+    }
+    if (lim - p >= 3 && is_hex((unsigned char)v[p + 1]) && is_hex((unsigned char)v[p + 2])) {
+        return 3;
+    }
+    return lim - p >= 2 ? 2 : 1;
+}
+
+/* Whether a wildcard with stop flag `stop` takes the unit v[p..p+u): an escape always (an
+ * escaped ',' is a character of a value), a lone `\` never, another byte unless the class
+ * stops the wildcard there. */
+static int unit_ok(const struct wclass *c, unsigned stop, const char *v, size_t p, size_t u)
+{
+    unsigned char b = (unsigned char)v[p];
+    if (u > 1) {
+        return 1;
+    }
+    if (c->escapes && b == '\\') {
+        return 0;
+    }
+    return (c->stop[b] & stop) == 0;
+}
+
+static unsigned tok_stop(mtlsauthz__tok_kind kind)
+{
+    return kind == MTLSAUTHZ__TOK_STARSTAR ? STOP_ANY : STOP_STAR;
+}
+
+/* v[from..to) is one match of a wildcard with stop flag `stop` starting at the unit boundary
+ * `from`: non-empty, and whole units (v[0..lim) read for the last one) that it takes. */
+static int span_ok(const struct wclass *c, unsigned stop, const char *v, size_t from, size_t to,
+                   size_t lim)
+{
+    size_t p = from;
+    if (to <= from) {
+        return 0;
+    }
+    if (c->simple) {
+        return c->sep == 0 || stop != STOP_STAR || memchr(v + from, c->sep, to - from) == NULL;
+    }
+    while (p < to) {
+        size_t u = unit_len(c, v, p, lim);
+        if (!unit_ok(c, stop, v, p, u)) {
+            return 0;
+        }
+        p += u;
+    }
+    return p == to;
+}
+
+int mtlsauthz__pattern_wild_span(mtlsauthz__wclass wclass, mtlsauthz__tok_kind kind, const char *v,
+                                 size_t from, size_t to, size_t lim)
+{
+    if ((unsigned)wclass >= MTLSAUTHZ__WC_COUNT || kind == MTLSAUTHZ__TOK_LIT || to > lim) {
+        return 0;
+    }
+    return span_ok(&wclasses[wclass], tok_stop(kind), v, from, to, lim);
+}
+
+char mtlsauthz__wclass_sep(mtlsauthz__wclass wclass)
+{
+    return (unsigned)wclass < MTLSAUTHZ__WC_COUNT ? wclasses[wclass].sep : 0;
+}
 
 /* ---- compile ---- */
 
@@ -154,8 +287,55 @@ static size_t fold_start(const char *src, size_t len, mtlsauthz__fold fold)
     return len + 1;
 }
 
-int mtlsauthz__pattern_compile(mtlsauthz__pattern *out, const char *src, size_t len, char sep,
-                               mtlsauthz__fold fold, mtlsauthz_error *err)
+/*
+ * Under an escaping class, 1 if the literal `lit` (`n` bytes, starting on a unit boundary)
+ * ends inside a backslash escape: a lone `\`, or, when a wildcard follows, `\` and one hex
+ * digit, which the wildcard's first byte could complete to `\XX`. A wildcard never starts inside
+ * a unit, so such a pattern could never match (or, at the end, only a value the DN formatter
+ * never prints); *at is the offset in `lit` of that `\`.
+ */
+static int ends_in_escape(const char *lit, size_t n, int wild_follows, size_t *at)
+{
+    size_t p = 0;
+    while (p < n) {
+        if (lit[p] != '\\') {
+            p++;
+            continue;
+        }
+        if (n - p >= 3 && is_hex((unsigned char)lit[p + 1]) && is_hex((unsigned char)lit[p + 2])) {
+            p += 3;
+            continue;
+        }
+        if (n - p == 1 || (n - p == 2 && wild_follows && is_hex((unsigned char)lit[p + 1]))) {
+            *at = p;
+            return 1;
+        }
+        p += 2;
+    }
+    return 0;
+}
+
+/* The compile error for a dn literal text[lit_start..tlen) that ends inside an escape, if it
+ * does; `end` is the source offset just past the literal. Each byte of the text after that
+ * `\` came from one source byte (a hex digit is never escaped), and the `\` from two. */
+static int check_escape_cut(const struct wclass *c, const char *text, size_t lit_start, size_t tlen,
+                            int wild_follows, const char *src, size_t len, size_t end,
+                            mtlsauthz_error *err)
+{
+    size_t at;
+    if (!c->escapes || !ends_in_escape(text + lit_start, tlen - lit_start, wild_follows, &at)) {
+        return 0;
+    }
+    return compile_error(err, MTLSAUTHZ_EPOLICY, src, len, end - (tlen - lit_start - at) - 1u,
+                         wild_follows ? "a DN escape cut short by a wildcard (a wildcard takes "
+                                        "whole escapes; write the escape out in full, or let the "
+                                        "wildcard take it)"
+                                      : "a DN escape with nothing after it (in a DN a backslash "
+                                        "escapes the character after it)");
+}
+
+int mtlsauthz__pattern_compile(mtlsauthz__pattern *out, const char *src, size_t len,
+                               mtlsauthz__wclass wclass, mtlsauthz__fold fold, mtlsauthz_error *err)
 {
     mtlsauthz__tok toks[MAX_TOKS];
     size_t ntoks = 0;
@@ -179,6 +359,9 @@ int mtlsauthz__pattern_compile(mtlsauthz__pattern *out, const char *src, size_t 
     if (fold != MTLSAUTHZ__FOLD_NONE && fold != MTLSAUTHZ__FOLD_ALL &&
         fold != MTLSAUTHZ__FOLD_AFTER_LAST_AT) {
         return mtlsauthz__error_set(err, MTLSAUTHZ_EINVAL, "pattern: unknown fold mode");
+    }
+    if ((unsigned)wclass >= MTLSAUTHZ__WC_COUNT) {
+        return mtlsauthz__error_set(err, MTLSAUTHZ_EINVAL, "pattern: unknown wildcard class");
     }
     if (len == 0) {
         return mtlsauthz__error_set(err, MTLSAUTHZ_EPOLICY, "empty pattern");
@@ -317,6 +500,11 @@ int mtlsauthz__pattern_compile(mtlsauthz__pattern *out, const char *src, size_t 
             goto fail;
         }
         if (in_lit) {
+            rc =
+                check_escape_cut(&wclasses[wclass], text, lit_start, tlen, 1, src, len, start, err);
+            if (rc < 0) {
+                goto fail;
+            }
             toks[ntoks].kind = MTLSAUTHZ__TOK_LIT;
             toks[ntoks].cap = 0;
             toks[ntoks].lit = text + lit_start;
@@ -351,6 +539,10 @@ int mtlsauthz__pattern_compile(mtlsauthz__pattern *out, const char *src, size_t 
         last_was_wild = 0;
     }
     if (in_lit) {
+        rc = check_escape_cut(&wclasses[wclass], text, lit_start, tlen, 0, src, len, len, err);
+        if (rc < 0) {
+            goto fail;
+        }
         toks[ntoks].kind = MTLSAUTHZ__TOK_LIT;
         toks[ntoks].cap = 0;
         toks[ntoks].lit = text + lit_start;
@@ -368,7 +560,7 @@ int mtlsauthz__pattern_compile(mtlsauthz__pattern *out, const char *src, size_t 
     out->ntoks = ntoks;
     out->text = text;
     out->text_len = tlen;
-    out->sep = sep;
+    out->wclass = (unsigned char)wclass;
     out->is_literal = nwild == 0;
     out->min_len = tlen + nwild;
     return 0;
@@ -400,19 +592,52 @@ void mtlsauthz__pattern_clear(mtlsauthz__pattern *p)
 #define BIT_SET(r, i) ((r)[(i) >> 6] |= (uint64_t)1 << ((i)&63u))
 #define BIT_CLR(r, i) ((r)[(i) >> 6] &= ~((uint64_t)1 << ((i)&63u)))
 
-/* True when a `*` (or capture) may consume byte c: sep 0 means no separator at all, and then
- * every byte qualifies, NUL included. */
-static int star_ok(char sep, char c)
+/*
+ * The general wildcard step of dp_match(): each unit boundary p reachable from a set bit over
+ * units the wildcard takes. Set bits are unit boundaries in [lo, hi]; units are read up to lim
+ * (a unit that runs past n ends no match). Updates *nlo and *nhi as dp_match() does.
+ */
+static void dp_wild_units(uint64_t *row, const struct wclass *c, unsigned stop, const char *v,
+                          size_t n, size_t lim, size_t lo, size_t hi, size_t *nlo, size_t *nhi)
 {
-    return sep == 0 || c != sep;
+    int carry = 0;
+    size_t p = lo;
+    for (;;) {
+        int old = (int)BIT_GET(row, p);
+        size_t u;
+        if (carry) {
+            BIT_SET(row, p);
+            if (*nlo == SIZE_MAX) {
+                *nlo = p;
+            }
+            *nhi = p;
+        } else {
+            BIT_CLR(row, p);
+            if (p > hi) {
+                return;
+            }
+        }
+        if (p >= n) {
+            return;
+        }
+        u = unit_len(c, v, p, lim);
+        carry = (carry || old) && unit_ok(c, stop, v, p, u);
+        p += u;
+        if (p > n) {
+            return;
+        }
+    }
 }
 
 /*
- * Anchored match of tokens t[0..k) against v[0..n), captures read as `*`. Returns 1, 0, or
- * MTLSAUTHZ_ELIMIT when n exceeds the row. See the file comment for the algorithm.
+ * Anchored match of tokens t[0..k) against v[0..n), captures read as `*`; v[0..lim) is readable
+ * (lim >= n) for the units of a general class. Returns 1, 0, or MTLSAUTHZ_ELIMIT when n exceeds
+ * the row. See the file comment for the algorithm.
  */
-static NOINLINE int dp_match(const mtlsauthz__tok *t, size_t k, char sep, const char *v, size_t n)
+static NOINLINE int dp_match(const mtlsauthz__tok *t, size_t k, const struct wclass *c,
+                             const char *v, size_t n, size_t lim)
 {
+    char sep = c->sep;
     uint64_t row[DP_WORDS];
     size_t lo = 0; /* every set bit lies in [lo, hi] */
     size_t hi = 0;
@@ -447,6 +672,8 @@ static NOINLINE int dp_match(const mtlsauthz__tok *t, size_t k, char sep, const 
                     }
                 }
             }
+        } else if (!c->simple) {
+            dp_wild_units(row, c, tok_stop(t[i].kind), v, n, lim, lo, hi, &nlo, &nhi);
         } else if (t[i].kind == MTLSAUTHZ__TOK_STARSTAR) {
             /* Every position after the first reachable one. */
             if (lo >= n) {
@@ -482,7 +709,7 @@ static NOINLINE int dp_match(const mtlsauthz__tok *t, size_t k, char sep, const 
                         break;
                     }
                 }
-                carry = (carry || old) && p < n && star_ok(sep, v[p]);
+                carry = (carry || old) && p < n && (sep == 0 || v[p] != sep);
             }
         }
         if (nlo == SIZE_MAX) {
@@ -537,12 +764,14 @@ static int wild_lit_wild(const mtlsauthz__tok *t, char sep, const char *v, size_
 }
 
 /*
- * Anchored match with captures read as `*`: anchored literals first, then one wildcard by hand,
- * then the DP. Sets *cost to a rough step count for the budget.
+ * Anchored match of the rest of a value with captures read as `*`: anchored literals first,
+ * then one wildcard by hand, then the DP. Sets *cost to a rough step count for the budget.
  */
-static int plain_match(const mtlsauthz__tok *t, size_t k, char sep, const char *v, size_t n,
-                       unsigned long *cost)
+static int plain_match(const mtlsauthz__tok *t, size_t k, const struct wclass *c, const char *v,
+                       size_t n, unsigned long *cost)
 {
+    char sep = c->sep;
+    size_t lim;
     *cost = 1;
     if (k > 0 && t[0].kind == MTLSAUTHZ__TOK_LIT) {
         if (n < t[0].lit_len || memcmp(v, t[0].lit, t[0].lit_len) != 0) {
@@ -553,6 +782,7 @@ static int plain_match(const mtlsauthz__tok *t, size_t k, char sep, const char *
         t++;
         k--;
     }
+    lim = n; /* the window below may stop short of the value's end; units do not */
     if (k > 0 && t[k - 1].kind == MTLSAUTHZ__TOK_LIT) {
         if (n < t[k - 1].lit_len ||
             memcmp(v + n - t[k - 1].lit_len, t[k - 1].lit, t[k - 1].lit_len) != 0) {
@@ -568,6 +798,10 @@ static int plain_match(const mtlsauthz__tok *t, size_t k, char sep, const char *
         if (n == 0) {
             return 0;
         }
+        if (!c->simple) {
+            *cost = 1 + (unsigned long)(n / 64u);
+            return span_ok(c, tok_stop(t[0].kind), v, 0, n, lim);
+        }
         if (t[0].kind == MTLSAUTHZ__TOK_STARSTAR || sep == 0) {
             return 1;
         }
@@ -575,16 +809,18 @@ static int plain_match(const mtlsauthz__tok *t, size_t k, char sep, const char *
     }
     *cost = 1 + (unsigned long)(n / 64u + 1u) * (unsigned long)k;
     if (k == 3 && t[1].kind == MTLSAUTHZ__TOK_LIT && t[1].lit_len > 0 &&
-        t[0].kind != MTLSAUTHZ__TOK_LIT && t[2].kind != MTLSAUTHZ__TOK_LIT && n <= DP_MAX_LEN) {
+        t[0].kind != MTLSAUTHZ__TOK_LIT && t[2].kind != MTLSAUTHZ__TOK_LIT && n <= DP_MAX_LEN &&
+        c->simple) {
         return wild_lit_wild(t, sep, v, n);
     }
-    return dp_match(t, k, sep, v, n);
+    return dp_match(t, k, c, v, n, lim);
 }
 
 /* ---- matching: backtracking over captures that matter ---- */
 
 struct bt {
     const mtlsauthz__pattern *p;
+    const struct wclass *c;
     const char *s;
     size_t len;
     const mtlsauthz__str *bound;
@@ -629,6 +865,7 @@ static int bt_match(struct bt *b, size_t i, size_t pos)
     const mtlsauthz__tok *next;
     size_t q;
     size_t qmax;
+    unsigned stop;
     int rc;
 
     if (bt_charge(b, 1) != 0) {
@@ -639,8 +876,7 @@ static int bt_match(struct bt *b, size_t i, size_t pos)
     }
     if (i >= b->tail) {
         unsigned long cost;
-        rc = plain_match(b->p->toks + i, b->p->ntoks - i, b->p->sep, b->s + pos, b->len - pos,
-                         &cost);
+        rc = plain_match(b->p->toks + i, b->p->ntoks - i, b->c, b->s + pos, b->len - pos, &cost);
         if (bt_charge(b, cost) != 0) {
             return MTLSAUTHZ_ELIMIT;
         }
@@ -665,8 +901,12 @@ static int bt_match(struct bt *b, size_t i, size_t pos)
             fixed = &b->caps[t->cap];
         }
         if (fixed != NULL) {
-            /* The value was checked non-empty and separator-free before the search. */
+            /* A simple class's check before the search (non-empty, separator-free) holds
+             * anywhere. Units depend on what follows, so a general class checks in place. */
             if (b->len - pos < fixed->len || memcmp(b->s + pos, fixed->ptr, fixed->len) != 0) {
+                return 0;
+            }
+            if (!b->c->simple && !span_ok(b->c, STOP_STAR, b->s, pos, pos + fixed->len, b->len)) {
                 return 0;
             }
             if (!b->set[t->cap]) {
@@ -685,8 +925,15 @@ static int bt_match(struct bt *b, size_t i, size_t pos)
      * follows is a literal (whose first byte must come next) or the end of the pattern. */
     next = i + 1 < b->p->ntoks ? &b->p->toks[i + 1] : NULL;
     qmax = b->len - b->suffix_min[i + 1];
-    for (q = pos + 1; q <= qmax; q++) {
-        if (t->kind != MTLSAUTHZ__TOK_STARSTAR && !star_ok(b->p->sep, b->s[q - 1])) {
+    stop = tok_stop(t->kind);
+    q = pos;
+    while (q < qmax) {
+        size_t u = unit_len(b->c, b->s, q, b->len);
+        if (!unit_ok(b->c, stop, b->s, q, u)) {
+            break;
+        }
+        q += u;
+        if (q > qmax) {
             break;
         }
         if (next == NULL ? q != b->len
@@ -718,13 +965,15 @@ int mtlsauthz__pattern_match(const mtlsauthz__pattern *p, const char *s, size_t 
 {
     unsigned char count[MTLSAUTHZ__PATTERN_MAX_CAPTURES] = {0};
     unsigned long local_budget = DEFAULT_BUDGET;
+    const struct wclass *wc;
     int any_care = 0;
     unsigned c;
     size_t i;
     int rc;
 
     /* A bad call is an error, never a "no match" that would let a deny rule be skipped. */
-    if (p == NULL || p->toks == NULL || p->ntoks == 0 || (s == NULL && len > 0)) {
+    if (p == NULL || p->toks == NULL || p->ntoks == 0 || (s == NULL && len > 0) ||
+        p->wclass >= MTLSAUTHZ__WC_COUNT) {
         return MTLSAUTHZ_EINVAL;
     }
     if (len < p->min_len) {
@@ -749,16 +998,17 @@ int mtlsauthz__pattern_match(const mtlsauthz__pattern *p, const char *s, size_t 
             }
             /* A forced value that `*` could never match means no match at all. */
             if (bound != NULL && bound[c].ptr != NULL &&
-                (bound[c].len == 0 ||
-                 (p->sep != 0 && memchr(bound[c].ptr, p->sep, bound[c].len) != NULL))) {
+                !span_ok(&wclasses[p->wclass], STOP_STAR, bound[c].ptr, 0, bound[c].len,
+                         bound[c].len)) {
                 return 0;
             }
         }
     }
 
+    wc = &wclasses[p->wclass];
     if (!any_care) {
         unsigned long cost;
-        rc = plain_match(p->toks, p->ntoks, p->sep, s, len, &cost);
+        rc = plain_match(p->toks, p->ntoks, wc, s, len, &cost);
         if (rc != 1) {
             return rc;
         }
@@ -769,6 +1019,7 @@ int mtlsauthz__pattern_match(const mtlsauthz__pattern *p, const char *s, size_t 
         struct bt b;
         memset(&b, 0, sizeof(b));
         b.p = p;
+        b.c = wc;
         b.s = s;
         b.len = len;
         b.bound = bound;
@@ -821,10 +1072,7 @@ static unsigned walk_next(struct walk *w)
         return e;
     }
     w->tok++;
-    if (t->kind == MTLSAUTHZ__TOK_STARSTAR || w->p->sep == 0) {
-        return ELEM_ANY;
-    }
-    return ELEM_STAR;
+    return t->kind == MTLSAUTHZ__TOK_STARSTAR ? ELEM_ANY : ELEM_STAR;
 }
 
 static size_t elem_count(const mtlsauthz__pattern *p)
@@ -842,39 +1090,51 @@ static int is_wild(unsigned e)
     return e >= ELEM_STAR;
 }
 
-/* Some byte is allowed by both element x (of a pattern with separator sx) and y (sy). */
-static int elem_meet(unsigned x, char sx, unsigned y, char sy)
+static unsigned elem_stop(unsigned e)
+{
+    return e == ELEM_ANY ? STOP_ANY : STOP_STAR;
+}
+
+/* The byte b may be one byte of what wildcard element e of class c matches. Under escapes any
+ * byte may (inside an escape), so the answer is the byte view's superset. */
+static int elem_may_take(const struct wclass *c, unsigned e, unsigned b)
+{
+    return c->escapes || (c->stop[b] & elem_stop(e)) == 0;
+}
+
+/* Some byte is allowed by both element x (of a pattern of class cx) and y (cy). */
+static int elem_meet(unsigned x, const struct wclass *cx, unsigned y, const struct wclass *cy)
 {
     if (!is_wild(x) && !is_wild(y)) {
         return x == y;
     }
     if (!is_wild(x)) {
-        return y == ELEM_ANY || x != (unsigned char)sy;
+        return elem_may_take(cy, y, x);
     }
     if (!is_wild(y)) {
-        return x == ELEM_ANY || y != (unsigned char)sx;
+        return elem_may_take(cx, x, y);
     }
-    return 1; /* two wildcards exclude at most two byte values between them */
+    return 1; /* every class stops a wildcard at a handful of bytes at most */
 }
 
-/* Every string narrow element n (separator sn) stands for is one wide element w (sw) allows. */
-static int elem_sub(unsigned n, char sn, unsigned w, char sw)
+/* Every string narrow element n stands for is one wide element w allows (covers() has checked
+ * that the byte view is exact for these classes). sub[i][j]: a narrow wildcard of kind i (0 `*`,
+ * 1 `**`) takes only what a wide wildcard of kind j takes. */
+static int elem_sub(unsigned n, unsigned w, const struct wclass *cw, const unsigned char sub[2][2])
 {
     if (!is_wild(w)) {
         return n == w;
     }
-    if (w == ELEM_ANY) {
-        return 1;
-    }
     if (!is_wild(n)) {
-        return n != (unsigned char)sw;
+        return !(cw->escapes && n == '\\') && (cw->stop[n] & elem_stop(w)) == 0;
     }
-    return n == ELEM_STAR && sn == sw;
+    return sub[n == ELEM_ANY][w == ELEM_ANY];
 }
 
 static int valid_for_lint(const mtlsauthz__pattern *p)
 {
-    return p != NULL && p->toks != NULL && p->ntoks > 0 && elem_count(p) <= ELEM_MAX;
+    return p != NULL && p->toks != NULL && p->ntoks > 0 && p->wclass < MTLSAUTHZ__WC_COUNT &&
+           elem_count(p) <= ELEM_MAX;
 }
 
 int mtlsauthz__pattern_may_overlap(const mtlsauthz__pattern *a, const mtlsauthz__pattern *b)
@@ -909,7 +1169,7 @@ int mtlsauthz__pattern_may_overlap(const mtlsauthz__pattern *a, const mtlsauthz_
         for (t = 1; t <= eb; t++) {
             unsigned y = walk_next(&wb);
             int r;
-            if (!elem_meet(x, a->sep, y, b->sep)) {
+            if (!elem_meet(x, &wclasses[a->wclass], y, &wclasses[b->wclass])) {
                 continue;
             }
             /* Both step forward; or b's wildcard loops while a steps; or a's loops. */
@@ -931,7 +1191,7 @@ int mtlsauthz__pattern_may_overlap(const mtlsauthz__pattern *a, const mtlsauthz_
 static int same_pattern(const mtlsauthz__pattern *a, const mtlsauthz__pattern *b)
 {
     size_t i;
-    if (a->ntoks != b->ntoks || a->sep != b->sep) {
+    if (a->ntoks != b->ntoks || a->wclass != b->wclass) {
         return 0;
     }
     for (i = 0; i < a->ntoks; i++) {
@@ -953,11 +1213,27 @@ static int same_pattern(const mtlsauthz__pattern *a, const mtlsauthz__pattern *b
     return 1;
 }
 
+/* 1 if a literal of `p` has a backslash byte. */
+static int has_literal_backslash(const mtlsauthz__pattern *p)
+{
+    size_t i;
+    for (i = 0; i < p->ntoks; i++) {
+        if (p->toks[i].kind == MTLSAUTHZ__TOK_LIT &&
+            memchr(p->toks[i].lit, '\\', p->toks[i].lit_len) != NULL) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int mtlsauthz__pattern_covers(const mtlsauthz__pattern *wide, const mtlsauthz__pattern *narrow)
 {
     uint64_t prev[ELEM_WORDS];
     uint64_t cur[ELEM_WORDS];
     unsigned char count[MTLSAUTHZ__PATTERN_MAX_CAPTURES] = {0};
+    unsigned char sub[2][2];
+    const struct wclass *cw;
+    const struct wclass *cn;
     struct walk ww;
     size_t ew;
     size_t en;
@@ -974,8 +1250,27 @@ int mtlsauthz__pattern_covers(const mtlsauthz__pattern *wide, const mtlsauthz__p
             return same_pattern(wide, narrow);
         }
     }
+    cw = &wclasses[wide->wclass];
+    cn = &wclasses[narrow->wclass];
+    /* See the file comment: the byte view is exact only without escapes, or with the same
+     * escaping class on both sides and no literal backslash in `narrow`. */
+    if ((cw->escapes || cn->escapes) &&
+        (wide->wclass != narrow->wclass || has_literal_backslash(narrow))) {
+        return same_pattern(wide, narrow);
+    }
     if (narrow->min_len < wide->min_len) {
         return 0; /* narrow matches a string too short for wide */
+    }
+    for (i = 0; i < 4; i++) {
+        unsigned sn = i & 1u ? STOP_ANY : STOP_STAR;
+        unsigned sw = i & 2u ? STOP_ANY : STOP_STAR;
+        unsigned b;
+        sub[i & 1u][i >> 1] = 1;
+        for (b = 0; b < 256; b++) {
+            if ((cn->stop[b] & sn) == 0 && (cw->stop[b] & sw) != 0) {
+                sub[i & 1u][i >> 1] = 0;
+            }
+        }
     }
     ew = elem_count(wide);
     en = elem_count(narrow);
@@ -991,7 +1286,7 @@ int mtlsauthz__pattern_covers(const mtlsauthz__pattern *wide, const mtlsauthz__p
         memset(cur, 0, words * sizeof(cur[0]));
         for (t = 1; t <= en; t++) {
             unsigned n = walk_next(&wn);
-            if (!elem_sub(n, narrow->sep, w, wide->sep)) {
+            if (!elem_sub(n, w, cw, sub)) {
                 continue;
             }
             /* Wide element s-1 takes narrow element t-1 alone, or its loop takes it too. */

@@ -86,7 +86,7 @@ static inline const mtlsauthz__ckey *mtlsauthz__principal_key(const mtlsauthz__p
 /* One operation pattern of a rule. */
 typedef struct mtlsauthz__cop {
     char *src;                                         /* as written */
-    mtlsauthz__pattern pat;                            /* sep '/', no folding */
+    mtlsauthz__pattern pat;                            /* MTLSAUTHZ__WC_SLASH, no folding */
     unsigned cap_ids[MTLSAUTHZ__PATTERN_MAX_CAPTURES]; /* pat capture i -> policy-wide id */
     uint64_t lit_hash; /* pat.is_literal: mtlsauthz__hash(policy seed, pat.text) */
 } mtlsauthz__cop;
@@ -138,9 +138,9 @@ int mtlsauthz__policy_compile(mtlsauthz_policy **out, const mtlsauthz__ast *ast,
  * last mtlsauthz_policy_free()). */
 void mtlsauthz__policy_destroy(mtlsauthz_policy *p);
 
-/* The identity field a key reads, its separator and its case folding. */
+/* The identity field a key reads, what its wildcards may consume and its case folding. */
 mtlsauthz_field mtlsauthz__key_field(mtlsauthz__key key);
-char mtlsauthz__key_sep(mtlsauthz__key key);
+mtlsauthz__wclass mtlsauthz__key_wclass(mtlsauthz__key key);
 mtlsauthz__fold mtlsauthz__key_fold(mtlsauthz__key key);
 
 /* 1 if the raw address (4 or 16 bytes) lies in the block; families never cross. */

@@ -32,6 +32,8 @@
 #   ipv6          IPv6 SANs needing RFC 5952 compression, ties, leading zeros, "::" and "::1"
 #   dn-special    CN with , + " \ < > ; = and a leading #; OU with leading and trailing space;
 #                 a multi-valued RDN (RFC 4514 escaping)
+#   cn-injection  O=Example Corp and no OU, with the CN "mallory,OU=ops": its DN string is
+#                 CN=mallory\,OU=ops,O=Example Corp (a `dn` pattern's `*` must not cross it)
 #   spiffe-upper-td, spiffe-dotdot, spiffe-query, spiffe-port, spiffe-td-only, spiffe-two-uri,
 #   spiffe-ca (CA:TRUE leaf), spiffe-upper-scheme (SPIFFE://...): invalid X.509-SVIDs
 # Byte-patched after signing with python3 (the signature is broken, so these never complete a
@@ -197,6 +199,7 @@ leaf ipv6 "/CN=ipv6" "$CLIENT
 subjectAltName = IP:2001:db8:0:0:1:0:0:1, IP:2001:0:0:1:0:0:0:1, IP:2001:db8:0:1:1:1:1:1, IP:2001:0DB8:00A0:0000:0000:0000:0000:0001, IP:::, IP:::1, IP:fe80::, IP:0:0:0:0:0:ffff:c000:20a"
 # In -subj a backslash escapes the next character and + starts another value of the same RDN.
 leaf dn-special '/O=Example Corp/O=A+OU=B/OU= lead and trail /CN=\#hash\, comma\+plus"quote\\back<lt>gt;semi=eq' "$CLIENT"
+leaf cn-injection '/O=Example Corp/CN=mallory,OU=ops' "$CLIENT"
 leaf neg-serial "/CN=neg-serial" "$CLIENT" utf8only 4E4547
 patch neg-serial "b'\x02\x03NEG'" "b'\x02\x03\xfbEG'"
 leaf zero-serial "/CN=zero-serial" "$CLIENT" utf8only 5A

@@ -187,6 +187,26 @@ else
     ok
 fi
 
+# ---- a `*` in a dn pattern stays inside one RDN ----
+# cn-injection has no OU; its CN "mallory,OU=ops" prints as CN=mallory\,OU=ops,O=Example Corp.
+cat >"$TMP/dn.yaml" <<'EOF'
+version: 1
+principals:
+  - name: ops-member
+    dn: ["CN=*,OU=ops,O=Example Corp"]
+rules:
+  - id: ops-only
+    effect: allow
+    principals: [ops-member]
+    operations: ["GET /containers"]
+EOF
+for c in ops:0 cn-injection:1; do
+    "$CLI" check --policy "$TMP/dn.yaml" --cert "$CERTS/${c%%:*}.pem" --op "GET /containers" \
+        >"$TMP/out" 2>"$TMP/err"
+    rc=$?
+    if [ $rc -eq "${c##*:}" ]; then ok; else bad "dn '*' check ${c%%:*}: exit $rc ($(cat "$TMP/out"))"; fi
+done
+
 # ---- errors: exit 2, one line ----
 check_error "operation" --policy "$TMP/policy.yaml" --cert "$CERTS/builder.pem" \
     --op "$(head -c 9000 /dev/zero | tr '\0' a)"

@@ -138,6 +138,19 @@ Test(compile_errors, malformed_identity_pattern_names_where)
     selector_error("    uri: [\"https://{bad name}/\"]\n", "uri", NULL);
 }
 
+/* A dn or issuer literal that ends inside a DN escape could never match: a deny rule written so
+ * would silently never apply. The same text is fine where a backslash is just a byte. */
+Test(compile_errors, dn_escape_cut_short)
+{
+    selector_error("    dn: ['CN=a\\\\*,O=x']\n", "dn", "DN escape cut short by a wildcard");
+    selector_error("    issuer: ['CN=\\\\4*']\n", "issuer", "DN escape cut short");
+    selector_error("    dn: ['CN=a\\\\']\n", "dn", "DN escape with nothing after it");
+    selector_ok("    dn: ['CN=a\\\\\\\\*,O=x']\n");
+    selector_ok("    dn: ['CN=\\\\41*']\n");
+    selector_ok("    cn: ['a\\\\*']\n");
+    selector_ok("    uri: ['a\\\\*']\n");
+}
+
 Test(compile_errors, malformed_operation_pattern_names_rule)
 {
     const char *msg = ph_load_error("version: 1\n"

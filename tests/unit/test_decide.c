@@ -245,6 +245,131 @@ Test(decide_keys, dn_injection_is_not_a_match)
     free(pi);
 }
 
+/* ---- wildcards in DNs and URIs stay inside one RDN, one URI component ---- */
+
+/* 1 if a synthetic identity whose only value of `field` is `v` matches `selector`. */
+static int one_value_selects(const char *selector, mtlsauthz_field field, const char *v)
+{
+    ph_ident *pi = ph_ident_new();
+    int r;
+    pi->id.counts[field] = 0;
+    ph_add(pi, field, v);
+    r = ph_selects(selector, &pi->id);
+    free(pi);
+    return r;
+}
+
+static int dn_selects(const char *selector, mtlsauthz_field field, const char *dn)
+{
+    return one_value_selects(selector, field, dn);
+}
+
+/* A requester who picks the CN must not pose as a member of an OU. With no OU and the CN
+ * "mallory,OU=ops", the DN is `CN=mallory\,OU=ops,O=Example Corp`: a `*` that took "mallory\"
+ * would leave the escaped comma to match the pattern's RDN separator. */
+Test(decide_keys, dn_star_never_crosses_an_escaped_comma)
+{
+    static const char dn[] = "CN=mallory\\,OU=ops,O=Example Corp";
+    const mtlsauthz_field s = MTLSAUTHZ_FIELD_SUBJECT_DN, i = MTLSAUTHZ_FIELD_ISSUER_DN;
+    cr_assert(!dn_selects("    dn: [\"CN=*,OU=ops,O=Example Corp\"]\n", s, dn));
+    cr_assert(!dn_selects("    issuer: [\"CN=*,OU=ops,O=Example Corp\"]\n", i, dn));
+    cr_assert(!dn_selects("    dn: [\"**,OU=ops,O=Example Corp\"]\n", s, dn));
+    cr_assert(!dn_selects("    dn: [\"CN=*,OU=*,O=Example Corp\"]\n", s, dn));
+    /* The escaped comma belongs to the CN, so patterns for "any CN" still match it. */
+    cr_assert(dn_selects("    dn: [\"CN=*,O=Example Corp\"]\n", s, dn));
+    cr_assert(dn_selects("    issuer: [\"CN=*,O=Example Corp\"]\n", i, dn));
+    cr_assert(dn_selects("    dn: [\"**,O=Example Corp\"]\n", s, dn));
+    cr_assert(dn_selects("    dn: ['CN=*\\\\,OU=ops,O=Example Corp']\n", s, dn));
+}
+
+/* OpenSSL prints a multi-valued RDN with '+' between its attributes: `*` stops there too. */
+Test(decide_keys, dn_star_never_crosses_a_multi_valued_rdn)
+{
+    const mtlsauthz_field s = MTLSAUTHZ_FIELD_SUBJECT_DN;
+    cr_assert(!dn_selects("    dn: [\"CN=*,O=x\"]\n", s, "CN=a+OU=ops,O=x"));
+    cr_assert(!dn_selects("    dn: [\"OU=ops+*,O=x\"]\n", s, "OU=ops+CN=a+CN=b,O=x"));
+    cr_assert(dn_selects("    dn: [\"CN=*+OU=ops,O=x\"]\n", s, "CN=a+OU=ops,O=x"));
+    cr_assert(dn_selects("    dn: [\"**,O=x\"]\n", s, "CN=a+OU=ops,O=x"));
+    /* An escaped '+' is part of the value. */
+    cr_assert(dn_selects("    dn: [\"CN=*,O=x\"]\n", s, "CN=a\\+OU=ops,O=x"));
+}
+
+/* The index's "prefix then `*`" proof must not claim what the matcher refuses. */
+Test(decide_keys, dn_index_prefix_proof_respects_rdn_separators)
+{
+    const mtlsauthz_field s = MTLSAUTHZ_FIELD_SUBJECT_DN;
+    cr_assert(!dn_selects("    dn: [\"CN=x*\"]\n", s, "CN=xa,O=y"));
+    cr_assert(!dn_selects("    dn: [\"CN=x*\"]\n", s, "CN=xa+O=y"));
+    cr_assert(dn_selects("    dn: [\"CN=x*\"]\n", s, "CN=xa\\,O=y"));
+    cr_assert(!dn_selects("    dn: [\"*=x\"]\n", s, "O=y,CN=x"));
+    cr_assert(dn_selects("    dn: [\"*=x\"]\n", s, "CN=x"));
+}
+
+/* A deny rule on "any CN in this O" must still catch a CN with escaped specials. */
+Test(decide_keys, dn_deny_catches_escaped_specials)
+{
+    static const char policy[] = "version: 1\n"
+                                 "principals:\n"
+                                 "  - name: any-o\n"
+                                 "    o: [\"*\"]\n"
+                                 "  - name: corp\n"
+                                 "    dn: [\"CN=*,O=Example Corp\"]\n"
+                                 "rules:\n"
+                                 "  - id: all\n"
+                                 "    effect: allow\n"
+                                 "    principals: [any-o]\n"
+                                 "    operations: [\"**\"]\n"
+                                 "  - id: no-corp\n"
+                                 "    effect: deny\n"
+                                 "    principals: [corp]\n"
+                                 "    operations: [\"**\"]\n";
+    static const char *const dns[] = {"CN=a\\,b,O=Example Corp", "CN=a\\+b,O=Example Corp",
+                                      "CN=a\\\\,O=Example Corp", "CN=\\#a\\0A\\ ,O=Example Corp"};
+    mtlsauthz_policy *p = ph_load(policy);
+    for (size_t k = 0; k < MTLSAUTHZ__ARRAY_LEN(dns); k++) {
+        ph_ident *pi = ph_ident_new();
+        pi->id.counts[MTLSAUTHZ_FIELD_SUBJECT_DN] = 0;
+        ph_add(pi, MTLSAUTHZ_FIELD_SUBJECT_DN, dns[k]);
+        ph_add(pi, MTLSAUTHZ_FIELD_O, "Example Corp");
+        ph_expect(p, &pi->id, "x", 0, MTLSAUTHZ_REASON_DENIED, "no-corp");
+        free(pi);
+    }
+    mtlsauthz_policy_free(p);
+}
+
+static int uri_selects(const char *selector, const char *uri)
+{
+    return one_value_selects(selector, MTLSAUTHZ_FIELD_SAN_URI, uri);
+}
+
+/* `*` in a URI never leaves its component (RFC 3986 §3): not into the query, the fragment,
+ * the userinfo, the port or the next path segment. */
+Test(decide_keys, uri_star_stays_in_its_component)
+{
+    static const char star[] = "    uri: [\"https://*.example.com/deploy\"]\n";
+    static const char starstar[] = "    uri: [\"https://**.example.com/deploy\"]\n";
+    cr_assert(uri_selects(star, "https://a.example.com/deploy"));
+    cr_assert(!uri_selects(star, "https://attacker.net?.example.com/deploy"));
+    cr_assert(!uri_selects(star, "https://attacker.net#.example.com/deploy"));
+    cr_assert(!uri_selects(star, "https://attacker.net@x.example.com/deploy"));
+    cr_assert(!uri_selects(star, "https://attacker.net:1.example.com/deploy"));
+    cr_assert(!uri_selects(star, "https://attacker.net/.example.com/deploy"));
+    /* `**` crosses '/' (and ':'), never '?', '#' or '@'. */
+    cr_assert(uri_selects(starstar, "https://a.b.example.com/deploy"));
+    cr_assert(uri_selects(starstar, "https://attacker.net/.example.com/deploy"));
+    cr_assert(!uri_selects(starstar, "https://attacker.net?.example.com/deploy"));
+    cr_assert(!uri_selects(starstar, "https://attacker.net#.example.com/deploy"));
+    cr_assert(!uri_selects(starstar, "https://attacker.net@x.example.com/deploy"));
+    cr_assert(uri_selects("    uri: [\"https://**/deploy\"]\n", "https://h:8443/a/deploy"));
+    /* The index's "prefix then `*`" and "prefix then `**`" proofs hold to the same rules. */
+    cr_assert(!uri_selects("    uri: [\"https://h/*\"]\n", "https://h/a?b"));
+    cr_assert(!uri_selects("    uri: [\"https://h/*\"]\n", "https://h/a:b"));
+    cr_assert(uri_selects("    uri: [\"https://h/*\"]\n", "https://h/a"));
+    cr_assert(!uri_selects("    uri: [\"https://h/**\"]\n", "https://h/a/b#c"));
+    cr_assert(uri_selects("    uri: [\"https://h/**\"]\n", "https://h/a/b"));
+    cr_assert(!uri_selects("    uri: [\"*/deploy\"]\n", "x?/deploy"));
+}
+
 Test(decide_keys, serial_and_sha256)
 {
     mtlsauthz_identity *full = ph_cert("full"), *ops = ph_cert("ops");
@@ -1084,6 +1209,11 @@ Test(decide_index, resolution_matches_full_scan)
         "    cn: [\"nm%d-*\"]\n",
         "    uri: [\"**/s%d\"]\n",
         "    email: [\"*@d%d.example.com\"]\n",
+        /* The same, for the wildcard classes of uri and dn: the proof must be the matcher's. */
+        "    uri: [\"https://h%d/*\"]\n",
+        "    uri: [\"*/u%d\"]\n",
+        "    dn: [\"CN=%d*\"]\n",
+        "    dn: [\"*,O=%d\"]\n",
     };
     enum { NSHAPES = sizeof(shapes) / sizeof(shapes[0]) };
     size_t cap = 1u << 20, off = 0;
@@ -1140,6 +1270,20 @@ Test(decide_index, resolution_matches_full_scan)
         ph_add(pi, MTLSAUTHZ_FIELD_SAN_EMAIL, v);
         snprintf(v, sizeof(v), "10.%d.1.2", td);
         ph_add_ip(pi, v);
+        snprintf(v, sizeof(v), "https://h%d/a", td);
+        ph_add(pi, MTLSAUTHZ_FIELD_SAN_URI, v);
+        snprintf(v, sizeof(v), "https://h%d/a?b", (td + 1) % 7); /* `*` stops at '?' */
+        ph_add(pi, MTLSAUTHZ_FIELD_SAN_URI, v);
+        snprintf(v, sizeof(v), t % 2 ? "x/u%d" : "x:/u%d", k + 1);
+        ph_add(pi, MTLSAUTHZ_FIELD_SAN_URI, v);
+        /* One RDN, two RDNs, or one RDN whose value holds an escaped ",O=". */
+        pi->id.counts[MTLSAUTHZ_FIELD_SUBJECT_DN] = 0;
+        snprintf(v, sizeof(v),
+                 t % 3 == 0   ? "CN=%dx"
+                 : t % 3 == 1 ? "CN=%dx,O=%d"
+                              : "CN=%dx\\,O=%d",
+                 td, td);
+        ph_add(pi, MTLSAUTHZ_FIELD_SUBJECT_DN, v);
         ph_add(pi, MTLSAUTHZ_FIELD_EKU, "clientAuth");
         pi->id.counts[MTLSAUTHZ_FIELD_SERIAL] = 0;
         snprintf(v, sizeof(v), "f%x%x", td, k + 1);
