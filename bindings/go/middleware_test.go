@@ -183,7 +183,7 @@ func TestMiddlewareNoVerifiedCertificateIs401(t *testing.T) {
 func TestMiddlewareRejectedIdentityIs403(t *testing.T) {
 	// Both certificates verify over TLS (signed by the test intermediate), and the policy
 	// grants everything to "*": only the library's rejection stands between them and it.
-	p := loadYAML(t, "version: 1\nrules:\n  - id: all\n    effect: allow\n    principals: [\"*\"]\n    operations: [\"**\"]\n")
+	p := loadYAML(t, "version: 1\nprotocol: http\nrules:\n  - id: all\n    effect: allow\n    principals: [\"*\"]\n    operations: [\"* /**\"]\n")
 	var next reached
 	srv := newServer(t, Middleware(p)(next.handler()), tls.RequireAndVerifyClientCert)
 	nul := mintNulCN(t)
