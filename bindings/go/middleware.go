@@ -134,8 +134,8 @@ func (c *config) checkProtocol(p *Policy, path string) {
 }
 
 // protocolWarning is the message of checkProtocol's warning.
-const protocolWarning = `mtlsauthz: the policy does not declare "protocol: http"; add it at the top level, ` +
-	`so that an operation pattern no HTTP request can match is a load error (docs/policy.md)`
+const protocolWarning = "mtlsauthz: the policy does not declare `protocol: http`; add it at the top level, " +
+	"so that an operation pattern no HTTP request can match is a load error (docs/policy.md)"
 
 func (c *config) middleware(authorize func(*Identity, string) Decision) func(http.Handler) http.Handler {
 	cache := &identityCache{max: c.cacheSize}

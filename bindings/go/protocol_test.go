@@ -87,7 +87,7 @@ func (c *logCapture) warnings(t *testing.T) []logEntry {
 		if err := json.Unmarshal([]byte(line), &e); err != nil {
 			t.Fatalf("%q: %v", line, err)
 		}
-		if strings.Contains(e.Msg, `"protocol: http"`) {
+		if strings.Contains(e.Msg, "`protocol: http`") {
 			out = append(out, e)
 		}
 	}
