@@ -60,6 +60,15 @@ func issueLeaf(t testing.TB, tmpl *x509.Certificate) tls.Certificate {
 	return mintLeaf(t, tmpl, issuer, key)
 }
 
+// guarded starts an mTLS server that authorizes with Middleware and the policy yaml, in front
+// of a handler that records each request it serves. It returns the server's URL.
+func guarded(t *testing.T, yaml string) (string, *reached) {
+	t.Helper()
+	next := new(reached)
+	srv := newServer(t, Middleware(loadYAML(t, yaml))(next.handler()), tls.RequireAndVerifyClientCert)
+	return srv.URL, next
+}
+
 // attempt is one request and whether the policy must let it through to the handler.
 type attempt struct {
 	method, path string
@@ -67,14 +76,14 @@ type attempt struct {
 	rule         string // for a 403: the deciding rule, "" when none decided
 }
 
-// try sends each attempt over a new mTLS client with cert, and checks the status, the 403's
+// try sends each attempt to the server at base over a new mTLS client with cert, and checks the status, the 403's
 // rule, and that the handler ran once for each allowed attempt and never for a denied one.
-func try(t *testing.T, srv string, next *reached, cert tls.Certificate, attempts []attempt) {
+func try(t *testing.T, base string, next *reached, cert tls.Certificate, attempts []attempt) {
 	t.Helper()
 	client := newClient(t, &cert)
 	before, want := next.count(), 0
 	for _, a := range attempts {
-		got := do(t, client, a.method, srv+a.path)
+		got := do(t, client, a.method, base+a.path)
 		body := strings.TrimSpace(got.body)
 		switch {
 		case a.allowed && got.status != 200:
@@ -105,7 +114,7 @@ func try(t *testing.T, srv string, next *reached, cert tls.Certificate, attempts
 // A wildcard in a dn pattern must never match an RDN separator (an unescaped "," or "+") nor
 // split a backslash escape; a real OU member whose CN has an escaped comma still matches.
 func TestAttackDNWildcardCrossesEscapedComma(t *testing.T) {
-	p := loadYAML(t, `version: 1
+	srv, next := guarded(t, `version: 1
 protocol: http
 principals:
   - name: ops-by-dn
@@ -122,8 +131,6 @@ rules:
     principals: [ops-by-rdn]
     operations: ["GET /audit/**"]
 `)
-	var next reached
-	srv := newServer(t, Middleware(p)(next.handler()), tls.RequireAndVerifyClientCert)
 
 	subject := func(cn string, ou ...string) *x509.Certificate {
 		return &x509.Certificate{Subject: pkix.Name{CommonName: cn, OrganizationalUnit: ou,
@@ -163,7 +170,7 @@ rules:
 			if dn := viewOf(t, cert).Subject.DN; dn != c.dn {
 				t.Fatalf("the library reads the DN %q, want %q", dn, c.dn)
 			}
-			try(t, srv.URL, &next, cert, c.attempts)
+			try(t, srv, next, cert, c.attempts)
 		})
 	}
 }
@@ -173,7 +180,7 @@ rules:
 // is its query), and "*" would match "attacker.net?". In a uri pattern "*" must never match
 // "/", "?", "#", "@" or ":".
 func TestAttackURIWildcardCrossesTheHost(t *testing.T) {
-	p := loadYAML(t, `version: 1
+	srv, next := guarded(t, `version: 1
 protocol: http
 principals:
   - name: deployer
@@ -184,8 +191,6 @@ rules:
     principals: [deployer]
     operations: ["POST /deploy"]
 `)
-	var next reached
-	srv := newServer(t, Middleware(p)(next.handler()), tls.RequireAndVerifyClientCert)
 	for _, c := range []struct {
 		uri, host string // host is what Go's url.Parse reads as the host
 		allowed   bool
@@ -212,7 +217,7 @@ rules:
 			if v := viewOf(t, cert); len(v.SAN.URI) != 1 || v.SAN.URI[0] != c.uri {
 				t.Fatalf("the library reads the URI SANs %q, want [%q]", v.SAN.URI, c.uri)
 			}
-			try(t, srv.URL, &next, cert, []attempt{{"POST", "/deploy", c.allowed, ""}})
+			try(t, srv, next, cert, []attempt{{"POST", "/deploy", c.allowed, ""}})
 		})
 	}
 }
@@ -223,7 +228,7 @@ rules:
 // never matched, and the broad allow let every DELETE through. A deny rule applies when any
 // binding of its captures matches.
 func TestAttackCaptureInDenyFailsOpen(t *testing.T) {
-	p := loadYAML(t, `version: 1
+	srv, next := guarded(t, `version: 1
 protocol: http
 principals:
   - name: tenant
@@ -239,8 +244,6 @@ rules:
     principals: [tenant]
     operations: ["DELETE /tenants/{t}/**"]
 `)
-	var next reached
-	srv := newServer(t, Middleware(p)(next.handler()), tls.RequireAndVerifyClientCert)
 	tenantCert := func(t *testing.T, spiffeTenant, dnsTenant string) tls.Certificate {
 		spiffeID := "spiffe://prod.example.com/tenant/" + spiffeTenant + "/api"
 		u, err := url.Parse(spiffeID)
@@ -258,7 +261,7 @@ rules:
 		return cert
 	}
 	t.Run("SPIFFE acme, DNS globex", func(t *testing.T) {
-		try(t, srv.URL, &next, tenantCert(t, "acme", "globex"), []attempt{
+		try(t, srv, next, tenantCert(t, "acme", "globex"), []attempt{
 			{"DELETE", "/tenants/acme/x", false, "no-tenant-delete"},
 			{"DELETE", "/tenants/globex/x", false, "no-tenant-delete"},
 			{"GET", "/tenants/acme/x", true, ""},
@@ -266,7 +269,7 @@ rules:
 		})
 	})
 	t.Run("SPIFFE acme, DNS acme", func(t *testing.T) {
-		try(t, srv.URL, &next, tenantCert(t, "acme", "acme"), []attempt{
+		try(t, srv, next, tenantCert(t, "acme", "acme"), []attempt{
 			{"DELETE", "/tenants/acme/x", false, "no-tenant-delete"},
 			{"DELETE", "/tenants/initech/x", true, ""},
 			{"GET", "/tenants/acme/x", true, ""},

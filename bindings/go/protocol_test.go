@@ -58,13 +58,9 @@ type logCapture struct {
 	buf bytes.Buffer
 }
 
-func (c *logCapture) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.buf.Write(p)
+func (c *logCapture) logger() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(&lockedWriter{w: &c.buf, mu: &c.mu}, nil))
 }
-
-func (c *logCapture) logger() *slog.Logger { return slog.New(slog.NewJSONHandler(c, nil)) }
 
 type logEntry struct {
 	Level    string `json:"level"`
