@@ -76,8 +76,9 @@ type attempt struct {
 	rule         string // for a 403: the deciding rule, "" when none decided
 }
 
-// try sends each attempt to the server at base over a new mTLS client with cert, and checks the status, the 403's
-// rule, and that the handler ran once for each allowed attempt and never for a denied one.
+// try sends each attempt to the server at base over a new mTLS client with cert. It checks
+// the status, the 403's rule, and that the handler ran once for each allowed attempt and
+// never for a denied one.
 func try(t *testing.T, base string, next *reached, cert tls.Certificate, attempts []attempt) {
 	t.Helper()
 	client := newClient(t, &cert)
