@@ -153,6 +153,12 @@ func cPolicyFree(p *C.mtlsauthz_policy) { C.mtlsauthz_policy_free(p) }
 
 func cPolicyRuleCount(p *C.mtlsauthz_policy) int { return int(C.mtlsauthz_policy_rule_count(p)) }
 
+// cPolicyProtocolHTTP reports whether mtlsauthz_policy_protocol() is MTLSAUTHZ_PROTOCOL_HTTP
+// (the library answers MTLSAUTHZ_PROTOCOL_ANY for NULL).
+func cPolicyProtocolHTTP(p *C.mtlsauthz_policy) bool {
+	return C.mtlsauthz_policy_protocol(p) == C.MTLSAUTHZ_PROTOCOL_HTTP
+}
+
 // cIdentityFromChain is mtlsauthz_identity_from_der_chain() over the DER Go already holds
 // (Certificate.Raw). The pointer array lives in Go memory and points at pinned Go memory,
 // which cgo allows since Go 1.21 (runtime.Pinner); the library copies what it keeps.

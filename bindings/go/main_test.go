@@ -176,10 +176,8 @@ func loadYAML(t testing.TB, yaml string) *Policy {
 	return p
 }
 
-// mintNulCN signs, with the test intermediate, a client certificate whose CN has a NUL byte
-// ("admin\x00.evil.com"), so it verifies over real TLS (gen-certs.sh's nul-cn is patched after
-// signing and would not).
-func mintNulCN(t testing.TB) tls.Certificate {
+// testIssuer is the test intermediate and its key: the CA that issues the suite's leaves.
+func testIssuer(t testing.TB) (*x509.Certificate, any) {
 	t.Helper()
 	intBlock, _ := pem.Decode(readFileT(t, certPath("int.pem")))
 	intCert, err := x509.ParseCertificate(intBlock.Bytes)
@@ -191,6 +189,15 @@ func mintNulCN(t testing.TB) tls.Certificate {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return intCert, intKey
+}
+
+// mintNulCN signs, with the test intermediate, a client certificate whose CN has a NUL byte
+// ("admin\x00.evil.com"), so it verifies over real TLS (gen-certs.sh's nul-cn is patched after
+// signing and would not).
+func mintNulCN(t testing.TB) tls.Certificate {
+	t.Helper()
+	intCert, intKey := testIssuer(t)
 	return mintClient(t, "admin\x00.evil.com", intCert, intKey)
 }
 
@@ -199,22 +206,35 @@ func selfSigned(t testing.TB) tls.Certificate {
 	return mintClient(t, "builder", nil, nil)
 }
 
-// mintClient makes a clientAuth certificate for cn, signed by parent (self-signed if nil);
-// the chain holds the parent too.
+// mintClient makes a clientAuth certificate for cn (O=Example Corp), signed by parent
+// (self-signed if nil); the chain holds the parent too.
 func mintClient(t testing.TB, cn string, parent *x509.Certificate, parentKey any) tls.Certificate {
+	t.Helper()
+	tmpl := &x509.Certificate{Subject: pkix.Name{CommonName: cn, Organization: []string{"Example Corp"}}}
+	return mintLeaf(t, tmpl, parent, parentKey)
+}
+
+// mintLeaf completes tmpl (which supplies the subject and SANs) as a client leaf, the way a
+// CA issues one: not a CA, keyUsage digitalSignature, extKeyUsage clientAuth, valid for an
+// hour, a random serial. It is signed by parent (self-signed if nil); the chain holds the
+// parent too.
+func mintLeaf(t testing.TB, tmpl *x509.Certificate, parent *x509.Certificate, parentKey any) tls.Certificate {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: cn, Organization: []string{"Example Corp"}},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		t.Fatal(err)
 	}
+	tmpl.SerialNumber = serial
+	tmpl.NotBefore = time.Now().Add(-time.Hour)
+	tmpl.NotAfter = time.Now().Add(time.Hour)
+	tmpl.BasicConstraintsValid = true
+	tmpl.IsCA = false
+	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
+	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 	if parent == nil {
 		parent, parentKey = tmpl, key
 	}

@@ -33,18 +33,24 @@ type Option func(*config)
 
 type config struct {
 	operation func(*http.Request) (string, error)
-	logger    *slog.Logger
-	dryRun    bool
-	cacheSize int
+	// ownOperation: WithOperation supplied the operations, so they need not be HTTP ones.
+	ownOperation bool
+	logger       *slog.Logger
+	dryRun       bool
+	cacheSize    int
 }
 
 // WithOperation replaces the default operation (RequestOperation). An error answers 400.
+// Operations from f may be named ones ("images:build"), so the policy need not declare
+// "protocol: http".
 func WithOperation(f func(r *http.Request) (string, error)) Option {
-	return func(c *config) { c.operation = f }
+	return func(c *config) { c.operation, c.ownOperation = f, true }
 }
 
 // WithLogger logs every decision to l: allows at Info, refusals and denies at Warn, with the
-// operation, status, rule, reason, dry-run rules and the client certificate's subject.
+// operation, status, rule, reason, dry-run rules and the client certificate's subject. The
+// start-up warning about a policy without "protocol: http" goes to l too (else to
+// slog.Default()).
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) { c.logger = l }
 }
@@ -78,36 +84,74 @@ func WithIdentityCacheSize(n int) Option {
 // once per policy. The server's tls.Config must verify client certificates
 // (RequireAndVerifyClientCert, or VerifyClientCertIfGiven); under RequireAnyClientCert
 // nothing is verified and every request gets 401.
+//
+// Unless WithOperation supplies the operations, Middleware logs a warning when p does not
+// declare "protocol: http" (see Policy.Protocol): only under that key is every operation
+// pattern checked, at load, to be one an HTTP request can match.
 func Middleware(p *Policy, opts ...Option) func(http.Handler) http.Handler {
-	return newMiddleware(func(id *Identity, op string) Decision { return p.Authorize(id, op) }, opts)
+	cfg := newConfig(opts)
+	cfg.checkProtocol(p, "")
+	return cfg.middleware(func(id *Identity, op string) Decision { return p.Authorize(id, op) })
 }
 
 // StoreMiddleware is Middleware with the policy currently in s, so a Reload takes effect on
 // the next request. Connections keep their identity; it is resolved again against the new
-// policy.
+// policy. The "protocol: http" warning is checked at construction and again on every
+// successful Reload.
 func StoreMiddleware(s *Store, opts ...Option) func(http.Handler) http.Handler {
-	return newMiddleware(s.Authorize, opts)
+	cfg := newConfig(opts)
+	if !cfg.ownOperation {
+		s.onReload(func(p *Policy) { cfg.checkProtocol(p, s.Path()) })
+	}
+	return cfg.middleware(s.Authorize)
 }
 
-func newMiddleware(authorize func(*Identity, string) Decision, opts []Option) func(http.Handler) http.Handler {
-	cfg := config{operation: RequestOperation, cacheSize: 1024}
+func newConfig(opts []Option) *config {
+	cfg := &config{operation: RequestOperation, cacheSize: 1024}
 	for _, o := range opts {
-		o(&cfg)
+		o(cfg)
 	}
-	cache := &identityCache{max: cfg.cacheSize}
+	return cfg
+}
+
+// checkProtocol warns when the middleware derives HTTP operations from requests and p does
+// not declare "protocol: http". Only under that key must every operation pattern be an HTTP
+// one; without it, a deny written as "/host/**" (no method) loads and never applies. path
+// names the policy file, when there is one.
+func (c *config) checkProtocol(p *Policy, path string) {
+	if c.ownOperation || p.Protocol() == ProtocolHTTP {
+		return
+	}
+	l := c.logger
+	if l == nil {
+		l = slog.Default()
+	}
+	attrs := []slog.Attr{slog.String("protocol", p.Protocol())}
+	if path != "" {
+		attrs = append(attrs, slog.String("policy", path))
+	}
+	l.LogAttrs(context.Background(), slog.LevelWarn, protocolWarning, attrs...)
+}
+
+// protocolWarning is the message of checkProtocol's warning.
+const protocolWarning = "mtlsauthz: the policy does not declare `protocol: http`; add it at the top level, " +
+	"so that an operation pattern no HTTP request can match is a load error (docs/policy.md)"
+
+func (c *config) middleware(authorize func(*Identity, string) Decision) func(http.Handler) http.Handler {
+	cache := &identityCache{max: c.cacheSize}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			chain := verifiedChain(r.TLS)
 			if chain == nil {
-				cfg.refuse(w, r, next, http.StatusUnauthorized, "", nil,
+				c.refuse(w, r, next, http.StatusUnauthorized, "", nil,
 					response{Error: "unauthorized", Reason: ReasonNoIdentity},
 					slog.String("reason", ReasonNoIdentity))
 				return
 			}
 			leaf := chain[0]
-			op, err := cfg.operation(r)
+			op, err := c.operation(r)
 			if err != nil {
-				cfg.refuse(w, r, next, http.StatusBadRequest, "", leaf,
+				c.refuse(w, r, next, http.StatusBadRequest, "", leaf,
 					response{Error: "bad_request", Detail: err.Error()}, slog.String("error", err.Error()))
 				return
 			}
@@ -123,12 +167,12 @@ func newMiddleware(authorize func(*Identity, string) Decision, opts []Option) fu
 					rule = &d.Rule
 				}
 				attrs := decisionAttrs(&d)
-				cfg.refuse(w, r, next, http.StatusForbidden, op, leaf,
+				c.refuse(w, r, next, http.StatusForbidden, op, leaf,
 					response{Error: "forbidden", Rule: rule, Reason: d.Reason}, attrs...)
 				return
 			}
-			if cfg.logger != nil && cfg.logger.Enabled(r.Context(), slog.LevelInfo) {
-				cfg.log(r.Context(), slog.LevelInfo, r, http.StatusOK, op, leaf, decisionAttrs(&d))
+			if c.logger != nil && c.logger.Enabled(r.Context(), slog.LevelInfo) {
+				c.log(r.Context(), slog.LevelInfo, r, http.StatusOK, op, leaf, decisionAttrs(&d))
 			}
 			next.ServeHTTP(w, r)
 		})

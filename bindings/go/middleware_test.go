@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 )
 
 // reached records which handler paths the middleware let through.
@@ -183,7 +184,7 @@ func TestMiddlewareNoVerifiedCertificateIs401(t *testing.T) {
 func TestMiddlewareRejectedIdentityIs403(t *testing.T) {
 	// Both certificates verify over TLS (signed by the test intermediate), and the policy
 	// grants everything to "*": only the library's rejection stands between them and it.
-	p := loadYAML(t, "version: 1\nrules:\n  - id: all\n    effect: allow\n    principals: [\"*\"]\n    operations: [\"**\"]\n")
+	p := loadYAML(t, "version: 1\nprotocol: http\nrules:\n  - id: all\n    effect: allow\n    principals: [\"*\"]\n    operations: [\"* /**\"]\n")
 	var next reached
 	srv := newServer(t, Middleware(p)(next.handler()), tls.RequireAndVerifyClientCert)
 	nul := mintNulCN(t)
@@ -234,8 +235,14 @@ func TestMiddlewareDryRunAndLogger(t *testing.T) {
 		t.Fatalf("dry-run blocked: handler reached %d times, want 5", n)
 	}
 
+	// The decisions; not the start-up warning about a policy without "protocol: http".
 	mu.Lock()
-	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	var lines []string
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		if strings.Contains(line, `"msg":"mtlsauthz"`) {
+			lines = append(lines, line)
+		}
+	}
 	mu.Unlock()
 	if len(lines) != 5 {
 		t.Fatalf("%d log lines, want 5:\n%s", len(lines), logs.String())
@@ -357,6 +364,70 @@ func TestChiRouter(t *testing.T) {
 	wantRefusal(t, do(t, builder, "GET", srv.URL+"/nope"), 403, map[string]string{"reason": `"no_match"`})
 	if n := execs.Load(); n != 0 {
 		t.Fatalf("exec handler reached %d times", n)
+	}
+}
+
+// TestChiFormatSuffixAndHEAD: Chi routes the path as sent, so "exec.json" is not the exec
+// route and needs no deny of its own; Chi's opt-in middleware.URLFormat strips the extension
+// before routing, and then only a deny that names the suffixed spelling holds. With
+// middleware.GetHead, Chi runs a GET handler for HEAD, which the policy decides as GET.
+func TestChiFormatSuffixAndHEAD(t *testing.T) {
+	const policy = `version: 1
+protocol: http
+principals:
+  - name: ops
+    ou: [ops]
+rules:
+  - id: ops-containers
+    effect: allow
+    principals: [ops]
+    operations: ["* /containers/**"]
+  - id: no-exec
+    effect: deny
+    principals: ["*"]
+    operations: ["POST /containers/*/exec", "GET /containers/*/secrets"]
+`
+	withSuffixDeny := strings.Replace(policy, `"POST /containers/*/exec",`,
+		`"POST /containers/*/exec", "POST /containers/*/exec.*",`, 1)
+	ops := clientFor(t, "ops")
+	for _, c := range []struct {
+		name     string
+		policy   string
+		use      func(http.Handler) http.Handler
+		exec     int // the status of POST /containers/abc/exec.json
+		execRuns bool
+	}{
+		{"plain Chi", policy, nil, 404, false},
+		{"URLFormat, a deny without the suffix", policy, middleware.URLFormat, 200, true},
+		{"URLFormat, a deny with the suffix", withSuffixDeny, middleware.URLFormat, 403, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var execs, secrets atomic.Int64
+			r := chi.NewRouter()
+			r.Use(Middleware(loadYAML(t, c.policy)), middleware.GetHead)
+			if c.use != nil {
+				r.Use(c.use)
+			}
+			r.Post("/containers/{id}/exec", func(w http.ResponseWriter, r *http.Request) { execs.Add(1) })
+			r.Get("/containers/{id}/secrets", func(w http.ResponseWriter, r *http.Request) { secrets.Add(1) })
+			srv := newServer(t, r, tls.RequireAndVerifyClientCert)
+			if got := do(t, ops, "POST", srv.URL+"/containers/abc/exec.json"); got.status != c.exec {
+				t.Errorf("POST exec.json: %d %s, want %d", got.status, got.body, c.exec)
+			}
+			if ran := execs.Load() != 0; ran != c.execRuns {
+				t.Errorf("the exec handler ran: %v, want %v", ran, c.execRuns)
+			}
+			execs.Store(0)
+			for _, m := range []string{"POST /containers/abc/exec", "HEAD /containers/abc/secrets"} {
+				method, path, _ := strings.Cut(m, " ")
+				if got := do(t, ops, method, srv.URL+path); got.status != 403 {
+					t.Errorf("%s: %d, want 403", m, got.status)
+				}
+			}
+			if execs.Load() != 0 || secrets.Load() != 0 {
+				t.Errorf("a denied handler ran (exec %d, secrets %d)", execs.Load(), secrets.Load())
+			}
+		})
 	}
 }
 

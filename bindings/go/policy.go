@@ -133,6 +133,30 @@ func (p *Policy) RuleCount() int {
 	return cPolicyRuleCount(p.c)
 }
 
+// The values of a policy's top-level protocol key, as Policy.Protocol reports them
+// (docs/policy.md).
+const (
+	// ProtocolHTTP: every operation pattern is an HTTP operation pattern ("METHOD /path"), so
+	// a pattern that no HTTP request can match is a load error.
+	ProtocolHTTP = "http"
+	// ProtocolAny, the default when the key is absent: named operations ("images:build") too.
+	ProtocolAny = "any"
+)
+
+// Protocol is the policy's declared protocol (mtlsauthz_policy_protocol): ProtocolHTTP when
+// its top-level key says "protocol: http", else ProtocolAny (also for a nil or closed policy).
+func (p *Policy) Protocol() string {
+	if p == nil {
+		return ProtocolAny
+	}
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if cPolicyProtocolHTTP(p.c) {
+		return ProtocolHTTP
+	}
+	return ProtocolAny
+}
+
 // Authorize decides whether id may perform op under p. A nil id is denied with reason
 // no_identity. The per-connection work (resolving id against p) is done on the first call
 // for each (policy, identity) pair and cached in id; later calls only match op.

@@ -124,6 +124,8 @@ func TestHTTPOperation(t *testing.T) {
 		{"POST", "/containers/abc/exec/", "POST /containers/abc/exec"},
 		{"GET", "/healthz?verbose=1", "GET /healthz"},
 		{"GET", "/", "GET /"},
+		{"HEAD", "/containers/x/secrets?a=1", "GET /containers/x/secrets"}, // HEAD runs the GET handler
+		{"get", "/x", "get /x"},
 	} {
 		if op, err := HTTPOperation(c.method, c.target); err != nil || op != c.op {
 			t.Errorf("%s %s: %q, %v; want %q", c.method, c.target, op, err, c.op)

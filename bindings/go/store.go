@@ -17,9 +17,12 @@ import (
 type Store struct {
 	path string
 	cur  atomic.Pointer[Policy]
-	// mu serializes Reload and Close.
+	// mu serializes Reload and Close, and guards reloaded.
 	mu     sync.Mutex
 	closed atomic.Bool
+	// reloaded are called, under mu, with the current policy when they are added and with
+	// each policy a Reload swaps in (StoreMiddleware's "protocol: http" check).
+	reloaded []func(*Policy)
 }
 
 // NewStore loads the policy file at path. The error is LoadPolicyFile's.
@@ -53,7 +56,19 @@ func (s *Store) Reload() error {
 		return err
 	}
 	old := s.cur.Swap(p)
+	for _, f := range s.reloaded {
+		f(p)
+	}
 	return old.Close()
+}
+
+// onReload calls f with the current policy now and with each policy a later Reload swaps in.
+// f runs under s.mu, so the policy it gets cannot be closed by a reload under it.
+func (s *Store) onReload(f func(*Policy)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reloaded = append(s.reloaded, f)
+	f(s.cur.Load())
 }
 
 // Close closes the current policy; later decisions deny with ErrClosed.

@@ -123,6 +123,16 @@ func TestExampleRuns(t *testing.T) {
 	} {
 		check(c.who, c.method, c.path, c.status, c.body)
 	}
+	// HEAD is decided as GET; this router has no HEAD route (no middleware.GetHead), so 405.
+	check("ops", "HEAD", "/containers", 405, "")
+	if !logLine(logs.String(), "method=HEAD target=/containers ", `op="GET /containers"`) {
+		t.Errorf("no HEAD request decided as GET in the log:\n%s", logs.String())
+	}
+	// The start-up warning appears exactly when the policy does not declare protocol: http.
+	undeclared := !bytes.Contains(example, []byte("\nprotocol: http\n"))
+	if warned := strings.Contains(logs.String(), "declare `protocol: http`"); warned != undeclared {
+		t.Errorf("protocol warning logged: %v, want %v:\n%s", warned, undeclared, logs.String())
+	}
 	// The raw targets reached the server as written (the client did not clean them).
 	for _, target := range []string{"target=/containers/abc/%65xec", "target=/containers/xyz/../abc/exec"} {
 		if !strings.Contains(logs.String(), target) {
@@ -144,7 +154,7 @@ func TestExampleRuns(t *testing.T) {
 		}
 	}
 	check("ops", "GET", "/containers", 200, `["abc","def"]`)
-	appendFile(t, policy, "\n  - id: freeze-ops\n    effect: deny\n    principals: [ops]\n    operations: [\"**\"]\n")
+	appendFile(t, policy, "\n  - id: freeze-ops\n    effect: deny\n    principals: [ops]\n    operations: [\"* /**\"]\n")
 	hup(`msg="policy reloaded"`)
 	check("ops", "GET", "/containers", 403, `{"error":"forbidden","rule":"freeze-ops","reason":"denied"}`)
 	appendFile(t, policy, "rules: [\n")
@@ -154,6 +164,20 @@ func TestExampleRuns(t *testing.T) {
 	if !strings.Contains(logs.String(), "rule=no-container-escape") {
 		t.Errorf("decisions not logged:\n%s", logs.String())
 	}
+}
+
+// logLine reports whether one line of logs contains every one of parts.
+func logLine(logs string, parts ...string) bool {
+	for _, line := range strings.Split(logs, "\n") {
+		all := true
+		for _, p := range parts {
+			all = all && strings.Contains(line, p)
+		}
+		if all {
+			return true
+		}
+	}
+	return false
 }
 
 func appendFile(t *testing.T, path, text string) {
