@@ -1331,3 +1331,237 @@ Test(decide_split, allocation_failures_fail_closed)
     mtlsauthz_identity_free(acme);
     mtlsauthz_policy_free(p);
 }
+
+/* ---- rules that mix literal and wildcard operations, against a reference ----
+ * A rule with a wildcard operation is a "slow" candidate of the peer's table: its literal
+ * operations are compared one by one (op_hit) on the table path as on the scan path, while
+ * literal-only rules are found by one probe of the table. Either compare must look at every
+ * byte: were one to skip the last, a rule allowing `GET /a` and any `POST` below `/b/` would
+ * allow `GET /b`. So every literal is probed along with its near misses of the same length
+ * (first, a middle or the last byte changed) and one byte longer or shorter, on both paths. */
+
+static const char *const mix_literals[] = {
+    "GET /a",       "POST /b/c", "PUT /items/42", "DELETE /users/7/keys",
+    "images:build", "GET /abc",  "GET /ab",
+};
+static const char *const mix_wildcards[] = {
+    "POST /b/*", "GET /w/**", "* /x", "PATCH /items/*/tags", "jobs:*",
+};
+/* Operations that only the wildcards above match, and ones no pattern matches. */
+static const char *const mix_extra_ops[] = {
+    "POST /b/q", "GET /w/1/2", "OPTIONS /x", "get /x",  "PATCH /items/9/tags", "jobs:run",
+    "GET /b",    "POST /b",    "POST /b/",   "GET /w/", "PATCH /items//tags",  "",
+};
+
+enum { MIX_MAX_OPS = 3 };
+
+typedef struct mix_rule {
+    int deny, dry;
+    unsigned nops;
+    const char *ops[MIX_MAX_OPS];
+} mix_rule;
+
+/* The reference matcher for the operation patterns above: `*` is one or more bytes other
+ * than '/', `**` one or more bytes (docs/policy.md, "Patterns"). */
+static int mix_glob(const char *p, const char *s)
+{
+    if (*p == '\0') {
+        return *s == '\0';
+    }
+    if (*p == '*') {
+        int dbl = p[1] == '*';
+        const char *rest = p + (dbl ? 2 : 1);
+        for (size_t n = 1; s[n - 1] != '\0' && (dbl || s[n - 1] != '/'); n++) {
+            if (mix_glob(rest, s + n)) {
+                return 1;
+            }
+        }
+        return 0;
+    }
+    return *s == *p && mix_glob(p + 1, s + 1);
+}
+
+static int mix_rule_matches(const mix_rule *r, const char *op)
+{
+    for (unsigned i = 0; i < r->nops; i++) {
+        if (mix_glob(r->ops[i], op)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Decides `op` on `peer` and checks it against the reference: the first enforce deny that
+ * matches, else the first enforce allow, else no match; and every dry-run rule, in order. */
+static void mix_expect(mtlsauthz_policy *p, mtlsauthz_peer *peer, const mix_rule *rules,
+                       unsigned nrules, const char *op, const char *path)
+{
+    mtlsauthz_decision d;
+    int first_deny = -1, first_allow = -1;
+    size_t ndry = 0;
+    const char *dry[MTLSAUTHZ_DECISION_DRY_RUN_MAX];
+    for (unsigned i = 0; i < nrules; i++) {
+        if (!mix_rule_matches(&rules[i], op)) {
+            continue;
+        }
+        if (rules[i].dry) {
+            if (ndry < MTLSAUTHZ_DECISION_DRY_RUN_MAX) {
+                dry[ndry] = p->rules[i].id;
+            }
+            ndry++;
+        } else if (rules[i].deny) {
+            first_deny = first_deny < 0 ? (int)i : first_deny;
+        } else {
+            first_allow = first_allow < 0 ? (int)i : first_allow;
+        }
+    }
+    cr_assert_eq(mtlsauthz_peer_decide(&d, peer, op, strlen(op), NULL), 0);
+    if (first_deny >= 0) {
+        cr_assert_eq(d.allowed, 0, "%s path, '%s': want deny by %s", path, op,
+                     p->rules[first_deny].id);
+        cr_assert_str_eq(d.rule, p->rules[first_deny].id, "%s path, '%s'", path, op);
+    } else if (first_allow >= 0) {
+        cr_assert_eq(d.allowed, 1, "%s path, '%s': want allow by %s, got %s", path, op,
+                     p->rules[first_allow].id, mtlsauthz_reason_string(d.reason));
+        cr_assert_str_eq(d.rule, p->rules[first_allow].id, "%s path, '%s'", path, op);
+    } else {
+        cr_assert_eq(d.allowed, 0, "%s path, '%s': want no match, got allow by %s", path, op,
+                     d.rule ? d.rule : "none");
+        cr_assert_eq(d.reason, MTLSAUTHZ_REASON_NO_MATCH, "%s path, '%s': reason %s", path, op,
+                     mtlsauthz_reason_string(d.reason));
+    }
+    cr_assert_eq(d.dry_run_count, ndry, "%s path, '%s'", path, op);
+    for (size_t i = 0; i < ndry && i < MTLSAUTHZ_DECISION_DRY_RUN_MAX; i++) {
+        cr_assert_str_eq(d.dry_run[i], dry[i], "%s path, '%s'", path, op);
+    }
+}
+
+/* Outside the reference: no rule of these policies allows `op` (rule m0's near miss). */
+static void mix_no_allow(mtlsauthz_peer *peer, const char *op, const char *path)
+{
+    mtlsauthz_decision d;
+    cr_assert_eq(mtlsauthz_peer_decide(&d, peer, op, strlen(op), NULL), 0);
+    cr_assert_eq(d.allowed, 0, "%s path: '%s' allowed by %s", path, op, d.rule);
+}
+
+/* The operations probed for one policy: each literal, its near misses, and the extras. */
+static unsigned mix_probes(char probes[][40], unsigned cap)
+{
+    unsigned n = 0;
+    for (size_t i = 0; i < sizeof(mix_literals) / sizeof(mix_literals[0]); i++) {
+        const char *lit = mix_literals[i];
+        size_t len = strlen(lit);
+        size_t at[3] = {0, len / 2, len - 1}; /* first, a middle and the last byte */
+        cr_assert(n + 6 <= cap && len + 2 <= 40);
+        snprintf(probes[n++], 40, "%s", lit);
+        for (size_t j = 0; j < 3; j++) {
+            snprintf(probes[n], 40, "%s", lit);
+            probes[n][at[j]] = (char)(probes[n][at[j]] + 1);
+            n++;
+        }
+        snprintf(probes[n++], 40, "%sa", lit);                /* one byte longer */
+        snprintf(probes[n++], 40, "%.*s", (int)len - 1, lit); /* one byte shorter */
+    }
+    for (size_t i = 0; i < sizeof(mix_extra_ops) / sizeof(mix_extra_ops[0]); i++) {
+        cr_assert(n < cap);
+        snprintf(probes[n++], 40, "%s", mix_extra_ops[i]);
+    }
+    return n;
+}
+
+Test(decide_split, mixed_literal_and_wildcard_rules_match_reference)
+{
+    enum {
+        NR = 40,
+        NLIT = sizeof(mix_literals) / sizeof(mix_literals[0]),
+        NWILD = sizeof(mix_wildcards) / sizeof(mix_wildcards[0])
+    };
+    mix_rule rules[NR];
+    char probes[128][40];
+    unsigned nprobes = mix_probes(probes, 128);
+    unsigned long long seed = 12345;
+    size_t cap = 1u << 16;
+    char *yaml = malloc(cap);
+    mtlsauthz_identity *b = ph_cert("builder");
+    unsigned mixed_allows = 0;
+
+    cr_assert_not_null(yaml);
+    for (int round = 0; round < 12; round++) {
+        size_t off = 0;
+        mtlsauthz_peer *peer = NULL;
+        mtlsauthz_policy *p;
+        size_t op_cap;
+
+        off += (size_t)snprintf(yaml + off, cap - off,
+                                "version: 1\nprincipals:\n  - name: b\n    cn: [builder]\n"
+                                "  - name: other\n    cn: [other]\nrules:\n");
+        for (unsigned i = 0; i < NR; i++) {
+            mix_rule *r = &rules[i];
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            if (i == 0) {
+                /* The rule that fails open if a literal's last byte goes unread. */
+                r->deny = r->dry = 0;
+                r->nops = 2;
+                r->ops[0] = "GET /a";
+                r->ops[1] = "POST /b/*";
+            } else {
+                unsigned kind = (unsigned)(seed >> 33) % 4; /* 0: literals only; else mixed */
+                r->deny = (seed >> 40) % 5 == 0;
+                r->dry = (seed >> 44) % 6 == 0;
+                r->nops = 1 + (unsigned)(seed >> 48) % MIX_MAX_OPS;
+                for (unsigned j = 0; j < r->nops; j++) {
+                    unsigned pick = (unsigned)(seed >> (8 + 7 * j)) % 97;
+                    r->ops[j] = (kind != 0 && j == r->nops - 1) || (kind == 3 && j == 0)
+                                    ? mix_wildcards[pick % NWILD]
+                                    : mix_literals[pick % NLIT];
+                }
+                if (kind != 0 && r->nops == 1) {
+                    r->ops[r->nops++] = mix_literals[(seed >> 20) % NLIT];
+                }
+            }
+            if (!r->deny && !r->dry) {
+                unsigned nwild = 0;
+                for (unsigned j = 0; j < r->nops; j++) {
+                    nwild += strchr(r->ops[j], '*') != NULL;
+                }
+                mixed_allows += nwild > 0 && nwild < r->nops;
+            }
+            off += (size_t)snprintf(yaml + off, cap - off,
+                                    "  - id: m%u\n    effect: %s\n    mode: %s\n"
+                                    "    principals: [%s]\n    operations: [",
+                                    i, r->deny ? "deny" : "allow", r->dry ? "dry-run" : "enforce",
+                                    (seed >> 56) % 3 == 0 ? "\"*\"" : "b, other");
+            for (unsigned j = 0; j < r->nops; j++) {
+                off +=
+                    (size_t)snprintf(yaml + off, cap - off, "%s\"%s\"", j ? ", " : "", r->ops[j]);
+            }
+            off += (size_t)snprintf(yaml + off, cap - off, "]\n");
+            cr_assert_lt(off, cap);
+        }
+        p = ph_load(yaml);
+        cr_assert_eq(mtlsauthz_peer_new(&peer, p, b, NULL), 0);
+        cr_assert_eq(peer->ncands, NR);
+        cr_assert_gt(peer->ncands, MTLSAUTHZ__PEER_OP_TABLE_MIN);
+        cr_assert_gt(peer->op_cap, 0, "the table path must be under test");
+        cr_assert_gt(peer->nslow, 0, "rules with wildcards must be under test");
+        for (unsigned k = 0; k < nprobes; k++) {
+            mix_expect(p, peer, rules, NR, probes[k], "table");
+            same_decision(p, b, probes[k]);
+        }
+        mix_no_allow(peer, "GET /b", "table");
+        /* The same candidates without the table: every rule is matched by scanning. */
+        op_cap = peer->op_cap;
+        peer->op_cap = 0;
+        for (unsigned k = 0; k < nprobes; k++) {
+            mix_expect(p, peer, rules, NR, probes[k], "scan");
+        }
+        mix_no_allow(peer, "GET /b", "scan");
+        peer->op_cap = op_cap;
+        mtlsauthz_peer_free(peer);
+        mtlsauthz_policy_free(p);
+    }
+    /* Enough enforce allows that mix a literal and a wildcard for a skipped byte to show. */
+    cr_assert_gt(mixed_allows, 100);
+    free(yaml);
+    mtlsauthz_identity_free(b);
+}
