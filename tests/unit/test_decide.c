@@ -1565,3 +1565,99 @@ Test(decide_split, mixed_literal_and_wildcard_rules_match_reference)
     free(yaml);
     mtlsauthz_identity_free(b);
 }
+
+/* ---- CIDR blocks at their edges ----
+ * For prefix lengths that are not a multiple of 8 (the mask of a partial byte) and ones just
+ * short of or past a byte boundary, the first and last address of each block and the
+ * addresses just outside it, including one that differs only in the last whole byte the
+ * prefix covers. */
+
+typedef struct cidr_case {
+    const char *block;
+    const char *in[3];
+    const char *out[4];
+} cidr_case;
+
+static const cidr_case cidr_cases[] = {
+    {"128.0.0.0/1", {"128.0.0.0", "255.255.255.255"}, {"127.255.255.255", "0.0.0.0"}},
+    {"0.0.0.0/1", {"0.0.0.0", "127.255.255.255"}, {"128.0.0.0", "255.255.255.255"}},
+    {"10.128.0.0/9",
+     {"10.128.0.0", "10.255.255.255"},
+     {"10.127.255.255", "11.128.0.0", "138.128.0.0", "10.0.0.0"}},
+    {"10.0.0.0/9", {"10.0.0.0", "10.127.255.255"}, {"10.128.0.0", "9.255.255.255", "11.0.0.0"}},
+    {"192.0.2.2/31",
+     {"192.0.2.2", "192.0.2.3"},
+     {"192.0.2.1", "192.0.2.4", "192.0.3.2", "192.1.2.2"}},
+    {"192.0.2.3/32", {"192.0.2.3"}, {"192.0.2.2", "193.0.2.3"}},
+    {"8000::/1",
+     {"8000::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"},
+     {"7fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "::"}},
+    {"fe80::/9",
+     {"fe80::", "feff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"},
+     {"fe7f:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "ff80::", "7e80::"}},
+    {"2001:db8:8000::/33",
+     {"2001:db8:8000::", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"},
+     {"2001:db8:7fff:ffff:ffff:ffff:ffff:ffff", "2001:db9:8000::", "2001:db8::"}},
+    {"2001:db8::/33",
+     {"2001:db8::", "2001:db8:7fff:ffff:ffff:ffff:ffff:ffff"},
+     {"2001:db8:8000::", "2001:db7:ffff:ffff:ffff:ffff:ffff:ffff", "2001:db9::"}},
+    {"2001:db8::2/127",
+     {"2001:db8::2", "2001:db8::3"},
+     {"2001:db8::1", "2001:db8::4", "2001:db8::102", "2001:db9::2"}},
+    {"2001:db8::3/128", {"2001:db8::3"}, {"2001:db8::2", "2001:db8::103"}},
+    /* IPv4-mapped addresses are IPv6 addresses: the block's family decides. */
+    {"::ffff:192.0.2.2/127",
+     {"::ffff:192.0.2.2", "::ffff:192.0.2.3"},
+     {"::ffff:192.0.2.4", "::ffff:192.0.2.1", "192.0.2.2"}},
+};
+
+static int cidr_selects(const char *block, const char *addr)
+{
+    char sel[128];
+    ph_ident *pi = ph_ident_new();
+    int r;
+    ph_add_ip(pi, addr);
+    snprintf(sel, sizeof(sel), "    ip: [\"%s\"]\n", block);
+    r = ph_selects(sel, &pi->id);
+    free(pi);
+    return r;
+}
+
+Test(decide_keys, ip_prefix_edges)
+{
+    for (size_t i = 0; i < sizeof(cidr_cases) / sizeof(cidr_cases[0]); i++) {
+        const cidr_case *c = &cidr_cases[i];
+        for (size_t j = 0; j < 3 && c->in[j] != NULL; j++) {
+            cr_assert(cidr_selects(c->block, c->in[j]), "%s must contain %s", c->block, c->in[j]);
+        }
+        for (size_t j = 0; j < 4 && c->out[j] != NULL; j++) {
+            cr_assert(!cidr_selects(c->block, c->out[j]), "%s must not contain %s", c->block,
+                      c->out[j]);
+        }
+    }
+}
+
+Test(decide_keys, ip_prefix_edges_on_certificates)
+{
+    /* full holds 192.0.2.10, 2001:db8::1 and ::ffff:192.0.2.10; ipv6 holds fe80::,
+     * ::ffff:192.0.2.10 and six more IPv6 addresses (none in fe00::/9), and no IPv4 one. */
+    mtlsauthz_identity *full = ph_cert("full"), *v6 = ph_cert("ipv6");
+    cr_assert(ph_selects("    ip: [192.0.2.10/31]\n", full));
+    cr_assert(!ph_selects("    ip: [192.0.2.8/31]\n", full));
+    cr_assert(!ph_selects("    ip: [192.0.2.12/31]\n", full));
+    cr_assert(ph_selects("    ip: [128.0.0.0/1]\n", full));
+    cr_assert(!ph_selects("    ip: [0.0.0.0/1]\n", full));
+    cr_assert(ph_selects("    ip: [\"2001:db8::/127\"]\n", full));
+    cr_assert(!ph_selects("    ip: [\"2001:db8::2/127\"]\n", full));
+    cr_assert(ph_selects("    ip: [\"2001:db8::/33\"]\n", full));
+    cr_assert(!ph_selects("    ip: [\"2001:db8:8000::/33\"]\n", full));
+    cr_assert(ph_selects("    ip: [\"::/1\"]\n", full));
+    cr_assert(!ph_selects("    ip: [\"8000::/1\"]\n", full));
+    cr_assert(ph_selects("    ip: [\"fe80::/9\"]\n", v6));
+    cr_assert(!ph_selects("    ip: [\"fe00::/9\"]\n", v6));
+    cr_assert(ph_selects("    ip: [\"::ffff:192.0.2.10/127\"]\n", v6));
+    cr_assert(!ph_selects("    ip: [\"::ffff:192.0.2.8/127\"]\n", v6));
+    cr_assert(!ph_selects("    ip: [192.0.2.10/31]\n", v6)); /* families never cross */
+    mtlsauthz_identity_free(full);
+    mtlsauthz_identity_free(v6);
+}
