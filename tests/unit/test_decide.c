@@ -1661,3 +1661,208 @@ Test(decide_keys, ip_prefix_edges_on_certificates)
     mtlsauthz_identity_free(full);
     mtlsauthz_identity_free(v6);
 }
+
+/* ---- letter case, key by key ---- */
+
+static int email_selects(const char *pattern, const char *companion, const ph_ident *pi)
+{
+    char sel[256];
+    snprintf(sel, sizeof(sel), "    email: [\"%s\"]\n%s", pattern, companion);
+    return ph_selects(sel, &pi->id);
+}
+
+Test(decide_keys, email_local_part_keeps_its_case_both_ways)
+{
+    /* The local part is compared byte for byte and only the domain folds (RFC 5321 §2.4), in
+     * the pattern and in the certificate, whichever of them has the capitals; alone, and with
+     * a second key that the identity matches and the index files the principal under (the
+     * 64-byte fingerprint outranks the address), so that email is checked key by key too. */
+    static const char *const companions[] = {
+        "", "    sha256: [\"0000000000000000000000000000000000000000000000000000000000000000\"]\n"};
+    ph_ident *upper = ph_ident_new(), *lower = ph_ident_new();
+    ph_add(upper, MTLSAUTHZ_FIELD_SAN_EMAIL, "Alice.Smith@Example.COM");
+    ph_add(lower, MTLSAUTHZ_FIELD_SAN_EMAIL, "alice.smith@example.com");
+    for (size_t i = 0; i < 2; i++) {
+        const char *c = companions[i];
+        /* An uppercase local part in the pattern, a lowercase one in the certificate... */
+        cr_assert(!email_selects("Alice.Smith@example.com", c, lower));
+        cr_assert(!email_selects("ALICE.SMITH@EXAMPLE.COM", c, lower));
+        cr_assert(!email_selects("Alice.*@example.com", c, lower));
+        cr_assert(!email_selects("*.Smith@example.com", c, lower));
+        /* ...and the reverse. */
+        cr_assert(!email_selects("alice.smith@example.com", c, upper));
+        cr_assert(!email_selects("alice.smith@Example.COM", c, upper));
+        cr_assert(!email_selects("alice.*@example.com", c, upper));
+        cr_assert(!email_selects("*.smith@example.com", c, upper));
+        /* The same local part matches whatever the case of either domain. */
+        cr_assert(email_selects("Alice.Smith@example.com", c, upper));
+        cr_assert(email_selects("Alice.Smith@EXAMPLE.COM", c, upper));
+        cr_assert(email_selects("Alice.*@example.com", c, upper));
+        cr_assert(email_selects("alice.smith@EXAMPLE.com", c, lower));
+        cr_assert(email_selects("*.smith@Example.Com", c, lower));
+    }
+    free(upper);
+    free(lower);
+}
+
+/* One row per key: an uppercase pattern against a lowercase value, and a lowercase pattern
+ * against an uppercase value, with the outcome docs/policy.md gives for the key. */
+enum { FOLD_NO = 0, FOLD_MATCH = 1, FOLD_LOAD_ERROR = -1 };
+
+typedef struct fold_case {
+    const char *key;
+    mtlsauthz_field field;
+    const char *upper_pattern, *lower_value;
+    int upper_vs_lower;
+    const char *lower_pattern, *upper_value;
+    int lower_vs_upper;
+} fold_case;
+
+#define FOLD_SHA_LOWER "e6575917a4d506c272f9c7275b845b787f4ee8dcd4d490b79919ef787ec2fc5b"
+#define FOLD_SHA_UPPER "E6575917A4D506C272F9C7275B845B787F4EE8DCD4D490B79919EF787EC2FC5B"
+
+static const fold_case fold_cases[] = {
+    {"cn", MTLSAUTHZ_FIELD_CN, "ALICE", "alice", FOLD_NO, "alice", "ALICE", FOLD_NO},
+    {"o", MTLSAUTHZ_FIELD_O, "EXAMPLE CORP", "example corp", FOLD_NO, "example corp",
+     "EXAMPLE CORP", FOLD_NO},
+    {"ou", MTLSAUTHZ_FIELD_OU, "OPS", "ops", FOLD_NO, "ops", "OPS", FOLD_NO},
+    {"dn", MTLSAUTHZ_FIELD_SUBJECT_DN, "CN=ALICE,O=EXAMPLE", "CN=alice,O=example", FOLD_NO,
+     "CN=alice,O=example", "CN=ALICE,O=EXAMPLE", FOLD_NO},
+    {"issuer", MTLSAUTHZ_FIELD_ISSUER_DN, "CN=CA,O=EXAMPLE", "CN=ca,O=example", FOLD_NO,
+     "CN=ca,O=example", "CN=CA,O=EXAMPLE", FOLD_NO},
+    /* spiffe: the path is exact; an uppercase trust domain could never match a valid ID. */
+    {"spiffe", MTLSAUTHZ_FIELD_SPIFFE_ID, "spiffe://td/NS/WEB", "spiffe://td/ns/web", FOLD_NO,
+     "spiffe://td/ns/web", "spiffe://td/NS/WEB", FOLD_NO},
+    {"spiffe", MTLSAUTHZ_FIELD_SPIFFE_ID, "spiffe://TD/ns/web", "spiffe://td/ns/web",
+     FOLD_LOAD_ERROR, "spiffe://td/ns/web", "spiffe://TD/ns/web", FOLD_NO},
+    {"dns", MTLSAUTHZ_FIELD_SAN_DNS, "WEB.EXAMPLE.COM", "web.example.com", FOLD_MATCH,
+     "web.example.com", "WEB.EXAMPLE.COM", FOLD_MATCH},
+    {"dns", MTLSAUTHZ_FIELD_SAN_DNS, "*.EXAMPLE.COM", "web.example.com", FOLD_MATCH,
+     "*.example.com", "WEB.EXAMPLE.COM", FOLD_MATCH},
+    {"uri", MTLSAUTHZ_FIELD_SAN_URI, "HTTPS://EXAMPLE.COM/X", "https://example.com/x", FOLD_NO,
+     "https://example.com/x", "HTTPS://EXAMPLE.COM/X", FOLD_NO},
+    /* email: the local part is exact, the domain folds; without an '@' in the pattern nothing
+     * says which part is the domain, so capitals there are a load error. */
+    {"email", MTLSAUTHZ_FIELD_SAN_EMAIL, "ALICE@example.com", "alice@example.com", FOLD_NO,
+     "alice@example.com", "ALICE@example.com", FOLD_NO},
+    {"email", MTLSAUTHZ_FIELD_SAN_EMAIL, "alice@EXAMPLE.COM", "alice@example.com", FOLD_MATCH,
+     "alice@example.com", "alice@EXAMPLE.COM", FOLD_MATCH},
+    {"email", MTLSAUTHZ_FIELD_SAN_EMAIL, "*EXAMPLE.COM", "alice@example.com", FOLD_LOAD_ERROR,
+     "*example.com", "alice@EXAMPLE.COM", FOLD_MATCH},
+    /* The pinning keys hold lowercase hex; an uppercase pattern is a load error, and a value is
+     * compared exactly. */
+    {"serial", MTLSAUTHZ_FIELD_SERIAL, "C0FFEE", "c0ffee", FOLD_LOAD_ERROR, "c0ffee", "C0FFEE",
+     FOLD_NO},
+    {"sha256", MTLSAUTHZ_FIELD_SHA256, FOLD_SHA_UPPER, FOLD_SHA_LOWER, FOLD_LOAD_ERROR,
+     FOLD_SHA_LOWER, FOLD_SHA_UPPER, FOLD_NO},
+    /* EKU names are exact: another spelling is not a known EKU. */
+    {"eku", MTLSAUTHZ_FIELD_EKU, "CLIENTAUTH", "clientAuth", FOLD_LOAD_ERROR, "clientAuth",
+     "CLIENTAUTH", FOLD_NO},
+    /* Addresses compare as bytes: hex digits have no case. */
+    {"ip", MTLSAUTHZ_FIELD_SAN_IP, "2001:DB8::AB", "2001:db8::ab", FOLD_MATCH, "2001:db8::ab",
+     "2001:DB8::AB", FOLD_MATCH},
+};
+
+/* A synthetic identity whose `field` holds `value` (the only value, for a single-valued
+ * field; a SPIFFE ID is also a URI SAN, as in a valid SVID). */
+static ph_ident *fold_ident(mtlsauthz_field field, const char *value)
+{
+    ph_ident *pi = ph_ident_new();
+    switch (field) {
+    case MTLSAUTHZ_FIELD_SUBJECT_DN:
+    case MTLSAUTHZ_FIELD_ISSUER_DN:
+    case MTLSAUTHZ_FIELD_SERIAL:
+    case MTLSAUTHZ_FIELD_SHA256:
+        pi->id.counts[field] = 0;
+        ph_add(pi, field, value);
+        break;
+    case MTLSAUTHZ_FIELD_SAN_IP:
+        ph_add_ip(pi, value);
+        break;
+    case MTLSAUTHZ_FIELD_SPIFFE_ID:
+        ph_add(pi, MTLSAUTHZ_FIELD_SAN_URI, value);
+        ph_add(pi, field, value);
+        break;
+    default:
+        ph_add(pi, field, value);
+        break;
+    }
+    return pi;
+}
+
+/* FOLD_MATCH or FOLD_NO through a whole decision, or FOLD_LOAD_ERROR when the policy does not
+ * load (then the message must name the key). `companion` is a second selector line that the
+ * identity matches, so the key is also checked after another key of the principal indexed it. */
+static int fold_outcome(const fold_case *c, const char *pattern, const char *value,
+                        const char *companion)
+{
+    char sel[512];
+    const char *yaml;
+    mtlsauthz_policy *p = NULL;
+    mtlsauthz_error err;
+    ph_ident *pi;
+    int rc, r;
+    snprintf(sel, sizeof(sel), "    %s: [\"%s\"]\n%s", c->key, pattern, companion);
+    yaml = ph_selector_yaml(sel);
+    mtlsauthz_error_clear(&err);
+    rc = mtlsauthz_policy_load(&p, yaml, strlen(yaml), &err);
+    if (rc != 0) {
+        char where[64];
+        cr_assert_eq(rc, MTLSAUTHZ_EPOLICY, "%s: %s", c->key, err.message);
+        cr_assert_null(p);
+        snprintf(where, sizeof(where), "key '%s'", c->key);
+        ph_assert_contains(err.message, where);
+        return FOLD_LOAD_ERROR;
+    }
+    pi = fold_ident(c->field, value);
+    r = ph_decide(p, &pi->id, "x").allowed ? FOLD_MATCH : FOLD_NO;
+    free(pi);
+    mtlsauthz_policy_free(p);
+    return r;
+}
+
+static const char *fold_name(int outcome)
+{
+    return outcome == FOLD_MATCH ? "match" : outcome == FOLD_NO ? "no match" : "load error";
+}
+
+Test(decide_keys, letter_case_per_key)
+{
+    const char *companion_sha =
+        "    sha256: [\"0000000000000000000000000000000000000000000000000000000000000000\"]\n";
+    unsigned keys_seen = 0;
+    for (size_t i = 0; i < sizeof(fold_cases) / sizeof(fold_cases[0]); i++) {
+        const fold_case *c = &fold_cases[i];
+        /* Second selector: the synthetic identity's all-zero fingerprint, whose 64-byte literal
+         * outranks the key's as the index anchor; for sha256 itself, the CN. */
+        const char *companions[] = {"", c->field == MTLSAUTHZ_FIELD_SHA256 ? "    cn: [synthetic]\n"
+                                                                           : companion_sha};
+        for (size_t j = 0; j < 2; j++) {
+            const char *with = j ? " (with a second key)" : "";
+            int got = fold_outcome(c, c->upper_pattern, c->lower_value, companions[j]);
+            cr_assert_eq(got, c->upper_vs_lower, "%s: pattern '%s', value '%s'%s: %s, want %s",
+                         c->key, c->upper_pattern, c->lower_value, with, fold_name(got),
+                         fold_name(c->upper_vs_lower));
+            got = fold_outcome(c, c->lower_pattern, c->upper_value, companions[j]);
+            cr_assert_eq(got, c->lower_vs_upper, "%s: pattern '%s', value '%s'%s: %s, want %s",
+                         c->key, c->lower_pattern, c->upper_value, with, fold_name(got),
+                         fold_name(c->lower_vs_upper));
+            /* Controls: each pattern that loads matches its value in its own case, so a "no
+             * match" above is the letter case and nothing else. */
+            got = fold_outcome(c, c->lower_pattern, c->lower_value, companions[j]);
+            cr_assert_eq(got, FOLD_MATCH, "%s: pattern '%s', value '%s'%s: %s", c->key,
+                         c->lower_pattern, c->lower_value, with, fold_name(got));
+            if (c->upper_vs_lower != FOLD_LOAD_ERROR) {
+                got = fold_outcome(c, c->upper_pattern, c->upper_value, companions[j]);
+                cr_assert_eq(got, FOLD_MATCH, "%s: pattern '%s', value '%s'%s: %s", c->key,
+                             c->upper_pattern, c->upper_value, with, fold_name(got));
+            }
+        }
+        for (unsigned k = 0; k < MTLSAUTHZ__KEY_COUNT; k++) {
+            keys_seen |= strcmp(mtlsauthz__key_names[k], c->key) == 0 ? 1u << k : 0u;
+        }
+    }
+    /* Every selector key has a row: a new key must say how it treats letter case. */
+    cr_assert_eq(keys_seen, (1u << MTLSAUTHZ__KEY_COUNT) - 1u, "keys without a row: %#x",
+                 ~keys_seen & ((1u << MTLSAUTHZ__KEY_COUNT) - 1u));
+}
