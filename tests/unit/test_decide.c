@@ -1866,3 +1866,86 @@ Test(decide_keys, letter_case_per_key)
     cr_assert_eq(keys_seen, (1u << MTLSAUTHZ__KEY_COUNT) - 1u, "keys without a row: %#x",
                  ~keys_seen & ((1u << MTLSAUTHZ__KEY_COUNT) - 1u));
 }
+
+/* ---- HTTP methods are case-sensitive ----
+ * `get /x` is not `GET /x` (RFC 9110 §9.1): a server that routes it anywhere routes it apart
+ * from GET, so a GET grant must not cover it, while a `*` method covers any, in an allow and
+ * in a deny alike. Patterns are written with uppercase or `*` methods only. */
+
+static const char method_policy[] = "version: 1\n"
+                                    "principals:\n"
+                                    "  - name: b\n"
+                                    "    cn: [builder]\n"
+                                    "rules:\n"
+                                    "  - id: get-x\n"
+                                    "    effect: allow\n"
+                                    "    principals: [b]\n"
+                                    "    operations: [\"GET /x\"]\n"
+                                    "  - id: get-m-or-below\n"
+                                    "    effect: allow\n"
+                                    "    principals: [b]\n"
+                                    "    operations: [\"GET /m\", \"POST /m/*\"]\n"
+                                    "  - id: any-y\n"
+                                    "    effect: allow\n"
+                                    "    principals: [b]\n"
+                                    "    operations: [\"* /y\"]\n"
+                                    "  - id: no-y-secret\n"
+                                    "    effect: deny\n"
+                                    "    principals: [\"*\"]\n"
+                                    "    operations: [\"* /y/secret\", \"DELETE /y/*\"]\n"
+                                    "  - id: all-y\n"
+                                    "    effect: allow\n"
+                                    "    principals: [b]\n"
+                                    "    operations: [\"* /y/**\"]\n";
+
+static void method_cases(mtlsauthz_policy *p, const mtlsauthz_identity *b)
+{
+    /* A literal method: exact, through the literal table and the one-by-one compare. */
+    ph_allow(p, b, "GET /x", "get-x");
+    ph_no_match(p, b, "get /x");
+    ph_no_match(p, b, "Get /x");
+    ph_no_match(p, b, "gET /x");
+    ph_allow(p, b, "GET /m", "get-m-or-below");
+    ph_no_match(p, b, "get /m");
+    ph_allow(p, b, "POST /m/a", "get-m-or-below");
+    ph_no_match(p, b, "post /m/a");
+    /* A `*` method: any. */
+    ph_allow(p, b, "GET /y", "any-y");
+    ph_allow(p, b, "get /y", "any-y");
+    ph_allow(p, b, "get /y/public", "all-y");
+    ph_expect(p, b, "get /y/secret", 0, MTLSAUTHZ_REASON_DENIED, "no-y-secret");
+    ph_expect(p, b, "GET /y/secret", 0, MTLSAUTHZ_REASON_DENIED, "no-y-secret");
+    /* A deny's literal method is exact too: `delete` is another method, which the allow
+     * grants and the deny does not name. */
+    ph_expect(p, b, "DELETE /y/a", 0, MTLSAUTHZ_REASON_DENIED, "no-y-secret");
+    ph_allow(p, b, "delete /y/a", "all-y");
+}
+
+Test(decide_operation, lowercase_method_is_another_method)
+{
+    mtlsauthz_policy *p = ph_load(method_policy);
+    mtlsauthz_identity *b = ph_cert("builder");
+    mtlsauthz_peer *peer = NULL;
+    method_cases(p, b);
+    /* The peer path agrees, with and without its literal table. */
+    cr_assert_eq(mtlsauthz_peer_new(&peer, p, b, NULL), 0);
+    cr_assert_gt(peer->op_cap, 0);
+    {
+        const char *ops[] = {"GET /x", "get /x", "get /m", "post /m/a", "get /y", "get /y/secret"};
+        size_t cap = peer->op_cap;
+        for (size_t pass = 0; pass < 2; pass++) {
+            const char *path = pass ? "scan" : "table";
+            peer->op_cap = pass ? 0 : cap;
+            for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+                mtlsauthz_decision d, want = ph_decide(p, b, ops[i]);
+                cr_assert_eq(mtlsauthz_peer_decide(&d, peer, ops[i], strlen(ops[i]), NULL), 0);
+                cr_assert_eq(d.allowed, want.allowed, "'%s' (%s)", ops[i], path);
+                cr_assert_eq(d.reason, want.reason, "'%s' (%s)", ops[i], path);
+            }
+        }
+        peer->op_cap = cap;
+    }
+    mtlsauthz_peer_free(peer);
+    mtlsauthz_identity_free(b);
+    mtlsauthz_policy_free(p);
+}
