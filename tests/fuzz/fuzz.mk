@@ -9,10 +9,11 @@
 #                      flags, against $(STLIB), and replays its seed corpus (for make check).
 #   make fuzz          builds each target with clang -fsanitize=fuzzer,address,undefined against
 #                      a sanitizer build of the library in $(B)/fuzz, and runs it for
-#                      $(FUZZ_SECONDS) seconds (default 60) on its seeds. A crash, a leak, a
-#                      timeout (FUZZ_TIMEOUT seconds for one input) or a failed check fails the
-#                      run; the input that did it is left in $(B)/fuzz/artifacts/<name>/, and
-#                      replays with: $(B)/fuzz/bin/fuzz_<name> FILE.
+#                      $(FUZZ_SECONDS) seconds (default 60) on its seeds (tests/fuzz/run.sh).
+#                      Every target runs; a crash, a leak, a timeout (FUZZ_TIMEOUT seconds for
+#                      one input) or a failed check in any of them fails the run, and the input
+#                      that did it is left in $(B)/fuzz/artifacts/<name>/ and printed with its
+#                      replay command: $(B)/fuzz/bin/fuzz_<name> FILE. .ci/run runs this.
 #                      New inputs go to $(B)/fuzz/corpus/<name>/, never to the seeds.
 #                      FUZZ_TARGETS="der_diff op" runs only those targets.
 
@@ -73,10 +74,4 @@ fuzz-build: deps-fuzz
 	@$(MAKE) --no-print-directory $(FUZZ_BINS)
 
 fuzz: fuzz-build
-	@set -e; for n in $(FUZZ_TARGETS); do \
-	    mkdir -p $(FUZZ_DIR)/corpus/$$n $(FUZZ_DIR)/artifacts/$$n; \
-	    echo "fuzz: fuzz_$$n for $(FUZZ_SECONDS)s"; \
-	    $(FUZZ_DIR)/bin/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -timeout=$(FUZZ_TIMEOUT) \
-	        -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/artifacts/$$n/ \
-	        $(FUZZ_DIR)/corpus/$$n tests/fuzz/corpus/$$n; \
-	done
+	@tests/fuzz/run.sh $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_TIMEOUT) $(FUZZ_TARGETS)

@@ -3,9 +3,10 @@
  *   1. split into an HTTP method and raw request target for mtlsauthz_http_operation():
  *      byte 0 is the method length (mod 48, so over-long methods occur), byte 1 the output
  *      buffer size (255: a large buffer), then the method, then the target. A built operation
- *      must be canonical (one space, an absolute path with no control byte, no empty or dot
- *      segment, no trailing slash but on "/"), fit the buffer, and build to itself again when
- *      it holds no '%', '?' or '#'. A refusal leaves an empty buffer.
+ *      must be canonical (the method as sent, but GET for HEAD; one space, an absolute path
+ *      with no control byte, no empty or dot segment, no trailing slash but on "/"), fit the
+ *      buffer, and build to itself again when it holds no '%', '?' or '#'. A refusal leaves an
+ *      empty buffer.
  *   2. the whole input, and the built operation, as operations decided against a fixed policy
  *      with captures, through a peer and in one call; both must agree and keep the decision
  *      invariants (a nonzero return is a deny with reason error; allowed means reason allowed
@@ -126,8 +127,8 @@ static void check_canonical(const char *out, size_t len, const char *method, siz
 static void http(const uint8_t *data, size_t size)
 {
     char out[16384], again[16384];
-    size_t mlen, cap, tlen, len = 99, len2 = 99;
-    const char *method, *target;
+    size_t mlen, cap, tlen, len = 99, len2 = 99, wlen;
+    const char *method, *target, *want;
     mtlsauthz_error err;
     int rc;
 
@@ -151,11 +152,14 @@ static void http(const uint8_t *data, size_t size)
         return;
     }
     FZ_CHECK(len < cap && len <= mlen + 1 + tlen);
-    check_canonical(out, len, method, mlen);
+    /* HEAD is decided as GET (docs/policy.md, "HTTP operations"); any other method is kept. */
+    want = mlen == 4 && memcmp(method, "HEAD", 4) == 0 ? "GET" : method;
+    wlen = want == method ? mlen : 3;
+    check_canonical(out, len, want, wlen);
     if (memchr(out, '%', len) == NULL && memchr(out, '?', len) == NULL &&
         memchr(out, '#', len) == NULL) {
-        rc = mtlsauthz_http_operation(again, sizeof(again), &len2, out, mlen, out + mlen + 1,
-                                      len - mlen - 1, &err);
+        rc = mtlsauthz_http_operation(again, sizeof(again), &len2, out, wlen, out + wlen + 1,
+                                      len - wlen - 1, &err);
         FZ_CHECK(rc == 0 && len2 == len && memcmp(out, again, len) == 0);
     }
     decide(out, len);

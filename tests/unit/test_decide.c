@@ -1475,3 +1475,621 @@ Test(decide_split, allocation_failures_fail_closed)
     mtlsauthz_identity_free(acme);
     mtlsauthz_policy_free(p);
 }
+
+/* ---- rules that mix literal and wildcard operations, against a reference ----
+ * A rule with a wildcard operation is a "slow" candidate of the peer's table: its literal
+ * operations are compared one by one (op_hit) on the table path as on the scan path, while
+ * literal-only rules are found by one probe of the table. Either compare must look at every
+ * byte: were one to skip the last, a rule allowing `GET /a` and any `POST` below `/b/` would
+ * allow `GET /b`. So every literal is probed along with its near misses of the same length
+ * (first, a middle or the last byte changed) and one byte longer or shorter, on both paths. */
+
+static const char *const mix_literals[] = {
+    "GET /a",       "POST /b/c", "PUT /items/42", "DELETE /users/7/keys",
+    "images:build", "GET /abc",  "GET /ab",
+};
+static const char *const mix_wildcards[] = {
+    "POST /b/*", "GET /w/**", "* /x", "PATCH /items/*/tags", "jobs:*",
+};
+/* Operations that only the wildcards above match, and ones no pattern matches. */
+static const char *const mix_extra_ops[] = {
+    "POST /b/q", "GET /w/1/2", "OPTIONS /x", "get /x",  "PATCH /items/9/tags", "jobs:run",
+    "GET /b",    "POST /b",    "POST /b/",   "GET /w/", "PATCH /items//tags",  "",
+};
+
+enum { MIX_MAX_OPS = 3 };
+
+typedef struct mix_rule {
+    int deny, dry;
+    unsigned nops;
+    const char *ops[MIX_MAX_OPS];
+} mix_rule;
+
+/* The reference matcher for the operation patterns above: `*` is one or more bytes other
+ * than '/', `**` one or more bytes (docs/policy.md, "Patterns"). */
+static int mix_glob(const char *p, const char *s)
+{
+    if (*p == '\0') {
+        return *s == '\0';
+    }
+    if (*p == '*') {
+        int dbl = p[1] == '*';
+        const char *rest = p + (dbl ? 2 : 1);
+        for (size_t n = 1; s[n - 1] != '\0' && (dbl || s[n - 1] != '/'); n++) {
+            if (mix_glob(rest, s + n)) {
+                return 1;
+            }
+        }
+        return 0;
+    }
+    return *s == *p && mix_glob(p + 1, s + 1);
+}
+
+static int mix_rule_matches(const mix_rule *r, const char *op)
+{
+    for (unsigned i = 0; i < r->nops; i++) {
+        if (mix_glob(r->ops[i], op)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Decides `op` on `peer` and checks it against the reference: the first enforce deny that
+ * matches, else the first enforce allow, else no match; and every dry-run rule, in order. */
+static void mix_expect(mtlsauthz_policy *p, mtlsauthz_peer *peer, const mix_rule *rules,
+                       unsigned nrules, const char *op, const char *path)
+{
+    mtlsauthz_decision d;
+    int first_deny = -1, first_allow = -1;
+    size_t ndry = 0;
+    const char *dry[MTLSAUTHZ_DECISION_DRY_RUN_MAX];
+    for (unsigned i = 0; i < nrules; i++) {
+        if (!mix_rule_matches(&rules[i], op)) {
+            continue;
+        }
+        if (rules[i].dry) {
+            if (ndry < MTLSAUTHZ_DECISION_DRY_RUN_MAX) {
+                dry[ndry] = p->rules[i].id;
+            }
+            ndry++;
+        } else if (rules[i].deny) {
+            first_deny = first_deny < 0 ? (int)i : first_deny;
+        } else {
+            first_allow = first_allow < 0 ? (int)i : first_allow;
+        }
+    }
+    cr_assert_eq(mtlsauthz_peer_decide(&d, peer, op, strlen(op), NULL), 0);
+    if (first_deny >= 0) {
+        cr_assert_eq(d.allowed, 0, "%s path, '%s': want deny by %s", path, op,
+                     p->rules[first_deny].id);
+        cr_assert_str_eq(d.rule, p->rules[first_deny].id, "%s path, '%s'", path, op);
+    } else if (first_allow >= 0) {
+        cr_assert_eq(d.allowed, 1, "%s path, '%s': want allow by %s, got %s", path, op,
+                     p->rules[first_allow].id, mtlsauthz_reason_string(d.reason));
+        cr_assert_str_eq(d.rule, p->rules[first_allow].id, "%s path, '%s'", path, op);
+    } else {
+        cr_assert_eq(d.allowed, 0, "%s path, '%s': want no match, got allow by %s", path, op,
+                     d.rule ? d.rule : "none");
+        cr_assert_eq(d.reason, MTLSAUTHZ_REASON_NO_MATCH, "%s path, '%s': reason %s", path, op,
+                     mtlsauthz_reason_string(d.reason));
+    }
+    cr_assert_eq(d.dry_run_count, ndry, "%s path, '%s'", path, op);
+    for (size_t i = 0; i < ndry && i < MTLSAUTHZ_DECISION_DRY_RUN_MAX; i++) {
+        cr_assert_str_eq(d.dry_run[i], dry[i], "%s path, '%s'", path, op);
+    }
+}
+
+/* Outside the reference: no rule of these policies allows `op` (rule m0's near miss). */
+static void mix_no_allow(mtlsauthz_peer *peer, const char *op, const char *path)
+{
+    mtlsauthz_decision d;
+    cr_assert_eq(mtlsauthz_peer_decide(&d, peer, op, strlen(op), NULL), 0);
+    cr_assert_eq(d.allowed, 0, "%s path: '%s' allowed by %s", path, op, d.rule);
+}
+
+/* The operations probed for one policy: each literal, its near misses, and the extras. */
+static unsigned mix_probes(char probes[][40], unsigned cap)
+{
+    unsigned n = 0;
+    for (size_t i = 0; i < sizeof(mix_literals) / sizeof(mix_literals[0]); i++) {
+        const char *lit = mix_literals[i];
+        size_t len = strlen(lit);
+        size_t at[3] = {0, len / 2, len - 1}; /* first, a middle and the last byte */
+        cr_assert(n + 6 <= cap && len + 2 <= 40);
+        snprintf(probes[n++], 40, "%s", lit);
+        for (size_t j = 0; j < 3; j++) {
+            snprintf(probes[n], 40, "%s", lit);
+            probes[n][at[j]] = (char)(probes[n][at[j]] + 1);
+            n++;
+        }
+        snprintf(probes[n++], 40, "%sa", lit);                /* one byte longer */
+        snprintf(probes[n++], 40, "%.*s", (int)len - 1, lit); /* one byte shorter */
+    }
+    for (size_t i = 0; i < sizeof(mix_extra_ops) / sizeof(mix_extra_ops[0]); i++) {
+        cr_assert(n < cap);
+        snprintf(probes[n++], 40, "%s", mix_extra_ops[i]);
+    }
+    return n;
+}
+
+Test(decide_split, mixed_literal_and_wildcard_rules_match_reference)
+{
+    enum {
+        NR = 40,
+        NLIT = sizeof(mix_literals) / sizeof(mix_literals[0]),
+        NWILD = sizeof(mix_wildcards) / sizeof(mix_wildcards[0])
+    };
+    mix_rule rules[NR];
+    char probes[128][40];
+    unsigned nprobes = mix_probes(probes, 128);
+    unsigned long long seed = 12345;
+    size_t cap = 1u << 16;
+    char *yaml = malloc(cap);
+    mtlsauthz_identity *b = ph_cert("builder");
+    unsigned mixed_allows = 0;
+
+    cr_assert_not_null(yaml);
+    for (int round = 0; round < 12; round++) {
+        size_t off = 0;
+        mtlsauthz_peer *peer = NULL;
+        mtlsauthz_policy *p;
+        size_t op_cap;
+
+        off += (size_t)snprintf(yaml + off, cap - off,
+                                "version: 1\nprincipals:\n  - name: b\n    cn: [builder]\n"
+                                "  - name: other\n    cn: [other]\nrules:\n");
+        for (unsigned i = 0; i < NR; i++) {
+            mix_rule *r = &rules[i];
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            if (i == 0) {
+                /* The rule that fails open if a literal's last byte goes unread. */
+                r->deny = r->dry = 0;
+                r->nops = 2;
+                r->ops[0] = "GET /a";
+                r->ops[1] = "POST /b/*";
+            } else {
+                unsigned kind = (unsigned)(seed >> 33) % 4; /* 0: literals only; else mixed */
+                r->deny = (seed >> 40) % 5 == 0;
+                r->dry = (seed >> 44) % 6 == 0;
+                r->nops = 1 + (unsigned)(seed >> 48) % MIX_MAX_OPS;
+                for (unsigned j = 0; j < r->nops; j++) {
+                    unsigned pick = (unsigned)(seed >> (8 + 7 * j)) % 97;
+                    r->ops[j] = (kind != 0 && j == r->nops - 1) || (kind == 3 && j == 0)
+                                    ? mix_wildcards[pick % NWILD]
+                                    : mix_literals[pick % NLIT];
+                }
+                if (kind != 0 && r->nops == 1) {
+                    r->ops[r->nops++] = mix_literals[(seed >> 20) % NLIT];
+                }
+            }
+            if (!r->deny && !r->dry) {
+                unsigned nwild = 0;
+                for (unsigned j = 0; j < r->nops; j++) {
+                    nwild += strchr(r->ops[j], '*') != NULL;
+                }
+                mixed_allows += nwild > 0 && nwild < r->nops;
+            }
+            off += (size_t)snprintf(yaml + off, cap - off,
+                                    "  - id: m%u\n    effect: %s\n    mode: %s\n"
+                                    "    principals: [%s]\n    operations: [",
+                                    i, r->deny ? "deny" : "allow", r->dry ? "dry-run" : "enforce",
+                                    (seed >> 56) % 3 == 0 ? "\"*\"" : "b, other");
+            for (unsigned j = 0; j < r->nops; j++) {
+                off +=
+                    (size_t)snprintf(yaml + off, cap - off, "%s\"%s\"", j ? ", " : "", r->ops[j]);
+            }
+            off += (size_t)snprintf(yaml + off, cap - off, "]\n");
+            cr_assert_lt(off, cap);
+        }
+        p = ph_load(yaml);
+        cr_assert_eq(mtlsauthz_peer_new(&peer, p, b, NULL), 0);
+        cr_assert_eq(peer->ncands, NR);
+        cr_assert_gt(peer->ncands, MTLSAUTHZ__PEER_OP_TABLE_MIN);
+        cr_assert_gt(peer->op_cap, 0, "the table path must be under test");
+        cr_assert_gt(peer->nslow, 0, "rules with wildcards must be under test");
+        for (unsigned k = 0; k < nprobes; k++) {
+            mix_expect(p, peer, rules, NR, probes[k], "table");
+            same_decision(p, b, probes[k]);
+        }
+        mix_no_allow(peer, "GET /b", "table");
+        /* The same candidates without the table: every rule is matched by scanning. */
+        op_cap = peer->op_cap;
+        peer->op_cap = 0;
+        for (unsigned k = 0; k < nprobes; k++) {
+            mix_expect(p, peer, rules, NR, probes[k], "scan");
+        }
+        mix_no_allow(peer, "GET /b", "scan");
+        peer->op_cap = op_cap;
+        mtlsauthz_peer_free(peer);
+        mtlsauthz_policy_free(p);
+    }
+    /* Enough enforce allows that mix a literal and a wildcard for a skipped byte to show. */
+    cr_assert_gt(mixed_allows, 100);
+    free(yaml);
+    mtlsauthz_identity_free(b);
+}
+
+/* ---- CIDR blocks at their edges ----
+ * For prefix lengths that are not a multiple of 8 (the mask of a partial byte) and ones just
+ * short of or past a byte boundary, the first and last address of each block and the
+ * addresses just outside it, including one that differs only in the last whole byte the
+ * prefix covers. */
+
+typedef struct cidr_case {
+    const char *block;
+    const char *in[3];
+    const char *out[4];
+} cidr_case;
+
+static const cidr_case cidr_cases[] = {
+    {"128.0.0.0/1", {"128.0.0.0", "255.255.255.255"}, {"127.255.255.255", "0.0.0.0"}},
+    {"0.0.0.0/1", {"0.0.0.0", "127.255.255.255"}, {"128.0.0.0", "255.255.255.255"}},
+    {"10.128.0.0/9",
+     {"10.128.0.0", "10.255.255.255"},
+     {"10.127.255.255", "11.128.0.0", "138.128.0.0", "10.0.0.0"}},
+    {"10.0.0.0/9", {"10.0.0.0", "10.127.255.255"}, {"10.128.0.0", "9.255.255.255", "11.0.0.0"}},
+    {"192.0.2.2/31",
+     {"192.0.2.2", "192.0.2.3"},
+     {"192.0.2.1", "192.0.2.4", "192.0.3.2", "192.1.2.2"}},
+    {"192.0.2.3/32", {"192.0.2.3"}, {"192.0.2.2", "193.0.2.3"}},
+    {"8000::/1",
+     {"8000::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"},
+     {"7fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "::"}},
+    {"fe80::/9",
+     {"fe80::", "feff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"},
+     {"fe7f:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "ff80::", "7e80::"}},
+    {"2001:db8:8000::/33",
+     {"2001:db8:8000::", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"},
+     {"2001:db8:7fff:ffff:ffff:ffff:ffff:ffff", "2001:db9:8000::", "2001:db8::"}},
+    {"2001:db8::/33",
+     {"2001:db8::", "2001:db8:7fff:ffff:ffff:ffff:ffff:ffff"},
+     {"2001:db8:8000::", "2001:db7:ffff:ffff:ffff:ffff:ffff:ffff", "2001:db9::"}},
+    {"2001:db8::2/127",
+     {"2001:db8::2", "2001:db8::3"},
+     {"2001:db8::1", "2001:db8::4", "2001:db8::102", "2001:db9::2"}},
+    {"2001:db8::3/128", {"2001:db8::3"}, {"2001:db8::2", "2001:db8::103"}},
+    /* IPv4-mapped addresses are IPv6 addresses: the block's family decides. */
+    {"::ffff:192.0.2.2/127",
+     {"::ffff:192.0.2.2", "::ffff:192.0.2.3"},
+     {"::ffff:192.0.2.4", "::ffff:192.0.2.1", "192.0.2.2"}},
+};
+
+static int cidr_selects(const char *block, const char *addr)
+{
+    char sel[128];
+    ph_ident *pi = ph_ident_new();
+    int r;
+    ph_add_ip(pi, addr);
+    snprintf(sel, sizeof(sel), "    ip: [\"%s\"]\n", block);
+    r = ph_selects(sel, &pi->id);
+    free(pi);
+    return r;
+}
+
+Test(decide_keys, ip_prefix_edges)
+{
+    for (size_t i = 0; i < sizeof(cidr_cases) / sizeof(cidr_cases[0]); i++) {
+        const cidr_case *c = &cidr_cases[i];
+        for (size_t j = 0; j < 3 && c->in[j] != NULL; j++) {
+            cr_assert(cidr_selects(c->block, c->in[j]), "%s must contain %s", c->block, c->in[j]);
+        }
+        for (size_t j = 0; j < 4 && c->out[j] != NULL; j++) {
+            cr_assert(!cidr_selects(c->block, c->out[j]), "%s must not contain %s", c->block,
+                      c->out[j]);
+        }
+    }
+}
+
+Test(decide_keys, ip_prefix_edges_on_certificates)
+{
+    /* full holds 192.0.2.10, 2001:db8::1 and ::ffff:192.0.2.10; ipv6 holds fe80::,
+     * ::ffff:192.0.2.10 and six more IPv6 addresses (none in fe00::/9), and no IPv4 one. */
+    mtlsauthz_identity *full = ph_cert("full"), *v6 = ph_cert("ipv6");
+    cr_assert(ph_selects("    ip: [192.0.2.10/31]\n", full));
+    cr_assert(!ph_selects("    ip: [192.0.2.8/31]\n", full));
+    cr_assert(!ph_selects("    ip: [192.0.2.12/31]\n", full));
+    cr_assert(ph_selects("    ip: [128.0.0.0/1]\n", full));
+    cr_assert(!ph_selects("    ip: [0.0.0.0/1]\n", full));
+    cr_assert(ph_selects("    ip: [\"2001:db8::/127\"]\n", full));
+    cr_assert(!ph_selects("    ip: [\"2001:db8::2/127\"]\n", full));
+    cr_assert(ph_selects("    ip: [\"2001:db8::/33\"]\n", full));
+    cr_assert(!ph_selects("    ip: [\"2001:db8:8000::/33\"]\n", full));
+    cr_assert(ph_selects("    ip: [\"::/1\"]\n", full));
+    cr_assert(!ph_selects("    ip: [\"8000::/1\"]\n", full));
+    cr_assert(ph_selects("    ip: [\"fe80::/9\"]\n", v6));
+    cr_assert(!ph_selects("    ip: [\"fe00::/9\"]\n", v6));
+    cr_assert(ph_selects("    ip: [\"::ffff:192.0.2.10/127\"]\n", v6));
+    cr_assert(!ph_selects("    ip: [\"::ffff:192.0.2.8/127\"]\n", v6));
+    cr_assert(!ph_selects("    ip: [192.0.2.10/31]\n", v6)); /* families never cross */
+    mtlsauthz_identity_free(full);
+    mtlsauthz_identity_free(v6);
+}
+
+/* ---- letter case, key by key ---- */
+
+static int email_selects(const char *pattern, const char *companion, const ph_ident *pi)
+{
+    char sel[256];
+    snprintf(sel, sizeof(sel), "    email: [\"%s\"]\n%s", pattern, companion);
+    return ph_selects(sel, &pi->id);
+}
+
+Test(decide_keys, email_local_part_keeps_its_case_both_ways)
+{
+    /* The local part is compared byte for byte and only the domain folds (RFC 5321 §2.4), in
+     * the pattern and in the certificate, whichever of them has the capitals; alone, and with
+     * a second key that the identity matches and the index files the principal under (the
+     * 64-byte fingerprint outranks the address), so that email is checked key by key too. */
+    static const char *const companions[] = {
+        "", "    sha256: [\"0000000000000000000000000000000000000000000000000000000000000000\"]\n"};
+    ph_ident *upper = ph_ident_new(), *lower = ph_ident_new();
+    ph_add(upper, MTLSAUTHZ_FIELD_SAN_EMAIL, "Alice.Smith@Example.COM");
+    ph_add(lower, MTLSAUTHZ_FIELD_SAN_EMAIL, "alice.smith@example.com");
+    for (size_t i = 0; i < 2; i++) {
+        const char *c = companions[i];
+        /* An uppercase local part in the pattern, a lowercase one in the certificate... */
+        cr_assert(!email_selects("Alice.Smith@example.com", c, lower));
+        cr_assert(!email_selects("ALICE.SMITH@EXAMPLE.COM", c, lower));
+        cr_assert(!email_selects("Alice.*@example.com", c, lower));
+        cr_assert(!email_selects("*.Smith@example.com", c, lower));
+        /* ...and the reverse. */
+        cr_assert(!email_selects("alice.smith@example.com", c, upper));
+        cr_assert(!email_selects("alice.smith@Example.COM", c, upper));
+        cr_assert(!email_selects("alice.*@example.com", c, upper));
+        cr_assert(!email_selects("*.smith@example.com", c, upper));
+        /* The same local part matches whatever the case of either domain. */
+        cr_assert(email_selects("Alice.Smith@example.com", c, upper));
+        cr_assert(email_selects("Alice.Smith@EXAMPLE.COM", c, upper));
+        cr_assert(email_selects("Alice.*@example.com", c, upper));
+        cr_assert(email_selects("alice.smith@EXAMPLE.com", c, lower));
+        cr_assert(email_selects("*.smith@Example.Com", c, lower));
+    }
+    free(upper);
+    free(lower);
+}
+
+/* One row per key: an uppercase pattern against a lowercase value, and a lowercase pattern
+ * against an uppercase value, with the outcome docs/policy.md gives for the key. */
+enum { FOLD_NO = 0, FOLD_MATCH = 1, FOLD_LOAD_ERROR = -1 };
+
+typedef struct fold_case {
+    const char *key;
+    mtlsauthz_field field;
+    const char *upper_pattern, *lower_value;
+    int upper_vs_lower;
+    const char *lower_pattern, *upper_value;
+    int lower_vs_upper;
+} fold_case;
+
+#define FOLD_SHA_LOWER "e6575917a4d506c272f9c7275b845b787f4ee8dcd4d490b79919ef787ec2fc5b"
+#define FOLD_SHA_UPPER "E6575917A4D506C272F9C7275B845B787F4EE8DCD4D490B79919EF787EC2FC5B"
+
+static const fold_case fold_cases[] = {
+    {"cn", MTLSAUTHZ_FIELD_CN, "ALICE", "alice", FOLD_NO, "alice", "ALICE", FOLD_NO},
+    {"o", MTLSAUTHZ_FIELD_O, "EXAMPLE CORP", "example corp", FOLD_NO, "example corp",
+     "EXAMPLE CORP", FOLD_NO},
+    {"ou", MTLSAUTHZ_FIELD_OU, "OPS", "ops", FOLD_NO, "ops", "OPS", FOLD_NO},
+    {"dn", MTLSAUTHZ_FIELD_SUBJECT_DN, "CN=ALICE,O=EXAMPLE", "CN=alice,O=example", FOLD_NO,
+     "CN=alice,O=example", "CN=ALICE,O=EXAMPLE", FOLD_NO},
+    {"issuer", MTLSAUTHZ_FIELD_ISSUER_DN, "CN=CA,O=EXAMPLE", "CN=ca,O=example", FOLD_NO,
+     "CN=ca,O=example", "CN=CA,O=EXAMPLE", FOLD_NO},
+    /* spiffe: the path is exact; an uppercase trust domain could never match a valid ID. */
+    {"spiffe", MTLSAUTHZ_FIELD_SPIFFE_ID, "spiffe://td/NS/WEB", "spiffe://td/ns/web", FOLD_NO,
+     "spiffe://td/ns/web", "spiffe://td/NS/WEB", FOLD_NO},
+    {"spiffe", MTLSAUTHZ_FIELD_SPIFFE_ID, "spiffe://TD/ns/web", "spiffe://td/ns/web",
+     FOLD_LOAD_ERROR, "spiffe://td/ns/web", "spiffe://TD/ns/web", FOLD_NO},
+    {"dns", MTLSAUTHZ_FIELD_SAN_DNS, "WEB.EXAMPLE.COM", "web.example.com", FOLD_MATCH,
+     "web.example.com", "WEB.EXAMPLE.COM", FOLD_MATCH},
+    {"dns", MTLSAUTHZ_FIELD_SAN_DNS, "*.EXAMPLE.COM", "web.example.com", FOLD_MATCH,
+     "*.example.com", "WEB.EXAMPLE.COM", FOLD_MATCH},
+    {"uri", MTLSAUTHZ_FIELD_SAN_URI, "HTTPS://EXAMPLE.COM/X", "https://example.com/x", FOLD_NO,
+     "https://example.com/x", "HTTPS://EXAMPLE.COM/X", FOLD_NO},
+    /* email: the local part is exact, the domain folds; without an '@' in the pattern nothing
+     * says which part is the domain, so capitals there are a load error. */
+    {"email", MTLSAUTHZ_FIELD_SAN_EMAIL, "ALICE@example.com", "alice@example.com", FOLD_NO,
+     "alice@example.com", "ALICE@example.com", FOLD_NO},
+    {"email", MTLSAUTHZ_FIELD_SAN_EMAIL, "alice@EXAMPLE.COM", "alice@example.com", FOLD_MATCH,
+     "alice@example.com", "alice@EXAMPLE.COM", FOLD_MATCH},
+    {"email", MTLSAUTHZ_FIELD_SAN_EMAIL, "*EXAMPLE.COM", "alice@example.com", FOLD_LOAD_ERROR,
+     "*example.com", "alice@EXAMPLE.COM", FOLD_MATCH},
+    /* The pinning keys hold lowercase hex; an uppercase pattern is a load error, and a value is
+     * compared exactly. */
+    {"serial", MTLSAUTHZ_FIELD_SERIAL, "C0FFEE", "c0ffee", FOLD_LOAD_ERROR, "c0ffee", "C0FFEE",
+     FOLD_NO},
+    {"sha256", MTLSAUTHZ_FIELD_SHA256, FOLD_SHA_UPPER, FOLD_SHA_LOWER, FOLD_LOAD_ERROR,
+     FOLD_SHA_LOWER, FOLD_SHA_UPPER, FOLD_NO},
+    /* EKU names are exact: another spelling is not a known EKU. */
+    {"eku", MTLSAUTHZ_FIELD_EKU, "CLIENTAUTH", "clientAuth", FOLD_LOAD_ERROR, "clientAuth",
+     "CLIENTAUTH", FOLD_NO},
+    /* Addresses compare as bytes: hex digits have no case. */
+    {"ip", MTLSAUTHZ_FIELD_SAN_IP, "2001:DB8::AB", "2001:db8::ab", FOLD_MATCH, "2001:db8::ab",
+     "2001:DB8::AB", FOLD_MATCH},
+};
+
+/* A synthetic identity whose `field` holds `value` (the only value, for a single-valued
+ * field; a SPIFFE ID is also a URI SAN, as in a valid SVID). */
+static ph_ident *fold_ident(mtlsauthz_field field, const char *value)
+{
+    ph_ident *pi = ph_ident_new();
+    switch (field) {
+    case MTLSAUTHZ_FIELD_SUBJECT_DN:
+    case MTLSAUTHZ_FIELD_ISSUER_DN:
+    case MTLSAUTHZ_FIELD_SERIAL:
+    case MTLSAUTHZ_FIELD_SHA256:
+        pi->id.counts[field] = 0;
+        ph_add(pi, field, value);
+        break;
+    case MTLSAUTHZ_FIELD_SAN_IP:
+        ph_add_ip(pi, value);
+        break;
+    case MTLSAUTHZ_FIELD_SPIFFE_ID:
+        ph_add(pi, MTLSAUTHZ_FIELD_SAN_URI, value);
+        ph_add(pi, field, value);
+        break;
+    default:
+        ph_add(pi, field, value);
+        break;
+    }
+    return pi;
+}
+
+/* FOLD_MATCH or FOLD_NO through a whole decision, or FOLD_LOAD_ERROR when the policy does not
+ * load (then the message must name the key). `companion` is a second selector line that the
+ * identity matches, so the key is also checked after another key of the principal indexed it. */
+static int fold_outcome(const fold_case *c, const char *pattern, const char *value,
+                        const char *companion)
+{
+    char sel[512];
+    const char *yaml;
+    mtlsauthz_policy *p = NULL;
+    mtlsauthz_error err;
+    ph_ident *pi;
+    int rc, r;
+    snprintf(sel, sizeof(sel), "    %s: [\"%s\"]\n%s", c->key, pattern, companion);
+    yaml = ph_selector_yaml(sel);
+    mtlsauthz_error_clear(&err);
+    rc = mtlsauthz_policy_load(&p, yaml, strlen(yaml), &err);
+    if (rc != 0) {
+        char where[64];
+        cr_assert_eq(rc, MTLSAUTHZ_EPOLICY, "%s: %s", c->key, err.message);
+        cr_assert_null(p);
+        snprintf(where, sizeof(where), "key '%s'", c->key);
+        ph_assert_contains(err.message, where);
+        return FOLD_LOAD_ERROR;
+    }
+    pi = fold_ident(c->field, value);
+    r = ph_decide(p, &pi->id, "x").allowed ? FOLD_MATCH : FOLD_NO;
+    free(pi);
+    mtlsauthz_policy_free(p);
+    return r;
+}
+
+static const char *fold_name(int outcome)
+{
+    return outcome == FOLD_MATCH ? "match" : outcome == FOLD_NO ? "no match" : "load error";
+}
+
+Test(decide_keys, letter_case_per_key)
+{
+    const char *companion_sha =
+        "    sha256: [\"0000000000000000000000000000000000000000000000000000000000000000\"]\n";
+    unsigned keys_seen = 0;
+    for (size_t i = 0; i < sizeof(fold_cases) / sizeof(fold_cases[0]); i++) {
+        const fold_case *c = &fold_cases[i];
+        /* Second selector: the synthetic identity's all-zero fingerprint, whose 64-byte literal
+         * outranks the key's as the index anchor; for sha256 itself, the CN. */
+        const char *companions[] = {"", c->field == MTLSAUTHZ_FIELD_SHA256 ? "    cn: [synthetic]\n"
+                                                                           : companion_sha};
+        for (size_t j = 0; j < 2; j++) {
+            const char *with = j ? " (with a second key)" : "";
+            int got = fold_outcome(c, c->upper_pattern, c->lower_value, companions[j]);
+            cr_assert_eq(got, c->upper_vs_lower, "%s: pattern '%s', value '%s'%s: %s, want %s",
+                         c->key, c->upper_pattern, c->lower_value, with, fold_name(got),
+                         fold_name(c->upper_vs_lower));
+            got = fold_outcome(c, c->lower_pattern, c->upper_value, companions[j]);
+            cr_assert_eq(got, c->lower_vs_upper, "%s: pattern '%s', value '%s'%s: %s, want %s",
+                         c->key, c->lower_pattern, c->upper_value, with, fold_name(got),
+                         fold_name(c->lower_vs_upper));
+            /* Controls: each pattern that loads matches its value in its own case, so a "no
+             * match" above is the letter case and nothing else. */
+            got = fold_outcome(c, c->lower_pattern, c->lower_value, companions[j]);
+            cr_assert_eq(got, FOLD_MATCH, "%s: pattern '%s', value '%s'%s: %s", c->key,
+                         c->lower_pattern, c->lower_value, with, fold_name(got));
+            if (c->upper_vs_lower != FOLD_LOAD_ERROR) {
+                got = fold_outcome(c, c->upper_pattern, c->upper_value, companions[j]);
+                cr_assert_eq(got, FOLD_MATCH, "%s: pattern '%s', value '%s'%s: %s", c->key,
+                             c->upper_pattern, c->upper_value, with, fold_name(got));
+            }
+        }
+        for (unsigned k = 0; k < MTLSAUTHZ__KEY_COUNT; k++) {
+            keys_seen |= strcmp(mtlsauthz__key_names[k], c->key) == 0 ? 1u << k : 0u;
+        }
+    }
+    /* Every selector key has a row: a new key must say how it treats letter case. */
+    cr_assert_eq(keys_seen, (1u << MTLSAUTHZ__KEY_COUNT) - 1u, "keys without a row: %#x",
+                 ~keys_seen & ((1u << MTLSAUTHZ__KEY_COUNT) - 1u));
+}
+
+/* ---- HTTP methods are case-sensitive ----
+ * `get /x` is not `GET /x` (RFC 9110 §9.1): a server that routes it anywhere routes it apart
+ * from GET, so a GET grant must not cover it, while a `*` method covers any, in an allow and
+ * in a deny alike. Patterns are written with uppercase or `*` methods only. */
+
+static const char method_policy[] = "version: 1\n"
+                                    "principals:\n"
+                                    "  - name: b\n"
+                                    "    cn: [builder]\n"
+                                    "rules:\n"
+                                    "  - id: get-x\n"
+                                    "    effect: allow\n"
+                                    "    principals: [b]\n"
+                                    "    operations: [\"GET /x\"]\n"
+                                    "  - id: get-m-or-below\n"
+                                    "    effect: allow\n"
+                                    "    principals: [b]\n"
+                                    "    operations: [\"GET /m\", \"POST /m/*\"]\n"
+                                    "  - id: any-y\n"
+                                    "    effect: allow\n"
+                                    "    principals: [b]\n"
+                                    "    operations: [\"* /y\"]\n"
+                                    "  - id: no-y-secret\n"
+                                    "    effect: deny\n"
+                                    "    principals: [\"*\"]\n"
+                                    "    operations: [\"* /y/secret\", \"DELETE /y/*\"]\n"
+                                    "  - id: all-y\n"
+                                    "    effect: allow\n"
+                                    "    principals: [b]\n"
+                                    "    operations: [\"* /y/**\"]\n";
+
+static void method_cases(mtlsauthz_policy *p, const mtlsauthz_identity *b)
+{
+    /* A literal method: exact, through the literal table and the one-by-one compare. */
+    ph_allow(p, b, "GET /x", "get-x");
+    ph_no_match(p, b, "get /x");
+    ph_no_match(p, b, "Get /x");
+    ph_no_match(p, b, "gET /x");
+    ph_allow(p, b, "GET /m", "get-m-or-below");
+    ph_no_match(p, b, "get /m");
+    ph_allow(p, b, "POST /m/a", "get-m-or-below");
+    ph_no_match(p, b, "post /m/a");
+    /* A `*` method: any. */
+    ph_allow(p, b, "GET /y", "any-y");
+    ph_allow(p, b, "get /y", "any-y");
+    ph_allow(p, b, "get /y/public", "all-y");
+    ph_expect(p, b, "get /y/secret", 0, MTLSAUTHZ_REASON_DENIED, "no-y-secret");
+    ph_expect(p, b, "GET /y/secret", 0, MTLSAUTHZ_REASON_DENIED, "no-y-secret");
+    /* A deny's literal method is exact too: `delete` is another method, which the allow
+     * grants and the deny does not name. */
+    ph_expect(p, b, "DELETE /y/a", 0, MTLSAUTHZ_REASON_DENIED, "no-y-secret");
+    ph_allow(p, b, "delete /y/a", "all-y");
+}
+
+Test(decide_operation, lowercase_method_is_another_method)
+{
+    mtlsauthz_policy *p = ph_load(method_policy);
+    mtlsauthz_identity *b = ph_cert("builder");
+    mtlsauthz_peer *peer = NULL;
+    method_cases(p, b);
+    /* The peer path agrees, with and without its literal table. */
+    cr_assert_eq(mtlsauthz_peer_new(&peer, p, b, NULL), 0);
+    cr_assert_gt(peer->op_cap, 0);
+    {
+        const char *ops[] = {"GET /x", "get /x", "get /m", "post /m/a", "get /y", "get /y/secret"};
+        size_t cap = peer->op_cap;
+        for (size_t pass = 0; pass < 2; pass++) {
+            const char *path = pass ? "scan" : "table";
+            peer->op_cap = pass ? 0 : cap;
+            for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+                mtlsauthz_decision d, want = ph_decide(p, b, ops[i]);
+                cr_assert_eq(mtlsauthz_peer_decide(&d, peer, ops[i], strlen(ops[i]), NULL), 0);
+                cr_assert_eq(d.allowed, want.allowed, "'%s' (%s)", ops[i], path);
+                cr_assert_eq(d.reason, want.reason, "'%s' (%s)", ops[i], path);
+            }
+        }
+        peer->op_cap = cap;
+    }
+    mtlsauthz_peer_free(peer);
+    mtlsauthz_identity_free(b);
+    mtlsauthz_policy_free(p);
+}
