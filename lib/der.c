@@ -115,6 +115,24 @@ static int der_read(cur *c, unsigned char *tag, span *content, span *tlv)
     return 0;
 }
 
+int mtlsauthz__der_read_header(unsigned char *tag, size_t *hdr_len, size_t *content_len,
+                               const unsigned char *p, size_t avail)
+{
+    cur c;
+    span content, tlv;
+    if (tag == NULL || hdr_len == NULL || content_len == NULL || p == NULL) {
+        return -1;
+    }
+    c.p = p;
+    c.left = avail;
+    if (der_read(&c, tag, &content, &tlv) != 0) {
+        return -1;
+    }
+    *hdr_len = tlv.len - content.len;
+    *content_len = content.len;
+    return 0;
+}
+
 static int der_expect(cur *c, unsigned char want, span *content)
 {
     unsigned char tag;

@@ -185,6 +185,7 @@ typedef struct spec {
     bld uids;     /* [1]/[2] elements */
     bld exts;     /* the content of the SEQUENCE OF Extension; absent if .p is NULL */
     int no_exts;
+    bld outer_alg; /* the Certificate's signatureAlgorithm, after the TBS */
 } spec;
 
 /* ecdsa-with-SHA256 and a P-256 key from gen-certs.sh. */
@@ -214,7 +215,7 @@ static bld make_cert(spec s)
                           : C(2, T(0x17, S("200101000000Z")), T(0x18, S("20510102030405Z")))),
               T(0x30, s.subject.p != NULL ? s.subject : RDN(CN_OID, 0x0c, S("crafted"))),
               or_default(s.spki, SPKI), or_default(s.uids, ""), exts);
-    return SEQ(3, tbs, H(SIG_ALG), T(0x03, H("00 01 02 03")));
+    return SEQ(3, tbs, or_default(s.outer_alg, SIG_ALG), T(0x03, H("00 01 02 03")));
 }
 
 /* Checks the invariant on a crafted certificate and that the walker's outcome is `supported`;
@@ -1128,6 +1129,151 @@ Test(der, crafted_unsupported_framing)
     memset(&s, 0, sizeof(s));
     s.uids = H("82 01 00 81 01 00");
     crafted_free(s, 0, "unique ids out of order");
+}
+
+/* ---- the element reader's bounds ---- */
+
+/*
+ * mtlsauthz__der_read_header() on `hex` copied to a heap buffer of exactly `avail` bytes (at
+ * most the bytes given, padded with 0x00 content), so that ASan sees any read past it.
+ * Returns the reader's result; *hdr and *clen receive what it read.
+ */
+static int read_header(const char *hex, size_t avail, size_t *hdr, size_t *clen)
+{
+    bld b = H(hex);
+    unsigned char *buf = malloc(avail > 0 ? avail : 1), tag = 0;
+    int rc;
+    cr_assert(buf != NULL);
+    memset(buf, 0, avail);
+    memcpy(buf, b.p, b.n < avail ? b.n : avail);
+    *hdr = *clen = (size_t)-1;
+    rc = mtlsauthz__der_read_header(&tag, hdr, clen, buf, avail);
+    if (rc == 0) {
+        cr_assert_eq(tag, b.p[0]);
+        cr_assert_leq(*hdr + *clen, avail, "the element runs past what remains");
+    }
+    free(buf);
+    free(b.p);
+    return rc;
+}
+
+/*
+ * The boundary every read in the walker rests on (X.690 §8.1.3): a length equal to what
+ * remains after the header is read, one more is refused, in each length form. A reader that
+ * took one byte too many would not show in the walker's results (its callers then see a
+ * wrapped counter and fall back), so it is tested here on its own.
+ */
+Test(der, reader_length_boundary)
+{
+    static const struct {
+        const char *hex; /* identifier and length octets */
+        size_t hdr, len; /* header length, content length */
+    } forms[] = {
+        {"04 00", 2, 0},
+        {"04 01", 2, 1},
+        {"04 7f", 2, 0x7f},
+        {"04 81 80", 3, 0x80},
+        {"04 81 ff", 3, 0xff},
+        {"04 82 01 00", 4, 0x100},
+        {"30 82 ff ff", 4, 0xffff},
+        {"30 83 01 00 00", 5, 0x10000},
+    };
+    size_t i, hdr, clen;
+    for (i = 0; i < MTLSAUTHZ__ARRAY_LEN(forms); i++) {
+        size_t exact = forms[i].hdr + forms[i].len;
+        cr_assert_eq(read_header(forms[i].hex, exact, &hdr, &clen), 0, "%s: exactly what remains",
+                     forms[i].hex);
+        cr_assert_eq(hdr, forms[i].hdr, "%s", forms[i].hex);
+        cr_assert_eq(clen, forms[i].len, "%s", forms[i].hex);
+        cr_assert_eq(read_header(forms[i].hex, exact + 1, &hdr, &clen), 0, "%s: one byte spare",
+                     forms[i].hex);
+        cr_assert_eq(clen, forms[i].len, "%s: the spare byte is not content", forms[i].hex);
+        cr_assert_eq(read_header(forms[i].hex, exact - 1, &hdr, &clen), -1,
+                     "%s: a length one byte past what remains was taken", forms[i].hex);
+    }
+}
+
+Test(der, reader_refuses_malformed_headers)
+{
+    static const struct {
+        const char *hex;
+        size_t avail;
+    } bad[] = {
+        {"", 0},                        /* nothing */
+        {"04", 1},                      /* no length octet */
+        {"04 81", 2},                   /* the length octet is missing */
+        {"04 82 01", 3},                /* one of two length octets is missing */
+        {"04 83 01 00", 4},             /* one of three */
+        {"04 80 00 00", 4},             /* indefinite (BER, X.690 §8.1.3.6) */
+        {"04 81 05 00 00 00 00 00", 8}, /* long form for a short length (X.690 §10.1) */
+        {"04 82 00 80", 0x84},          /* a leading zero length octet */
+        {"04 84 00 00 00 01 00", 7},    /* four length octets */
+        {"1f 01 00", 3},                /* high tag number form (X.690 §8.1.2.4) */
+        {"04 ff", 2},
+    };
+    size_t i, hdr, clen;
+    for (i = 0; i < MTLSAUTHZ__ARRAY_LEN(bad); i++) {
+        cr_assert_eq(read_header(bad[i].hex, bad[i].avail, &hdr, &clen), -1, "%s", bad[i].hex);
+    }
+    cr_assert_eq(mtlsauthz__der_read_header(NULL, &hdr, &clen, (const unsigned char *)"", 0), -1);
+}
+
+/*
+ * A certificate whose last subjectAltName claims one byte more than its GeneralNames holds.
+ * The byte after the GeneralNames is the tag of the signatureAlgorithm that follows the TBS,
+ * and that algorithm's long-form length octets (81 82), read as the next element, make an
+ * rfc822Name claiming 0x0608 bytes: a reader that took the one-byte overrun would copy far
+ * past the end of the buffer, which ASan reports (`make check-asan`). The walker must fall
+ * back, and OpenSSL refuses the extension.
+ */
+static int contains(bld hay, const char *needle, size_t n)
+{
+    size_t i;
+    for (i = 0; i + n <= hay.n; i++) {
+        if (memcmp(hay.p + i, needle, n) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+Test(der, crafted_last_san_overruns_by_one)
+{
+    spec s;
+    bld der, filler = b_raw("", 0);
+    mtlsauthz_identity *id = (mtlsauthz_identity *)&s;
+    mtlsauthz_error err;
+    memset(&s, 0, sizeof(s));
+    /* "82 02 62": a dNSName of two bytes, with one left. */
+    s.exts = ext(SAN_OID, T(0x30, H("82 09 61 2e 65 78 61 6d 70 6c 65 82 02 62")));
+    /* ecdsa-with-SHA256 with a SEQUENCE parameter, 10 + 120 = 0x82 content bytes. */
+    filler.p = realloc(filler.p, 118);
+    cr_assert(filler.p != NULL);
+    memset(filler.p, 0x82, 118);
+    filler.n = 118;
+    s.outer_alg = T(0x30, C(2, T(0x06, H("2a 86 48 ce 3d 04 03 02")), T(0x30, filler)));
+    der = make_cert(s);
+    cr_assert(contains(der, "\x62\x30\x81\x82\x06\x08", 6),
+              "the overrun is followed by the crafted algorithm");
+    cr_assert(!check_one(der.p, der.n, "last SAN one byte over", 0), "the walker took it");
+    cr_assert_eq(mtlsauthz_identity_from_der(&id, der.p, der.n, &err), MTLSAUTHZ_ECERT);
+    cr_assert_null(id);
+    cr_assert(strstr(err.message, "subjectAltName") != NULL, "%s", err.message);
+    free(der.p);
+}
+
+/* The same for the last extended key usage: one byte over its list. */
+Test(der, crafted_last_eku_overruns_by_one)
+{
+    mtlsauthz_identity *id = (mtlsauthz_identity *)&id;
+    mtlsauthz_error err;
+    bld der =
+        make_cert(with_exts(ext(EKU_OID, T(0x30, H("06 08 2b 06 01 05 05 07 03 02 06 03 2a 03")))));
+    cr_assert(!check_one(der.p, der.n, "last EKU one byte over", 0), "the walker took it");
+    cr_assert_eq(mtlsauthz_identity_from_der(&id, der.p, der.n, &err), MTLSAUTHZ_ECERT);
+    cr_assert_null(id);
+    cr_assert(strstr(err.message, "extendedKeyUsage") != NULL, "%s", err.message);
+    free(der.p);
 }
 
 /* ---- the OID text and the attribute table ---- */
