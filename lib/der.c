@@ -1013,17 +1013,14 @@ static int walk(cert *ct, const unsigned char *der, size_t len, int leaf)
 /* ---- building the identity ---- */
 
 /* GeneralNames (RFC 5280 §4.2.1.6): rfc822Name [1], dNSName [2] and uniformResourceIdentifier
- * [6] are IA5Strings, which OpenSSL converts to UTF-8 as Latin-1, and iPAddress [7] is an OCTET
- * STRING. The other forms (otherName, directoryName, ...) fall back rather than repeat how
- * OpenSSL decodes them. */
-static int add_sans(mtlsauthz__idb *b, span ext, sink *tmp)
+ * [6] are IA5Strings, handed to the builder as their content octets (as x509.c does), and
+ * iPAddress [7] is an OCTET STRING. The other forms (otherName, directoryName, ...) fall back
+ * rather than repeat how OpenSSL decodes them. */
+static int add_sans(mtlsauthz__idb *b, span ext)
 {
     cur c = cur_of(ext), g;
     span body, v;
     unsigned char tag;
-    const char *p;
-    size_t len;
-    int rc;
     if (der_expect(&c, TAG_SEQUENCE, &body) != 0 || c.left != 0 || body.len == 0) {
         return -1;
     }
@@ -1051,10 +1048,7 @@ static int add_sans(mtlsauthz__idb *b, span ext, sink *tmp)
         default:
             return -1;
         }
-        if (to_utf8(&p, &len, CS_LATIN1, v, tmp) != 0) {
-            return -1;
-        }
-        if ((rc = mtlsauthz__idb_add(b, f, p, len, NULL)) != 0) {
+        if (mtlsauthz__idb_add(b, f, (const char *)v.p, v.len, NULL) != 0) {
             return -1;
         }
     }
@@ -1221,8 +1215,8 @@ static int build(mtlsauthz__idb *b, const cert *ct, const unsigned char *der, si
         set_time(b, MTLSAUTHZ_FIELD_NOT_AFTER, &ct->not_after) != 0) {
         goto out;
     }
-    if ((ct->has_san && add_sans(b, ct->san, &tmp) != 0) ||
-        (ct->has_eku && add_ekus(b, ct->eku) != 0) || (ct->has_bc && get_ca(&is_ca, ct->bc) != 0)) {
+    if ((ct->has_san && add_sans(b, ct->san) != 0) || (ct->has_eku && add_ekus(b, ct->eku) != 0) ||
+        (ct->has_bc && get_ca(&is_ca, ct->bc) != 0)) {
         goto out;
     }
     mtlsauthz__idb_set_ca(b, is_ca);

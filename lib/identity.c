@@ -1,7 +1,8 @@
 /*
  * Identities: the public entry points, the getters, JSON, and the builder every extractor
  * fills (identity_build.h). The rules that decide what an identity says (text forms, limits,
- * NUL and SPIFFE rejection) live here so that every extractor applies them the same way.
+ * NUL, non-ASCII and SPIFFE rejection) live here so that every extractor applies them the same
+ * way.
  */
 #include <stdio.h>
 #include <string.h>
@@ -422,10 +423,28 @@ static int has_nul(const mtlsauthz__idb *b, mtlsauthz_field f)
     return 0;
 }
 
+static int has_non_ascii(const mtlsauthz__idb *b, mtlsauthz_field f)
+{
+    size_t i, k;
+    for (i = 0; i < b->counts[f]; i++) {
+        const struct mtlsauthz__idb_val *v = &b->vals[f][i];
+        const unsigned char *p = (const unsigned char *)b->data.ptr + v->off;
+        for (k = 0; k < v->len; k++) {
+            if (p[k] >= 0x80) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
 /*
  * The rejection rules, in a fixed order so that every extractor reports the same reason.
- * A NUL inside a name could make it pass for a shorter one (CVE-2009-2408); a spiffe URI that
- * is not a valid SVID could slip past a deny rule that names the real ID.
+ * A NUL inside a name could make it pass for a shorter one (CVE-2009-2408). dNSName,
+ * rfc822Name and uniformResourceIdentifier are IA5Strings (RFC 5280 §4.2.1.6), so a byte from
+ * 0x80 up is outside their alphabet, and no reading of it (Latin-1, UTF-8, or an IDNA form a
+ * policy names) is the certificate's; Go's crypto/x509 refuses such a certificate outright.
+ * A spiffe URI that is not a valid SVID could slip past a deny rule that names the real ID.
  */
 static const char *rejection(const mtlsauthz__idb *b, size_t *spiffe_uri)
 {
@@ -439,6 +458,14 @@ static const char *rejection(const mtlsauthz__idb *b, size_t *spiffe_uri)
         {MTLSAUTHZ_FIELD_SAN_DNS, "NUL byte in DNS SAN"},
         {MTLSAUTHZ_FIELD_SAN_URI, "NUL byte in URI SAN"},
         {MTLSAUTHZ_FIELD_SAN_EMAIL, "NUL byte in email SAN"},
+    };
+    static const struct {
+        mtlsauthz_field field;
+        const char *reason;
+    } ascii_checks[] = {
+        {MTLSAUTHZ_FIELD_SAN_DNS, "non-ASCII byte in DNS SAN"},
+        {MTLSAUTHZ_FIELD_SAN_URI, "non-ASCII byte in URI SAN"},
+        {MTLSAUTHZ_FIELD_SAN_EMAIL, "non-ASCII byte in email SAN"},
     };
     size_t i, n_uri = b->counts[MTLSAUTHZ_FIELD_SAN_URI], n_spiffe = 0;
     const char *reason;
@@ -457,6 +484,11 @@ static const char *rejection(const mtlsauthz__idb *b, size_t *spiffe_uri)
     }
     if (b->nul_in_dn_attr) {
         return "NUL byte in subject DN attribute";
+    }
+    for (i = 0; i < MTLSAUTHZ__ARRAY_LEN(ascii_checks); i++) {
+        if (has_non_ascii(b, ascii_checks[i].field)) {
+            return ascii_checks[i].reason;
+        }
     }
     if (b->bad_ip) {
         return "malformed iPAddress SAN";

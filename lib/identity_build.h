@@ -1,11 +1,12 @@
 /*
  * Building an identity from pieces (identity.c), and the extractors that supply the pieces.
  *
- * An extractor (the OpenSSL one in x509.c; later the DER walker) decodes a leaf certificate
- * and hands the builder each value as UTF-8 bytes, in certificate order. The builder owns
- * every rule that must not differ between extractors: the text forms of the serial, digest,
- * times, IP addresses and EKUs, the per-field limits, the NUL and SPIFFE rejection rules and
- * their reasons. Two extractors that feed the same pieces build byte-identical identities.
+ * An extractor (the OpenSSL one in x509.c, the DER walker in der.c) decodes a leaf
+ * certificate and hands the builder each value in certificate order: names as UTF-8, the
+ * IA5String SANs as their own bytes. The builder owns every rule that must not differ between
+ * extractors: the text forms of the serial, digest, times, IP addresses and EKUs, the
+ * per-field limits, the NUL, non-ASCII and SPIFFE rejection rules and their reasons. Two
+ * extractors that feed the same pieces build byte-identical identities.
  */
 #ifndef MTLSAUTHZ_IDENTITY_BUILD_H
 #define MTLSAUTHZ_IDENTITY_BUILD_H
@@ -34,8 +35,10 @@ void mtlsauthz__idb_init(mtlsauthz__idb *b);
 void mtlsauthz__idb_free(mtlsauthz__idb *b);
 
 /*
- * Appends a UTF-8 value (may contain NULs) to a text field: SUBJECT_DN, ISSUER_DN, CN, O, OU,
- * SAN_DNS, SAN_URI or SAN_EMAIL. The other fields have their own setters below.
+ * Appends a value (may contain NULs) to a text field: SUBJECT_DN, ISSUER_DN, CN, O or OU as
+ * UTF-8; SAN_DNS, SAN_URI or SAN_EMAIL as the IA5String's content octets, unconverted, so that
+ * a byte from 0x80 up rejects the identity (RFC 5280 §4.2.1.6 allows only ASCII there). The
+ * other fields have their own setters below.
  * Errors: MTLSAUTHZ_ELIMIT (more than MTLSAUTHZ__MAX_VALUES values), MTLSAUTHZ_ENOMEM,
  * MTLSAUTHZ_EINTERNAL (a field without a text setter, or a single-valued field set twice).
  */

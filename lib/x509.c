@@ -134,6 +134,21 @@ static int get_ext(void **out, X509 *x, int nid, const char *what, mtlsauthz_err
     return mtlsauthz__error_set(err, MTLSAUTHZ_ECERT, "malformed %s extension", what);
 }
 
+/* An IA5String name (RFC 5280 §4.2.1.6) as its content octets, not converted to UTF-8 as
+ * Latin-1 the way ASN1_STRING_to_UTF8() would: the builder must see a byte from 0x80 up as the
+ * certificate has it, and reject the identity. */
+static int add_ia5(mtlsauthz__idb *b, mtlsauthz_field f, const ASN1_IA5STRING *s,
+                   mtlsauthz_error *err)
+{
+    const unsigned char *p = ASN1_STRING_get0_data(s);
+    int len = ASN1_STRING_length(s);
+    if (len < 0 || (len > 0 && p == NULL)) {
+        return mtlsauthz__error_set(err, MTLSAUTHZ_ECERT, "undecodable string in %s",
+                                    mtlsauthz__field_name(f));
+    }
+    return mtlsauthz__idb_add(b, f, len == 0 ? "" : (const char *)p, (size_t)len, err);
+}
+
 static int add_sans(mtlsauthz__idb *b, X509 *x, mtlsauthz_error *err)
 {
     GENERAL_NAMES *gens;
@@ -149,13 +164,13 @@ static int add_sans(mtlsauthz__idb *b, X509 *x, mtlsauthz_error *err)
         const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
         switch (g->type) {
         case GEN_DNS:
-            rc = add_string(b, MTLSAUTHZ_FIELD_SAN_DNS, g->d.dNSName, err);
+            rc = add_ia5(b, MTLSAUTHZ_FIELD_SAN_DNS, g->d.dNSName, err);
             break;
         case GEN_URI:
-            rc = add_string(b, MTLSAUTHZ_FIELD_SAN_URI, g->d.uniformResourceIdentifier, err);
+            rc = add_ia5(b, MTLSAUTHZ_FIELD_SAN_URI, g->d.uniformResourceIdentifier, err);
             break;
         case GEN_EMAIL:
-            rc = add_string(b, MTLSAUTHZ_FIELD_SAN_EMAIL, g->d.rfc822Name, err);
+            rc = add_ia5(b, MTLSAUTHZ_FIELD_SAN_EMAIL, g->d.rfc822Name, err);
             break;
         case GEN_IPADD:
             rc = mtlsauthz__idb_add_ip(b, ASN1_STRING_get0_data(g->d.iPAddress),

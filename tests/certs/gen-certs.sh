@@ -36,10 +36,17 @@
 #                 CN=mallory\,OU=ops,O=Example Corp (a `dn` pattern's `*` must not cross it)
 #   spiffe-upper-td, spiffe-dotdot, spiffe-query, spiffe-port, spiffe-td-only, spiffe-two-uri,
 #   spiffe-ca (CA:TRUE leaf), spiffe-upper-scheme (SPIFFE://...): invalid X.509-SVIDs
+# IA5String SANs holding UTF-8 (RFC 5280 4.2.1.6 makes them ASCII; the shape of
+# cryptography_vectors' x509/utf8-dnsname.pem), signed as they are:
+#   utf8-dns      DNS partner.biztositas.hu, biztos\xc3\xadt\xc3\xa1s.hu (raw UTF-8),
+#                 xn--biztosts-fza2j.hu
+#   utf8-email    email j\xc3\xbcrgen@example.com  utf8-uri  URI https://example.com/\xc3\xbcber
 # Byte-patched after signing with python3 (the signature is broken, so these never complete a
 # TLS handshake; the library never verifies signatures, the TLS stack has done that before):
 #   nul-cn        CN "admin\0.evil.com"             nul-dns  dNSName "good.example.com\0.evil.com"
 #   neg-serial    serial -4bab9 (DER 02 03 FB 45 47) zero-serial  serial 0 (DER 02 01 00)
+#   latin1-dns    DNS caf\xe9.example.com and csi\x9b.example.com: bytes that are not UTF-8, one
+#                 of them the 8-bit C1 control CSI
 # Broken inputs (each must give an error): truncated.der (a DER cut short), trailing.der (a
 # DER followed by junk), garbage.pem (junk base64), junk-der.pem (valid base64 of non-DER),
 # empty.pem (0 bytes), key-only.pem (a PRIVATE KEY block), cert-key.pem (a certificate then a
@@ -218,12 +225,24 @@ leaf spiffe-ca "/CN=spiffe-ca" "basicConstraints = critical, CA:TRUE
 keyUsage = critical, digitalSignature, keyCertSign
 subjectAltName = URI:spiffe://prod.example.com/a"
 
+# IA5String SANs with UTF-8 bytes: openssl writes a config value's bytes as they are.
+leaf utf8-dns "/CN=utf8-dns" "$CLIENT
+subjectAltName = DNS:partner.biztositas.hu, DNS:biztosítás.hu, DNS:xn--biztosts-fza2j.hu"
+leaf utf8-email "/CN=utf8-email" "$CLIENT
+subjectAltName = email:jürgen@example.com"
+leaf utf8-uri "/CN=utf8-uri" "$CLIENT
+subjectAltName = URI:https://example.com/über"
+
 # A marker byte, then patched to NUL (the CLI cannot write one).
 leaf nul-cn "/O=Example Corp/CN=admin!.evil.com" "$CLIENT"
 patch nul-cn "b'admin!.evil.com'" "b'admin\x00.evil.com'"
 leaf nul-dns "/CN=nul-dns" "$CLIENT
 subjectAltName = DNS:good.example.com!.evil.com"
 patch nul-dns "b'good.example.com!.evil.com'" "b'good.example.com\x00.evil.com'"
+leaf latin1-dns "/CN=latin1-dns" "$CLIENT
+subjectAltName = DNS:caf!.example.com, DNS:csi!.example.com"
+patch latin1-dns "b'caf!.'" "b'caf\xe9.'"
+patch latin1-dns "b'csi!.'" "b'csi\x9b.'"
 
 # Broken inputs.
 size=$(wc -c < "$OUT/full.der")

@@ -172,6 +172,8 @@ static bld ext(const char *oid_hex, bld value)
 #define SAN_OID "55 1d 11"
 #define EKU_OID "55 1d 25"
 #define BC_OID "55 1d 13"
+#define KU_OID "55 1d 0f"
+#define KU_DS "03 02 07 80" /* keyUsage digitalSignature (RFC 5280 §4.2.1.3) */
 
 /* The parts of a crafted certificate; a zero .p takes the default. */
 typedef struct spec {
@@ -1045,15 +1047,38 @@ Test(der, crafted_subject_alt_names)
 {
     mtlsauthz_identity *id;
 
-    id = crafted(
-        with_exts(ext(SAN_OID, SEQ(5, T(0x81, S("a@b")), T(0x82, H("e9 2e 78")),
-                                   T(0x86, S("spiffe://td/x")), T(0x87, H("0a 00 00 01")),
-                                   T(0x87, H("00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 01"))))),
-        1, "every supported form");
+    id =
+        crafted(with_exts(C(2, ext(KU_OID, H(KU_DS)),
+                            ext(SAN_OID, SEQ(5, T(0x81, S("a@b")), T(0x82, S("x.example")),
+                                             T(0x86, S("spiffe://td/x")), T(0x87, H("0a 00 00 01")),
+                                             T(0x87, H("00 00 00 00 00 00 00 00 00 00 00 00 00 "
+                                                       "00 00 01")))))),
+                1, "every supported form");
     ASSERT_VALUE(id, MTLSAUTHZ_FIELD_SAN_EMAIL, 0, "a@b");
-    ASSERT_VALUE(id, MTLSAUTHZ_FIELD_SAN_DNS, 0, "\xc3\xa9.x"); /* IA5 read as Latin-1 */
+    ASSERT_VALUE(id, MTLSAUTHZ_FIELD_SAN_DNS, 0, "x.example");
     ASSERT_VALUE(id, MTLSAUTHZ_FIELD_SPIFFE_ID, 0, "spiffe://td/x");
     ASSERT_VALUE(id, MTLSAUTHZ_FIELD_SAN_IP, 1, "::1");
+    cr_assert_null(mtlsauthz_identity_rejected(id));
+    mtlsauthz_identity_free(id);
+
+    /* IA5String (RFC 5280 §4.2.1.6) content octets are kept as they are, never read as
+     * Latin-1, and a byte from 0x80 up rejects the identity. */
+    id = crafted(with_exts(ext(SAN_OID, SEQ(1, T(0x82, H("e9 2e 78"))))), 1, "Latin-1 DNS");
+    ASSERT_VALUE(id, MTLSAUTHZ_FIELD_SAN_DNS, 0, "\xe9.x");
+    cr_assert_str_eq(mtlsauthz_identity_rejected(id), "non-ASCII byte in DNS SAN");
+    mtlsauthz_identity_free(id);
+    id = crafted(with_exts(ext(SAN_OID, SEQ(1, T(0x81, H("c3 a9 40 78"))))), 1, "UTF-8 email");
+    ASSERT_VALUE(id, MTLSAUTHZ_FIELD_SAN_EMAIL, 0, "\xc3\xa9@x");
+    cr_assert_str_eq(mtlsauthz_identity_rejected(id), "non-ASCII byte in email SAN");
+    mtlsauthz_identity_free(id);
+    id = crafted(with_exts(ext(SAN_OID, SEQ(2, T(0x82, S("a")), T(0x86, S("spiffe://td/\x80"))))),
+                 1, "0x80 in a spiffe URI");
+    ASSERT_VALUE(id, MTLSAUTHZ_FIELD_SAN_URI, 0, "spiffe://td/\x80");
+    cr_assert_str_eq(mtlsauthz_identity_rejected(id), "non-ASCII byte in URI SAN");
+    cr_assert_eq(mtlsauthz_identity_count(id, MTLSAUTHZ_FIELD_SPIFFE_ID), 0);
+    mtlsauthz_identity_free(id);
+    id = crafted(with_exts(ext(SAN_OID, SEQ(1, T(0x82, H(""))))), 1, "empty DNS");
+    ASSERT_VALUE(id, MTLSAUTHZ_FIELD_SAN_DNS, 0, "");
     mtlsauthz_identity_free(id);
 
     id = crafted(with_exts(ext(SAN_OID, SEQ(1, T(0x87, H("01 02 03 04 05"))))), 1, "5-byte IP");

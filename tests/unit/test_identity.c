@@ -156,6 +156,10 @@ static const char *const all_certs[] = {
     "spiffe-ca",
     "nul-cn",
     "nul-dns",
+    "utf8-dns",
+    "utf8-email",
+    "utf8-uri",
+    "latin1-dns",
 };
 
 static char *cert_file(const char *name, const char *ext)
@@ -779,6 +783,96 @@ Test(identity, from_x509_counts_the_chain)
     sk_X509_free(without_leaf);
     X509_free(leaf);
     X509_free(inter);
+}
+
+/* ---- identities read three ways: DER, PEM and an OpenSSL X509 ---- */
+
+typedef void (*identity_check)(const mtlsauthz_identity *id, const void *ctx);
+
+/* Runs `check` on the identity of NAME read from NAME.der, NAME.pem and NAME.der as an X509. */
+static void each_input(const char *name, identity_check check, const void *ctx)
+{
+    mtlsauthz_identity *id;
+    mtlsauthz_error err = {0, ""};
+    X509 *x;
+    id = load(cert_file(name, "der"));
+    check(id, ctx);
+    mtlsauthz_identity_free(id);
+    id = load(cert_file(name, "pem"));
+    check(id, ctx);
+    mtlsauthz_identity_free(id);
+    x = read_x509(cert_file(name, "der"));
+    cr_assert_eq(mtlsauthz_identity_from_x509(&id, x, NULL, &err), 0, "%s: %s", name, err.message);
+    check(id, ctx);
+    mtlsauthz_identity_free(id);
+    X509_free(x);
+}
+
+/* ---- IA5String SANs are ASCII (RFC 5280 §4.2.1.6) ---- */
+
+/* The certificate's own bytes, never re-read as Latin-1, and the reason. */
+static void utf8_dns_check(const mtlsauthz_identity *id, const void *ctx)
+{
+    (void)ctx;
+    EXPECT(id, MTLSAUTHZ_FIELD_SAN_DNS, "partner.biztositas.hu", "biztos\xc3\xadt\xc3\xa1s.hu",
+           "xn--biztosts-fza2j.hu");
+    expect_rejected(id, "non-ASCII byte in DNS SAN");
+}
+
+static void utf8_email_check(const mtlsauthz_identity *id, const void *ctx)
+{
+    (void)ctx;
+    EXPECT(id, MTLSAUTHZ_FIELD_SAN_EMAIL, "j\xc3\xbcrgen@example.com");
+    expect_rejected(id, "non-ASCII byte in email SAN");
+}
+
+static void utf8_uri_check(const mtlsauthz_identity *id, const void *ctx)
+{
+    (void)ctx;
+    EXPECT(id, MTLSAUTHZ_FIELD_SAN_URI,
+           "https://example.com/\xc3\xbc"
+           "ber");
+    EXPECT_NONE(id, MTLSAUTHZ_FIELD_SPIFFE_ID);
+    expect_rejected(id, "non-ASCII byte in URI SAN");
+}
+
+Test(identity, non_ascii_ia5_sans_are_kept_as_sent_and_rejected)
+{
+    each_input("utf8-dns", utf8_dns_check, NULL);
+    each_input("utf8-email", utf8_email_check, NULL);
+    each_input("utf8-uri", utf8_uri_check, NULL);
+}
+
+/* A rejected identity is denied every operation, even one a rule grants to any identity. */
+Test(identity, rejected_identities_are_denied_everything)
+{
+    static const char yaml[] = "version: 1\n"
+                               "rules:\n"
+                               "  - id: anyone\n"
+                               "    effect: allow\n"
+                               "    principals: [\"*\"]\n"
+                               "    operations: [\"**\"]\n";
+    static const char *const rejected[] = {"utf8-dns.pem", "utf8-email.der", "utf8-uri.pem",
+                                           "latin1-dns.der"};
+    mtlsauthz_policy *p = NULL;
+    mtlsauthz_error err = {0, ""};
+    mtlsauthz_decision d;
+    mtlsauthz_identity *id;
+    size_t i;
+    cr_assert_eq(mtlsauthz_policy_load(&p, yaml, sizeof(yaml) - 1, &err), 0, "%s", err.message);
+    id = load("builder.pem");
+    cr_assert_eq(mtlsauthz_policy_decide(&d, p, id, "GET /x", 6, &err), 0, "%s", err.message);
+    cr_assert(d.allowed, "an accepted identity is allowed what anyone may do");
+    mtlsauthz_identity_free(id);
+    for (i = 0; i < MTLSAUTHZ__ARRAY_LEN(rejected); i++) {
+        id = load(rejected[i]);
+        cr_assert_eq(mtlsauthz_policy_decide(&d, p, id, "GET /x", 6, &err), 0, "%s", err.message);
+        cr_assert(!d.allowed, "%s allowed", rejected[i]);
+        cr_assert_eq(d.reason, MTLSAUTHZ_REASON_IDENTITY_REJECTED, "%s: %s", rejected[i],
+                     mtlsauthz_reason_string(d.reason));
+        mtlsauthz_identity_free(id);
+    }
+    mtlsauthz_policy_free(p);
 }
 
 Test(identity, from_x509_refuses_an_overlong_chain)
