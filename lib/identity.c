@@ -1,8 +1,8 @@
 /*
  * Identities: the public entry points, the getters, JSON, and the builder every extractor
  * fills (identity_build.h). The rules that decide what an identity says (text forms, limits,
- * NUL, non-ASCII and SPIFFE rejection) live here so that every extractor applies them the same
- * way.
+ * NUL, non-ASCII and SPIFFE/X.509-SVID rejection) live here so that every extractor applies
+ * them the same way.
  */
 #include <stdio.h>
 #include <string.h>
@@ -307,6 +307,12 @@ void mtlsauthz__idb_set_ca(mtlsauthz__idb *b, int is_ca)
     b->is_ca = is_ca != 0;
 }
 
+void mtlsauthz__idb_set_key_usage(mtlsauthz__idb *b, unsigned int bits)
+{
+    b->has_key_usage = 1;
+    b->key_usage = bits;
+}
+
 /* ---- SPIFFE ---- */
 
 static int spiffe_td_char(unsigned char c)
@@ -510,6 +516,25 @@ static const char *rejection(const mtlsauthz__idb *b, size_t *spiffe_uri)
     /* X509-SVID spec §4.1: a leaf SVID must not be a CA. */
     if (b->is_ca) {
         return "invalid SPIFFE ID: leaf is a CA";
+    }
+    /*
+     * X509-SVID spec §4.3: the keyUsage extension must be set on every SVID, and a leaf SVID
+     * must set digitalSignature and must not set keyCertSign or cRLSign (§5.2 makes a validator
+     * check the last two). A leaf without the extension has no digitalSignature, as go-spiffe's
+     * x509svid.Parse reads it. Criticality, which §4.3 also asks for, is not checked: go-spiffe
+     * does not check it either, and it says nothing about what the key may do.
+     */
+    if (!b->has_key_usage) {
+        return "invalid SPIFFE ID: leaf has no keyUsage extension";
+    }
+    if ((b->key_usage & MTLSAUTHZ__KU_DIGITAL_SIGNATURE) == 0) {
+        return "invalid SPIFFE ID: leaf keyUsage lacks digitalSignature";
+    }
+    if ((b->key_usage & MTLSAUTHZ__KU_KEY_CERT_SIGN) != 0) {
+        return "invalid SPIFFE ID: leaf keyUsage has keyCertSign";
+    }
+    if ((b->key_usage & MTLSAUTHZ__KU_CRL_SIGN) != 0) {
+        return "invalid SPIFFE ID: leaf keyUsage has cRLSign";
     }
     *spiffe_uri = 0;
     return NULL;

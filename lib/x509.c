@@ -237,6 +237,31 @@ static int set_ca(mtlsauthz__idb *b, X509 *x, mtlsauthz_error *err)
     return 0;
 }
 
+/* keyUsage (RFC 5280 §4.2.1.3), which decides whether a SPIFFE leaf is an X.509-SVID. Read
+ * with X509_get_ext_d2i() like the other extensions, so a duplicate or malformed one fails
+ * closed, rather than through X509_get_key_usage(), whose answer for such a certificate is 0
+ * and mixes in every other extension's validity. */
+static int set_key_usage(mtlsauthz__idb *b, X509 *x, mtlsauthz_error *err)
+{
+    ASN1_BIT_STRING *ku;
+    unsigned int bits = 0;
+    int n, rc;
+    if ((rc = get_ext((void **)&ku, x, NID_key_usage, "keyUsage", err)) != 0) {
+        return rc;
+    }
+    if (ku == NULL) {
+        return 0;
+    }
+    for (n = 0; (1u << n) <= MTLSAUTHZ__KU_DECIPHER_ONLY; n++) {
+        if (ASN1_BIT_STRING_get_bit(ku, n)) {
+            bits |= 1u << n;
+        }
+    }
+    mtlsauthz__idb_set_key_usage(b, bits);
+    ASN1_BIT_STRING_free(ku);
+    return 0;
+}
+
 static int set_time(mtlsauthz__idb *b, mtlsauthz_field f, const ASN1_TIME *t, mtlsauthz_error *err)
 {
     struct tm tm;
@@ -285,7 +310,7 @@ static int extract(mtlsauthz__idb *b, X509 *x, const unsigned char *der, size_t 
         (rc = set_time(b, MTLSAUTHZ_FIELD_NOT_BEFORE, X509_get0_notBefore(x), err)) != 0 ||
         (rc = set_time(b, MTLSAUTHZ_FIELD_NOT_AFTER, X509_get0_notAfter(x), err)) != 0 ||
         (rc = add_sans(b, x, err)) != 0 || (rc = add_ekus(b, x, err)) != 0 ||
-        (rc = set_ca(b, x, err)) != 0) {
+        (rc = set_ca(b, x, err)) != 0 || (rc = set_key_usage(b, x, err)) != 0) {
         return rc;
     }
     return 0;

@@ -104,8 +104,11 @@ MTLSAUTHZ_API MTLSAUTHZ_WARN_UNUSED int mtlsauthz_identity_get(const char **valu
  * NULL when the identity may be authorized; otherwise a short static reason why it is
  * rejected: "NUL byte in subject CN" (or O, OU, subject DN attribute, DNS SAN, URI SAN, email
  * SAN), "non-ASCII byte in DNS SAN" (or URI SAN, email SAN), "malformed iPAddress SAN", or
- * "invalid SPIFFE ID: ..." for a spiffe URI on a leaf that is not a valid X.509-SVID. A rejected
- * identity is denied every operation. A NULL identity is reported as rejected.
+ * "invalid SPIFFE ID: ..." for a spiffe URI on a leaf that is not a valid X.509-SVID: a bad
+ * URI, more than one URI SAN, "leaf is a CA", "leaf has no keyUsage extension", "leaf keyUsage
+ * lacks digitalSignature", "leaf keyUsage has keyCertSign", "leaf keyUsage has cRLSign"
+ * (X509-SVID spec §4.1, §4.3). A rejected identity is denied every operation. A NULL identity
+ * is reported as rejected.
  */
 MTLSAUTHZ_API const char *mtlsauthz_identity_rejected(const mtlsauthz_identity *id);
 

@@ -36,6 +36,21 @@
 #                 CN=mallory\,OU=ops,O=Example Corp (a `dn` pattern's `*` must not cross it)
 #   spiffe-upper-td, spiffe-dotdot, spiffe-query, spiffe-port, spiffe-td-only, spiffe-two-uri,
 #   spiffe-ca (CA:TRUE leaf), spiffe-upper-scheme (SPIFFE://...): invalid X.509-SVIDs
+# X.509-SVID key usage (X509-SVID spec 4.3). go-spiffe's published wrong-leaf vectors
+# (svid/x509svid/testdata), rebuilt with their facts: subject C=US, O=SPIFFE, URI SAN
+# spiffe://example.org/workload-1, critical basicConstraints and keyUsage:
+#   wrong-leaf-ca-true                CA:TRUE, digitalSignature
+#   wrong-leaf-cert-sign              CA:FALSE, digitalSignature + keyCertSign
+#   wrong-leaf-crl-sign               CA:FALSE, digitalSignature + cRLSign
+#   wrong-leaf-no-digital-signature   CA:FALSE, keyCertSign + cRLSign
+#   wrong-leaf-empty-id               CA:FALSE, digitalSignature, no SAN at all
+# and two that go-spiffe had only while its validation was being written (never released):
+#   wrong-leaf-id-only-root           URI spiffe://example.org (no path)
+#   wrong-leaf-ext-key-usage-incomplete  EKU clientAuth only (go-spiffe dropped that check)
+# Ours: spiffe-no-ku (no keyUsage extension: not an SVID), and valid SVIDs spiffe-ku-extra
+# (digitalSignature, keyEncipherment, keyAgreement), spiffe-ku-noncritical (keyUsage not
+# marked critical), spiffe-ku-two-bytes (digitalSignature, keyAgreement, decipherOnly: bit 8,
+# so the BIT STRING has two octets).
 # IA5String SANs holding UTF-8 (RFC 5280 4.2.1.6 makes them ASCII; the shape of
 # cryptography_vectors' x509/utf8-dnsname.pem), signed as they are:
 #   utf8-dns      DNS partner.biztositas.hu, biztos\xc3\xadt\xc3\xa1s.hu (raw UTF-8),
@@ -224,6 +239,35 @@ spiffe spiffe-upper-scheme "URI:SPIFFE://prod.example.com/a"
 leaf spiffe-ca "/CN=spiffe-ca" "basicConstraints = critical, CA:TRUE
 keyUsage = critical, digitalSignature, keyCertSign
 subjectAltName = URI:spiffe://prod.example.com/a"
+
+# go-spiffe's wrong-leaf vectors (see the header); `wleaf NAME BC KU [SAN]`.
+wleaf() {
+    ext="basicConstraints = critical, $2
+keyUsage = critical, $3
+authorityKeyIdentifier = keyid"
+    if [ -n "${4:-}" ]; then ext="$ext
+subjectAltName = $4"; fi
+    leaf "$1" "/C=US/O=SPIFFE" "$ext"
+}
+WL_ID="URI:spiffe://example.org/workload-1"
+wleaf wrong-leaf-ca-true CA:TRUE digitalSignature "$WL_ID"
+wleaf wrong-leaf-cert-sign CA:FALSE "digitalSignature, keyCertSign" "$WL_ID"
+wleaf wrong-leaf-crl-sign CA:FALSE "digitalSignature, cRLSign" "$WL_ID"
+wleaf wrong-leaf-no-digital-signature CA:FALSE "keyCertSign, cRLSign" "$WL_ID"
+wleaf wrong-leaf-empty-id CA:FALSE digitalSignature
+wleaf wrong-leaf-id-only-root CA:FALSE digitalSignature "URI:spiffe://example.org"
+leaf wrong-leaf-ext-key-usage-incomplete "/C=US/O=SPIFFE" "$CLIENT
+subjectAltName = $WL_ID"
+leaf spiffe-no-ku "/CN=spiffe-no-ku" "basicConstraints = critical, CA:FALSE
+extendedKeyUsage = clientAuth
+subjectAltName = URI:spiffe://prod.example.com/a"
+spiffe_ku() { leaf "$1" "/CN=$1" "basicConstraints = critical, CA:FALSE
+keyUsage = $2
+extendedKeyUsage = clientAuth
+subjectAltName = URI:spiffe://prod.example.com/a"; }
+spiffe_ku spiffe-ku-extra "critical, digitalSignature, keyEncipherment, keyAgreement"
+spiffe_ku spiffe-ku-noncritical "digitalSignature"
+spiffe_ku spiffe-ku-two-bytes "critical, digitalSignature, keyAgreement, decipherOnly"
 
 # IA5String SANs with UTF-8 bytes: openssl writes a config value's bytes as they are.
 leaf utf8-dns "/CN=utf8-dns" "$CLIENT

@@ -166,6 +166,29 @@ else
     bad "text output of non-ASCII SANs: $(cat "$TMP/utf8-dns.txt" "$TMP/latin1-dns.txt")"
 fi
 
+# A leaf whose keyUsage does not make it an X.509-SVID (X509-SVID spec §4.3) has no SPIFFE ID
+# and is rejected (go-spiffe's wrong-leaf vectors, rebuilt by gen-certs.sh).
+for c in "wrong-leaf-cert-sign:leaf keyUsage has keyCertSign" \
+    "wrong-leaf-crl-sign:leaf keyUsage has cRLSign" \
+    "wrong-leaf-no-digital-signature:leaf keyUsage lacks digitalSignature"; do
+    name=${c%%:*}
+    why="invalid SPIFFE ID: ${c#*:}"
+    if "$CLI" identity --format json "$CERTS/$name.pem" > "$TMP/$name.json" &&
+        "$PYTHON" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["spiffe_id"] is None, d["spiffe_id"]
+assert d["san"]["uri"] == ["spiffe://example.org/workload-1"], d["san"]
+assert d["rejected"] == sys.argv[2], d["rejected"]' "$TMP/$name.json" "$why" &&
+        "$CLI" identity "$CERTS/$name.der" > "$TMP/$name.txt" &&
+        grep -q '^SPIFFE ID: *(none)$' "$TMP/$name.txt" &&
+        grep -q -F "REJECTED: $why" "$TMP/$name.txt"; then
+        ok
+    else
+        bad "$name: not rejected as '$why': $(cat "$TMP/$name.json")"
+    fi
+done
+
 # Every key is present and lists are lists, never missing, for the emptiest certificate.
 if "$CLI" identity --format json "$CERTS/plain.der" > "$TMP/plain.json" &&
     "$PYTHON" -c '

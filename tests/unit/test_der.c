@@ -1020,10 +1020,13 @@ Test(der, crafted_extensions)
                  0, "two EKUs");
     crafted_free(with_exts(C(2, ext(BC_OID, H("30 00")), ext(BC_OID, H("30 00")))), 0, "two BCs");
     /* A repeated extension the identity does not read is OpenSSL's concern only at use. */
-    crafted_free(
-        with_exts(C(3, ext("55 1d 0f", H("03 02 07 80")), ext("55 1d 0f", H("03 02 07 80")),
-                    ext(SAN_OID, SEQ(1, T(0x82, S("a")))))),
-        1, "two key usages");
+    crafted_free(with_exts(C(3, ext("55 1d 0e", H("04 01 aa")), ext("55 1d 0e", H("04 01 aa")),
+                             ext(SAN_OID, SEQ(1, T(0x82, S("a")))))),
+                 1, "two subject key identifiers");
+    /* keyUsage is read now (X.509-SVID rules): two of them fail closed, like two SANs. */
+    crafted_free(with_exts(C(3, ext(KU_OID, H(KU_DS)), ext(KU_OID, H(KU_DS)),
+                             ext(SAN_OID, SEQ(1, T(0x82, S("a")))))),
+                 0, "two key usages");
     /* Critical: DER TRUE only. */
     crafted_free(
         with_exts(SEQ(3, T(0x06, H(SAN_OID)), H("01 01 ff"), T(0x04, SEQ(1, T(0x82, S("a")))))), 1,
@@ -1123,12 +1126,12 @@ Test(der, crafted_key_usages_and_constraints)
     crafted_free(with_exts(ext(EKU_OID, SEQ(1, T(0x0c, S("x"))))), 0, "EKU not an OID");
 
     /* basicConstraints cA (RFC 5280 §4.2.1.9) decides whether a SPIFFE leaf is a CA. */
-    id = crafted(with_exts(C(2, ext(BC_OID, H("30 06 01 01 ff 02 01 00")),
+    id = crafted(with_exts(C(3, ext(BC_OID, H("30 06 01 01 ff 02 01 00")), ext(KU_OID, H(KU_DS)),
                              ext(SAN_OID, SEQ(1, T(0x86, S("spiffe://td/x")))))),
                  1, "CA with pathlen");
     cr_assert_str_eq(mtlsauthz_identity_rejected(id), "invalid SPIFFE ID: leaf is a CA");
     mtlsauthz_identity_free(id);
-    id = crafted(with_exts(C(2, ext(BC_OID, H("30 03 02 01 05")),
+    id = crafted(with_exts(C(3, ext(BC_OID, H("30 03 02 01 05")), ext(KU_OID, H(KU_DS)),
                              ext(SAN_OID, SEQ(1, T(0x86, S("spiffe://td/x")))))),
                  1, "pathlen only");
     cr_assert(mtlsauthz_identity_rejected(id) == NULL);
@@ -1137,6 +1140,99 @@ Test(der, crafted_key_usages_and_constraints)
     crafted_free(with_exts(ext(BC_OID, H("30 03 01 01 01"))), 0, "BER TRUE");
     crafted_free(with_exts(ext(BC_OID, H("30 06 02 01 00 01 01 ff"))), 0, "wrong order");
     crafted_free(with_exts(ext(BC_OID, H("30 04 02 02 00 05"))), 0, "padded pathlen");
+}
+
+/*
+ * keyUsage (RFC 5280 §4.2.1.3) on a SPIFFE leaf: the walker reads the DER forms itself and
+ * leaves every other form to OpenSSL, and both give the X.509-SVID verdict (X509-SVID spec
+ * §4.3). `reason` NULL means a valid SVID.
+ */
+Test(der, crafted_key_usage)
+{
+    static const struct {
+        const char *ku; /* the extnValue, or NULL for no keyUsage extension */
+        int supported;
+        const char *reason;
+    } cases[] = {
+        {"03 02 07 80", 1, NULL},    /* digitalSignature */
+        {"03 02 05 a0", 1, NULL},    /* + keyEncipherment */
+        {"03 02 03 88", 1, NULL},    /* + keyAgreement */
+        {"03 03 07 80 80", 1, NULL}, /* + decipherOnly, the ninth bit */
+        {"03 03 07 88 80", 1, NULL}, /* + keyAgreement + decipherOnly */
+        {"03 02 02 84", 1, "leaf keyUsage has keyCertSign"},
+        {"03 02 01 82", 1, "leaf keyUsage has cRLSign"},
+        {"03 02 01 86", 1, "leaf keyUsage has keyCertSign"}, /* both: keyCertSign first */
+        {"03 02 01 06", 1, "leaf keyUsage lacks digitalSignature"},
+        {"03 02 06 40", 1, "leaf keyUsage lacks digitalSignature"},    /* nonRepudiation only */
+        {"03 03 07 00 80", 1, "leaf keyUsage lacks digitalSignature"}, /* decipherOnly only */
+        {"03 01 00", 1, "leaf keyUsage lacks digitalSignature"},       /* no bits */
+        {NULL, 1, "leaf has no keyUsage extension"},
+        /* Not DER (X.690 §11.2): left to OpenSSL, which reads the same bits. */
+        {"03 02 00 80", 0, NULL},                                /* trailing zero bits */
+        {"03 02 07 81", 0, NULL},                                /* an unused bit set */
+        {"03 03 00 80 00", 0, NULL},                             /* a zero octet at the end */
+        {"03 01 07", 0, "leaf keyUsage lacks digitalSignature"}, /* unused bits, no octets */
+        {"03 02 07 80 00", 0, NULL},                             /* a byte after the BIT STRING */
+        {"03 03 06 80 40", 0, NULL},                             /* bit 9: not a named bit */
+        {"03 04 07 80 00 80", 0, NULL},                          /* three octets */
+        /* Malformed: left to OpenSSL, which refuses the certificate. */
+        {"03 02 08 80", 0, NULL},
+        {"03 00", 0, NULL},
+        {"04 02 07 80", 0, NULL},
+        {"", 0, NULL},
+    };
+    size_t i;
+    for (i = 0; i < MTLSAUTHZ__ARRAY_LEN(cases); i++) {
+        const char *what = cases[i].ku != NULL ? cases[i].ku : "no keyUsage";
+        bld sans = ext(SAN_OID, SEQ(1, T(0x86, S("spiffe://td/x"))));
+        bld exts = cases[i].ku != NULL ? C(2, ext(KU_OID, H(cases[i].ku)), sans) : sans;
+        bld der = make_cert(with_exts(exts));
+        const unsigned char *certs[1] = {der.p};
+        mtlsauthz_identity *id = NULL;
+        mtlsauthz_error err;
+        char want[128];
+        int ok = check_one(der.p, der.n, what, 0);
+        cr_assert_eq(ok, cases[i].supported, "%s: walker %s", what, ok ? "succeeded" : "fell back");
+        if (mtlsauthz__x509_from_der_certs(&id, certs, &der.n, 1, &err) == 0) {
+            const char *got = mtlsauthz_identity_rejected(id);
+            if (cases[i].reason == NULL) {
+                cr_assert_null(got, "%s: rejected: %s", what, got);
+                cr_assert_eq(mtlsauthz_identity_count(id, MTLSAUTHZ_FIELD_SPIFFE_ID), 1, "%s",
+                             what);
+            } else {
+                snprintf(want, sizeof(want), "invalid SPIFFE ID: %s", cases[i].reason);
+                cr_assert(got != NULL && strcmp(got, want) == 0, "%s: %s", what, got);
+                cr_assert_eq(mtlsauthz_identity_count(id, MTLSAUTHZ_FIELD_SPIFFE_ID), 0, "%s",
+                             what);
+            }
+        } else {
+            cr_assert(!cases[i].supported && cases[i].reason == NULL, "%s: %s", what, err.message);
+            cr_assert(strstr(err.message, "keyUsage") != NULL, "%s: %s", what, err.message);
+        }
+        mtlsauthz_identity_free(id);
+        free(der.p);
+    }
+
+    /* Two keyUsage extensions (RFC 5280 §4.2 allows one) fail closed, as two SANs do. */
+    {
+        bld der = make_cert(with_exts(C(3, ext(KU_OID, H(KU_DS)), ext(KU_OID, H(KU_DS)),
+                                        ext(SAN_OID, SEQ(1, T(0x86, S("spiffe://td/x")))))));
+        mtlsauthz_identity *id = NULL;
+        mtlsauthz_error err;
+        cr_assert(!check_one(der.p, der.n, "two key usages", 0));
+        cr_assert_eq(mtlsauthz_identity_from_der(&id, der.p, der.n, &err), MTLSAUTHZ_ECERT);
+        cr_assert(strstr(err.message, "more than one keyUsage") != NULL, "%s", err.message);
+        free(der.p);
+    }
+    /* Without a spiffe URI keyUsage decides nothing: this is just a certificate. */
+    {
+        mtlsauthz_identity *id =
+            crafted(with_exts(C(2, ext(KU_OID, H("03 02 01 06")),
+                                ext(SAN_OID, SEQ(1, T(0x82, S("a.example")))))),
+                    1, "keyCertSign without a spiffe URI");
+        cr_assert_null(mtlsauthz_identity_rejected(id));
+        mtlsauthz_identity_free(id);
+    }
 }
 
 Test(der, crafted_unsupported_framing)
