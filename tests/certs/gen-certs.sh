@@ -56,6 +56,9 @@
 #   utf8-dns      DNS partner.biztositas.hu, biztos\xc3\xadt\xc3\xa1s.hu (raw UTF-8),
 #                 xn--biztosts-fza2j.hu
 #   utf8-email    email j\xc3\xbcrgen@example.com  utf8-uri  URI https://example.com/\xc3\xbcber
+# DN attribute names (what a dn pattern must spell):
+#   dn-attrs      organizationIdentifier, serialNumber, SN (surname), GN, street, DC, UID,
+#                 jurisdictionC and the unknown OID 1.3.6.1.4.1.55555.1
 # Byte-patched after signing with python3 (the signature is broken, so these never complete a
 # TLS handshake; the library never verifies signatures, the TLS stack has done that before):
 #   nul-cn        CN "admin\0.evil.com"             nul-dns  dNSName "good.example.com\0.evil.com"
@@ -104,9 +107,14 @@ commonName = optional
 CNF
 
 # Request configs: utf8only (the OpenSSL default) and "default", which picks the smallest
-# type that fits (PrintableString, else T61String for Latin-1, else BMPString).
+# type that fits (PrintableString, else T61String for Latin-1, else BMPString). -subj takes
+# only attribute names that openssl knows, so the private OID dn-attrs carries gets a name
+# here; OpenSSL's own table (and so the library) still does not know it.
 for mask in utf8only default; do
     cat > "$W/req-$mask.cnf" <<CNF
+oid_section = oids
+[ oids ]
+testAttribute = 1.3.6.1.4.1.55555.1
 [ req ]
 distinguished_name = dn
 string_mask = $mask
@@ -276,6 +284,11 @@ leaf utf8-email "/CN=utf8-email" "$CLIENT
 subjectAltName = email:jürgen@example.com"
 leaf utf8-uri "/CN=utf8-uri" "$CLIENT
 subjectAltName = URI:https://example.com/über"
+
+# Attribute types a dn pattern names by OpenSSL's short name, and one OpenSSL does not know.
+attrs="/C=DE/jurisdictionC=DE/O=Example Corp/organizationIdentifier=VATDE-123456789"
+attrs="$attrs/DC=example/DC=com/street=Main Street 1/serialNumber=0042/SN=Doe/GN=Jane"
+leaf dn-attrs "$attrs/UID=jdoe/testAttribute=custom/CN=Jane Doe" "$CLIENT"
 
 # A marker byte, then patched to NUL (the CLI cannot write one).
 leaf nul-cn "/O=Example Corp/CN=admin!.evil.com" "$CLIENT"

@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "der.h"
 #include "helpers.h"
 #include "identity_build.h"
 #include "mtlsauthz/openssl.h"
@@ -184,6 +185,7 @@ static const char *const all_certs[] = {
     "spiffe-ku-extra",
     "spiffe-ku-noncritical",
     "spiffe-ku-two-bytes",
+    "dn-attrs",
 };
 
 static char *cert_file(const char *name, const char *ext)
@@ -384,6 +386,46 @@ Test(identity, dn_special_characters_are_escaped)
     EXPECT(id, MTLSAUTHZ_FIELD_OU, "B", " lead and trail ");
     expect_accepted(id);
     mtlsauthz_identity_free(id);
+}
+
+/*
+ * The attribute names a dn or issuer pattern must spell (docs/policy.md): OpenSSL's short
+ * names, which for some types are their long names (serialNumber, organizationIdentifier), and
+ * for a type OpenSSL does not know, the dotted OID with '#' and the hex of the value's DER
+ * (RFC 4514 §2.4). The DER walker and the OpenSSL extractor print the same.
+ */
+Test(identity, dn_attribute_names_from_both_extractors)
+{
+    static const char want[] =
+        "CN=Jane Doe,1.3.6.1.4.1.55555.1=#0C06637573746F6D,UID=jdoe,GN=Jane,SN=Doe,"
+        "serialNumber=0042,street=Main Street 1,DC=com,DC=example,"
+        "organizationIdentifier=VATDE-123456789,O=Example Corp,jurisdictionC=DE,C=DE";
+    size_t len;
+    char *der = th_cert("dn-attrs.der", &len);
+    const unsigned char *certs[1] = {(const unsigned char *)der};
+    const unsigned char *p = (const unsigned char *)der;
+    mtlsauthz_identity *walker = NULL, *openssl = NULL, *x509 = NULL, *pem = load("dn-attrs.pem");
+    mtlsauthz_error err = {0, ""};
+    X509 *x = d2i_X509(NULL, &p, (long)len);
+    cr_assert_not_null(x);
+    cr_assert_eq(mtlsauthz__der_from_der_certs(&walker, certs, &len, 1), 0,
+                 "the DER walker must read this certificate itself");
+    cr_assert_eq(mtlsauthz__x509_from_der_certs(&openssl, certs, &len, 1, &err), 0, "%s",
+                 err.message);
+    cr_assert_eq(mtlsauthz_identity_from_x509(&x509, x, NULL, &err), 0, "%s", err.message);
+    EXPECT(walker, MTLSAUTHZ_FIELD_SUBJECT_DN, want);
+    EXPECT(openssl, MTLSAUTHZ_FIELD_SUBJECT_DN, want);
+    EXPECT(x509, MTLSAUTHZ_FIELD_SUBJECT_DN, want);
+    EXPECT(pem, MTLSAUTHZ_FIELD_SUBJECT_DN, want);
+    EXPECT(walker, MTLSAUTHZ_FIELD_CN, "Jane Doe");
+    EXPECT(walker, MTLSAUTHZ_FIELD_O, "Example Corp");
+    expect_accepted(walker);
+    mtlsauthz_identity_free(walker);
+    mtlsauthz_identity_free(openssl);
+    mtlsauthz_identity_free(x509);
+    mtlsauthz_identity_free(pem);
+    X509_free(x);
+    free(der);
 }
 
 /* ---- NUL attacks (CVE-2009-2408) ---- */
