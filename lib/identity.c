@@ -452,12 +452,14 @@ static int has_non_ascii(const mtlsauthz__idb *b, mtlsauthz_field f)
  * policy names) is the certificate's; Go's crypto/x509 refuses such a certificate outright.
  * A spiffe URI that is not a valid SVID could slip past a deny rule that names the real ID.
  */
+typedef struct field_reason {
+    mtlsauthz_field field;
+    const char *reason;
+} field_reason;
+
 static const char *rejection(const mtlsauthz__idb *b, size_t *spiffe_uri)
 {
-    static const struct {
-        mtlsauthz_field field;
-        const char *reason;
-    } nul_checks[] = {
+    static const field_reason nul_checks[] = {
         {MTLSAUTHZ_FIELD_CN, "NUL byte in subject CN"},
         {MTLSAUTHZ_FIELD_O, "NUL byte in subject O"},
         {MTLSAUTHZ_FIELD_OU, "NUL byte in subject OU"},
@@ -465,10 +467,7 @@ static const char *rejection(const mtlsauthz__idb *b, size_t *spiffe_uri)
         {MTLSAUTHZ_FIELD_SAN_URI, "NUL byte in URI SAN"},
         {MTLSAUTHZ_FIELD_SAN_EMAIL, "NUL byte in email SAN"},
     };
-    static const struct {
-        mtlsauthz_field field;
-        const char *reason;
-    } ascii_checks[] = {
+    static const field_reason ascii_checks[] = {
         {MTLSAUTHZ_FIELD_SAN_DNS, "non-ASCII byte in DNS SAN"},
         {MTLSAUTHZ_FIELD_SAN_URI, "non-ASCII byte in URI SAN"},
         {MTLSAUTHZ_FIELD_SAN_EMAIL, "non-ASCII byte in email SAN"},
