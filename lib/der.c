@@ -8,8 +8,9 @@
  * - names: X509_NAME_print_ex(XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) for the DN text and
  *   ASN1_STRING_to_UTF8() for the values (crypto/asn1/a_strex.c), including the requirement of
  *   x509_name_canon() that every string value converts to UTF-8, without which d2i_X509() fails;
- * - extensions: X509_get_ext_d2i(), which refuses a duplicate subjectAltName, extKeyUsage or
- *   basicConstraints; OBJ_obj2txt() for extended key usages; ASN1_TIME_to_tm() for times.
+ * - extensions: X509_get_ext_d2i(), which refuses a duplicate subjectAltName, extKeyUsage,
+ *   basicConstraints or keyUsage; OBJ_obj2txt() for extended key usages; ASN1_TIME_to_tm() for
+ *   times.
  * The public key is checked for shape only and never decoded.
  *
  * Every function returns 0, or nonzero for "fall back": nothing here reports an error, because
@@ -112,6 +113,24 @@ static int der_read(cur *c, unsigned char *tag, span *content, span *tlv)
     }
     c->p += hdr + len;
     c->left -= hdr + len;
+    return 0;
+}
+
+int mtlsauthz__der_read_header(unsigned char *tag, size_t *hdr_len, size_t *content_len,
+                               const unsigned char *p, size_t avail)
+{
+    cur c;
+    span content, tlv;
+    if (tag == NULL || hdr_len == NULL || content_len == NULL || p == NULL) {
+        return -1;
+    }
+    c.p = p;
+    c.left = avail;
+    if (der_read(&c, tag, &content, &tlv) != 0) {
+        return -1;
+    }
+    *hdr_len = tlv.len - content.len;
+    *content_len = content.len;
     return 0;
 }
 
@@ -845,6 +864,7 @@ int mtlsauthz__der_oid_text(char *buf, size_t bufsz, const unsigned char *oid, s
 
 /* ---- the certificate ---- */
 
+static const unsigned char oid_ku[] = {0x55, 0x1d, 0x0f};  /* RFC 5280 §4.2.1.3 */
 static const unsigned char oid_san[] = {0x55, 0x1d, 0x11}; /* RFC 5280 §4.2.1.6 */
 static const unsigned char oid_bc[] = {0x55, 0x1d, 0x13};  /* RFC 5280 §4.2.1.9 */
 static const unsigned char oid_eku[] = {0x55, 0x1d, 0x25}; /* RFC 5280 §4.2.1.12 */
@@ -853,16 +873,16 @@ typedef struct cert {
     span serial; /* INTEGER content */
     name issuer, subject;
     der_time not_before, not_after;
-    span san, eku, bc; /* extnValue contents, when has_* */
-    int has_san, has_eku, has_bc;
+    span san, eku, bc, ku; /* extnValue contents, when has_* */
+    int has_san, has_eku, has_bc, has_ku;
 } cert;
 
 /*
  * extensions [3] EXPLICIT SEQUENCE SIZE (1..MAX) OF Extension, Extension ::= SEQUENCE {
  * extnID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING } (RFC 5280 §4.1). Only the
- * leaf's subjectAltName, extKeyUsage and basicConstraints are kept; a second one of those makes
- * X509_get_ext_d2i() fail (RFC 5280 §4.2 allows one), so it falls back. A critical flag must be
- * DER's TRUE (X.690 §11.1; FALSE is the default and never encoded, X.690 §11.5).
+ * leaf's subjectAltName, extKeyUsage, basicConstraints and keyUsage are kept; a second one of
+ * those makes X509_get_ext_d2i() fail (RFC 5280 §4.2 allows one), so it falls back. A critical
+ * flag must be DER's TRUE (X.690 §11.1; FALSE is the default and never encoded, X.690 §11.5).
  */
 static int parse_extensions(cert *ct, span body, int leaf)
 {
@@ -901,6 +921,9 @@ static int parse_extensions(cert *ct, span body, int leaf)
         } else if (span_eq(oid, oid_bc, sizeof(oid_bc))) {
             slot = &ct->bc;
             has = &ct->has_bc;
+        } else if (span_eq(oid, oid_ku, sizeof(oid_ku))) {
+            slot = &ct->ku;
+            has = &ct->has_ku;
         }
         if (has != NULL) {
             if (*has) {
@@ -926,7 +949,7 @@ static int walk(cert *ct, const unsigned char *der, size_t len, int leaf)
     unsigned char tag;
     int v3 = 0;
 
-    ct->has_san = ct->has_eku = ct->has_bc = 0;
+    ct->has_san = ct->has_eku = ct->has_bc = ct->has_ku = 0;
     c.p = der;
     c.left = len;
     if (der_expect(&c, TAG_SEQUENCE, &s) != 0 || c.left != 0) {
@@ -995,17 +1018,14 @@ static int walk(cert *ct, const unsigned char *der, size_t len, int leaf)
 /* ---- building the identity ---- */
 
 /* GeneralNames (RFC 5280 §4.2.1.6): rfc822Name [1], dNSName [2] and uniformResourceIdentifier
- * [6] are IA5Strings, which OpenSSL converts to UTF-8 as Latin-1, and iPAddress [7] is an OCTET
- * STRING. The other forms (otherName, directoryName, ...) fall back rather than repeat how
- * OpenSSL decodes them. */
-static int add_sans(mtlsauthz__idb *b, span ext, sink *tmp)
+ * [6] are IA5Strings, handed to the builder as their content octets (as x509.c does), and
+ * iPAddress [7] is an OCTET STRING. The other forms (otherName, directoryName, ...) fall back
+ * rather than repeat how OpenSSL decodes them. */
+static int add_sans(mtlsauthz__idb *b, span ext)
 {
     cur c = cur_of(ext), g;
     span body, v;
     unsigned char tag;
-    const char *p;
-    size_t len;
-    int rc;
     if (der_expect(&c, TAG_SEQUENCE, &body) != 0 || c.left != 0 || body.len == 0) {
         return -1;
     }
@@ -1033,10 +1053,7 @@ static int add_sans(mtlsauthz__idb *b, span ext, sink *tmp)
         default:
             return -1;
         }
-        if (to_utf8(&p, &len, CS_LATIN1, v, tmp) != 0) {
-            return -1;
-        }
-        if ((rc = mtlsauthz__idb_add(b, f, p, len, NULL)) != 0) {
+        if (mtlsauthz__idb_add(b, f, (const char *)v.p, v.len, NULL) != 0) {
             return -1;
         }
     }
@@ -1088,6 +1105,42 @@ static int get_ca(int *is_ca, span ext)
         return -1;
     }
     return bc.left == 0 ? 0 : -1;
+}
+
+/*
+ * KeyUsage ::= BIT STRING { digitalSignature (0), ..., decipherOnly (8) } (RFC 5280 §4.2.1.3),
+ * in DER only: at most the two octets nine bits need, unused bits zero (X.690 §11.2.1) and no
+ * trailing zero bits (X.690 §11.2.2), so the last octet ends in a used 1 bit. OpenSSL also
+ * takes BER forms, masks the unused bits and ignores bytes after the BIT STRING; those fall
+ * back, as do bits past decipherOnly. Bit n is 1u << n (identity_build.h).
+ */
+static int get_key_usage(unsigned int *bits, span ext)
+{
+    cur c = cur_of(ext);
+    span v;
+    unsigned int unused, last, i, k;
+    *bits = 0;
+    if (der_expect(&c, TAG_BIT_STRING, &v) != 0 || c.left != 0 || v.len < 1 || v.len > 3 ||
+        v.p[0] > 7) {
+        return -1;
+    }
+    unused = v.p[0];
+    if (v.len == 1) {
+        return unused == 0 ? 0 : -1;
+    }
+    last = v.p[v.len - 1];
+    if ((last & ((1u << unused) - 1)) != 0 || (last & (1u << unused)) == 0) {
+        return -1;
+    }
+    for (i = 1; i < v.len; i++) {
+        for (k = 0; k < 8; k++) {
+            if ((v.p[i] & (0x80u >> k)) != 0) {
+                *bits |= 1u << ((i - 1) * 8 + k);
+            }
+        }
+    }
+    /* Bits 0-8 are the named ones: decipherOnly (8) is the last. */
+    return *bits >= 2 * MTLSAUTHZ__KU_DECIPHER_ONLY ? -1 : 0;
 }
 
 /* The serial's magnitude and sign, as OpenSSL keeps an INTEGER: a negative one (X.690 §8.3.3)
@@ -1193,6 +1246,7 @@ static int set_time(mtlsauthz__idb *b, mtlsauthz_field f, const der_time *t)
 static int build(mtlsauthz__idb *b, const cert *ct, const unsigned char *der, size_t len)
 {
     sink tmp;
+    unsigned int ku = 0;
     int is_ca = 0, rc = -1;
     sink_init(&tmp);
     if (add_dn(b, MTLSAUTHZ_FIELD_SUBJECT_DN, &ct->subject, &tmp) != 0 ||
@@ -1203,11 +1257,15 @@ static int build(mtlsauthz__idb *b, const cert *ct, const unsigned char *der, si
         set_time(b, MTLSAUTHZ_FIELD_NOT_AFTER, &ct->not_after) != 0) {
         goto out;
     }
-    if ((ct->has_san && add_sans(b, ct->san, &tmp) != 0) ||
-        (ct->has_eku && add_ekus(b, ct->eku) != 0) || (ct->has_bc && get_ca(&is_ca, ct->bc) != 0)) {
+    if ((ct->has_san && add_sans(b, ct->san) != 0) || (ct->has_eku && add_ekus(b, ct->eku) != 0) ||
+        (ct->has_bc && get_ca(&is_ca, ct->bc) != 0) ||
+        (ct->has_ku && get_key_usage(&ku, ct->ku) != 0)) {
         goto out;
     }
     mtlsauthz__idb_set_ca(b, is_ca);
+    if (ct->has_ku) {
+        mtlsauthz__idb_set_key_usage(b, ku);
+    }
     rc = 0;
 out:
     sink_free(&tmp);

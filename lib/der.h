@@ -30,6 +30,17 @@ int mtlsauthz__der_from_der_certs(mtlsauthz_identity **out, const unsigned char 
                                   const size_t *lens, size_t count);
 
 /*
+ * The walker's element reader on its own, for tests of its bounds: reads the header of the DER
+ * element at the start of `p` (`avail` bytes) exactly as every read in the walker does. *tag
+ * receives the identifier octet, *hdr_len the length of the identifier and length octets and
+ * *content_len the length of the content. Returns 0, or -1 when the header is not DER the
+ * walker takes (high tag number, indefinite or non-minimal length, more than three length
+ * octets) or when the header or the content does not fit in `avail`. Reads only p[0..avail).
+ */
+int mtlsauthz__der_read_header(unsigned char *tag, size_t *hdr_len, size_t *content_len,
+                               const unsigned char *p, size_t avail);
+
+/*
  * Writes the dotted text of an OBJECT IDENTIFIER, given its content octets (X.690 §8.19), to
  * buf (NUL-terminated) and returns its length: byte for byte what OBJ_obj2txt(buf, n, obj, 1)
  * prints. Returns -1, writing nothing useful, for an invalid encoding (empty, a leading 0x80 in a

@@ -1,7 +1,8 @@
 /*
  * Identities: the public entry points, the getters, JSON, and the builder every extractor
  * fills (identity_build.h). The rules that decide what an identity says (text forms, limits,
- * NUL and SPIFFE rejection) live here so that every extractor applies them the same way.
+ * NUL, non-ASCII and SPIFFE/X.509-SVID rejection) live here so that every extractor applies
+ * them the same way.
  */
 #include <stdio.h>
 #include <string.h>
@@ -306,6 +307,12 @@ void mtlsauthz__idb_set_ca(mtlsauthz__idb *b, int is_ca)
     b->is_ca = is_ca != 0;
 }
 
+void mtlsauthz__idb_set_key_usage(mtlsauthz__idb *b, unsigned int bits)
+{
+    b->has_key_usage = 1;
+    b->key_usage = bits;
+}
+
 /* ---- SPIFFE ---- */
 
 static int spiffe_td_char(unsigned char c)
@@ -422,23 +429,48 @@ static int has_nul(const mtlsauthz__idb *b, mtlsauthz_field f)
     return 0;
 }
 
+static int has_non_ascii(const mtlsauthz__idb *b, mtlsauthz_field f)
+{
+    size_t i, k;
+    for (i = 0; i < b->counts[f]; i++) {
+        const struct mtlsauthz__idb_val *v = &b->vals[f][i];
+        const unsigned char *p = (const unsigned char *)b->data.ptr + v->off;
+        for (k = 0; k < v->len; k++) {
+            if (p[k] >= 0x80) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
 /*
  * The rejection rules, in a fixed order so that every extractor reports the same reason.
- * A NUL inside a name could make it pass for a shorter one (CVE-2009-2408); a spiffe URI that
- * is not a valid SVID could slip past a deny rule that names the real ID.
+ * A NUL inside a name could make it pass for a shorter one (CVE-2009-2408). dNSName,
+ * rfc822Name and uniformResourceIdentifier are IA5Strings (RFC 5280 §4.2.1.6), so a byte from
+ * 0x80 up is outside their alphabet, and no reading of it (Latin-1, UTF-8, or an IDNA form a
+ * policy names) is the certificate's; Go's crypto/x509 refuses such a certificate outright.
+ * A spiffe URI that is not a valid SVID could slip past a deny rule that names the real ID.
  */
+typedef struct field_reason {
+    mtlsauthz_field field;
+    const char *reason;
+} field_reason;
+
 static const char *rejection(const mtlsauthz__idb *b, size_t *spiffe_uri)
 {
-    static const struct {
-        mtlsauthz_field field;
-        const char *reason;
-    } nul_checks[] = {
+    static const field_reason nul_checks[] = {
         {MTLSAUTHZ_FIELD_CN, "NUL byte in subject CN"},
         {MTLSAUTHZ_FIELD_O, "NUL byte in subject O"},
         {MTLSAUTHZ_FIELD_OU, "NUL byte in subject OU"},
         {MTLSAUTHZ_FIELD_SAN_DNS, "NUL byte in DNS SAN"},
         {MTLSAUTHZ_FIELD_SAN_URI, "NUL byte in URI SAN"},
         {MTLSAUTHZ_FIELD_SAN_EMAIL, "NUL byte in email SAN"},
+    };
+    static const field_reason ascii_checks[] = {
+        {MTLSAUTHZ_FIELD_SAN_DNS, "non-ASCII byte in DNS SAN"},
+        {MTLSAUTHZ_FIELD_SAN_URI, "non-ASCII byte in URI SAN"},
+        {MTLSAUTHZ_FIELD_SAN_EMAIL, "non-ASCII byte in email SAN"},
     };
     size_t i, n_uri = b->counts[MTLSAUTHZ_FIELD_SAN_URI], n_spiffe = 0;
     const char *reason;
@@ -457,6 +489,11 @@ static const char *rejection(const mtlsauthz__idb *b, size_t *spiffe_uri)
     }
     if (b->nul_in_dn_attr) {
         return "NUL byte in subject DN attribute";
+    }
+    for (i = 0; i < MTLSAUTHZ__ARRAY_LEN(ascii_checks); i++) {
+        if (has_non_ascii(b, ascii_checks[i].field)) {
+            return ascii_checks[i].reason;
+        }
     }
     if (b->bad_ip) {
         return "malformed iPAddress SAN";
@@ -478,6 +515,25 @@ static const char *rejection(const mtlsauthz__idb *b, size_t *spiffe_uri)
     /* X509-SVID spec §4.1: a leaf SVID must not be a CA. */
     if (b->is_ca) {
         return "invalid SPIFFE ID: leaf is a CA";
+    }
+    /*
+     * X509-SVID spec §4.3: the keyUsage extension must be set on every SVID, and a leaf SVID
+     * must set digitalSignature and must not set keyCertSign or cRLSign (§5.2 makes a validator
+     * check the last two). A leaf without the extension has no digitalSignature, as go-spiffe's
+     * x509svid.Parse reads it. Criticality, which §4.3 also asks for, is not checked: go-spiffe
+     * does not check it either, and it says nothing about what the key may do.
+     */
+    if (!b->has_key_usage) {
+        return "invalid SPIFFE ID: leaf has no keyUsage extension";
+    }
+    if ((b->key_usage & MTLSAUTHZ__KU_DIGITAL_SIGNATURE) == 0) {
+        return "invalid SPIFFE ID: leaf keyUsage lacks digitalSignature";
+    }
+    if ((b->key_usage & MTLSAUTHZ__KU_KEY_CERT_SIGN) != 0) {
+        return "invalid SPIFFE ID: leaf keyUsage has keyCertSign";
+    }
+    if ((b->key_usage & MTLSAUTHZ__KU_CRL_SIGN) != 0) {
+        return "invalid SPIFFE ID: leaf keyUsage has cRLSign";
     }
     *spiffe_uri = 0;
     return NULL;

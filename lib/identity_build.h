@@ -1,11 +1,12 @@
 /*
  * Building an identity from pieces (identity.c), and the extractors that supply the pieces.
  *
- * An extractor (the OpenSSL one in x509.c; later the DER walker) decodes a leaf certificate
- * and hands the builder each value as UTF-8 bytes, in certificate order. The builder owns
- * every rule that must not differ between extractors: the text forms of the serial, digest,
- * times, IP addresses and EKUs, the per-field limits, the NUL and SPIFFE rejection rules and
- * their reasons. Two extractors that feed the same pieces build byte-identical identities.
+ * An extractor (the OpenSSL one in x509.c, the DER walker in der.c) decodes a leaf
+ * certificate and hands the builder each value in certificate order: names as UTF-8, the
+ * IA5String SANs as their own bytes. The builder owns every rule that must not differ between
+ * extractors: the text forms of the serial, digest, times, IP addresses and EKUs, the
+ * per-field limits, the NUL, non-ASCII and SPIFFE (X.509-SVID) rejection rules and their
+ * reasons. Two extractors that feed the same pieces build byte-identical identities.
  */
 #ifndef MTLSAUTHZ_IDENTITY_BUILD_H
 #define MTLSAUTHZ_IDENTITY_BUILD_H
@@ -22,9 +23,11 @@ typedef struct mtlsauthz__idb {
     size_t caps[MTLSAUTHZ_FIELD_COUNT_];
     struct mtlsauthz__idb_val *ip_raw; /* parallel to vals[SAN_IP] */
     size_t ip_raw_cap;
-    int nul_in_dn_attr; /* a subject DN attribute other than CN, O, OU held a NUL */
-    int bad_ip;         /* an iPAddress SAN was neither 4 nor 16 bytes */
-    int is_ca;          /* basicConstraints cA is TRUE */
+    int nul_in_dn_attr;     /* a subject DN attribute other than CN, O, OU held a NUL */
+    int bad_ip;             /* an iPAddress SAN was neither 4 nor 16 bytes */
+    int is_ca;              /* basicConstraints cA is TRUE */
+    int has_key_usage;      /* the leaf has a keyUsage extension */
+    unsigned int key_usage; /* its named bits, MTLSAUTHZ__KU_* */
 } mtlsauthz__idb;
 
 /* A field's name for messages ("subject CN", "DNS SAN"). Never NULL. */
@@ -34,8 +37,10 @@ void mtlsauthz__idb_init(mtlsauthz__idb *b);
 void mtlsauthz__idb_free(mtlsauthz__idb *b);
 
 /*
- * Appends a UTF-8 value (may contain NULs) to a text field: SUBJECT_DN, ISSUER_DN, CN, O, OU,
- * SAN_DNS, SAN_URI or SAN_EMAIL. The other fields have their own setters below.
+ * Appends a value (may contain NULs) to a text field: SUBJECT_DN, ISSUER_DN, CN, O or OU as
+ * UTF-8; SAN_DNS, SAN_URI or SAN_EMAIL as the IA5String's content octets, unconverted, so that
+ * a byte from 0x80 up rejects the identity (RFC 5280 §4.2.1.6 allows only ASCII there). The
+ * other fields have their own setters below.
  * Errors: MTLSAUTHZ_ELIMIT (more than MTLSAUTHZ__MAX_VALUES values), MTLSAUTHZ_ENOMEM,
  * MTLSAUTHZ_EINTERNAL (a field without a text setter, or a single-valued field set twice).
  */
@@ -70,6 +75,19 @@ int mtlsauthz__idb_set_time(mtlsauthz__idb *b, mtlsauthz_field field, int year, 
 
 /* Whether the leaf is a CA (basicConstraints cA TRUE): a CA is never a SPIFFE workload. */
 void mtlsauthz__idb_set_ca(mtlsauthz__idb *b, int is_ca);
+
+/* KeyUsage named bits (RFC 5280 §4.2.1.3): bit n of the BIT STRING is 1u << n. */
+#define MTLSAUTHZ__KU_DIGITAL_SIGNATURE (1u << 0)
+#define MTLSAUTHZ__KU_KEY_CERT_SIGN (1u << 5)
+#define MTLSAUTHZ__KU_CRL_SIGN (1u << 6)
+#define MTLSAUTHZ__KU_DECIPHER_ONLY (1u << 8) /* the last named bit */
+
+/*
+ * The leaf's keyUsage extension: its named bits 0-8 as MTLSAUTHZ__KU_* (other bits are not
+ * passed). An extractor calls this only when the extension is there; a builder it was never
+ * called on has none, which the X.509-SVID rules treat as no digitalSignature.
+ */
+void mtlsauthz__idb_set_key_usage(mtlsauthz__idb *b, unsigned int bits);
 
 /*
  * Checks that every single-valued field is set, applies the rejection rules, derives the

@@ -134,6 +134,21 @@ static int get_ext(void **out, X509 *x, int nid, const char *what, mtlsauthz_err
     return mtlsauthz__error_set(err, MTLSAUTHZ_ECERT, "malformed %s extension", what);
 }
 
+/* An IA5String name (RFC 5280 §4.2.1.6) as its content octets, not converted to UTF-8 as
+ * Latin-1 the way ASN1_STRING_to_UTF8() would: the builder must see a byte from 0x80 up as the
+ * certificate has it, and reject the identity. */
+static int add_ia5(mtlsauthz__idb *b, mtlsauthz_field f, const ASN1_IA5STRING *s,
+                   mtlsauthz_error *err)
+{
+    const unsigned char *p = ASN1_STRING_get0_data(s);
+    int len = ASN1_STRING_length(s);
+    if (len < 0 || (len > 0 && p == NULL)) {
+        return mtlsauthz__error_set(err, MTLSAUTHZ_ECERT, "undecodable string in %s",
+                                    mtlsauthz__field_name(f));
+    }
+    return mtlsauthz__idb_add(b, f, len == 0 ? "" : (const char *)p, (size_t)len, err);
+}
+
 static int add_sans(mtlsauthz__idb *b, X509 *x, mtlsauthz_error *err)
 {
     GENERAL_NAMES *gens;
@@ -149,13 +164,13 @@ static int add_sans(mtlsauthz__idb *b, X509 *x, mtlsauthz_error *err)
         const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
         switch (g->type) {
         case GEN_DNS:
-            rc = add_string(b, MTLSAUTHZ_FIELD_SAN_DNS, g->d.dNSName, err);
+            rc = add_ia5(b, MTLSAUTHZ_FIELD_SAN_DNS, g->d.dNSName, err);
             break;
         case GEN_URI:
-            rc = add_string(b, MTLSAUTHZ_FIELD_SAN_URI, g->d.uniformResourceIdentifier, err);
+            rc = add_ia5(b, MTLSAUTHZ_FIELD_SAN_URI, g->d.uniformResourceIdentifier, err);
             break;
         case GEN_EMAIL:
-            rc = add_string(b, MTLSAUTHZ_FIELD_SAN_EMAIL, g->d.rfc822Name, err);
+            rc = add_ia5(b, MTLSAUTHZ_FIELD_SAN_EMAIL, g->d.rfc822Name, err);
             break;
         case GEN_IPADD:
             rc = mtlsauthz__idb_add_ip(b, ASN1_STRING_get0_data(g->d.iPAddress),
@@ -222,6 +237,31 @@ static int set_ca(mtlsauthz__idb *b, X509 *x, mtlsauthz_error *err)
     return 0;
 }
 
+/* keyUsage (RFC 5280 §4.2.1.3), which decides whether a SPIFFE leaf is an X.509-SVID. Read
+ * with X509_get_ext_d2i() like the other extensions, so a duplicate or malformed one fails
+ * closed, rather than through X509_get_key_usage(), whose answer for such a certificate is 0
+ * and mixes in every other extension's validity. */
+static int set_key_usage(mtlsauthz__idb *b, X509 *x, mtlsauthz_error *err)
+{
+    ASN1_BIT_STRING *ku;
+    unsigned int bits = 0;
+    int n, rc;
+    if ((rc = get_ext((void **)&ku, x, NID_key_usage, "keyUsage", err)) != 0) {
+        return rc;
+    }
+    if (ku == NULL) {
+        return 0;
+    }
+    for (n = 0; (1u << n) <= MTLSAUTHZ__KU_DECIPHER_ONLY; n++) {
+        if (ASN1_BIT_STRING_get_bit(ku, n)) {
+            bits |= 1u << n;
+        }
+    }
+    mtlsauthz__idb_set_key_usage(b, bits);
+    ASN1_BIT_STRING_free(ku);
+    return 0;
+}
+
 static int set_time(mtlsauthz__idb *b, mtlsauthz_field f, const ASN1_TIME *t, mtlsauthz_error *err)
 {
     struct tm tm;
@@ -270,7 +310,7 @@ static int extract(mtlsauthz__idb *b, X509 *x, const unsigned char *der, size_t 
         (rc = set_time(b, MTLSAUTHZ_FIELD_NOT_BEFORE, X509_get0_notBefore(x), err)) != 0 ||
         (rc = set_time(b, MTLSAUTHZ_FIELD_NOT_AFTER, X509_get0_notAfter(x), err)) != 0 ||
         (rc = add_sans(b, x, err)) != 0 || (rc = add_ekus(b, x, err)) != 0 ||
-        (rc = set_ca(b, x, err)) != 0) {
+        (rc = set_ca(b, x, err)) != 0 || (rc = set_key_usage(b, x, err)) != 0) {
         return rc;
     }
     return 0;

@@ -8,6 +8,9 @@
  * Values are bytes with explicit lengths. A value that contains a NUL byte is kept whole; such
  * an identity is marked *rejected* (see mtlsauthz_identity_rejected()) and is denied every
  * operation by the policy engine, so a name like "admin\0.evil.com" can never pass for "admin".
+ * Names from the subject are UTF-8. DNS, URI and email SANs are the certificate's own bytes:
+ * RFC 5280 makes them ASCII (IA5String), and one holding a byte from 0x80 up is kept as sent,
+ * never re-read as another name, and rejects the identity.
  *
  * Threading: an identity is immutable once built; any number of threads may read it at once.
  */
@@ -99,8 +102,13 @@ MTLSAUTHZ_API MTLSAUTHZ_WARN_UNUSED int mtlsauthz_identity_get(const char **valu
 
 /**
  * NULL when the identity may be authorized; otherwise a short static reason why it is
- * rejected ("NUL byte in subject CN", "invalid SPIFFE ID: ..."). A rejected identity is denied
- * every operation. A NULL identity is reported as rejected.
+ * rejected: "NUL byte in subject CN" (or O, OU, subject DN attribute, DNS SAN, URI SAN, email
+ * SAN), "non-ASCII byte in DNS SAN" (or URI SAN, email SAN), "malformed iPAddress SAN", or
+ * "invalid SPIFFE ID: ..." for a spiffe URI on a leaf that is not a valid X.509-SVID: a bad
+ * URI, more than one URI SAN, "leaf is a CA", "leaf has no keyUsage extension", "leaf keyUsage
+ * lacks digitalSignature", "leaf keyUsage has keyCertSign", "leaf keyUsage has cRLSign"
+ * (X509-SVID spec §4.1, §4.3). A rejected identity is denied every operation. A NULL identity
+ * is reported as rejected.
  */
 MTLSAUTHZ_API const char *mtlsauthz_identity_rejected(const mtlsauthz_identity *id);
 

@@ -131,23 +131,30 @@ out:
 }
 
 /* Prints a value for a terminal: NUL, control characters (C0, DEL and the UTF-8 encoded C1
- * controls a terminal may obey) and backslash are escaped, so a value cannot hide its tail or
- * drive the terminal. DNs are already escaped (RFC 4514 §2.4, "\00" for NUL), so their
- * backslashes are printed as they are. */
+ * controls a terminal may obey), backslash and bytes that are not UTF-8 (a SAN holds the
+ * certificate's bytes, and a lone 0x9b is the 8-bit CSI) are escaped, so a value cannot hide
+ * its tail or drive the terminal. DNs are already escaped (RFC 4514 §2.4, "\00" for NUL), so
+ * their backslashes are printed as they are. */
 static void print_value(FILE *f, const char *p, size_t len, int is_dn)
 {
     const unsigned char *s = (const unsigned char *)p;
-    size_t i;
+    size_t i, n;
+    uint32_t cp;
     for (i = 0; i < len; i++) {
         if (s[i] == '\\' && !is_dn) {
             fputs("\\\\", f);
         } else if (s[i] < 0x20 || s[i] == 0x7f) {
             fprintf(f, "\\x%02x", s[i]);
-        } else if (s[i] == 0xc2 && i + 1 < len && s[i + 1] >= 0x80 && s[i + 1] <= 0x9f) {
-            fprintf(f, "\\u%04x", s[i + 1]);
-            i++;
-        } else {
+        } else if (s[i] < 0x80) {
             fputc(s[i], f);
+        } else if ((n = mtlsauthz__utf8_decode(s + i, len - i, &cp)) == 0) {
+            fprintf(f, "\\x%02x", s[i]);
+        } else if (cp >= 0x80 && cp <= 0x9f) {
+            fprintf(f, "\\u%04x", (unsigned int)cp);
+            i += n - 1;
+        } else {
+            fwrite(s + i, 1, n, f);
+            i += n - 1;
         }
     }
 }

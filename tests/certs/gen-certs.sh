@@ -36,10 +36,35 @@
 #                 CN=mallory\,OU=ops,O=Example Corp (a `dn` pattern's `*` must not cross it)
 #   spiffe-upper-td, spiffe-dotdot, spiffe-query, spiffe-port, spiffe-td-only, spiffe-two-uri,
 #   spiffe-ca (CA:TRUE leaf), spiffe-upper-scheme (SPIFFE://...): invalid X.509-SVIDs
+# X.509-SVID key usage (X509-SVID spec 4.3). go-spiffe's published wrong-leaf vectors
+# (svid/x509svid/testdata), rebuilt with their facts: subject C=US, O=SPIFFE, URI SAN
+# spiffe://example.org/workload-1, critical basicConstraints and keyUsage:
+#   wrong-leaf-ca-true                CA:TRUE, digitalSignature
+#   wrong-leaf-cert-sign              CA:FALSE, digitalSignature + keyCertSign
+#   wrong-leaf-crl-sign               CA:FALSE, digitalSignature + cRLSign
+#   wrong-leaf-no-digital-signature   CA:FALSE, keyCertSign + cRLSign
+#   wrong-leaf-empty-id               CA:FALSE, digitalSignature, no SAN at all
+# and two that go-spiffe had only while its validation was being written (never released):
+#   wrong-leaf-id-only-root           URI spiffe://example.org (no path)
+#   wrong-leaf-ext-key-usage-incomplete  EKU clientAuth only (go-spiffe dropped that check)
+# Ours: spiffe-no-ku (no keyUsage extension: not an SVID), and valid SVIDs spiffe-ku-extra
+# (digitalSignature, keyEncipherment, keyAgreement), spiffe-ku-noncritical (keyUsage not
+# marked critical), spiffe-ku-two-bytes (digitalSignature, keyAgreement, decipherOnly: bit 8,
+# so the BIT STRING has two octets).
+# IA5String SANs holding UTF-8 (RFC 5280 4.2.1.6 makes them ASCII; the shape of
+# cryptography_vectors' x509/utf8-dnsname.pem), signed as they are:
+#   utf8-dns      DNS partner.biztositas.hu, biztos\xc3\xadt\xc3\xa1s.hu (raw UTF-8),
+#                 xn--biztosts-fza2j.hu
+#   utf8-email    email j\xc3\xbcrgen@example.com  utf8-uri  URI https://example.com/\xc3\xbcber
+# DN attribute names (what a dn pattern must spell):
+#   dn-attrs      organizationIdentifier, serialNumber, SN (surname), GN, street, DC, UID,
+#                 jurisdictionC and the unknown OID 1.3.6.1.4.1.55555.1
 # Byte-patched after signing with python3 (the signature is broken, so these never complete a
 # TLS handshake; the library never verifies signatures, the TLS stack has done that before):
 #   nul-cn        CN "admin\0.evil.com"             nul-dns  dNSName "good.example.com\0.evil.com"
 #   neg-serial    serial -4bab9 (DER 02 03 FB 45 47) zero-serial  serial 0 (DER 02 01 00)
+#   latin1-dns    DNS caf\xe9.example.com and csi\x9b.example.com: bytes that are not UTF-8, one
+#                 of them the 8-bit C1 control CSI
 # Broken inputs (each must give an error): truncated.der (a DER cut short), trailing.der (a
 # DER followed by junk), garbage.pem (junk base64), junk-der.pem (valid base64 of non-DER),
 # empty.pem (0 bytes), key-only.pem (a PRIVATE KEY block), cert-key.pem (a certificate then a
@@ -82,9 +107,14 @@ commonName = optional
 CNF
 
 # Request configs: utf8only (the OpenSSL default) and "default", which picks the smallest
-# type that fits (PrintableString, else T61String for Latin-1, else BMPString).
+# type that fits (PrintableString, else T61String for Latin-1, else BMPString). -subj takes
+# only attribute names that openssl knows, so the private OID dn-attrs carries gets a name
+# here; OpenSSL's own table (and so the library) still does not know it.
 for mask in utf8only default; do
     cat > "$W/req-$mask.cnf" <<CNF
+oid_section = oids
+[ oids ]
+testAttribute = 1.3.6.1.4.1.55555.1
 [ req ]
 distinguished_name = dn
 string_mask = $mask
@@ -218,12 +248,58 @@ leaf spiffe-ca "/CN=spiffe-ca" "basicConstraints = critical, CA:TRUE
 keyUsage = critical, digitalSignature, keyCertSign
 subjectAltName = URI:spiffe://prod.example.com/a"
 
+# go-spiffe's wrong-leaf vectors (see the header); `wleaf NAME BC KU [SAN]`.
+wleaf() {
+    ext="basicConstraints = critical, $2
+keyUsage = critical, $3
+authorityKeyIdentifier = keyid"
+    if [ -n "${4:-}" ]; then ext="$ext
+subjectAltName = $4"; fi
+    leaf "$1" "/C=US/O=SPIFFE" "$ext"
+}
+WL_ID="URI:spiffe://example.org/workload-1"
+wleaf wrong-leaf-ca-true CA:TRUE digitalSignature "$WL_ID"
+wleaf wrong-leaf-cert-sign CA:FALSE "digitalSignature, keyCertSign" "$WL_ID"
+wleaf wrong-leaf-crl-sign CA:FALSE "digitalSignature, cRLSign" "$WL_ID"
+wleaf wrong-leaf-no-digital-signature CA:FALSE "keyCertSign, cRLSign" "$WL_ID"
+wleaf wrong-leaf-empty-id CA:FALSE digitalSignature
+wleaf wrong-leaf-id-only-root CA:FALSE digitalSignature "URI:spiffe://example.org"
+leaf wrong-leaf-ext-key-usage-incomplete "/C=US/O=SPIFFE" "$CLIENT
+subjectAltName = $WL_ID"
+leaf spiffe-no-ku "/CN=spiffe-no-ku" "basicConstraints = critical, CA:FALSE
+extendedKeyUsage = clientAuth
+subjectAltName = URI:spiffe://prod.example.com/a"
+spiffe_ku() { leaf "$1" "/CN=$1" "basicConstraints = critical, CA:FALSE
+keyUsage = $2
+extendedKeyUsage = clientAuth
+subjectAltName = URI:spiffe://prod.example.com/a"; }
+spiffe_ku spiffe-ku-extra "critical, digitalSignature, keyEncipherment, keyAgreement"
+spiffe_ku spiffe-ku-noncritical "digitalSignature"
+spiffe_ku spiffe-ku-two-bytes "critical, digitalSignature, keyAgreement, decipherOnly"
+
+# IA5String SANs with UTF-8 bytes: openssl writes a config value's bytes as they are.
+leaf utf8-dns "/CN=utf8-dns" "$CLIENT
+subjectAltName = DNS:partner.biztositas.hu, DNS:biztosítás.hu, DNS:xn--biztosts-fza2j.hu"
+leaf utf8-email "/CN=utf8-email" "$CLIENT
+subjectAltName = email:jürgen@example.com"
+leaf utf8-uri "/CN=utf8-uri" "$CLIENT
+subjectAltName = URI:https://example.com/über"
+
+# Attribute types a dn pattern names by OpenSSL's short name, and one OpenSSL does not know.
+attrs="/C=DE/jurisdictionC=DE/O=Example Corp/organizationIdentifier=VATDE-123456789"
+attrs="$attrs/DC=example/DC=com/street=Main Street 1/serialNumber=0042/SN=Doe/GN=Jane"
+leaf dn-attrs "$attrs/UID=jdoe/testAttribute=custom/CN=Jane Doe" "$CLIENT"
+
 # A marker byte, then patched to NUL (the CLI cannot write one).
 leaf nul-cn "/O=Example Corp/CN=admin!.evil.com" "$CLIENT"
 patch nul-cn "b'admin!.evil.com'" "b'admin\x00.evil.com'"
 leaf nul-dns "/CN=nul-dns" "$CLIENT
 subjectAltName = DNS:good.example.com!.evil.com"
 patch nul-dns "b'good.example.com!.evil.com'" "b'good.example.com\x00.evil.com'"
+leaf latin1-dns "/CN=latin1-dns" "$CLIENT
+subjectAltName = DNS:caf!.example.com, DNS:csi!.example.com"
+patch latin1-dns "b'caf!.'" "b'caf\xe9.'"
+patch latin1-dns "b'csi!.'" "b'csi\x9b.'"
 
 # Broken inputs.
 size=$(wc -c < "$OUT/full.der")

@@ -174,6 +174,14 @@ static inline void fz_check_identity(const mtlsauthz_identity *id)
             FZ_CHECK(v != NULL && v[len] == '\0');
             /* A NUL inside a value is only allowed in a rejected identity. */
             FZ_CHECK(rej != NULL || memchr(v, '\0', len) == NULL);
+            /* So is a byte from 0x80 up in an IA5String SAN (RFC 5280 §4.2.1.6). */
+            if (rej == NULL && (f == MTLSAUTHZ_FIELD_SAN_DNS || f == MTLSAUTHZ_FIELD_SAN_URI ||
+                                f == MTLSAUTHZ_FIELD_SAN_EMAIL)) {
+                size_t k;
+                for (k = 0; k < len; k++) {
+                    FZ_CHECK((unsigned char)v[k] < 0x80);
+                }
+            }
         }
         FZ_CHECK(mtlsauthz_identity_get(&v, &len, id, (mtlsauthz_field)f, n) == MTLSAUTHZ_EINVAL);
         FZ_CHECK(v == NULL && len == 0);

@@ -129,6 +129,66 @@ else
     bad "nul-cn: NUL not kept whole, escaped and rejected"
 fi
 
+# An IA5String SAN (RFC 5280 §4.2.1.6) with a byte >= 0x80 is shown with the certificate's
+# own bytes (never re-read as Latin-1) and the identity is rejected.
+for name in utf8-dns utf8-email utf8-uri latin1-dns; do
+    if "$CLI" identity --format json "$CERTS/$name.pem" > "$TMP/$name.json" &&
+        "$PYTHON" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+key, values, label = {
+    "utf8-dns": ("dns", ["partner.biztositas.hu", "biztos\u00edt\u00e1s.hu",
+                         "xn--biztosts-fza2j.hu"], "DNS"),
+    "utf8-email": ("email", ["j\u00fcrgen@example.com"], "email"),
+    "utf8-uri": ("uri", ["https://example.com/\u00fcber"], "URI"),
+    "latin1-dns": ("dns", ["caf\u00e9.example.com", "csi\u009b.example.com"], "DNS"),
+}[sys.argv[2]]
+assert d["san"][key] == values, d["san"]
+assert d["rejected"] == "non-ASCII byte in %s SAN" % label, d["rejected"]
+assert d["spiffe_id"] is None' "$TMP/$name.json" "$name" &&
+        "$CLI" identity "$CERTS/$name.der" > "$TMP/$name.txt" &&
+        grep -q '^status: *REJECTED: non-ASCII byte in ' "$TMP/$name.txt"; then
+        ok
+    else
+        bad "$name: a non-ASCII IA5String SAN not kept as sent and rejected"
+    fi
+done
+# In text, UTF-8 is printed as it is; other bytes are escaped, so the 8-bit CSI (0x9b) cannot
+# reach the terminal.
+"$CLI" identity "$CERTS/utf8-dns.der" > "$TMP/utf8-dns.txt"
+"$CLI" identity "$CERTS/latin1-dns.der" > "$TMP/latin1-dns.txt"
+if grep -q '^ *biztos'"$(printf '\303\255t\303\241')"'s\.hu$' "$TMP/utf8-dns.txt" &&
+    grep -q -F 'caf\xe9.example.com' "$TMP/latin1-dns.txt" &&
+    grep -q -F 'csi\x9b.example.com' "$TMP/latin1-dns.txt" &&
+    ! LC_ALL=C grep -q "$(printf '[\351\233]')" "$TMP/latin1-dns.txt"; then
+    ok
+else
+    bad "text output of non-ASCII SANs: $(cat "$TMP/utf8-dns.txt" "$TMP/latin1-dns.txt")"
+fi
+
+# A leaf whose keyUsage does not make it an X.509-SVID (X509-SVID spec §4.3) has no SPIFFE ID
+# and is rejected (go-spiffe's wrong-leaf vectors, rebuilt by gen-certs.sh).
+for c in "wrong-leaf-cert-sign:leaf keyUsage has keyCertSign" \
+    "wrong-leaf-crl-sign:leaf keyUsage has cRLSign" \
+    "wrong-leaf-no-digital-signature:leaf keyUsage lacks digitalSignature"; do
+    name=${c%%:*}
+    why="invalid SPIFFE ID: ${c#*:}"
+    if "$CLI" identity --format json "$CERTS/$name.pem" > "$TMP/$name.json" &&
+        "$PYTHON" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["spiffe_id"] is None, d["spiffe_id"]
+assert d["san"]["uri"] == ["spiffe://example.org/workload-1"], d["san"]
+assert d["rejected"] == sys.argv[2], d["rejected"]' "$TMP/$name.json" "$why" &&
+        "$CLI" identity "$CERTS/$name.der" > "$TMP/$name.txt" &&
+        grep -q '^SPIFFE ID: *(none)$' "$TMP/$name.txt" &&
+        grep -q -F "REJECTED: $why" "$TMP/$name.txt"; then
+        ok
+    else
+        bad "$name: not rejected as '$why': $(cat "$TMP/$name.json")"
+    fi
+done
+
 # Every key is present and lists are lists, never missing, for the emptiest certificate.
 if "$CLI" identity --format json "$CERTS/plain.der" > "$TMP/plain.json" &&
     "$PYTHON" -c '

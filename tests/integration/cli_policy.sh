@@ -141,6 +141,13 @@ check_json nul-cn "GET /healthz" 1 \
     '{"decision": "deny", "rule": null, "reason": "identity_rejected", "dry_run": []}'
 check_json spiffe-two-uri "GET /healthz" 1 \
     '{"decision": "deny", "rule": null, "reason": "identity_rejected", "dry_run": []}'
+for cert in utf8-dns utf8-email utf8-uri latin1-dns wrong-leaf-cert-sign wrong-leaf-crl-sign \
+    wrong-leaf-no-digital-signature spiffe-no-ku; do
+    check_json "$cert" "GET /healthz" 1 \
+        '{"decision": "deny", "rule": null, "reason": "identity_rejected", "dry_run": []}'
+done
+check_json spiffe-ku-two-bytes "GET /healthz" 0 \
+    '{"decision": "allow", "rule": "healthz", "reason": "allowed", "dry_run": []}'
 
 # ---- text form ----
 check_text builder "images:build" 0 "allow (rule build, reason allowed)"

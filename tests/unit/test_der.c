@@ -172,6 +172,8 @@ static bld ext(const char *oid_hex, bld value)
 #define SAN_OID "55 1d 11"
 #define EKU_OID "55 1d 25"
 #define BC_OID "55 1d 13"
+#define KU_OID "55 1d 0f"
+#define KU_DS "03 02 07 80" /* keyUsage digitalSignature (RFC 5280 §4.2.1.3) */
 
 /* The parts of a crafted certificate; a zero .p takes the default. */
 typedef struct spec {
@@ -185,6 +187,7 @@ typedef struct spec {
     bld uids;     /* [1]/[2] elements */
     bld exts;     /* the content of the SEQUENCE OF Extension; absent if .p is NULL */
     int no_exts;
+    bld outer_alg; /* the Certificate's signatureAlgorithm, after the TBS */
 } spec;
 
 /* ecdsa-with-SHA256 and a P-256 key from gen-certs.sh. */
@@ -214,7 +217,7 @@ static bld make_cert(spec s)
                           : C(2, T(0x17, S("200101000000Z")), T(0x18, S("20510102030405Z")))),
               T(0x30, s.subject.p != NULL ? s.subject : RDN(CN_OID, 0x0c, S("crafted"))),
               or_default(s.spki, SPKI), or_default(s.uids, ""), exts);
-    return SEQ(3, tbs, H(SIG_ALG), T(0x03, H("00 01 02 03")));
+    return SEQ(3, tbs, or_default(s.outer_alg, SIG_ALG), T(0x03, H("00 01 02 03")));
 }
 
 /* Checks the invariant on a crafted certificate and that the walker's outcome is `supported`;
@@ -1017,10 +1020,13 @@ Test(der, crafted_extensions)
                  0, "two EKUs");
     crafted_free(with_exts(C(2, ext(BC_OID, H("30 00")), ext(BC_OID, H("30 00")))), 0, "two BCs");
     /* A repeated extension the identity does not read is OpenSSL's concern only at use. */
-    crafted_free(
-        with_exts(C(3, ext("55 1d 0f", H("03 02 07 80")), ext("55 1d 0f", H("03 02 07 80")),
-                    ext(SAN_OID, SEQ(1, T(0x82, S("a")))))),
-        1, "two key usages");
+    crafted_free(with_exts(C(3, ext("55 1d 0e", H("04 01 aa")), ext("55 1d 0e", H("04 01 aa")),
+                             ext(SAN_OID, SEQ(1, T(0x82, S("a")))))),
+                 1, "two subject key identifiers");
+    /* keyUsage is read now (X.509-SVID rules): two of them fail closed, like two SANs. */
+    crafted_free(with_exts(C(3, ext(KU_OID, H(KU_DS)), ext(KU_OID, H(KU_DS)),
+                             ext(SAN_OID, SEQ(1, T(0x82, S("a")))))),
+                 0, "two key usages");
     /* Critical: DER TRUE only. */
     crafted_free(
         with_exts(SEQ(3, T(0x06, H(SAN_OID)), H("01 01 ff"), T(0x04, SEQ(1, T(0x82, S("a")))))), 1,
@@ -1044,15 +1050,38 @@ Test(der, crafted_subject_alt_names)
 {
     mtlsauthz_identity *id;
 
-    id = crafted(
-        with_exts(ext(SAN_OID, SEQ(5, T(0x81, S("a@b")), T(0x82, H("e9 2e 78")),
-                                   T(0x86, S("spiffe://td/x")), T(0x87, H("0a 00 00 01")),
-                                   T(0x87, H("00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 01"))))),
-        1, "every supported form");
+    id =
+        crafted(with_exts(C(2, ext(KU_OID, H(KU_DS)),
+                            ext(SAN_OID, SEQ(5, T(0x81, S("a@b")), T(0x82, S("x.example")),
+                                             T(0x86, S("spiffe://td/x")), T(0x87, H("0a 00 00 01")),
+                                             T(0x87, H("00 00 00 00 00 00 00 00 00 00 00 00 00 "
+                                                       "00 00 01")))))),
+                1, "every supported form");
     ASSERT_VALUE(id, MTLSAUTHZ_FIELD_SAN_EMAIL, 0, "a@b");
-    ASSERT_VALUE(id, MTLSAUTHZ_FIELD_SAN_DNS, 0, "\xc3\xa9.x"); /* IA5 read as Latin-1 */
+    ASSERT_VALUE(id, MTLSAUTHZ_FIELD_SAN_DNS, 0, "x.example");
     ASSERT_VALUE(id, MTLSAUTHZ_FIELD_SPIFFE_ID, 0, "spiffe://td/x");
     ASSERT_VALUE(id, MTLSAUTHZ_FIELD_SAN_IP, 1, "::1");
+    cr_assert_null(mtlsauthz_identity_rejected(id));
+    mtlsauthz_identity_free(id);
+
+    /* IA5String (RFC 5280 §4.2.1.6) content octets are kept as they are, never read as
+     * Latin-1, and a byte from 0x80 up rejects the identity. */
+    id = crafted(with_exts(ext(SAN_OID, SEQ(1, T(0x82, H("e9 2e 78"))))), 1, "Latin-1 DNS");
+    ASSERT_VALUE(id, MTLSAUTHZ_FIELD_SAN_DNS, 0, "\xe9.x");
+    cr_assert_str_eq(mtlsauthz_identity_rejected(id), "non-ASCII byte in DNS SAN");
+    mtlsauthz_identity_free(id);
+    id = crafted(with_exts(ext(SAN_OID, SEQ(1, T(0x81, H("c3 a9 40 78"))))), 1, "UTF-8 email");
+    ASSERT_VALUE(id, MTLSAUTHZ_FIELD_SAN_EMAIL, 0, "\xc3\xa9@x");
+    cr_assert_str_eq(mtlsauthz_identity_rejected(id), "non-ASCII byte in email SAN");
+    mtlsauthz_identity_free(id);
+    id = crafted(with_exts(ext(SAN_OID, SEQ(2, T(0x82, S("a")), T(0x86, S("spiffe://td/\x80"))))),
+                 1, "0x80 in a spiffe URI");
+    ASSERT_VALUE(id, MTLSAUTHZ_FIELD_SAN_URI, 0, "spiffe://td/\x80");
+    cr_assert_str_eq(mtlsauthz_identity_rejected(id), "non-ASCII byte in URI SAN");
+    cr_assert_eq(mtlsauthz_identity_count(id, MTLSAUTHZ_FIELD_SPIFFE_ID), 0);
+    mtlsauthz_identity_free(id);
+    id = crafted(with_exts(ext(SAN_OID, SEQ(1, T(0x82, H(""))))), 1, "empty DNS");
+    ASSERT_VALUE(id, MTLSAUTHZ_FIELD_SAN_DNS, 0, "");
     mtlsauthz_identity_free(id);
 
     id = crafted(with_exts(ext(SAN_OID, SEQ(1, T(0x87, H("01 02 03 04 05"))))), 1, "5-byte IP");
@@ -1097,12 +1126,12 @@ Test(der, crafted_key_usages_and_constraints)
     crafted_free(with_exts(ext(EKU_OID, SEQ(1, T(0x0c, S("x"))))), 0, "EKU not an OID");
 
     /* basicConstraints cA (RFC 5280 §4.2.1.9) decides whether a SPIFFE leaf is a CA. */
-    id = crafted(with_exts(C(2, ext(BC_OID, H("30 06 01 01 ff 02 01 00")),
+    id = crafted(with_exts(C(3, ext(BC_OID, H("30 06 01 01 ff 02 01 00")), ext(KU_OID, H(KU_DS)),
                              ext(SAN_OID, SEQ(1, T(0x86, S("spiffe://td/x")))))),
                  1, "CA with pathlen");
     cr_assert_str_eq(mtlsauthz_identity_rejected(id), "invalid SPIFFE ID: leaf is a CA");
     mtlsauthz_identity_free(id);
-    id = crafted(with_exts(C(2, ext(BC_OID, H("30 03 02 01 05")),
+    id = crafted(with_exts(C(3, ext(BC_OID, H("30 03 02 01 05")), ext(KU_OID, H(KU_DS)),
                              ext(SAN_OID, SEQ(1, T(0x86, S("spiffe://td/x")))))),
                  1, "pathlen only");
     cr_assert(mtlsauthz_identity_rejected(id) == NULL);
@@ -1111,6 +1140,99 @@ Test(der, crafted_key_usages_and_constraints)
     crafted_free(with_exts(ext(BC_OID, H("30 03 01 01 01"))), 0, "BER TRUE");
     crafted_free(with_exts(ext(BC_OID, H("30 06 02 01 00 01 01 ff"))), 0, "wrong order");
     crafted_free(with_exts(ext(BC_OID, H("30 04 02 02 00 05"))), 0, "padded pathlen");
+}
+
+/*
+ * keyUsage (RFC 5280 §4.2.1.3) on a SPIFFE leaf: the walker reads the DER forms itself and
+ * leaves every other form to OpenSSL, and both give the X.509-SVID verdict (X509-SVID spec
+ * §4.3). `reason` NULL means a valid SVID.
+ */
+Test(der, crafted_key_usage)
+{
+    static const struct {
+        const char *ku; /* the extnValue, or NULL for no keyUsage extension */
+        int supported;
+        const char *reason;
+    } cases[] = {
+        {"03 02 07 80", 1, NULL},    /* digitalSignature */
+        {"03 02 05 a0", 1, NULL},    /* + keyEncipherment */
+        {"03 02 03 88", 1, NULL},    /* + keyAgreement */
+        {"03 03 07 80 80", 1, NULL}, /* + decipherOnly, the ninth bit */
+        {"03 03 07 88 80", 1, NULL}, /* + keyAgreement + decipherOnly */
+        {"03 02 02 84", 1, "leaf keyUsage has keyCertSign"},
+        {"03 02 01 82", 1, "leaf keyUsage has cRLSign"},
+        {"03 02 01 86", 1, "leaf keyUsage has keyCertSign"}, /* both: keyCertSign first */
+        {"03 02 01 06", 1, "leaf keyUsage lacks digitalSignature"},
+        {"03 02 06 40", 1, "leaf keyUsage lacks digitalSignature"},    /* nonRepudiation only */
+        {"03 03 07 00 80", 1, "leaf keyUsage lacks digitalSignature"}, /* decipherOnly only */
+        {"03 01 00", 1, "leaf keyUsage lacks digitalSignature"},       /* no bits */
+        {NULL, 1, "leaf has no keyUsage extension"},
+        /* Not DER (X.690 §11.2): left to OpenSSL, which reads the same bits. */
+        {"03 02 00 80", 0, NULL},                                /* trailing zero bits */
+        {"03 02 07 81", 0, NULL},                                /* an unused bit set */
+        {"03 03 00 80 00", 0, NULL},                             /* a zero octet at the end */
+        {"03 01 07", 0, "leaf keyUsage lacks digitalSignature"}, /* unused bits, no octets */
+        {"03 02 07 80 00", 0, NULL},                             /* a byte after the BIT STRING */
+        {"03 03 06 80 40", 0, NULL},                             /* bit 9: not a named bit */
+        {"03 04 07 80 00 80", 0, NULL},                          /* three octets */
+        /* Malformed: left to OpenSSL, which refuses the certificate. */
+        {"03 02 08 80", 0, NULL},
+        {"03 00", 0, NULL},
+        {"04 02 07 80", 0, NULL},
+        {"", 0, NULL},
+    };
+    size_t i;
+    for (i = 0; i < MTLSAUTHZ__ARRAY_LEN(cases); i++) {
+        const char *what = cases[i].ku != NULL ? cases[i].ku : "no keyUsage";
+        bld sans = ext(SAN_OID, SEQ(1, T(0x86, S("spiffe://td/x"))));
+        bld exts = cases[i].ku != NULL ? C(2, ext(KU_OID, H(cases[i].ku)), sans) : sans;
+        bld der = make_cert(with_exts(exts));
+        const unsigned char *certs[1] = {der.p};
+        mtlsauthz_identity *id = NULL;
+        mtlsauthz_error err;
+        char want[128];
+        int ok = check_one(der.p, der.n, what, 0);
+        cr_assert_eq(ok, cases[i].supported, "%s: walker %s", what, ok ? "succeeded" : "fell back");
+        if (mtlsauthz__x509_from_der_certs(&id, certs, &der.n, 1, &err) == 0) {
+            const char *got = mtlsauthz_identity_rejected(id);
+            if (cases[i].reason == NULL) {
+                cr_assert_null(got, "%s: rejected: %s", what, got);
+                cr_assert_eq(mtlsauthz_identity_count(id, MTLSAUTHZ_FIELD_SPIFFE_ID), 1, "%s",
+                             what);
+            } else {
+                snprintf(want, sizeof(want), "invalid SPIFFE ID: %s", cases[i].reason);
+                cr_assert(got != NULL && strcmp(got, want) == 0, "%s: %s", what, got);
+                cr_assert_eq(mtlsauthz_identity_count(id, MTLSAUTHZ_FIELD_SPIFFE_ID), 0, "%s",
+                             what);
+            }
+        } else {
+            cr_assert(!cases[i].supported && cases[i].reason == NULL, "%s: %s", what, err.message);
+            cr_assert(strstr(err.message, "keyUsage") != NULL, "%s: %s", what, err.message);
+        }
+        mtlsauthz_identity_free(id);
+        free(der.p);
+    }
+
+    /* Two keyUsage extensions (RFC 5280 §4.2 allows one) fail closed, as two SANs do. */
+    {
+        bld der = make_cert(with_exts(C(3, ext(KU_OID, H(KU_DS)), ext(KU_OID, H(KU_DS)),
+                                        ext(SAN_OID, SEQ(1, T(0x86, S("spiffe://td/x")))))));
+        mtlsauthz_identity *id = NULL;
+        mtlsauthz_error err;
+        cr_assert(!check_one(der.p, der.n, "two key usages", 0));
+        cr_assert_eq(mtlsauthz_identity_from_der(&id, der.p, der.n, &err), MTLSAUTHZ_ECERT);
+        cr_assert(strstr(err.message, "more than one keyUsage") != NULL, "%s", err.message);
+        free(der.p);
+    }
+    /* Without a spiffe URI keyUsage decides nothing: this is just a certificate. */
+    {
+        mtlsauthz_identity *id =
+            crafted(with_exts(C(2, ext(KU_OID, H("03 02 01 06")),
+                                ext(SAN_OID, SEQ(1, T(0x82, S("a.example")))))),
+                    1, "keyCertSign without a spiffe URI");
+        cr_assert_null(mtlsauthz_identity_rejected(id));
+        mtlsauthz_identity_free(id);
+    }
 }
 
 Test(der, crafted_unsupported_framing)
@@ -1128,6 +1250,151 @@ Test(der, crafted_unsupported_framing)
     memset(&s, 0, sizeof(s));
     s.uids = H("82 01 00 81 01 00");
     crafted_free(s, 0, "unique ids out of order");
+}
+
+/* ---- the element reader's bounds ---- */
+
+/*
+ * mtlsauthz__der_read_header() on `hex` copied to a heap buffer of exactly `avail` bytes (at
+ * most the bytes given, padded with 0x00 content), so that ASan sees any read past it.
+ * Returns the reader's result; *hdr and *clen receive what it read.
+ */
+static int read_header(const char *hex, size_t avail, size_t *hdr, size_t *clen)
+{
+    bld b = H(hex);
+    unsigned char *buf = malloc(avail > 0 ? avail : 1), tag = 0;
+    int rc;
+    cr_assert(buf != NULL);
+    memset(buf, 0, avail);
+    memcpy(buf, b.p, b.n < avail ? b.n : avail);
+    *hdr = *clen = (size_t)-1;
+    rc = mtlsauthz__der_read_header(&tag, hdr, clen, buf, avail);
+    if (rc == 0) {
+        cr_assert_eq(tag, b.p[0]);
+        cr_assert_leq(*hdr + *clen, avail, "the element runs past what remains");
+    }
+    free(buf);
+    free(b.p);
+    return rc;
+}
+
+/*
+ * The boundary every read in the walker rests on (X.690 §8.1.3): a length equal to what
+ * remains after the header is read, one more is refused, in each length form. A reader that
+ * took one byte too many would not show in the walker's results (its callers then see a
+ * wrapped counter and fall back), so it is tested here on its own.
+ */
+Test(der, reader_length_boundary)
+{
+    static const struct {
+        const char *hex; /* identifier and length octets */
+        size_t hdr, len; /* header length, content length */
+    } forms[] = {
+        {"04 00", 2, 0},
+        {"04 01", 2, 1},
+        {"04 7f", 2, 0x7f},
+        {"04 81 80", 3, 0x80},
+        {"04 81 ff", 3, 0xff},
+        {"04 82 01 00", 4, 0x100},
+        {"30 82 ff ff", 4, 0xffff},
+        {"30 83 01 00 00", 5, 0x10000},
+    };
+    size_t i, hdr, clen;
+    for (i = 0; i < MTLSAUTHZ__ARRAY_LEN(forms); i++) {
+        size_t exact = forms[i].hdr + forms[i].len;
+        cr_assert_eq(read_header(forms[i].hex, exact, &hdr, &clen), 0, "%s: exactly what remains",
+                     forms[i].hex);
+        cr_assert_eq(hdr, forms[i].hdr, "%s", forms[i].hex);
+        cr_assert_eq(clen, forms[i].len, "%s", forms[i].hex);
+        cr_assert_eq(read_header(forms[i].hex, exact + 1, &hdr, &clen), 0, "%s: one byte spare",
+                     forms[i].hex);
+        cr_assert_eq(clen, forms[i].len, "%s: the spare byte is not content", forms[i].hex);
+        cr_assert_eq(read_header(forms[i].hex, exact - 1, &hdr, &clen), -1,
+                     "%s: a length one byte past what remains was taken", forms[i].hex);
+    }
+}
+
+Test(der, reader_refuses_malformed_headers)
+{
+    static const struct {
+        const char *hex;
+        size_t avail;
+    } bad[] = {
+        {"", 0},                        /* nothing */
+        {"04", 1},                      /* no length octet */
+        {"04 81", 2},                   /* the length octet is missing */
+        {"04 82 01", 3},                /* one of two length octets is missing */
+        {"04 83 01 00", 4},             /* one of three */
+        {"04 80 00 00", 4},             /* indefinite (BER, X.690 §8.1.3.6) */
+        {"04 81 05 00 00 00 00 00", 8}, /* long form for a short length (X.690 §10.1) */
+        {"04 82 00 80", 0x84},          /* a leading zero length octet */
+        {"04 84 00 00 00 01 00", 7},    /* four length octets */
+        {"1f 01 00", 3},                /* high tag number form (X.690 §8.1.2.4) */
+        {"04 ff", 2},
+    };
+    size_t i, hdr, clen;
+    for (i = 0; i < MTLSAUTHZ__ARRAY_LEN(bad); i++) {
+        cr_assert_eq(read_header(bad[i].hex, bad[i].avail, &hdr, &clen), -1, "%s", bad[i].hex);
+    }
+    cr_assert_eq(mtlsauthz__der_read_header(NULL, &hdr, &clen, (const unsigned char *)"", 0), -1);
+}
+
+/*
+ * A certificate whose last subjectAltName claims one byte more than its GeneralNames holds.
+ * The byte after the GeneralNames is the tag of the signatureAlgorithm that follows the TBS,
+ * and that algorithm's long-form length octets (81 82), read as the next element, make an
+ * rfc822Name claiming 0x0608 bytes: a reader that took the one-byte overrun would copy far
+ * past the end of the buffer, which ASan reports (`make check-asan`). The walker must fall
+ * back, and OpenSSL refuses the extension.
+ */
+static int contains(bld hay, const char *needle, size_t n)
+{
+    size_t i;
+    for (i = 0; i + n <= hay.n; i++) {
+        if (memcmp(hay.p + i, needle, n) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+Test(der, crafted_last_san_overruns_by_one)
+{
+    spec s;
+    bld der, filler = b_raw("", 0);
+    mtlsauthz_identity *id = (mtlsauthz_identity *)&s;
+    mtlsauthz_error err;
+    memset(&s, 0, sizeof(s));
+    /* "82 02 62": a dNSName of two bytes, with one left. */
+    s.exts = ext(SAN_OID, T(0x30, H("82 09 61 2e 65 78 61 6d 70 6c 65 82 02 62")));
+    /* ecdsa-with-SHA256 with a SEQUENCE parameter, 10 + 120 = 0x82 content bytes. */
+    filler.p = realloc(filler.p, 118);
+    cr_assert(filler.p != NULL);
+    memset(filler.p, 0x82, 118);
+    filler.n = 118;
+    s.outer_alg = T(0x30, C(2, T(0x06, H("2a 86 48 ce 3d 04 03 02")), T(0x30, filler)));
+    der = make_cert(s);
+    cr_assert(contains(der, "\x62\x30\x81\x82\x06\x08", 6),
+              "the overrun is followed by the crafted algorithm");
+    cr_assert(!check_one(der.p, der.n, "last SAN one byte over", 0), "the walker took it");
+    cr_assert_eq(mtlsauthz_identity_from_der(&id, der.p, der.n, &err), MTLSAUTHZ_ECERT);
+    cr_assert_null(id);
+    cr_assert(strstr(err.message, "subjectAltName") != NULL, "%s", err.message);
+    free(der.p);
+}
+
+/* The same for the last extended key usage: one byte over its list. */
+Test(der, crafted_last_eku_overruns_by_one)
+{
+    mtlsauthz_identity *id = (mtlsauthz_identity *)&id;
+    mtlsauthz_error err;
+    bld der =
+        make_cert(with_exts(ext(EKU_OID, T(0x30, H("06 08 2b 06 01 05 05 07 03 02 06 03 2a 03")))));
+    cr_assert(!check_one(der.p, der.n, "last EKU one byte over", 0), "the walker took it");
+    cr_assert_eq(mtlsauthz_identity_from_der(&id, der.p, der.n, &err), MTLSAUTHZ_ECERT);
+    cr_assert_null(id);
+    cr_assert(strstr(err.message, "extendedKeyUsage") != NULL, "%s", err.message);
+    free(der.p);
 }
 
 /* ---- the OID text and the attribute table ---- */

@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "der.h"
 #include "helpers.h"
 #include "identity_build.h"
 #include "mtlsauthz/openssl.h"
@@ -109,6 +110,19 @@ static void expect_same(const mtlsauthz_identity *a, const mtlsauthz_identity *b
     }
 }
 
+/* The field holds exactly one value, `want`. */
+static void assert_field_is(const mtlsauthz_identity *id, mtlsauthz_field f, const char *want,
+                            const char *what)
+{
+    const char *v;
+    size_t len;
+    cr_assert_eq(mtlsauthz_identity_count(id, f), 1, "%s: field %d has %zu values", what, (int)f,
+                 mtlsauthz_identity_count(id, f));
+    cr_assert_eq(mtlsauthz_identity_get(&v, &len, id, f, 0), 0);
+    cr_assert(len == strlen(want) && memcmp(v, want, len) == 0, "%s: field %d is '%.*s'", what,
+              (int)f, (int)len, v);
+}
+
 static void expect_rejected(const mtlsauthz_identity *id, const char *reason)
 {
     const char *got = mtlsauthz_identity_rejected(id);
@@ -156,6 +170,22 @@ static const char *const all_certs[] = {
     "spiffe-ca",
     "nul-cn",
     "nul-dns",
+    "utf8-dns",
+    "utf8-email",
+    "utf8-uri",
+    "latin1-dns",
+    "wrong-leaf-ca-true",
+    "wrong-leaf-cert-sign",
+    "wrong-leaf-crl-sign",
+    "wrong-leaf-no-digital-signature",
+    "wrong-leaf-empty-id",
+    "wrong-leaf-id-only-root",
+    "wrong-leaf-ext-key-usage-incomplete",
+    "spiffe-no-ku",
+    "spiffe-ku-extra",
+    "spiffe-ku-noncritical",
+    "spiffe-ku-two-bytes",
+    "dn-attrs",
 };
 
 static char *cert_file(const char *name, const char *ext)
@@ -356,6 +386,46 @@ Test(identity, dn_special_characters_are_escaped)
     EXPECT(id, MTLSAUTHZ_FIELD_OU, "B", " lead and trail ");
     expect_accepted(id);
     mtlsauthz_identity_free(id);
+}
+
+/*
+ * The attribute names a dn or issuer pattern must spell (docs/policy.md): OpenSSL's short
+ * names, which for some types are their long names (serialNumber, organizationIdentifier), and
+ * for a type OpenSSL does not know, the dotted OID with '#' and the hex of the value's DER
+ * (RFC 4514 §2.4). The DER walker and the OpenSSL extractor print the same.
+ */
+Test(identity, dn_attribute_names_from_both_extractors)
+{
+    static const char want[] =
+        "CN=Jane Doe,1.3.6.1.4.1.55555.1=#0C06637573746F6D,UID=jdoe,GN=Jane,SN=Doe,"
+        "serialNumber=0042,street=Main Street 1,DC=com,DC=example,"
+        "organizationIdentifier=VATDE-123456789,O=Example Corp,jurisdictionC=DE,C=DE";
+    size_t len;
+    char *der = th_cert("dn-attrs.der", &len);
+    const unsigned char *certs[1] = {(const unsigned char *)der};
+    const unsigned char *p = (const unsigned char *)der;
+    mtlsauthz_identity *walker = NULL, *openssl = NULL, *x509 = NULL, *pem = load("dn-attrs.pem");
+    mtlsauthz_error err = {0, ""};
+    X509 *x = d2i_X509(NULL, &p, (long)len);
+    cr_assert_not_null(x);
+    cr_assert_eq(mtlsauthz__der_from_der_certs(&walker, certs, &len, 1), 0,
+                 "the DER walker must read this certificate itself");
+    cr_assert_eq(mtlsauthz__x509_from_der_certs(&openssl, certs, &len, 1, &err), 0, "%s",
+                 err.message);
+    cr_assert_eq(mtlsauthz_identity_from_x509(&x509, x, NULL, &err), 0, "%s", err.message);
+    EXPECT(walker, MTLSAUTHZ_FIELD_SUBJECT_DN, want);
+    EXPECT(openssl, MTLSAUTHZ_FIELD_SUBJECT_DN, want);
+    EXPECT(x509, MTLSAUTHZ_FIELD_SUBJECT_DN, want);
+    EXPECT(pem, MTLSAUTHZ_FIELD_SUBJECT_DN, want);
+    EXPECT(walker, MTLSAUTHZ_FIELD_CN, "Jane Doe");
+    EXPECT(walker, MTLSAUTHZ_FIELD_O, "Example Corp");
+    expect_accepted(walker);
+    mtlsauthz_identity_free(walker);
+    mtlsauthz_identity_free(openssl);
+    mtlsauthz_identity_free(x509);
+    mtlsauthz_identity_free(pem);
+    X509_free(x);
+    free(der);
 }
 
 /* ---- NUL attacks (CVE-2009-2408) ---- */
@@ -562,8 +632,10 @@ Test(identity, two_uri_sans_with_a_spiffe_one_are_rejected)
     mtlsauthz_identity_free(id);
 }
 
-/* Builds a minimal identity with the given URI SANs through the builder. */
-static mtlsauthz_identity *build_with_uris(const char *const *uris, size_t n, int is_ca)
+/* Builds a minimal identity with the given URI SANs, CA flag and keyUsage (has_ku 0: none)
+ * through the builder. */
+static mtlsauthz_identity *build_with(const char *const *uris, size_t n, int is_ca, int has_ku,
+                                      unsigned int ku)
 {
     static const unsigned char one = 1, md[32] = {0};
     mtlsauthz_identity *id = NULL;
@@ -584,8 +656,17 @@ static mtlsauthz_identity *build_with_uris(const char *const *uris, size_t n, in
             mtlsauthz__idb_add(&b, MTLSAUTHZ_FIELD_SAN_URI, uris[i], strlen(uris[i]), &err), 0);
     }
     mtlsauthz__idb_set_ca(&b, is_ca);
+    if (has_ku) {
+        mtlsauthz__idb_set_key_usage(&b, ku);
+    }
     cr_assert_eq(mtlsauthz__idb_finish(&id, &b, 1, &err), 0, "%s", err.message);
     return id;
+}
+
+/* The same, with a leaf SVID's keyUsage: digitalSignature. */
+static mtlsauthz_identity *build_with_uris(const char *const *uris, size_t n, int is_ca)
+{
+    return build_with(uris, n, is_ca, 1, MTLSAUTHZ__KU_DIGITAL_SIGNATURE);
 }
 
 Test(identity, builder_spiffe_rules)
@@ -620,6 +701,52 @@ Test(identity, builder_spiffe_rules)
     id = build_with_uris(trailing, 1, 0);
     expect_rejected(id, "invalid SPIFFE ID: trailing slash");
     EXPECT(id, MTLSAUTHZ_FIELD_SAN_URI, "spiffe://td/a/");
+    mtlsauthz_identity_free(id);
+}
+
+/* X509-SVID spec §4.3, in the builder: every extractor gets the same verdict. */
+Test(identity, builder_x509_svid_key_usage)
+{
+    static const char *const svid[] = {"spiffe://td/a"};
+    static const char *const plain[] = {"https://a/"};
+    static const struct {
+        int has_ku;
+        unsigned int ku;
+        const char *reason;
+    } cases[] = {
+        {1, MTLSAUTHZ__KU_DIGITAL_SIGNATURE, NULL},
+        {1, MTLSAUTHZ__KU_DIGITAL_SIGNATURE | (1u << 2) | (1u << 4) | MTLSAUTHZ__KU_DECIPHER_ONLY,
+         NULL},
+        {0, 0, "invalid SPIFFE ID: leaf has no keyUsage extension"},
+        {1, 0, "invalid SPIFFE ID: leaf keyUsage lacks digitalSignature"},
+        {1, MTLSAUTHZ__KU_KEY_CERT_SIGN | MTLSAUTHZ__KU_CRL_SIGN,
+         "invalid SPIFFE ID: leaf keyUsage lacks digitalSignature"},
+        {1, MTLSAUTHZ__KU_DIGITAL_SIGNATURE | MTLSAUTHZ__KU_KEY_CERT_SIGN,
+         "invalid SPIFFE ID: leaf keyUsage has keyCertSign"},
+        {1, MTLSAUTHZ__KU_DIGITAL_SIGNATURE | MTLSAUTHZ__KU_CRL_SIGN,
+         "invalid SPIFFE ID: leaf keyUsage has cRLSign"},
+    };
+    mtlsauthz_identity *id;
+    size_t i;
+    for (i = 0; i < MTLSAUTHZ__ARRAY_LEN(cases); i++) {
+        id = build_with(svid, 1, 0, cases[i].has_ku, cases[i].ku);
+        if (cases[i].reason == NULL) {
+            EXPECT(id, MTLSAUTHZ_FIELD_SPIFFE_ID, "spiffe://td/a");
+            expect_accepted(id);
+        } else {
+            EXPECT_NONE(id, MTLSAUTHZ_FIELD_SPIFFE_ID);
+            EXPECT(id, MTLSAUTHZ_FIELD_SAN_URI, "spiffe://td/a");
+            expect_rejected(id, cases[i].reason);
+        }
+        mtlsauthz_identity_free(id);
+        /* Without a spiffe URI the keyUsage decides nothing. */
+        id = build_with(plain, 1, 0, cases[i].has_ku, cases[i].ku);
+        expect_accepted(id);
+        mtlsauthz_identity_free(id);
+    }
+    /* A CA is reported as such first, as go-spiffe does. */
+    id = build_with(svid, 1, 1, 1, MTLSAUTHZ__KU_KEY_CERT_SIGN);
+    expect_rejected(id, "invalid SPIFFE ID: leaf is a CA");
     mtlsauthz_identity_free(id);
 }
 
@@ -779,6 +906,165 @@ Test(identity, from_x509_counts_the_chain)
     sk_X509_free(without_leaf);
     X509_free(leaf);
     X509_free(inter);
+}
+
+/* ---- identities read three ways: DER, PEM and an OpenSSL X509 ---- */
+
+typedef void (*identity_check)(const mtlsauthz_identity *id, const void *ctx);
+
+/* Runs `check` on the identity of NAME read from NAME.der, NAME.pem and NAME.der as an X509. */
+static void each_input(const char *name, identity_check check, const void *ctx)
+{
+    mtlsauthz_identity *id;
+    mtlsauthz_error err = {0, ""};
+    X509 *x;
+    id = load(cert_file(name, "der"));
+    check(id, ctx);
+    mtlsauthz_identity_free(id);
+    id = load(cert_file(name, "pem"));
+    check(id, ctx);
+    mtlsauthz_identity_free(id);
+    x = read_x509(cert_file(name, "der"));
+    cr_assert_eq(mtlsauthz_identity_from_x509(&id, x, NULL, &err), 0, "%s: %s", name, err.message);
+    check(id, ctx);
+    mtlsauthz_identity_free(id);
+    X509_free(x);
+}
+
+/* ---- IA5String SANs are ASCII (RFC 5280 §4.2.1.6) ---- */
+
+/* The certificate's own bytes, never re-read as Latin-1, and the reason. */
+static void utf8_dns_check(const mtlsauthz_identity *id, const void *ctx)
+{
+    (void)ctx;
+    EXPECT(id, MTLSAUTHZ_FIELD_SAN_DNS, "partner.biztositas.hu", "biztos\xc3\xadt\xc3\xa1s.hu",
+           "xn--biztosts-fza2j.hu");
+    expect_rejected(id, "non-ASCII byte in DNS SAN");
+}
+
+static void utf8_email_check(const mtlsauthz_identity *id, const void *ctx)
+{
+    (void)ctx;
+    EXPECT(id, MTLSAUTHZ_FIELD_SAN_EMAIL, "j\xc3\xbcrgen@example.com");
+    expect_rejected(id, "non-ASCII byte in email SAN");
+}
+
+static void utf8_uri_check(const mtlsauthz_identity *id, const void *ctx)
+{
+    (void)ctx;
+    EXPECT(id, MTLSAUTHZ_FIELD_SAN_URI,
+           "https://example.com/\xc3\xbc"
+           "ber");
+    EXPECT_NONE(id, MTLSAUTHZ_FIELD_SPIFFE_ID);
+    expect_rejected(id, "non-ASCII byte in URI SAN");
+}
+
+Test(identity, non_ascii_ia5_sans_are_kept_as_sent_and_rejected)
+{
+    each_input("utf8-dns", utf8_dns_check, NULL);
+    each_input("utf8-email", utf8_email_check, NULL);
+    each_input("utf8-uri", utf8_uri_check, NULL);
+}
+
+/* ---- X509-SVID key usage (X509-SVID spec §4.3, §5.2) ---- */
+
+typedef struct svid_case {
+    const char *name, *reason; /* reason NULL: accepted */
+    const char *uri;           /* the URI SAN, or NULL for none */
+    int spiffe;                /* whether the URI is the SPIFFE ID */
+} svid_case;
+
+static void svid_check(const mtlsauthz_identity *id, const void *ctx)
+{
+    const svid_case *c = ctx;
+    if (c->uri != NULL) {
+        assert_field_is(id, MTLSAUTHZ_FIELD_SAN_URI, c->uri, c->name);
+    } else {
+        EXPECT_NONE(id, MTLSAUTHZ_FIELD_SAN_URI);
+    }
+    if (c->spiffe) {
+        assert_field_is(id, MTLSAUTHZ_FIELD_SPIFFE_ID, c->uri, c->name);
+    } else {
+        cr_assert_eq(mtlsauthz_identity_count(id, MTLSAUTHZ_FIELD_SPIFFE_ID), 0,
+                     "%s: a SPIFFE ID from a certificate that is not an X509-SVID", c->name);
+    }
+    if (c->reason == NULL) {
+        cr_assert_null(mtlsauthz_identity_rejected(id), "%s: rejected: %s", c->name,
+                       mtlsauthz_identity_rejected(id));
+    } else {
+        cr_assert_not_null(mtlsauthz_identity_rejected(id), "%s: not rejected", c->name);
+        cr_assert_str_eq(mtlsauthz_identity_rejected(id), c->reason, "%s", c->name);
+    }
+}
+
+/*
+ * Every wrong-leaf vector go-spiffe publishes (svid/x509svid/testdata, rebuilt by
+ * gen-certs.sh), the two it had while writing its validation, and our own keyUsage shapes.
+ */
+Test(identity, x509_svid_key_usage)
+{
+    static const char wl[] = "spiffe://example.org/workload-1";
+    static const char pa[] = "spiffe://prod.example.com/a";
+    static const svid_case cases[] = {
+        {"wrong-leaf-ca-true", "invalid SPIFFE ID: leaf is a CA", wl, 0},
+        {"wrong-leaf-cert-sign", "invalid SPIFFE ID: leaf keyUsage has keyCertSign", wl, 0},
+        {"wrong-leaf-crl-sign", "invalid SPIFFE ID: leaf keyUsage has cRLSign", wl, 0},
+        {"wrong-leaf-no-digital-signature",
+         "invalid SPIFFE ID: leaf keyUsage lacks digitalSignature", wl, 0},
+        /* No SAN: it claims no SPIFFE ID, so it is an ordinary certificate. */
+        {"wrong-leaf-empty-id", NULL, NULL, 0},
+        {"wrong-leaf-id-only-root", "invalid SPIFFE ID: no path", "spiffe://example.org", 0},
+        /* X509-SVID spec §4.4 wants serverAuth too, but go-spiffe dropped that check. */
+        {"wrong-leaf-ext-key-usage-incomplete", NULL, wl, 1},
+        {"spiffe-no-ku", "invalid SPIFFE ID: leaf has no keyUsage extension", pa, 0},
+        {"spiffe-ku-extra", NULL, pa, 1},
+        {"spiffe-ku-noncritical", NULL, pa, 1},
+        {"spiffe-ku-two-bytes", NULL, pa, 1},
+    };
+    size_t i;
+    for (i = 0; i < MTLSAUTHZ__ARRAY_LEN(cases); i++) {
+        each_input(cases[i].name, svid_check, &cases[i]);
+    }
+}
+
+/* A rejected identity is denied every operation, even one a rule grants to any identity. */
+Test(identity, rejected_identities_are_denied_everything)
+{
+    static const char yaml[] = "version: 1\n"
+                               "rules:\n"
+                               "  - id: anyone\n"
+                               "    effect: allow\n"
+                               "    principals: [\"*\"]\n"
+                               "    operations: [\"**\"]\n";
+    static const char *const rejected[] = {
+        "utf8-dns.pem",
+        "utf8-email.der",
+        "utf8-uri.pem",
+        "latin1-dns.der",
+        "wrong-leaf-cert-sign.der",
+        "wrong-leaf-crl-sign.pem",
+        "wrong-leaf-no-digital-signature.der",
+        "spiffe-no-ku.pem",
+    };
+    mtlsauthz_policy *p = NULL;
+    mtlsauthz_error err = {0, ""};
+    mtlsauthz_decision d;
+    mtlsauthz_identity *id;
+    size_t i;
+    cr_assert_eq(mtlsauthz_policy_load(&p, yaml, sizeof(yaml) - 1, &err), 0, "%s", err.message);
+    id = load("spiffe-ku-two-bytes.pem");
+    cr_assert_eq(mtlsauthz_policy_decide(&d, p, id, "GET /x", 6, &err), 0, "%s", err.message);
+    cr_assert(d.allowed, "a valid SVID is allowed what anyone may do");
+    mtlsauthz_identity_free(id);
+    for (i = 0; i < MTLSAUTHZ__ARRAY_LEN(rejected); i++) {
+        id = load(rejected[i]);
+        cr_assert_eq(mtlsauthz_policy_decide(&d, p, id, "GET /x", 6, &err), 0, "%s", err.message);
+        cr_assert(!d.allowed, "%s allowed", rejected[i]);
+        cr_assert_eq(d.reason, MTLSAUTHZ_REASON_IDENTITY_REJECTED, "%s: %s", rejected[i],
+                     mtlsauthz_reason_string(d.reason));
+        mtlsauthz_identity_free(id);
+    }
+    mtlsauthz_policy_free(p);
 }
 
 Test(identity, from_x509_refuses_an_overlong_chain)
