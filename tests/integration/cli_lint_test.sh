@@ -51,6 +51,18 @@ expect "lint invalid policy" 2 "" -- "$CLI" lint "$TMP/invalid.yaml"
 expect "lint missing file" 2 "" -- "$CLI" lint "$TMP/nope.yaml"
 expect "lint usage" 2 "usage" -- "$CLI" lint
 
+# A principal name with a newline would break lint's one finding per line.
+cat >"$TMP/newline.yaml" <<'EOF'
+version: 1
+principals:
+  - name: "old\nteam"
+    cn: [x]
+rules:
+  - {id: r, effect: allow, principals: ["*"], operations: [x]}
+EOF
+expect "lint refuses a control character in a name" 2 "control character.*(line: 3, column: 11)" \
+    -- "$CLI" lint "$TMP/newline.yaml"
+
 # ---- test ----
 expect "test example passes" 0 "8 passed, 0 failed" -- \
     "$CLI" test --certs "$CERTS" "$TOP/examples/policy.yaml" "$TOP/examples/policy-tests.yaml"

@@ -177,6 +177,174 @@ Test(compile_errors, spiffe_scheme_and_trust_domain_case)
     selector_ok("    spiffe: [\"spiffe://td\"]\n");
 }
 
+/* ---- where an error is: every semantic error carries its line and column ---- */
+
+Test(compile_errors, semantic_errors_carry_positions)
+{
+    /* An undefined principal, at its entry in the rule's list. */
+    ph_assert_contains(ph_load_error("version: 1\n"
+                                     "rules:\n"
+                                     "  - id: r\n"
+                                     "    effect: allow\n"
+                                     "    principals: [\"*\", ghost]\n"
+                                     "    operations: [x]\n",
+                                     MTLSAUTHZ_EPOLICY),
+                       "undefined principal 'ghost' (line: 5, column: 23)");
+    /* A duplicate rule id, at the second one. */
+    ph_assert_contains(ph_load_error("version: 1\n"
+                                     "rules:\n"
+                                     "  - {id: same, effect: allow, principals: [\"*\"], "
+                                     "operations: [x]}\n"
+                                     "  - {id: same, effect: deny, principals: [\"*\"], "
+                                     "operations: [y]}\n",
+                                     MTLSAUTHZ_EPOLICY),
+                       "(rules #1 and #2) (line: 4, column: 10)");
+    /* A duplicate principal name, a reserved one, an empty selector: at the name. */
+    ph_assert_contains(ph_load_error("version: 1\n"
+                                     "principals:\n"
+                                     "  - name: ops\n"
+                                     "    cn: [a]\n"
+                                     "  - name: ops\n"
+                                     "    cn: [b]\n"
+                                     "rules:\n"
+                                     "  - {id: r, effect: allow, principals: [ops], "
+                                     "operations: [x]}\n",
+                                     MTLSAUTHZ_EPOLICY),
+                       "duplicate principal name 'ops' (principals #1 and #2) (line: 5, "
+                       "column: 11)");
+    ph_assert_contains(ph_load_error("version: 1\nprincipals:\n  - name: \"*\"\n    cn: [a]\n"
+                                     "rules:\n  - {id: r, effect: allow, principals: [\"*\"], "
+                                     "operations: [x]}\n",
+                                     MTLSAUTHZ_EPOLICY),
+                       "(line: 3, column: 11)");
+    /* A selector entry, in a list of several keys. */
+    ph_assert_contains(ph_load_error("version: 1\n"
+                                     "principals:\n"
+                                     "  - name: a\n"
+                                     "    cn: [x]\n"
+                                     "  - name: b\n"
+                                     "    ip: [10.0.0.0/8,\n"
+                                     "         10.0.0.1/8]\n"
+                                     "rules:\n"
+                                     "  - {id: r, effect: allow, principals: [a, b], "
+                                     "operations: [x]}\n",
+                                     MTLSAUTHZ_EPOLICY),
+                       "host bits set after the prefix length (line: 7, column: 10)");
+    ph_assert_contains(ph_load_error("version: 1\n"
+                                     "principals:\n"
+                                     "  - name: a\n"
+                                     "    spiffe:\n"
+                                     "      - \"spiffe://td/x\"\n"
+                                     "      - \"spiffe://td/***\"\n"
+                                     "rules:\n"
+                                     "  - {id: r, effect: allow, principals: [a], "
+                                     "operations: [x]}\n",
+                                     MTLSAUTHZ_EPOLICY),
+                       "(line: 6, column: 9)");
+    /* An operation that does not compile, and an unbound capture. */
+    ph_assert_contains(ph_load_error("version: 1\n"
+                                     "rules:\n"
+                                     "  - id: r\n"
+                                     "    effect: allow\n"
+                                     "    principals: [\"*\"]\n"
+                                     "    operations:\n"
+                                     "      - ok\n"
+                                     "      - \"GET /a/***\"\n",
+                                     MTLSAUTHZ_EPOLICY),
+                       "(line: 8, column: 9)");
+    ph_assert_contains(ph_load_error("version: 1\n"
+                                     "rules:\n"
+                                     "  - id: r\n"
+                                     "    effect: allow\n"
+                                     "    principals: [\"*\"]\n"
+                                     "    operations: [x, \"GET /{x}\"]\n",
+                                     MTLSAUTHZ_EPOLICY),
+                       "not bound by any of the rule's principals (line: 6, column: 21)");
+}
+
+/* ---- names and ids are printable text ---- */
+
+static const char *const control_names[] = {
+    "a\\nb",       "a\\tb",     "a\\rb",   "line\\n",   "a\\x7fb",
+    "a\\x1b[31mb", "a\\u0085b", "a\\x80b", "a\\u009fb",
+};
+
+Test(compile_errors, control_characters_in_principal_names)
+{
+    for (size_t i = 0; i < MTLSAUTHZ__ARRAY_LEN(control_names); i++) {
+        char yaml[512];
+        const char *msg;
+        snprintf(yaml, sizeof(yaml),
+                 "version: 1\n"
+                 "principals:\n"
+                 "  - name: ok\n"
+                 "    cn: [a]\n"
+                 "  - name: \"%s\"\n"
+                 "    cn: [b]\n"
+                 "rules:\n"
+                 "  - {id: r, effect: allow, principals: [ok], operations: [x]}\n",
+                 control_names[i]);
+        msg = ph_load_error(yaml, MTLSAUTHZ_EPOLICY);
+        ph_assert_contains(msg, "principal #2");
+        ph_assert_contains(msg, "control character");
+        ph_assert_contains(msg, "(line: 5, column: 11)");
+        for (const char *p = msg; *p != '\0'; p++) {
+            cr_assert((unsigned char)*p >= 0x20 && *p != 0x7f, "control byte in: %s", msg);
+        }
+    }
+}
+
+Test(compile_errors, control_characters_in_rule_ids)
+{
+    for (size_t i = 0; i < MTLSAUTHZ__ARRAY_LEN(control_names); i++) {
+        char yaml[512];
+        const char *msg;
+        snprintf(yaml, sizeof(yaml),
+                 "version: 1\n"
+                 "rules:\n"
+                 "  - {id: ok, effect: allow, principals: [\"*\"], operations: [x]}\n"
+                 "  - id: \"%s\"\n"
+                 "    effect: allow\n"
+                 "    principals: [\"*\"]\n"
+                 "    operations: [y]\n",
+                 control_names[i]);
+        msg = ph_load_error(yaml, MTLSAUTHZ_EPOLICY);
+        ph_assert_contains(msg, "rule #2");
+        ph_assert_contains(msg, "control character");
+        ph_assert_contains(msg, "(line: 4, column: 9)");
+        cr_assert_null(strchr(msg, '\n'), "%s", msg);
+    }
+}
+
+Test(compile_errors, undefined_principal_reference_is_printed_on_one_line)
+{
+    const char *msg = ph_load_error("version: 1\n"
+                                    "rules:\n"
+                                    "  - id: r\n"
+                                    "    effect: allow\n"
+                                    "    principals: [\"gh\\nost\"]\n"
+                                    "    operations: [x]\n",
+                                    MTLSAUTHZ_EPOLICY);
+    ph_assert_contains(msg, "undefined principal 'gh\\x0aost'");
+}
+
+Test(compile_ok, printable_names_and_ids_load)
+{
+    /* Non-ASCII letters, spaces, a no-break space (U+00A0, just past C1) and punctuation. */
+    mtlsauthz_policy *p = ph_load("version: 1\n"
+                                  "principals:\n"
+                                  "  - name: \"caf\\u00e9 ops\\u00a0team\"\n"
+                                  "    cn: [a]\n"
+                                  "rules:\n"
+                                  "  - id: \"r\\u00e9gle \\\"1\\\" / \\u2603\"\n"
+                                  "    effect: allow\n"
+                                  "    principals: [\"caf\\u00e9 ops\\u00a0team\"]\n"
+                                  "    operations: [x]\n");
+    cr_assert_str_eq(p->principals[0].name, "caf\xc3\xa9 ops\xc2\xa0team");
+    cr_assert_str_eq(p->rules[0].id, "r\xc3\xa9gle \"1\" / \xe2\x98\x83");
+    mtlsauthz_policy_free(p);
+}
+
 /* ---- exact-value keys ---- */
 
 Test(compile_errors, ip_malformed)
