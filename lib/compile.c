@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "identity_int.h"
+#include "op_pattern.h"
 #include "policy_int.h"
 
 /* Which identity field each key reads. Each key reads only its own field: `dns` never falls
@@ -635,12 +636,24 @@ static int principal_binds(const mtlsauthz__principal *pr, unsigned id, unsigned
     return 0;
 }
 
+/*
+ * An operation pattern that has the shape of an HTTP operation must be able to match a
+ * canonical one, in every policy; under `protocol: http` every pattern must be an HTTP one
+ * (op_pattern.h). Otherwise a deny rule with a typo (a trailing '/', a lowercase method)
+ * would silently never match, and fail open.
+ */
+static const char *check_operation(const compiler *c, const mtlsauthz__pattern *pat, char *buf)
+{
+    return mtlsauthz__op_pattern_check(pat, c->p->protocol == MTLSAUTHZ__PROTOCOL_HTTP, buf);
+}
+
 static int compile_rule(compiler *c, unsigned ri, const mtlsauthz__ast_rule *ar, mtlsauthz__rule *r,
                         const mtlsauthz__strmap *names, unsigned *use_count)
 {
     mtlsauthz_policy *p = c->p;
     char where[MTLSAUTHZ__NAME_MAX_LEN + PRINTABLE_SIZE + 64];
     char q[PRINTABLE_SIZE];
+    char why[MTLSAUTHZ__OP_PATTERN_WHY_SIZE];
 #define OP_WHERE()                                                                                 \
     snprintf(where, sizeof(where), "rule '%s', operation '%s'", r->id, printable(q, sizeof(q), s))
 #define OP_AT() mtlsauthz__ast_operation_pos(c->ast, ri, i)
@@ -689,6 +702,11 @@ static int compile_rule(compiler *c, unsigned ri, const mtlsauthz__ast_rule *ar,
         if (rc < 0) {
             OP_WHERE();
             return err_at(c, err_prefix(c, rc, where), OP_AT());
+        }
+        if (check_operation(c, &op->pat, why) != NULL) {
+            OP_WHERE();
+            return err_at(c, mtlsauthz__error_set(c->err, MTLSAUTHZ_EPOLICY, "%s: %s", where, why),
+                          OP_AT());
         }
         if (op->pat.is_literal) {
             op->lit_hash = mtlsauthz__hash(p->seed, op->pat.text, op->pat.text_len);
@@ -819,6 +837,7 @@ static int compile_sensitive(compiler *c, const mtlsauthz__ast *ast)
     mtlsauthz_policy *p = c->p;
     char where[PRINTABLE_SIZE + 64];
     char q[PRINTABLE_SIZE];
+    char why[MTLSAUTHZ__OP_PATTERN_WHY_SIZE];
     int rc;
 
     if (ast->sensitive.n == 0) {
@@ -841,6 +860,12 @@ static int compile_sensitive(compiler *c, const mtlsauthz__ast *ast)
                                         c->err);
         if (rc < 0) {
             return err_at(c, err_prefix(c, rc, where), mtlsauthz__ast_sensitive_pos(ast, i));
+        }
+        /* `sensitive` entries are operation patterns: one that can never match protects
+         * nothing, and lint would check grants against it in vain. */
+        if (check_operation(c, &p->sensitive[i], why) != NULL) {
+            return err_at(c, mtlsauthz__error_set(c->err, MTLSAUTHZ_EPOLICY, "%s: %s", where, why),
+                          mtlsauthz__ast_sensitive_pos(ast, i));
         }
     }
     return 0;

@@ -12,8 +12,10 @@
  *   - principals and rules present and non-empty; every rule has id, effect, principals,
  *     operations; every principal has a name;
  *   - counts within the MTLSAUTHZ__POLICY_MAX_* limits.
- * compile.c checks: duplicate names and ids, undefined principals, empty selectors, patterns,
- * CIDRs, hex, captures, SPIFFE trust-domain case.
+ * compile.c checks: duplicate names and ids, control characters in names and ids, undefined
+ * principals, empty selectors, patterns, CIDRs, hex, captures, SPIFFE trust-domain case, and
+ * operation patterns that can never match (op_pattern.h). Its messages end with the line and
+ * column of what they are about, from `where`.
  */
 #ifndef MTLSAUTHZ_POLICY_AST_H
 #define MTLSAUTHZ_POLICY_AST_H

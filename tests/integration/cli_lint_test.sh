@@ -51,6 +51,39 @@ expect "lint invalid policy" 2 "" -- "$CLI" lint "$TMP/invalid.yaml"
 expect "lint missing file" 2 "" -- "$CLI" lint "$TMP/nope.yaml"
 expect "lint usage" 2 "usage" -- "$CLI" lint
 
+# An operation that can never match, in the deny rule of a policy that allows admins every
+# container operation: each is a load error (exit 2) naming the pattern and its line.
+escape_policy() {
+    cat >"$TMP/escape.yaml" <<EOF
+version: 1
+$1
+principals:
+  - name: admins
+    ou: [admins]
+rules:
+  - id: admin-containers
+    effect: allow
+    principals: [admins]
+    operations: ["* /containers/**"]
+  - id: no-container-escape
+    effect: deny
+    principals: ["*"]
+    operations: ["$2"]
+EOF
+}
+escape_policy "" "POST /containers/*/exec/"
+expect "lint refuses a trailing slash" 2 "trailing '/'.*(line: 14, column: 18)" -- \
+    "$CLI" lint "$TMP/escape.yaml"
+escape_policy "" "post /containers/*/attach"
+expect "lint refuses a lowercase method" 2 "write POST (line: 14, column: 18)" -- \
+    "$CLI" lint "$TMP/escape.yaml"
+escape_policy "protocol: http" "/host/**"
+expect "lint refuses a path without a method under protocol http" 2 \
+    "operation '/host/\*\*': a path without a method.*(line: 14, column: 18)" -- \
+    "$CLI" lint "$TMP/escape.yaml"
+escape_policy "protocol: http" "[a-z]+"
+expect "lint refuses a regex under protocol http" 2 "not an HTTP operation pattern" -- \
+    "$CLI" lint "$TMP/escape.yaml"
 # A principal name with a newline would break lint's one finding per line.
 cat >"$TMP/newline.yaml" <<'EOF'
 version: 1
