@@ -84,6 +84,19 @@ expect "lint refuses a path without a method under protocol http" 2 \
 escape_policy "protocol: http" "[a-z]+"
 expect "lint refuses a regex under protocol http" 2 "not an HTTP operation pattern" -- \
     "$CLI" lint "$TMP/escape.yaml"
+escape_policy "" "/host/**"
+expect "lint reports a path without a method" 1 \
+    "path-without-method: rule 'no-container-escape', operation \"/host/\*\*\"" -- \
+    "$CLI" lint "$TMP/escape.yaml"
+escape_policy "" "POST /containers/*/attach"
+echo 'sensitive: ["POST /containers/*/exec"]' >>"$TMP/escape.yaml"
+expect "lint reports a wildcard grant of a sensitive operation" 1 \
+    "sensitive-grant: rule 'admin-containers': allows \"\* /containers/\*\*\", whose wildcard" \
+    -- "$CLI" lint "$TMP/escape.yaml"
+escape_policy "" "POST /containers/*/exec"
+echo 'sensitive: ["POST /containers/*/exec"]' >>"$TMP/escape.yaml"
+expect "lint: a deny takes the sensitive operation back" 0 "no findings" -- \
+    "$CLI" lint "$TMP/escape.yaml"
 # A principal name with a newline would break lint's one finding per line.
 cat >"$TMP/newline.yaml" <<'EOF'
 version: 1
