@@ -1,118 +1,97 @@
 /*
  * What an operation pattern can match (op_pattern.h).
  *
- * The checks walk the compiled tokens, so escapes (`\*`, `\{`, `\\`) are already literal bytes
- * and captures are wildcards: "a unit" below is one literal byte or one wildcard. Each check
- * mirrors one refusal or rewrite of the canonical HTTP operation (http.c): a pattern that
- * asks for what the canonical form never produces can never match, and in a deny rule that
- * fails open in silence.
+ * The checks read the compiled tokens, so escapes (`\*`, `\{`, `\\`) are already literal bytes
+ * and captures are wildcards. The tokens are first laid out as "units", one per literal byte
+ * (0..255) and one per wildcard (WILD + its index), so that each check is a plain loop over an
+ * array; every policy load runs this once per operation pattern. Each check mirrors one
+ * refusal or rewrite of the canonical HTTP operation (http.c): a pattern that asks for what
+ * the canonical form never produces can never match, and in a deny rule that fails open in
+ * silence.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "op_pattern.h"
 
-/* A unit: a literal byte (kind TOK_LIT, byte c) or a wildcard (its token's kind). */
-typedef struct unit {
-    mtlsauthz__tok_kind kind;
-    unsigned char c;
-    const mtlsauthz__tok *tok;
-} unit;
+#define WILD 256u
+#define MAX_UNITS (MTLSAUTHZ__PATTERN_MAX_LEN + MTLSAUTHZ__PATTERN_MAX_WILDCARDS)
+#define MAX_WILD (MTLSAUTHZ__PATTERN_MAX_WILDCARDS + 1u)
 
-/* A position in the unit sequence: token t, byte i of a literal token. */
-typedef struct cursor {
+typedef struct units {
     const mtlsauthz__pattern *pat;
-    size_t t;
-    size_t i;
-} cursor;
+    unsigned short u[MAX_UNITS];
+    size_t n;
+    const mtlsauthz__tok *wild[MAX_WILD]; /* unit WILD + i is wild[i] */
+} units;
 
-static void cursor_init(cursor *cur, const mtlsauthz__pattern *pat)
+/* 0 if the pattern has more units than a compiled pattern can (it then is not checked). */
+static int units_init(units *us, const mtlsauthz__pattern *pat)
 {
-    cur->pat = pat;
-    cur->t = 0;
-    cur->i = 0;
-    /* An empty literal token (the compiler never makes one) would read as the end. */
-    while (cur->t < pat->ntoks && pat->toks[cur->t].kind == MTLSAUTHZ__TOK_LIT &&
-           pat->toks[cur->t].lit_len == 0) {
-        cur->t++;
+    size_t nwild = 0;
+    us->pat = pat;
+    us->n = 0;
+    for (size_t t = 0; t < pat->ntoks; t++) {
+        const mtlsauthz__tok *tok = &pat->toks[t];
+        if (tok->kind == MTLSAUTHZ__TOK_LIT) {
+            if (tok->lit_len > MAX_UNITS - us->n) {
+                return 0;
+            }
+            for (size_t i = 0; i < tok->lit_len; i++) {
+                us->u[us->n++] = (unsigned char)tok->lit[i];
+            }
+            continue;
+        }
+        if (nwild == MAX_WILD || us->n == MAX_UNITS) {
+            return 0;
+        }
+        us->wild[nwild] = tok;
+        us->u[us->n++] = (unsigned short)(WILD + nwild++);
     }
-}
-
-/* The unit at the cursor; 0 at the end. */
-static int peek(const cursor *cur, unit *u)
-{
-    const mtlsauthz__tok *tok;
-    if (cur->t >= cur->pat->ntoks) {
-        return 0;
-    }
-    tok = &cur->pat->toks[cur->t];
-    u->kind = tok->kind;
-    u->tok = tok;
-    u->c = tok->kind == MTLSAUTHZ__TOK_LIT ? (unsigned char)tok->lit[cur->i] : 0;
     return 1;
 }
 
-static void advance(cursor *cur)
+static int is_wild(unsigned u)
 {
-    const mtlsauthz__tok *tok = &cur->pat->toks[cur->t];
-    if (tok->kind == MTLSAUTHZ__TOK_LIT && cur->i + 1 < tok->lit_len) {
-        cur->i++;
-        return;
-    }
-    cur->t++;
-    cur->i = 0;
-    while (cur->t < cur->pat->ntoks && cur->pat->toks[cur->t].kind == MTLSAUTHZ__TOK_LIT &&
-           cur->pat->toks[cur->t].lit_len == 0) {
-        cur->t++;
-    }
+    return u >= WILD;
 }
 
-/* The unit `ahead` units after the cursor; 0 past the end. */
-static int peek_at(const cursor *cur, unsigned ahead, unit *u)
+static mtlsauthz__tok_kind wild_kind(const units *us, unsigned u)
 {
-    cursor c = *cur;
-    for (unsigned k = 0; k < ahead; k++) {
-        if (c.t >= c.pat->ntoks) {
-            return 0;
-        }
-        advance(&c);
-    }
-    return peek(&c, u);
-}
-
-static int is_lit(const unit *u, unsigned char c)
-{
-    return u->kind == MTLSAUTHZ__TOK_LIT && u->c == c;
-}
-
-static int is_space(const unit *u)
-{
-    return u->kind == MTLSAUTHZ__TOK_LIT && (u->c == ' ' || u->c == '\t' || u->c == '\n' ||
-                                             u->c == '\r' || u->c == '\v' || u->c == '\f');
-}
-
-static int is_control(unsigned char c)
-{
-    return c < 0x20 || c == 0x7f;
+    return us->wild[u - WILD]->kind;
 }
 
 /* A wildcard that may match a '/': `**`, and any kind this file does not know. */
-static int crosses_segments(const unit *u)
+static int crosses_segments(const units *us, unsigned u)
 {
-    return u->kind != MTLSAUTHZ__TOK_LIT && u->kind != MTLSAUTHZ__TOK_STAR &&
-           u->kind != MTLSAUTHZ__TOK_CAPTURE;
+    mtlsauthz__tok_kind k;
+    if (!is_wild(u)) {
+        return 0;
+    }
+    k = wild_kind(us, u);
+    return k != MTLSAUTHZ__TOK_STAR && k != MTLSAUTHZ__TOK_CAPTURE;
 }
 
-static int hex_value(unsigned char c)
+static int is_space(unsigned u)
+{
+    return u == ' ' || u == '\t' || u == '\n' || u == '\r' || u == '\v' || u == '\f';
+}
+
+static int is_control(unsigned u)
+{
+    return u < 0x20 || u == 0x7f;
+}
+
+static int hex_value(unsigned c)
 {
     if (c >= '0' && c <= '9') {
-        return c - '0';
+        return (int)(c - '0');
     }
     if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
+        return (int)(c - 'a' + 10);
     }
     if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
+        return (int)(c - 'A' + 10);
     }
     return -1;
 }
@@ -132,57 +111,45 @@ static void put(text *t, const char *s, size_t n)
     t->p[t->len] = '\0';
 }
 
-static void puts_(text *t, const char *s)
+static void put_str(text *t, const char *s)
 {
     put(t, s, strlen(s));
 }
 
-/* Appends a unit as pattern source: escapes and captures written back, control and non-ASCII
- * bytes as \xNN so the message stays one line of printable text. */
-static void put_unit(text *t, const mtlsauthz__pattern *pat, const unit *u, int upper)
+/* Appends units [from, to) as pattern source, cut at 64 units: escapes and captures written
+ * back, uppercased if `upper`, control and non-ASCII bytes as \xNN so the message stays one
+ * line of printable text. */
+static void put_units(text *t, const units *us, size_t from, size_t to, int upper)
 {
     char tmp[80];
-    switch (u->kind) {
-    case MTLSAUTHZ__TOK_LIT:
-        if (u->c == '*' || u->c == '{' || u->c == '\\') {
-            tmp[0] = '\\';
-            tmp[1] = (char)u->c;
-            put(t, tmp, 2);
-        } else if (is_control(u->c) || u->c >= 0x80) {
-            snprintf(tmp, sizeof(tmp), "\\x%02x", u->c);
-            puts_(t, tmp);
-        } else {
-            tmp[0] = (char)(upper && u->c >= 'a' && u->c <= 'z' ? u->c - ('a' - 'A') : u->c);
-            put(t, tmp, 1);
-        }
-        return;
-    case MTLSAUTHZ__TOK_STAR:
-        puts_(t, "*");
-        return;
-    case MTLSAUTHZ__TOK_CAPTURE:
-        snprintf(tmp, sizeof(tmp), "{%.64s}",
-                 u->tok->cap < pat->ncaps ? pat->cap_names[u->tok->cap] : "");
-        puts_(t, tmp);
-        return;
-    default:
-        puts_(t, "**");
-        return;
-    }
-}
-
-/* Appends the units in [from, to), uppercased if `upper`, cut at 64 units. */
-static void put_range(text *t, const cursor *from, const cursor *to, int upper)
-{
-    cursor c = *from;
-    unit u;
-    unsigned n = 0;
-    while ((c.t < to->t || (c.t == to->t && c.i < to->i)) && peek(&c, &u)) {
-        if (n++ == 64) {
-            puts_(t, "...");
+    for (size_t i = from; i < to; i++) {
+        unsigned u = us->u[i];
+        if (i - from == 64) {
+            put_str(t, "...");
             return;
         }
-        put_unit(t, c.pat, &u, upper);
-        advance(&c);
+        if (is_wild(u)) {
+            const mtlsauthz__tok *tok = us->wild[u - WILD];
+            if (tok->kind == MTLSAUTHZ__TOK_STAR) {
+                put_str(t, "*");
+            } else if (tok->kind == MTLSAUTHZ__TOK_CAPTURE) {
+                snprintf(tmp, sizeof(tmp), "{%.64s}",
+                         tok->cap < us->pat->ncaps ? us->pat->cap_names[tok->cap] : "");
+                put_str(t, tmp);
+            } else {
+                put_str(t, "**");
+            }
+        } else if (u == '*' || u == '{' || u == '\\') {
+            tmp[0] = '\\';
+            tmp[1] = (char)u;
+            put(t, tmp, 2);
+        } else if (is_control(u) || u >= 0x80) {
+            snprintf(tmp, sizeof(tmp), "\\x%02x", u);
+            put_str(t, tmp);
+        } else {
+            tmp[0] = (char)(upper && u >= 'a' && u <= 'z' ? u - ('a' - 'A') : u);
+            put(t, tmp, 1);
+        }
     }
 }
 
@@ -192,51 +159,45 @@ static const char *say(char *buf, const char *s)
     return buf;
 }
 
-/* The method: `*`, or an uppercase token in which `*` or a capture may stand for a part. */
-static const char *check_method(const cursor *start, const cursor *end, char *buf)
+/* The method, units [from, to): `*`, or an uppercase token in which `*` or a capture may stand
+ * for a part. */
+static const char *check_method(const units *us, size_t from, size_t to, char *buf)
 {
-    cursor c = *start;
-    unit u;
-    int lower = 0, all_lit = 1;
-    size_t len = 0;
-    char lit[8];
     text t = {buf, MTLSAUTHZ__OP_PATTERN_WHY_SIZE, 0};
+    int lower = 0, all_lit = 1;
 
     buf[0] = '\0';
-    while ((c.t < end->t || (c.t == end->t && c.i < end->i)) && peek(&c, &u)) {
-        if (crosses_segments(&u)) {
+    for (size_t i = from; i < to; i++) {
+        unsigned u = us->u[i];
+        if (crosses_segments(us, u)) {
             return say(buf, "'**' in the method can match across the space into the path; "
                             "write * for any method");
         }
-        if (u.kind != MTLSAUTHZ__TOK_LIT) {
+        if (is_wild(u)) {
             all_lit = 0;
-        } else if (!mtlsauthz__is_tchar(u.c)) {
-            puts_(&t, "the method '");
-            put_range(&t, start, end, 0);
-            puts_(&t, "' is not an HTTP token (RFC 9110: letters, digits and !#$%&'*+-.^_`|~), "
-                      "so it matches no request; write an uppercase method such as GET, or * "
-                      "for any");
+        } else if (!mtlsauthz__is_tchar((unsigned char)u)) {
+            put_str(&t, "the method '");
+            put_units(&t, us, from, to, 0);
+            put_str(&t, "' is not an HTTP token (RFC 9110: letters, digits and "
+                        "!#$%&'*+-.^_`|~), so it matches no request; write an uppercase method "
+                        "such as GET, or * for any");
             return buf;
-        } else {
-            lower |= u.c >= 'a' && u.c <= 'z';
-            if (len < sizeof(lit)) {
-                lit[len] = (char)u.c;
-            }
+        } else if (u >= 'a' && u <= 'z') {
+            lower = 1;
         }
-        len++;
-        advance(&c);
     }
     if (lower) {
-        puts_(&t, "methods are case-sensitive, and routers serve the uppercase ones, so this "
-                  "never matches the requests it means; write ");
-        put_range(&t, start, end, 1);
+        put_str(&t, "methods are case-sensitive, and routers serve the uppercase ones, so this "
+                    "never matches the requests it means; write ");
+        put_units(&t, us, from, to, 1);
         return buf;
     }
-    if (all_lit && len == 4 && memcmp(lit, "HEAD", 4) == 0) {
+    if (all_lit && to - from == 4 && us->u[from] == 'H' && us->u[from + 1] == 'E' &&
+        us->u[from + 2] == 'A' && us->u[from + 3] == 'D') {
         return say(buf, "HEAD is decided as GET, so this matches no request; write GET (see "
                         "docs/policy.md, \"HTTP operations\")");
     }
-    if (all_lit && len > MTLSAUTHZ_HTTP_METHOD_MAX) {
+    if (all_lit && to - from > MTLSAUTHZ_HTTP_METHOD_MAX) {
         snprintf(buf, MTLSAUTHZ__OP_PATTERN_WHY_SIZE,
                  "the method is longer than the %d bytes a request may have, so it matches no "
                  "request",
@@ -246,161 +207,156 @@ static const char *check_method(const cursor *start, const cursor *end, char *bu
     return NULL;
 }
 
-/* A `%XX` escape at the cursor (the '%' and two hex digits are literal bytes). */
-static const char *check_escape(const cursor *c, char *buf)
+/* A `%XX` escape at unit i (the '%' and two hex digits are literal bytes), or NULL. */
+static const char *check_escape(const units *us, size_t i, char *buf)
 {
-    unit hi, lo;
+    unsigned hi, lo;
     int v;
-    char esc[4];
-    if (!peek_at(c, 1, &hi) || !peek_at(c, 2, &lo) || hi.kind != MTLSAUTHZ__TOK_LIT ||
-        lo.kind != MTLSAUTHZ__TOK_LIT || hex_value(hi.c) < 0 || hex_value(lo.c) < 0) {
+    if (us->n - i < 3 || is_wild(us->u[i + 1]) || is_wild(us->u[i + 2]) ||
+        hex_value(us->u[i + 1]) < 0 || hex_value(us->u[i + 2]) < 0) {
         return NULL;
     }
-    v = hex_value(hi.c) * 16 + hex_value(lo.c);
-    snprintf(esc, sizeof(esc), "%%%c%c", hi.c, lo.c);
+    hi = us->u[i + 1];
+    lo = us->u[i + 2];
+    v = hex_value(hi) * 16 + hex_value(lo);
     if (v == '/') {
         snprintf(buf, MTLSAUTHZ__OP_PATTERN_WHY_SIZE,
-                 "'%s' in the path: the canonical operation is percent-decoded and an encoded "
-                 "'/' is refused (400), so this matches no request; write '/' to match a "
-                 "segment boundary",
-                 esc);
-    } else if (is_control((unsigned char)v)) {
+                 "'%%%c%c' in the path: the canonical operation is percent-decoded and an "
+                 "encoded '/' is refused (400), so this matches no request; write '/' to match "
+                 "a segment boundary",
+                 hi, lo);
+    } else if (is_control((unsigned)v)) {
         snprintf(buf, MTLSAUTHZ__OP_PATTERN_WHY_SIZE,
-                 "'%s' in the path: the canonical operation is percent-decoded and a control "
-                 "byte is refused (400), so this matches no request",
-                 esc);
+                 "'%%%c%c' in the path: the canonical operation is percent-decoded and a "
+                 "control byte is refused (400), so this matches no request",
+                 hi, lo);
     } else if (v >= 0x80) {
         snprintf(buf, MTLSAUTHZ__OP_PATTERN_WHY_SIZE,
-                 "'%s' in the path: the canonical operation is percent-decoded once, so this "
-                 "matches only a request for '%%25%c%c'; write the decoded UTF-8 text instead",
-                 esc, hi.c, lo.c);
+                 "'%%%c%c' in the path: the canonical operation is percent-decoded once, so "
+                 "this matches only a request for '%%25%c%c'; write the decoded UTF-8 text "
+                 "instead",
+                 hi, lo, hi, lo);
     } else {
-        const char *fix_prefix = (v == '*' || v == '{' || v == '\\') ? "\\" : "";
+        /* The decoded byte as pattern source: `*`, `{` and `\` need their escape. */
+        const char *esc = (v == '*' || v == '{' || v == '\\') ? "\\" : "";
         snprintf(buf, MTLSAUTHZ__OP_PATTERN_WHY_SIZE,
-                 "'%s' in the path: the canonical operation is percent-decoded once, so this "
-                 "matches only a request for '%%25%c%c'; write '%s%c'",
-                 esc, hi.c, lo.c, fix_prefix, v);
+                 "'%%%c%c' in the path: the canonical operation is percent-decoded once, so "
+                 "this matches only a request for '%%25%c%c'; write '%s%c'",
+                 hi, lo, hi, lo, esc, v);
     }
     return buf;
 }
 
-/* The path, from its first unit (a literal '/', or `**` under protocol http). */
-static const char *check_path(const cursor *start, char *buf)
+static const char *dot_segment(char *buf)
 {
-    cursor c = *start;
-    unit u, last = {MTLSAUTHZ__TOK_LIT, 0, NULL};
-    size_t nunits = 0, seg_units = 0, seg_dots = 0;
-    int at_boundary = 0; /* the previous unit is a literal '/' */
+    return say(buf, "'.' or '..' path segment: the canonical operation refuses dot segments "
+                    "(400), so this matches no request; write the path the router sees");
+}
 
-    while (peek(&c, &u)) {
-        if (u.kind == MTLSAUTHZ__TOK_LIT) {
-            if (u.c == '/') {
-                if (at_boundary) {
-                    return say(buf, "empty path segment ('//'): the canonical operation refuses "
-                                    "empty segments (400), so this matches no request; remove "
-                                    "the extra '/'");
-                }
-                if (nunits > 0 && seg_units > 0 && seg_units == seg_dots && seg_dots <= 2) {
-                    goto dot_segment;
-                }
-                at_boundary = 1;
-                seg_units = 0;
-                seg_dots = 0;
-                last = u;
-                nunits++;
-                advance(&c);
-                continue;
-            }
-            if (u.c == '?') {
-                return say(buf, "'?' in the path: the query is removed before matching (a "
-                                "'?' in a canonical path only comes from an encoded '%3F'), so "
-                                "this never matches the requests it means; remove the query");
-            }
-            if (u.c == '#') {
-                return say(buf, "'#' in the path: a fragment never reaches the server (a '#' in "
-                                "a canonical path only comes from an encoded '%23'), so this "
-                                "never matches the requests it means; remove it");
-            }
-            if (is_control(u.c)) {
-                snprintf(buf, MTLSAUTHZ__OP_PATTERN_WHY_SIZE,
-                         "control byte 0x%02x in the path: the canonical operation refuses "
-                         "control bytes (400), so this matches no request",
-                         u.c);
-                return buf;
-            }
-            if (u.c == '%' && check_escape(&c, buf) != NULL) {
-                return buf;
-            }
-            if (u.c == '.') {
-                seg_dots++;
-            }
+/* The path, units [from, n): it starts with a literal '/', or with `**` under protocol http. */
+static const char *check_path(const units *us, size_t from, char *buf)
+{
+    size_t seg_units = 0, seg_dots = 0; /* units of the current segment, and its literal '.'s */
+    int at_boundary = 0;                /* the previous unit is a literal '/' */
+
+    for (size_t i = from; i < us->n; i++) {
+        unsigned u = us->u[i];
+        /* Most path bytes are letters: from '@' up, only DEL and wildcards need a look. */
+        if (u >= '@' && u != 0x7f && u < WILD) {
+            seg_units++;
+            at_boundary = 0;
+            continue;
         }
-        at_boundary = 0;
+        if (u == '/') {
+            if (at_boundary) {
+                return say(buf, "empty path segment ('//'): the canonical operation refuses "
+                                "empty segments (400), so this matches no request; remove the "
+                                "extra '/'");
+            }
+            if (seg_units > 0 && seg_units == seg_dots && seg_dots <= 2) {
+                return dot_segment(buf);
+            }
+            at_boundary = 1;
+            seg_units = 0;
+            seg_dots = 0;
+            continue;
+        }
+        if (u == '?') {
+            return say(buf, "'?' in the path: the query is removed before matching (a '?' in a "
+                            "canonical path only comes from an encoded '%3F'), so this never "
+                            "matches the requests it means; remove the query");
+        }
+        if (u == '#') {
+            return say(buf, "'#' in the path: a fragment never reaches the server (a '#' in a "
+                            "canonical path only comes from an encoded '%23'), so this never "
+                            "matches the requests it means; remove it");
+        }
+        if (is_control(u)) {
+            snprintf(buf, MTLSAUTHZ__OP_PATTERN_WHY_SIZE,
+                     "control byte 0x%02x in the path: the canonical operation refuses control "
+                     "bytes (400), so this matches no request",
+                     u);
+            return buf;
+        }
+        if (u == '%' && check_escape(us, i, buf) != NULL) {
+            return buf;
+        }
+        seg_dots += u == '.';
         seg_units++;
-        last = u;
-        nunits++;
-        advance(&c);
+        at_boundary = 0;
     }
-    if (at_boundary && nunits > 1) {
+    if (at_boundary && us->n - from > 1) {
         return say(buf, "trailing '/': the canonical operation removes it, so this matches no "
                         "request; remove it (the pattern then matches the path with or without "
                         "it)");
     }
     if (seg_units > 0 && seg_units == seg_dots && seg_dots <= 2) {
-        goto dot_segment;
+        return dot_segment(buf);
     }
-    if (is_space(&last)) {
+    if (us->n > from && is_space(us->u[us->n - 1])) {
         return say(buf, "the path ends in whitespace, which a canonical path has only from an "
                         "encoded '%20', so this never matches the requests it means; remove it");
     }
     return NULL;
-
-dot_segment:
-    return say(buf, "'.' or '..' path segment: the canonical operation refuses dot segments "
-                    "(400), so this matches no request; write the path the router sees");
 }
 
 const char *mtlsauthz__op_pattern_check(const mtlsauthz__pattern *pat, int http, char *buf)
 {
-    cursor c, method_start, method_end, path_start;
-    unit u;
-    size_t lead = 0, method = 0, gap = 0;
-    int gap_is_one_space, path_is_starstar;
-    const char *why;
+    units us;
+    size_t i = 0, lead, method_start, method_end, gap_end;
+    int shaped;
 
     buf[0] = '\0';
-    cursor_init(&c, pat);
-    while (peek(&c, &u) && is_space(&u)) {
-        lead++;
-        advance(&c);
+    if (!units_init(&us, pat)) {
+        return say(buf, "the pattern is too long to check");
     }
-    method_start = c;
-    while (peek(&c, &u) && !is_space(&u) && !is_lit(&u, '/')) {
-        method++;
-        advance(&c);
+    while (i < us.n && is_space(us.u[i])) {
+        i++;
     }
-    method_end = c;
-    gap_is_one_space = peek(&c, &u) && is_lit(&u, ' ');
-    while (peek(&c, &u) && is_space(&u)) {
-        gap++;
-        advance(&c);
+    lead = i;
+    method_start = i;
+    while (i < us.n && !is_space(us.u[i]) && us.u[i] != '/') {
+        i++;
     }
-    path_start = c;
-    path_is_starstar = peek(&c, &u) && u.kind == MTLSAUTHZ__TOK_STARSTAR;
+    method_end = i;
+    while (i < us.n && is_space(us.u[i])) {
+        i++;
+    }
+    gap_end = i;
+    shaped = method_end > method_start && gap_end > method_end && i < us.n &&
+             (us.u[i] == '/' ||
+              (http && is_wild(us.u[i]) && wild_kind(&us, us.u[i]) == MTLSAUTHZ__TOK_STARSTAR));
 
-    if (method == 0 || gap == 0 || !peek(&c, &u) ||
-        !(is_lit(&u, '/') || (http && path_is_starstar))) {
-        /* Not the shape of an HTTP operation: a named operation, unless the policy says
-         * every operation is HTTP. `**` alone matches every operation, HTTP ones included. */
-        cursor first;
+    if (!shaped) {
+        /* Not the shape of an HTTP operation: a named operation, unless the policy says every
+         * operation is HTTP. `**` alone matches every operation, HTTP ones included. */
         if (!http) {
             return NULL;
         }
-        cursor_init(&first, pat);
-        if (pat->ntoks == 1 && pat->toks[0].kind == MTLSAUTHZ__TOK_STARSTAR) {
+        if (us.n == 1 && is_wild(us.u[0]) && wild_kind(&us, us.u[0]) == MTLSAUTHZ__TOK_STARSTAR) {
             return NULL;
         }
-        if (peek(&first, &u) && is_lit(&u, '/')) {
+        if (us.n > 0 && us.u[0] == '/') {
             return say(buf, "a path without a method: with 'protocol: http' an operation is "
                             "'METHOD /path'; write '* /...' for every method, or name one "
                             "(GET, POST, ...)");
@@ -413,41 +369,37 @@ const char *mtlsauthz__op_pattern_check(const mtlsauthz__pattern *pat, int http,
         return say(buf, "leading whitespace: a canonical operation begins with its method, so "
                         "this matches no request; remove it");
     }
-    why = check_method(&method_start, &method_end, buf);
-    if (why != NULL) {
-        return why;
+    if (check_method(&us, method_start, method_end, buf) != NULL) {
+        return buf;
     }
-    if (gap != 1 || !gap_is_one_space) {
+    if (gap_end - method_end != 1 || us.u[method_end] != ' ') {
         return say(buf, "the method and the path must be separated by exactly one space, as in "
                         "the canonical operation, or this matches no request");
     }
-    return check_path(&path_start, buf);
+    return check_path(&us, gap_end, buf);
 }
 
 int mtlsauthz__op_pattern_is_bare_path(const mtlsauthz__pattern *pat)
 {
-    cursor c;
-    unit u, first = {MTLSAUTHZ__TOK_LIT, 0, NULL};
-    unsigned seg = 1;
+    units us;
+    unsigned seg = 1, first = 0;
     size_t name_units = 0; /* units of the current name: a service name component or the method */
 
-    cursor_init(&c, pat);
-    if (!peek(&c, &u) || !is_lit(&u, '/')) {
+    if (!units_init(&us, pat) || us.n == 0 || us.u[0] != '/') {
         return 0;
     }
-    advance(&c);
     /* gRPC over HTTP/2: Path is "/" Service-Name "/" method-name, the service name qualified by
      * its package. By the protobuf style guide services and methods are UpperCamelCase, which
      * is what tells "/pkg.Service/Method" from "/host/mount". */
-    for (;;) {
-        int more = peek(&c, &u);
-        int ends_segment = !more || is_lit(&u, '/');
-        if (ends_segment || (seg == 1 && is_lit(&u, '.'))) {
+    for (size_t i = 1;; i++) {
+        int more = i < us.n;
+        unsigned u = more ? us.u[i] : 0;
+        int ends_segment = !more || u == '/';
+        if (ends_segment || (seg == 1 && u == '.')) {
             if (name_units == 0) {
                 return 1; /* an empty segment or package component */
             }
-            if (ends_segment && first.kind == MTLSAUTHZ__TOK_LIT &&
-                !(first.c >= 'A' && first.c <= 'Z')) {
+            if (ends_segment && !is_wild(first) && !(first >= 'A' && first <= 'Z')) {
                 return 1;
             }
             if (!more) {
@@ -457,21 +409,17 @@ int mtlsauthz__op_pattern_is_bare_path(const mtlsauthz__pattern *pat)
                 return 1;
             }
             name_units = 0;
-            advance(&c);
             continue;
         }
-        if (crosses_segments(&u)) {
+        if (crosses_segments(&us, u)) {
             return 1;
         }
-        if (u.kind == MTLSAUTHZ__TOK_LIT &&
-            !((u.c >= 'a' && u.c <= 'z') || (u.c >= 'A' && u.c <= 'Z') ||
-              (u.c >= '0' && u.c <= '9') || u.c == '_')) {
+        if (!is_wild(u) && !((u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') ||
+                             (u >= '0' && u <= '9') || u == '_')) {
             return 1;
         }
-        if (name_units == 0) {
+        if (name_units++ == 0) {
             first = u;
         }
-        name_units++;
-        advance(&c);
     }
 }

@@ -259,7 +259,9 @@ static mtlsauthz__posv *record_for(prepass *pp, map_role role, const unsigned ch
             return &pp->where.principal_names;
         }
         for (unsigned i = 0; i < MTLSAUTHZ__KEY_COUNT; i++) {
-            if (bytes_eq(k, n, mtlsauthz__key_names[i])) {
+            /* Once per key of every principal: the first byte rules out most names. */
+            if (n > 0 && k[0] == (unsigned char)mtlsauthz__key_names[i][0] &&
+                bytes_eq(k, n, mtlsauthz__key_names[i])) {
                 return &pp->where.keys[i];
             }
         }
@@ -269,10 +271,16 @@ static mtlsauthz__posv *record_for(prepass *pp, map_role role, const unsigned ch
     }
 }
 
-static int record_scalar(prepass *pp, mtlsauthz__posv *pv, const yaml_event_t *ev,
-                         mtlsauthz_error *err)
+static inline int record_scalar(prepass *pp, mtlsauthz__posv *pv, const yaml_event_t *ev,
+                                mtlsauthz_error *err)
 {
     if (pv == NULL || ev->type != YAML_SCALAR_EVENT) {
+        return 0;
+    }
+    if (pv->n < pv->cap) {
+        pv->v[pv->n].line = mark_u32(ev->start_mark.line);
+        pv->v[pv->n].column = mark_u32(ev->start_mark.column);
+        pv->n++;
         return 0;
     }
     if (posv_push(pv, &ev->start_mark) != 0) {
