@@ -212,7 +212,7 @@ func TestWatchSIGHUP(t *testing.T) {
 }
 
 func TestStoreReloadKeepsLastGood(t *testing.T) {
-	allowBuilder := "version: 1\nprincipals:\n  - name: builder\n    spiffe: [\"spiffe://prod.example.com/ci/builder\"]\nrules:\n  - id: build\n    effect: allow\n    principals: [builder]\n    operations: [\"POST /images/build\"]\n"
+	allowBuilder := "version: 1\nprotocol: http\nprincipals:\n  - name: builder\n    spiffe: [\"spiffe://prod.example.com/ci/builder\"]\nrules:\n  - id: build\n    effect: allow\n    principals: [builder]\n    operations: [\"POST /images/build\"]\n"
 	denyBuilder := allowBuilder + "  - id: freeze\n    effect: deny\n    principals: [\"*\"]\n    operations: [\"**\"]\n"
 	s, path := tempStore(t, allowBuilder)
 	write := func(yaml string) { writePolicy(t, path, yaml) }

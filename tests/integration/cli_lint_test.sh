@@ -39,8 +39,10 @@ expect() {
 
 # ---- lint ----
 expect "lint clean example" 0 "no findings" -- "$CLI" lint "$TOP/examples/policy.yaml"
-expect "lint sloppy policy" 1 "3 findings" -- "$CLI" lint "$TOP/examples/demo/sloppy-policy.yaml"
+expect "lint sloppy policy" 1 "4 findings" -- "$CLI" lint "$TOP/examples/demo/sloppy-policy.yaml"
 expect "lint names the sensitive grant" 1 "sensitive-grant: rule 'debug-exec'" -- \
+    "$CLI" lint "$TOP/examples/demo/sloppy-policy.yaml"
+expect "lint names the wildcard grant" 1 "sensitive-grant: rule 'admin-containers'" -- \
     "$CLI" lint "$TOP/examples/demo/sloppy-policy.yaml"
 expect "lint names the unused principal" 1 "unused-principal: principal 'old-team'" -- \
     "$CLI" lint "$TOP/examples/demo/sloppy-policy.yaml"

@@ -94,7 +94,7 @@ rules:
     operations: ["custom:build"]
 EOF
 reload_policy() { # reload_policy RULE_ID PATH
-    printf 'version: 1\nrules:\n  - id: %s\n    effect: allow\n    principals: ["*"]\n    operations: ["GET %s"]\n' \
+    printf 'version: 1\nprotocol: http\nrules:\n  - id: %s\n    effect: allow\n    principals: ["*"]\n    operations: ["GET %s"]\n' \
         "$1" "$2" > "$T/reload.yaml"
 }
 reload_policy v1 /reload/one

@@ -32,6 +32,7 @@ class RackMiddlewareTest < Minitest::Test
 
   WHOAMI_POLICY = <<~YAML
     version: 1
+    protocol: http
     rules:
       - id: whoami
         effect: allow
