@@ -22,6 +22,7 @@
  * real; a wildcard grant is reported unless a deny provably covers the sensitive operation, and
  * a grant is taken as explicit only when it provably lies within the sensitive pattern).
  */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -87,22 +88,93 @@ static const char *broad_grantee(const mtlsauthz_policy *p, const mtlsauthz__rul
 /* 1 if deny rule `d` applies to every identity that allow rule `a` applies to. */
 static int covers_principals(const mtlsauthz__rule *d, const mtlsauthz__rule *a);
 
-/* 1 if some enforce-mode deny rule denies every operation sensitive pattern `s` matches to
- * every identity rule `a` applies to. A deny operation with captures matches only under
- * bindings, so it proves nothing here. */
-static int sensitive_denied(const mtlsauthz_policy *p, const mtlsauthz__rule *a, unsigned s)
+/* 1 if enforce-mode deny rule `d` denies every operation sensitive pattern `s` matches (to
+ * its principals). A deny operation with captures matches only under bindings, so it proves
+ * nothing here. */
+static int deny_covers_sensitive(const mtlsauthz_policy *p, const mtlsauthz__rule *d, unsigned s)
 {
-    for (unsigned d = 0; d < p->nrules; d++) {
-        const mtlsauthz__rule *deny = &p->rules[d];
-        if (deny->effect != MTLSAUTHZ__DENY || deny->mode != MTLSAUTHZ__ENFORCE ||
-            !covers_principals(deny, a)) {
-            continue;
+    if (d->effect != MTLSAUTHZ__DENY || d->mode != MTLSAUTHZ__ENFORCE) {
+        return 0;
+    }
+    for (unsigned j = 0; j < d->nops; j++) {
+        if (d->ops[j].pat.ncaps == 0 &&
+            mtlsauthz__pattern_covers(&d->ops[j].pat, &p->sensitive[s])) {
+            return 1;
         }
-        for (unsigned j = 0; j < deny->nops; j++) {
-            if (deny->ops[j].pat.ncaps == 0 &&
-                mtlsauthz__pattern_covers(&deny->ops[j].pat, &p->sensitive[s])) {
+    }
+    return 0;
+}
+
+/*
+ * For each sensitive pattern s, the deny rules that cover it: rule[first[s] .. first[s + 1]).
+ * Found once, so that a policy with many wildcard grants is not checked against every rule for
+ * each of them. Both NULL when there was no memory: then every rule is looked at.
+ */
+typedef struct deniers {
+    unsigned *first;
+    unsigned *rule;
+} deniers;
+
+static void deniers_build(deniers *dn, const mtlsauthz_policy *p)
+{
+    size_t n = 0;
+    dn->first = NULL;
+    dn->rule = NULL;
+    for (unsigned pass = 0; pass < 2; pass++) {
+        n = 0;
+        for (unsigned s = 0; s < p->nsensitive; s++) {
+            if (pass == 1) {
+                dn->first[s] = (unsigned)n;
+            }
+            for (unsigned d = 0; d < p->nrules; d++) {
+                if (deny_covers_sensitive(p, &p->rules[d], s)) {
+                    if (pass == 1) {
+                        dn->rule[n] = d;
+                    }
+                    n++;
+                }
+            }
+        }
+        if (pass == 0) {
+            if (n >= UINT_MAX) {
+                return; /* offsets would not fit: scan instead */
+            }
+            dn->first = mtlsauthz__malloc((p->nsensitive + 1u) * sizeof(unsigned));
+            dn->rule = mtlsauthz__malloc((n > 0 ? n : 1u) * sizeof(unsigned));
+            if (dn->first == NULL || dn->rule == NULL) {
+                mtlsauthz__free(dn->first);
+                mtlsauthz__free(dn->rule);
+                dn->first = NULL;
+                dn->rule = NULL;
+                return;
+            }
+        }
+    }
+    dn->first[p->nsensitive] = (unsigned)n;
+}
+
+static void deniers_free(deniers *dn)
+{
+    mtlsauthz__free(dn->first);
+    mtlsauthz__free(dn->rule);
+}
+
+/* 1 if some enforce-mode deny rule denies every operation sensitive pattern `s` matches to
+ * every identity rule `a` applies to. */
+static int sensitive_denied(const mtlsauthz_policy *p, const deniers *dn, const mtlsauthz__rule *a,
+                            unsigned s)
+{
+    if (dn->first == NULL) {
+        for (unsigned d = 0; d < p->nrules; d++) {
+            if (covers_principals(&p->rules[d], a) && deny_covers_sensitive(p, &p->rules[d], s)) {
                 return 1;
             }
+        }
+        return 0;
+    }
+    for (unsigned i = dn->first[s]; i < dn->first[s + 1]; i++) {
+        if (covers_principals(&p->rules[dn->rule[i]], a)) {
+            return 1;
         }
     }
     return 0;
@@ -139,6 +211,11 @@ static void lint_sensitive(mtlsauthz__buf *out, size_t *count, const mtlsauthz_p
 {
     unsigned r, o, s;
     char who_buf[MTLSAUTHZ__NAME_MAX_LEN + 64];
+    deniers dn;
+    if (p->nsensitive == 0) {
+        return;
+    }
+    deniers_build(&dn, p);
     for (r = 0; r < p->nrules; r++) {
         const mtlsauthz__rule *rule = &p->rules[r];
         const char *who;
@@ -157,13 +234,14 @@ static void lint_sensitive(mtlsauthz__buf *out, size_t *count, const mtlsauthz_p
                     break;
                 }
                 if (!mtlsauthz__pattern_covers(&p->sensitive[s], op) &&
-                    !sensitive_denied(p, rule, s)) {
+                    !sensitive_denied(p, &dn, rule, s)) {
                     sensitive_finding(out, count, p, rule, o, s, NULL);
                     break;
                 }
             }
         }
     }
+    deniers_free(&dn);
 }
 
 static void lint_unused(mtlsauthz__buf *out, size_t *count, const mtlsauthz_policy *p)

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "internal.h"
 #include "mtlsauthz/mtlsauthz.h"
 
 static mtlsauthz_policy *load(const char *yaml)
@@ -388,6 +389,40 @@ Test(lint, gRPC_method_names_are_not_paths_without_a_method)
                    &n);
     cr_assert_eq(n, 0, "%s", r);
     mtlsauthz_string_free(r);
+}
+
+Test(lint, every_allocation_failure_is_clean)
+{
+    /* Lint allocates its report and the deny rules covering each sensitive pattern: failing
+     * each allocation in turn gives ENOMEM and nothing (ASan and valgrind see no leak), or the
+     * full report. */
+    mtlsauthz_policy *p = load(ADMINS "  - {id: no-exec, effect: deny, principals: [ops], "
+                                      "operations: [\"POST /containers/*/exec\"]}\n");
+    size_t want = 0, n = 0;
+    char *full = NULL;
+    mtlsauthz_error err = {0};
+    int done = 0;
+    cr_assert_eq(mtlsauthz_policy_lint(&full, &want, p, &err), 0);
+    for (long k = 0; k < 1000 && !done; k++) {
+        char *r = (char *)1;
+        int rc;
+        mtlsauthz__alloc_fail_after(k);
+        rc = mtlsauthz_policy_lint(&r, &n, p, &err);
+        mtlsauthz__alloc_fail_after(-1);
+        if (rc == 0) {
+            cr_assert_eq(n, want);
+            cr_assert_str_eq(r, full);
+            mtlsauthz_string_free(r);
+            done = 1;
+        } else {
+            cr_assert_eq(rc, MTLSAUTHZ_ENOMEM);
+            cr_assert_null(r);
+            cr_assert_eq(n, 0);
+        }
+    }
+    cr_assert(done);
+    mtlsauthz_string_free(full);
+    mtlsauthz_policy_free(p);
 }
 
 Test(lint, null_arguments)
