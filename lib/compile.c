@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "identity_int.h"
+#include "op_pattern.h"
 #include "policy_int.h"
 
 /*
@@ -97,6 +98,7 @@ int mtlsauthz__cidr_contains(const mtlsauthz__cidr *c, const unsigned char *addr
 
 typedef struct compiler {
     mtlsauthz_policy *p;
+    const mtlsauthz__ast *ast; /* for the positions of what an error is about */
     mtlsauthz_error *err;
     mtlsauthz__strmap cap_map; /* capture name -> policy-wide id */
 } compiler;
@@ -115,6 +117,106 @@ static int err_prefix(compiler *c, int code, const char *where)
     }
     snprintf(inner, sizeof(inner), "%s", c->err->message);
     return mtlsauthz__error_set(c->err, code, "%s: %s", where, inner);
+}
+
+/*
+ * Ends the message in c->err with " (line: N, column: M)", the suffix the YAML front end puts
+ * on its own messages, when the position is known. The message is cut first if it must be, so
+ * that the position always survives.
+ */
+static int err_at(compiler *c, int code, mtlsauthz__pos pos)
+{
+    char suffix[48];
+    size_t len, room;
+    if (c->err == NULL || pos.line == 0) {
+        return code;
+    }
+    snprintf(suffix, sizeof(suffix), " (line: %u, column: %u)", (unsigned)pos.line,
+             (unsigned)pos.column);
+    len = strlen(c->err->message);
+    room = sizeof(c->err->message) - 1 - strlen(suffix);
+    if (len > room) {
+        len = room - 3;
+        memcpy(c->err->message + len, "...", 3);
+        len += 3;
+    }
+    memcpy(c->err->message + len, suffix, strlen(suffix) + 1);
+    return code;
+}
+
+/* Length of the UTF-8 encoded control character at s (C0 and DEL: one byte; C1, U+0080 to
+ * U+009F: 0xC2 0x80..0x9F), or 0. */
+static size_t control_at(const unsigned char *s)
+{
+    if (s[0] < 0x20 || s[0] == 0x7f) {
+        return 1;
+    }
+    return s[0] == 0xc2 && s[1] >= 0x80 && s[1] <= 0x9f ? 2 : 0;
+}
+
+/*
+ * Writes `s` for a one-line message: control characters (C0, DEL, C1) and backslashes as
+ * \xNN escapes, cut at 64 bytes with "...". Quoted names, ids and patterns may hold anything
+ * a YAML scalar can, and a message is one line of text.
+ */
+static const char *printable(char *dst, size_t cap, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t o = 0, i = 0;
+    while (p[i] != '\0' && o + 5 < cap) {
+        size_t n = control_at(p + i);
+        if (i >= 64) {
+            if (o + 4 <= cap) {
+                memcpy(dst + o, "...", 3);
+                o += 3;
+            }
+            break;
+        }
+        if (n == 0 && p[i] != '\\') {
+            dst[o++] = (char)p[i++];
+            continue;
+        }
+        if (n == 0) {
+            n = 1;
+        }
+        for (size_t k = 0; k < n && o + 5 < cap; k++) {
+            snprintf(dst + o, cap - o, "\\x%02x", p[i + k]);
+            o += 4;
+        }
+        i += n;
+    }
+    dst[o] = '\0';
+    return dst;
+}
+
+#define PRINTABLE_SIZE (64u * 4u + 8u)
+
+/*
+ * Principal names and rule ids are printed by lint (one finding per line), explain and check:
+ * a control character in one would break or forge those lines. Returns the byte offset of the
+ * first control character (C0, DEL or C1), or -1.
+ */
+static long name_control(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; p[i] != '\0'; i++) {
+        if (control_at(p + i) != 0) {
+            return (long)i;
+        }
+    }
+    return -1;
+}
+
+static int err_name(compiler *c, const char *what, const char *s, long at, mtlsauthz__pos pos)
+{
+    char q[PRINTABLE_SIZE];
+    return err_at(c,
+                  mtlsauthz__error_set(c->err, MTLSAUTHZ_EPOLICY,
+                                       "%s '%s': control character at byte %ld; names and ids "
+                                       "are printable text (no newline, tab, NUL, DEL or "
+                                       "U+0080 to U+009F)",
+                                       what, printable(q, sizeof(q), s), at),
+                  pos);
 }
 
 static int cap_id(compiler *c, const char *name, unsigned *id)
@@ -347,10 +449,14 @@ static int compile_key(compiler *c, mtlsauthz__principal *pr, mtlsauthz__key k,
 {
     mtlsauthz__ckey *ck = &pr->keyv[pr->key_at[k] - 1u];
     const char *kname = mtlsauthz__key_names[k];
-    char where[MTLSAUTHZ__NAME_MAX_LEN + 160];
+    const unsigned pi = (unsigned)(pr - c->p->principals);
+    char where[MTLSAUTHZ__NAME_MAX_LEN + PRINTABLE_SIZE + 64];
+    char q[PRINTABLE_SIZE];
     /* Formatted only on error: a 100,000-rule policy should not pay for it. */
 #define KEY_WHERE()                                                                                \
-    snprintf(where, sizeof(where), "principal '%s', key '%s', entry '%s'", pr->name, kname, s)
+    snprintf(where, sizeof(where), "principal '%s', key '%s', entry '%s'", pr->name, kname,        \
+             printable(q, sizeof(q), s))
+#define KEY_AT() mtlsauthz__ast_key_pos(c->ast, pi, k, i)
     int rc;
 
     ck->src = mtlsauthz__calloc(v->n, sizeof(char *));
@@ -382,7 +488,9 @@ static int compile_key(compiler *c, mtlsauthz__principal *pr, mtlsauthz__key k,
             bad = parse_cidr(&ck->cidrs[i], s);
             if (bad != NULL) {
                 KEY_WHERE();
-                return mtlsauthz__error_set(c->err, MTLSAUTHZ_EPOLICY, "%s: %s", where, bad);
+                return err_at(c,
+                              mtlsauthz__error_set(c->err, MTLSAUTHZ_EPOLICY, "%s: %s", where, bad),
+                              KEY_AT());
             }
             continue;
         case MTLSAUTHZ__KEY_SERIAL:
@@ -406,13 +514,14 @@ static int compile_key(compiler *c, mtlsauthz__principal *pr, mtlsauthz__key k,
         }
         if (bad != NULL) {
             KEY_WHERE();
-            return mtlsauthz__error_set(c->err, MTLSAUTHZ_EPOLICY, "%s: %s", where, bad);
+            return err_at(c, mtlsauthz__error_set(c->err, MTLSAUTHZ_EPOLICY, "%s: %s", where, bad),
+                          KEY_AT());
         }
         rc = mtlsauthz__pattern_compile(&ck->pats[i], compile_src, strlen(compile_src),
                                         mtlsauthz__key_wclass(k), mtlsauthz__key_fold(k), c->err);
         if (rc < 0) {
             KEY_WHERE();
-            return err_prefix(c, rc, where);
+            return err_at(c, err_prefix(c, rc, where), KEY_AT());
         }
         if (ck->pats[i].ncaps > 0) {
             if (ck->capmap == NULL) {
@@ -430,6 +539,7 @@ static int compile_key(compiler *c, mtlsauthz__principal *pr, mtlsauthz__key k,
         }
     }
     return 0;
+#undef KEY_AT
 #undef KEY_WHERE
 }
 
@@ -448,36 +558,51 @@ static int compile_principals(compiler *c, const mtlsauthz__ast *ast, mtlsauthz_
     for (unsigned i = 0; i < ast->nprincipals; i++) {
         const mtlsauthz__ast_principal *ap = &ast->principals[i];
         mtlsauthz__principal *pr = &p->principals[i];
+        mtlsauthz__pos at = mtlsauthz__ast_principal_name_pos(c->ast, i);
         unsigned dup, nkeys = 0;
+        long bad;
 
         p->nprincipals = i + 1u;
         pr->name = mtlsauthz__memdup0(ap->name, strlen(ap->name));
         if (pr->name == NULL) {
             return err_nomem(c);
         }
+        bad = name_control(ap->name);
+        if (bad >= 0) {
+            char what[32];
+            snprintf(what, sizeof(what), "principal #%u", i + 1u);
+            return err_name(c, what, ap->name, bad, at);
+        }
         if (strcmp(ap->name, "*") == 0) {
-            return mtlsauthz__error_set(c->err, MTLSAUTHZ_EPOLICY,
-                                        "principal #%u: the name '*' is reserved (it means any "
-                                        "verified identity in a rule)",
-                                        i + 1u);
+            return err_at(c,
+                          mtlsauthz__error_set(c->err, MTLSAUTHZ_EPOLICY,
+                                               "principal #%u: the name '*' is reserved (it means "
+                                               "any verified identity in a rule)",
+                                               i + 1u),
+                          at);
         }
         rc = mtlsauthz__strmap_put(names, pr->name, strlen(pr->name), i, &dup);
         if (rc < 0) {
             return err_nomem(c);
         }
         if (rc == 1) {
-            return mtlsauthz__error_set(c->err, MTLSAUTHZ_EPOLICY,
-                                        "duplicate principal name '%s' (principals #%u and #%u)",
-                                        pr->name, dup + 1u, i + 1u);
+            return err_at(c,
+                          mtlsauthz__error_set(c->err, MTLSAUTHZ_EPOLICY,
+                                               "duplicate principal name '%s' (principals #%u "
+                                               "and #%u)",
+                                               pr->name, dup + 1u, i + 1u),
+                          at);
         }
         for (unsigned k = 0; k < MTLSAUTHZ__KEY_COUNT; k++) {
             nkeys += ap->keys[k].n > 0;
         }
         if (nkeys == 0) {
-            return mtlsauthz__error_set(c->err, MTLSAUTHZ_EPOLICY,
-                                        "principal '%s': empty selector (it needs at least one "
-                                        "key besides name)",
-                                        pr->name);
+            return err_at(c,
+                          mtlsauthz__error_set(c->err, MTLSAUTHZ_EPOLICY,
+                                               "principal '%s': empty selector (it needs at least "
+                                               "one key besides name)",
+                                               pr->name),
+                          at);
         }
         pr->keyv = mtlsauthz__calloc(nkeys, sizeof(*pr->keyv));
         if (pr->keyv == NULL) {
@@ -512,14 +637,27 @@ static int principal_binds(const mtlsauthz__principal *pr, unsigned id, unsigned
     return 0;
 }
 
-static int compile_rule(compiler *c, const mtlsauthz__ast_rule *ar, mtlsauthz__rule *r,
+/*
+ * An operation pattern that has the shape of an HTTP operation must be able to match a
+ * canonical one, in every policy; under `protocol: http` every pattern must be an HTTP one
+ * (op_pattern.h). Otherwise a deny rule with a typo (a trailing '/', a lowercase method)
+ * would silently never match, and fail open.
+ */
+static const char *check_operation(const compiler *c, const mtlsauthz__pattern *pat, char *buf)
+{
+    return mtlsauthz__op_pattern_check(pat, c->p->protocol == MTLSAUTHZ__PROTOCOL_HTTP, buf);
+}
+
+static int compile_rule(compiler *c, unsigned ri, const mtlsauthz__ast_rule *ar, mtlsauthz__rule *r,
                         const mtlsauthz__strmap *names, unsigned *use_count)
 {
     mtlsauthz_policy *p = c->p;
-    char where[2 * MTLSAUTHZ__NAME_MAX_LEN + 64];
+    char where[MTLSAUTHZ__NAME_MAX_LEN + PRINTABLE_SIZE + 64];
+    char q[PRINTABLE_SIZE];
+    char why[MTLSAUTHZ__OP_PATTERN_WHY_SIZE];
 #define OP_WHERE()                                                                                 \
-    snprintf(where, sizeof(where), "rule '%s', operation '%.*s%s'", r->id, 64, s,                  \
-             strlen(s) > 64 ? "..." : "")
+    snprintf(where, sizeof(where), "rule '%s', operation '%s'", r->id, printable(q, sizeof(q), s))
+#define OP_AT() mtlsauthz__ast_operation_pos(c->ast, ri, i)
     int rc;
 
     r->effect = ar->effect;
@@ -538,8 +676,11 @@ static int compile_rule(compiler *c, const mtlsauthz__ast_rule *ar, mtlsauthz__r
             continue;
         }
         if (!mtlsauthz__strmap_get(names, name, strlen(name), &pi)) {
-            return mtlsauthz__error_set(c->err, MTLSAUTHZ_EPOLICY,
-                                        "rule '%s': undefined principal '%s'", r->id, name);
+            return err_at(c,
+                          mtlsauthz__error_set(c->err, MTLSAUTHZ_EPOLICY,
+                                               "rule '%s': undefined principal '%s'", r->id,
+                                               printable(q, sizeof(q), name)),
+                          mtlsauthz__ast_rule_principal_pos(c->ast, ri, i));
         }
         for (unsigned j = 0; j < r->nprincipals; j++) {
             seen |= r->principals[j] == pi;
@@ -562,7 +703,12 @@ static int compile_rule(compiler *c, const mtlsauthz__ast_rule *ar, mtlsauthz__r
                                         c->err);
         if (rc < 0) {
             OP_WHERE();
-            return err_prefix(c, rc, where);
+            return err_at(c, err_prefix(c, rc, where), OP_AT());
+        }
+        if (check_operation(c, &op->pat, why) != NULL) {
+            OP_WHERE();
+            return err_at(c, mtlsauthz__error_set(c->err, MTLSAUTHZ_EPOLICY, "%s: %s", where, why),
+                          OP_AT());
         }
         if (op->pat.is_literal) {
             op->lit_hash = mtlsauthz__hash(p->seed, op->pat.text, op->pat.text_len);
@@ -588,15 +734,18 @@ static int compile_rule(compiler *c, const mtlsauthz__ast_rule *ar, mtlsauthz__r
             }
             if (!bound) {
                 OP_WHERE();
-                return mtlsauthz__error_set(c->err, MTLSAUTHZ_EPOLICY,
-                                            "%s: capture {%s} is not bound by any of the "
-                                            "rule's principals",
-                                            where, cname);
+                return err_at(c,
+                              mtlsauthz__error_set(c->err, MTLSAUTHZ_EPOLICY,
+                                                   "%s: capture {%s} is not bound by any of the "
+                                                   "rule's principals",
+                                                   where, cname),
+                              OP_AT());
             }
             op->cap_ids[j] = id;
         }
     }
     return 0;
+#undef OP_AT
 #undef OP_WHERE
 }
 
@@ -619,11 +768,19 @@ static int compile_rules(compiler *c, const mtlsauthz__ast *ast, const mtlsauthz
         const mtlsauthz__ast_rule *ar = &ast->rules[i];
         mtlsauthz__rule *r = &p->rules[i];
         unsigned dup;
+        long bad;
 
         p->nrules = i + 1u;
         r->id = mtlsauthz__memdup0(ar->id, strlen(ar->id));
         if (r->id == NULL) {
             rc = err_nomem(c);
+            goto out;
+        }
+        bad = name_control(ar->id);
+        if (bad >= 0) {
+            char what[32];
+            snprintf(what, sizeof(what), "rule #%u: the id", i + 1u);
+            rc = err_name(c, what, ar->id, bad, mtlsauthz__ast_rule_id_pos(c->ast, i));
             goto out;
         }
         rc = mtlsauthz__strmap_put(&ids, r->id, strlen(r->id), i, &dup);
@@ -632,12 +789,14 @@ static int compile_rules(compiler *c, const mtlsauthz__ast *ast, const mtlsauthz
             goto out;
         }
         if (rc == 1) {
-            rc = mtlsauthz__error_set(c->err, MTLSAUTHZ_EPOLICY,
-                                      "duplicate rule id '%s' (rules #%u and #%u)", r->id, dup + 1u,
-                                      i + 1u);
+            rc = err_at(c,
+                        mtlsauthz__error_set(c->err, MTLSAUTHZ_EPOLICY,
+                                             "duplicate rule id '%s' (rules #%u and #%u)", r->id,
+                                             dup + 1u, i + 1u),
+                        mtlsauthz__ast_rule_id_pos(c->ast, i));
             goto out;
         }
-        rc = compile_rule(c, ar, r, names, use_count);
+        rc = compile_rule(c, i, ar, r, names, use_count);
         if (rc < 0) {
             goto out;
         }
@@ -681,7 +840,9 @@ out:
 static int compile_sensitive(compiler *c, const mtlsauthz__ast *ast)
 {
     mtlsauthz_policy *p = c->p;
-    char where[MTLSAUTHZ__NAME_MAX_LEN + 64];
+    char where[PRINTABLE_SIZE + 64];
+    char q[PRINTABLE_SIZE];
+    char why[MTLSAUTHZ__OP_PATTERN_WHY_SIZE];
     int rc;
 
     if (ast->sensitive.n == 0) {
@@ -699,11 +860,17 @@ static int compile_sensitive(compiler *c, const mtlsauthz__ast *ast)
         if (p->sensitive_src[i] == NULL) {
             return err_nomem(c);
         }
-        snprintf(where, sizeof(where), "sensitive pattern '%.*s'", (int)MTLSAUTHZ__NAME_MAX_LEN, s);
+        snprintf(where, sizeof(where), "sensitive pattern '%s'", printable(q, sizeof(q), s));
         rc = mtlsauthz__pattern_compile(&p->sensitive[i], s, strlen(s), OP_WCLASS,
                                         MTLSAUTHZ__FOLD_NONE, c->err);
         if (rc < 0) {
-            return err_prefix(c, rc, where);
+            return err_at(c, err_prefix(c, rc, where), mtlsauthz__ast_sensitive_pos(ast, i));
+        }
+        /* `sensitive` entries are operation patterns: one that can never match protects
+         * nothing, and lint would check grants against it in vain. */
+        if (check_operation(c, &p->sensitive[i], why) != NULL) {
+            return err_at(c, mtlsauthz__error_set(c->err, MTLSAUTHZ_EPOLICY, "%s: %s", where, why),
+                          mtlsauthz__ast_sensitive_pos(ast, i));
         }
     }
     return 0;
@@ -721,6 +888,7 @@ int mtlsauthz__policy_compile(mtlsauthz_policy **out, const mtlsauthz__ast *ast,
         return mtlsauthz__error_set(err, MTLSAUTHZ_EINVAL, "no policy given");
     }
     memset(&c, 0, sizeof(c));
+    c.ast = ast;
     c.err = err;
     c.p = mtlsauthz__calloc(1, sizeof(*c.p));
     if (c.p == NULL) {

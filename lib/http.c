@@ -14,15 +14,6 @@
 #define METHOD_MAX ((size_t)MTLSAUTHZ_HTTP_METHOD_MAX)
 #define TARGET_MAX ((size_t)MTLSAUTHZ_HTTP_TARGET_MAX)
 
-/* RFC 9110 §5.6.2: tchar. */
-static int is_tchar(unsigned char c)
-{
-    if ((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')) {
-        return 1;
-    }
-    return c != '\0' && memchr("!#$%&'*+-.^_`|~", c, 15) != NULL;
-}
-
 static int hex_value(unsigned char c)
 {
     if (c >= '0' && c <= '9') {
@@ -146,7 +137,7 @@ static int build(struct out *o, const char *method, size_t method_len, const cha
         return refuse(err, "method longer than 32 bytes");
     }
     for (i = 0; i < method_len; i++) {
-        if (!is_tchar((unsigned char)method[i])) {
+        if (!mtlsauthz__is_tchar((unsigned char)method[i])) {
             return refuse(err, "method is not an HTTP token");
         }
     }

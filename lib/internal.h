@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "mtlsauthz/mtlsauthz.h"
 
@@ -92,6 +93,16 @@ int mtlsauthz__read_file(char **out, size_t *out_len, const char *path, size_t m
 static inline unsigned char mtlsauthz__lower(unsigned char c)
 {
     return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
+}
+
+/* RFC 9110 §5.6.2: tchar, the bytes of a token such as an HTTP method (http.c refuses any
+ * other method; op_pattern.c refuses a method pattern that could only match those). */
+static inline int mtlsauthz__is_tchar(unsigned char c)
+{
+    if ((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')) {
+        return 1;
+    }
+    return c != '\0' && memchr("!#$%&'*+-.^_`|~", c, 15) != NULL;
 }
 
 #endif

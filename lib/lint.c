@@ -2,21 +2,31 @@
  * Static checks of a compiled policy (`mtlsauthz lint`). Each finding is one line,
  * "kind: subject: message", so people can read it and scripts can grep it. The kinds:
  *
- *   sensitive-grant   an allow rule grants an operation that overlaps a `sensitive` pattern to
- *                     "*", or to a principal that every identity with the fields present
- *                     matches (each of its patterns is a bare wildcard);
- *   unused-principal  no rule names the principal;
- *   shadowed-rule     every operation an allow rule grants is denied, to at least the same
- *                     principals, by an enforce-mode deny rule: the allow can never take effect.
+ *   sensitive-grant      an allow rule grants an operation that overlaps a `sensitive` pattern
+ *                        to "*", or to a principal that every identity with the fields present
+ *                        matches (each of its patterns is a bare wildcard); or, to anyone, an
+ *                        operation whose wildcard covers a sensitive operation implicitly (the
+ *                        pattern does not lie within the sensitive one), unless an enforce-mode
+ *                        deny rule denies that operation to all of the rule's principals;
+ *   unused-principal     no rule names the principal;
+ *   shadowed-rule        every operation an allow rule grants is denied, to at least the same
+ *                        principals, by an enforce-mode deny rule: the allow can never take
+ *                        effect;
+ *   path-without-method  an operation or sensitive pattern starts with '/' but is not a gRPC
+ *                        method name: no HTTP request can match it (a load error under
+ *                        `protocol: http`).
  *
  * The pattern relations are conservative in the direction that keeps findings true:
  * may_overlap says 1 when unsure (a sensitive-grant finding may be a near miss, which is what a
  * reviewer wants to look at), and covers says 0 when unsure (a shadowed-rule finding is always
- * real).
+ * real; a wildcard grant is reported unless a deny provably covers the sensitive operation, and
+ * a grant is taken as explicit only when it provably lies within the sensitive pattern).
  */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "op_pattern.h"
 #include "policy_int.h"
 
 /* A pattern that is one wildcard and nothing else: `*`, `**` or `{x}`. */
@@ -75,10 +85,137 @@ static const char *broad_grantee(const mtlsauthz_policy *p, const mtlsauthz__rul
     return NULL;
 }
 
+/* 1 if deny rule `d` applies to every identity that allow rule `a` applies to. */
+static int covers_principals(const mtlsauthz__rule *d, const mtlsauthz__rule *a);
+
+/* 1 if enforce-mode deny rule `d` denies every operation sensitive pattern `s` matches (to
+ * its principals). A deny operation with captures matches only under bindings, so it proves
+ * nothing here. */
+static int deny_covers_sensitive(const mtlsauthz_policy *p, const mtlsauthz__rule *d, unsigned s)
+{
+    if (d->effect != MTLSAUTHZ__DENY || d->mode != MTLSAUTHZ__ENFORCE) {
+        return 0;
+    }
+    for (unsigned j = 0; j < d->nops; j++) {
+        if (d->ops[j].pat.ncaps == 0 &&
+            mtlsauthz__pattern_covers(&d->ops[j].pat, &p->sensitive[s])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * For each sensitive pattern s, the deny rules that cover it: rule[first[s] .. first[s + 1]).
+ * Found once, so that a policy with many wildcard grants is not checked against every rule for
+ * each of them. Both NULL when there was no memory: then every rule is looked at.
+ */
+typedef struct deniers {
+    unsigned *first;
+    unsigned *rule;
+} deniers;
+
+static void deniers_build(deniers *dn, const mtlsauthz_policy *p)
+{
+    size_t n = 0;
+    dn->first = NULL;
+    dn->rule = NULL;
+    for (unsigned pass = 0; pass < 2; pass++) {
+        n = 0;
+        for (unsigned s = 0; s < p->nsensitive; s++) {
+            if (pass == 1) {
+                dn->first[s] = (unsigned)n;
+            }
+            for (unsigned d = 0; d < p->nrules; d++) {
+                if (deny_covers_sensitive(p, &p->rules[d], s)) {
+                    if (pass == 1) {
+                        dn->rule[n] = d;
+                    }
+                    n++;
+                }
+            }
+        }
+        if (pass == 0) {
+            if (n >= UINT_MAX) {
+                return; /* offsets would not fit: scan instead */
+            }
+            dn->first = mtlsauthz__malloc((p->nsensitive + 1u) * sizeof(unsigned));
+            dn->rule = mtlsauthz__malloc((n > 0 ? n : 1u) * sizeof(unsigned));
+            if (dn->first == NULL || dn->rule == NULL) {
+                mtlsauthz__free(dn->first);
+                mtlsauthz__free(dn->rule);
+                dn->first = NULL;
+                dn->rule = NULL;
+                return;
+            }
+        }
+    }
+    dn->first[p->nsensitive] = (unsigned)n;
+}
+
+static void deniers_free(deniers *dn)
+{
+    mtlsauthz__free(dn->first);
+    mtlsauthz__free(dn->rule);
+}
+
+/* 1 if some enforce-mode deny rule denies every operation sensitive pattern `s` matches to
+ * every identity rule `a` applies to. */
+static int sensitive_denied(const mtlsauthz_policy *p, const deniers *dn, const mtlsauthz__rule *a,
+                            unsigned s)
+{
+    if (dn->first == NULL) {
+        for (unsigned d = 0; d < p->nrules; d++) {
+            if (covers_principals(&p->rules[d], a) && deny_covers_sensitive(p, &p->rules[d], s)) {
+                return 1;
+            }
+        }
+        return 0;
+    }
+    for (unsigned i = dn->first[s]; i < dn->first[s + 1]; i++) {
+        if (covers_principals(&p->rules[dn->rule[i]], a)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void sensitive_finding(mtlsauthz__buf *out, size_t *count, const mtlsauthz_policy *p,
+                              const mtlsauthz__rule *rule, unsigned o, unsigned s, const char *who)
+{
+    mtlsauthz__buf_puts(out, "sensitive-grant: rule '");
+    mtlsauthz__buf_puts(out, rule->id);
+    mtlsauthz__buf_puts(out, "': allows ");
+    mtlsauthz__buf_json_string(out, rule->ops[o].src, strlen(rule->ops[o].src));
+    if (who != NULL) {
+        mtlsauthz__buf_printf(out, " to %s, overlapping sensitive ", who);
+        mtlsauthz__buf_json_string(out, p->sensitive_src[s], strlen(p->sensitive_src[s]));
+    } else {
+        mtlsauthz__buf_puts(out, ", whose wildcard covers sensitive ");
+        mtlsauthz__buf_json_string(out, p->sensitive_src[s], strlen(p->sensitive_src[s]));
+        mtlsauthz__buf_puts(out, " without naming it, and no enforce-mode deny rule denies it to "
+                                 "all of the rule's principals");
+    }
+    mtlsauthz__buf_puts(out, "\n");
+    (*count)++;
+}
+
+/*
+ * Two ways to grant a sensitive operation by accident: to everyone (a broad grantee), or
+ * through a wildcard (a grant of every method on every container path covers exec). A grant
+ * whose pattern lies within the sensitive pattern names the operation, so it is deliberate; and a
+ * wildcard grant is harmless when a deny rule takes the sensitive operation back from all of
+ * the rule's principals. One finding per operation is enough to act on.
+ */
 static void lint_sensitive(mtlsauthz__buf *out, size_t *count, const mtlsauthz_policy *p)
 {
     unsigned r, o, s;
     char who_buf[MTLSAUTHZ__NAME_MAX_LEN + 64];
+    deniers dn;
+    if (p->nsensitive == 0) {
+        return;
+    }
+    deniers_build(&dn, p);
     for (r = 0; r < p->nrules; r++) {
         const mtlsauthz__rule *rule = &p->rules[r];
         const char *who;
@@ -86,27 +223,25 @@ static void lint_sensitive(mtlsauthz__buf *out, size_t *count, const mtlsauthz_p
             continue;
         }
         who = broad_grantee(p, rule, who_buf, sizeof(who_buf));
-        if (who == NULL) {
-            continue;
-        }
         for (o = 0; o < rule->nops; o++) {
+            const mtlsauthz__pattern *op = &rule->ops[o].pat;
             for (s = 0; s < p->nsensitive; s++) {
-                if (!mtlsauthz__pattern_may_overlap(&rule->ops[o].pat, &p->sensitive[s])) {
+                if (!mtlsauthz__pattern_may_overlap(op, &p->sensitive[s])) {
                     continue;
                 }
-                mtlsauthz__buf_puts(out, "sensitive-grant: rule '");
-                mtlsauthz__buf_puts(out, rule->id);
-                mtlsauthz__buf_puts(out, "': allows ");
-                mtlsauthz__buf_json_string(out, rule->ops[o].src, strlen(rule->ops[o].src));
-                mtlsauthz__buf_printf(out, " to %s, overlapping sensitive ", who);
-                mtlsauthz__buf_json_string(out, p->sensitive_src[s], strlen(p->sensitive_src[s]));
-                mtlsauthz__buf_puts(out, "\n");
-                (*count)++;
-                /* One finding per operation is enough to act on. */
-                break;
+                if (who != NULL) {
+                    sensitive_finding(out, count, p, rule, o, s, who);
+                    break;
+                }
+                if (!mtlsauthz__pattern_covers(&p->sensitive[s], op) &&
+                    !sensitive_denied(p, &dn, rule, s)) {
+                    sensitive_finding(out, count, p, rule, o, s, NULL);
+                    break;
+                }
             }
         }
     }
+    deniers_free(&dn);
 }
 
 static void lint_unused(mtlsauthz__buf *out, size_t *count, const mtlsauthz_policy *p)
@@ -188,6 +323,53 @@ static void lint_shadowed(mtlsauthz__buf *out, size_t *count, const mtlsauthz_po
     }
 }
 
+static void path_finding(mtlsauthz__buf *out, size_t *count, const char *what, const char *id,
+                         const char *src)
+{
+    mtlsauthz__buf_printf(out, "path-without-method: %s", what);
+    if (id != NULL) {
+        mtlsauthz__buf_printf(out, " '%s', operation", id);
+    }
+    mtlsauthz__buf_puts(out, " ");
+    mtlsauthz__buf_json_string(out, src, strlen(src));
+    mtlsauthz__buf_puts(out, ": starts with '/' but has no method, so no HTTP request matches "
+                             "it (the canonical operation is 'METHOD /path'); write \"* ");
+    /* The fix, as a JSON string body: the pattern after "* ". */
+    for (const char *q = src; *q != '\0'; q++) {
+        unsigned char ch = (unsigned char)*q;
+        if (ch < 0x20 || ch == 0x7f || ch == '"' || ch == '\\') {
+            mtlsauthz__buf_printf(out, "\\u%04x", ch);
+        } else {
+            mtlsauthz__buf_append(out, q, 1);
+        }
+    }
+    mtlsauthz__buf_puts(out, "\" for every method\n");
+    (*count)++;
+}
+
+/* In a policy without `protocol: http` a pattern that starts with '/' is a legal named
+ * operation (a gRPC method is "/pkg.Service/Method"), but one that is not shaped like a gRPC
+ * method is most likely an HTTP path written without its method. */
+static void lint_paths(mtlsauthz__buf *out, size_t *count, const mtlsauthz_policy *p)
+{
+    if (p->protocol == MTLSAUTHZ__PROTOCOL_HTTP) {
+        return; /* refused at load */
+    }
+    for (unsigned r = 0; r < p->nrules; r++) {
+        const mtlsauthz__rule *rule = &p->rules[r];
+        for (unsigned o = 0; o < rule->nops; o++) {
+            if (mtlsauthz__op_pattern_is_bare_path(&rule->ops[o].pat)) {
+                path_finding(out, count, "rule", rule->id, rule->ops[o].src);
+            }
+        }
+    }
+    for (unsigned s = 0; s < p->nsensitive; s++) {
+        if (mtlsauthz__op_pattern_is_bare_path(&p->sensitive[s])) {
+            path_finding(out, count, "sensitive", NULL, p->sensitive_src[s]);
+        }
+    }
+}
+
 int mtlsauthz_policy_lint(char **out, size_t *count, const mtlsauthz_policy *policy,
                           mtlsauthz_error *err)
 {
@@ -209,6 +391,7 @@ int mtlsauthz_policy_lint(char **out, size_t *count, const mtlsauthz_policy *pol
     lint_sensitive(&b, &n, policy);
     lint_unused(&b, &n, policy);
     lint_shadowed(&b, &n, policy);
+    lint_paths(&b, &n, policy);
     rc = mtlsauthz__buf_take(out, NULL, &b, err);
     if (rc != 0) {
         return rc;

@@ -12,8 +12,10 @@
  *   - principals and rules present and non-empty; every rule has id, effect, principals,
  *     operations; every principal has a name;
  *   - counts within the MTLSAUTHZ__POLICY_MAX_* limits.
- * compile.c checks: duplicate names and ids, undefined principals, empty selectors, patterns,
- * CIDRs, hex, captures, SPIFFE trust-domain case.
+ * compile.c checks: duplicate names and ids, control characters in names and ids, undefined
+ * principals, empty selectors, patterns, CIDRs, hex, captures, SPIFFE trust-domain case, and
+ * operation patterns that can never match (op_pattern.h). Its messages end with the line and
+ * column of what they are about, from `where`.
  */
 #ifndef MTLSAUTHZ_POLICY_AST_H
 #define MTLSAUTHZ_POLICY_AST_H
@@ -76,6 +78,36 @@ typedef enum mtlsauthz__protocol {
     MTLSAUTHZ__PROTOCOL_HTTP = 1
 } mtlsauthz__protocol;
 
+/* Where a scalar starts in the YAML source, as libyaml marks it, counted from 1 (the
+ * " (line: N, column: M)" of every located message). line == 0: not known. */
+typedef struct mtlsauthz__pos {
+    uint32_t line;
+    uint32_t column;
+} mtlsauthz__pos;
+
+typedef struct mtlsauthz__posv {
+    mtlsauthz__pos *v;
+    size_t n;
+    size_t cap;
+} mtlsauthz__posv;
+
+/*
+ * The positions of the scalars that semantic errors are about, which libcyaml does not keep.
+ * The pre-pass appends each scalar to its list in document order, so entry j of rule i's
+ * `operations` is rule_operations.v[(operations of rules 0..i-1) + j]; read them through the
+ * mtlsauthz__ast_*_pos() functions. After the schema load the list lengths are checked
+ * against the AST; if they disagree every list is emptied and positions read as unknown, so a
+ * message never points at the wrong line.
+ */
+typedef struct mtlsauthz__ast_where {
+    mtlsauthz__posv rule_ids;                   /* rules[i].id */
+    mtlsauthz__posv rule_principals;            /* rules[i].principals[j] */
+    mtlsauthz__posv rule_operations;            /* rules[i].operations[j] */
+    mtlsauthz__posv principal_names;            /* principals[i].name */
+    mtlsauthz__posv keys[MTLSAUTHZ__KEY_COUNT]; /* principals[i].<key>[j] */
+    mtlsauthz__posv sensitive;                  /* sensitive[j] */
+} mtlsauthz__ast_where;
+
 typedef struct mtlsauthz__ast {
     unsigned version;
     mtlsauthz__protocol protocol; /* ANY when absent */
@@ -84,7 +116,8 @@ typedef struct mtlsauthz__ast {
     unsigned nprincipals; /* may be 0 when `principals` is absent (rules may use "*") */
     mtlsauthz__ast_rule *rules;
     unsigned nrules;
-    void *priv; /* front-end bookkeeping */
+    void *priv;                 /* front-end bookkeeping */
+    mtlsauthz__ast_where where; /* not in the schema: filled and freed by policy_yaml.c */
 } mtlsauthz__ast;
 
 /* Parses and schema-checks `len` bytes of YAML. *out is owned by the caller
@@ -92,6 +125,18 @@ typedef struct mtlsauthz__ast {
  * ELIMIT, ENOMEM. */
 int mtlsauthz__ast_load(mtlsauthz__ast **out, const char *yaml, size_t len, mtlsauthz_error *err);
 void mtlsauthz__ast_free(mtlsauthz__ast *ast);
+
+/* Positions of AST scalars (see mtlsauthz__ast_where); {0, 0} when not known. Each is
+ * linear in the number of rules or principals before the one asked about: they are for
+ * error messages, not for loops. */
+mtlsauthz__pos mtlsauthz__ast_rule_id_pos(const mtlsauthz__ast *ast, unsigned rule);
+mtlsauthz__pos mtlsauthz__ast_rule_principal_pos(const mtlsauthz__ast *ast, unsigned rule,
+                                                 unsigned j);
+mtlsauthz__pos mtlsauthz__ast_operation_pos(const mtlsauthz__ast *ast, unsigned rule, unsigned j);
+mtlsauthz__pos mtlsauthz__ast_principal_name_pos(const mtlsauthz__ast *ast, unsigned principal);
+mtlsauthz__pos mtlsauthz__ast_key_pos(const mtlsauthz__ast *ast, unsigned principal,
+                                      mtlsauthz__key key, unsigned j);
+mtlsauthz__pos mtlsauthz__ast_sensitive_pos(const mtlsauthz__ast *ast, unsigned j);
 
 /* Policy test cases (`mtlsauthz test POLICY TESTS.yaml`): a YAML list of
  *   - {name?: str, cert: path, chain?: path, op: str, expect: allow|deny, rule?: str}

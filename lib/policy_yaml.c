@@ -11,7 +11,9 @@
  *   2. one libyaml event pass (prepass_run): exactly one document, no alias and no anchor, no
  *      NUL inside a scalar, nesting within MTLSAUTHZ__YAML_MAX_DEPTH, no empty list, list
  *      lengths within the limits, the right kind of top-level node, and libyaml's own syntax
- *      errors reported with their line;
+ *      errors reported with their line. It also records where each scalar that a semantic
+ *      error can be about starts (ids, names, selector entries, operations, `sensitive`),
+ *      since libcyaml keeps no positions and compile.c's messages name the line;
  *   3. a `version` pass with a one-key schema and CYAML_CFG_IGNORE_UNKNOWN_KEYS, so a future
  *      file is reported as an unsupported version rather than as an unknown key. The pre-pass
  *      sees the top-level `version` scalar; when it is exactly "1" this pass cannot fail, so
@@ -141,10 +143,16 @@ typedef enum doc_kind { DOC_POLICY, DOC_TESTS } doc_kind;
 /* Keys of the policy's top-level mapping that the pre-pass treats specially. */
 typedef enum top_key { TOP_OTHER = 0, TOP_VERSION, TOP_RULES, TOP_PRINCIPALS } top_key;
 
+/* What a mapping is, for recording positions: the policy's top level, a rule, a principal. */
+typedef enum map_role { ROLE_NONE = 0, ROLE_TOP, ROLE_RULE, ROLE_PRINCIPAL } map_role;
+
 typedef struct frame {
     int is_map;
     int want_key;              /* mapping: the next node is a key */
     top_key key_class;         /* mapping: the current key, when this is the policy's top level */
+    map_role role;             /* mapping: what it is; sequence: what its mapping entries are */
+    mtlsauthz__posv *record;   /* mapping: where the current key's scalar value is recorded;
+                                  sequence: where its scalar entries are (NULL: nowhere) */
     char key[QUOTE_MAX + 4];   /* mapping: the current key, printable and maybe cut ("...") */
     char owner[QUOTE_MAX + 4]; /* sequence: the key whose value it is ("" if none) */
     unsigned long count;       /* sequence: entries so far */
@@ -170,7 +178,8 @@ typedef struct prepass {
      */
     int deferred_code;
     msg deferred;
-    msg root_error; /* the top-level node is of the wrong kind (len > 0) */
+    msg root_error;             /* the top-level node is of the wrong kind (len > 0) */
+    mtlsauthz__ast_where where; /* DOC_POLICY: positions of the scalars errors are about */
 } prepass;
 
 static void copy_key(char *dst, size_t dstsize, const char *p, size_t n)
@@ -190,6 +199,94 @@ static void copy_key(char *dst, size_t dstsize, const char *p, size_t n)
 static int bytes_eq(const unsigned char *p, size_t n, const char *lit)
 {
     return n == strlen(lit) && memcmp(p, lit, n) == 0;
+}
+
+static void posv_free(mtlsauthz__posv *pv)
+{
+    mtlsauthz__free(pv->v);
+    memset(pv, 0, sizeof(*pv));
+}
+
+static void where_free(mtlsauthz__ast_where *w)
+{
+    posv_free(&w->rule_ids);
+    posv_free(&w->rule_principals);
+    posv_free(&w->rule_operations);
+    posv_free(&w->principal_names);
+    for (unsigned k = 0; k < MTLSAUTHZ__KEY_COUNT; k++) {
+        posv_free(&w->keys[k]);
+    }
+    posv_free(&w->sensitive);
+}
+
+static uint32_t mark_u32(size_t v)
+{
+    return v >= UINT32_MAX ? UINT32_MAX : (uint32_t)v + 1u;
+}
+
+/* Appends a scalar's position. Once per recorded scalar of a 100k-rule policy: amortized
+ * O(1), one realloc per doubling. */
+static int posv_push(mtlsauthz__posv *pv, const yaml_mark_t *mark)
+{
+    if (pv->n == pv->cap) {
+        size_t cap = pv->cap == 0 ? 64 : pv->cap * 2;
+        mtlsauthz__pos *v = mtlsauthz__realloc(pv->v, cap * sizeof(*v));
+        if (v == NULL) {
+            return MTLSAUTHZ_ENOMEM;
+        }
+        pv->v = v;
+        pv->cap = cap;
+    }
+    pv->v[pv->n].line = mark_u32(mark->line);
+    pv->v[pv->n].column = mark_u32(mark->column);
+    pv->n++;
+    return 0;
+}
+
+/* Where the value of key `k` of a mapping with this role is recorded, if anywhere. */
+static mtlsauthz__posv *record_for(prepass *pp, map_role role, const unsigned char *k, size_t n)
+{
+    switch (role) {
+    case ROLE_TOP:
+        return bytes_eq(k, n, "sensitive") ? &pp->where.sensitive : NULL;
+    case ROLE_RULE:
+        return bytes_eq(k, n, "operations")   ? &pp->where.rule_operations
+               : bytes_eq(k, n, "principals") ? &pp->where.rule_principals
+               : bytes_eq(k, n, "id")         ? &pp->where.rule_ids
+                                              : NULL;
+    case ROLE_PRINCIPAL:
+        if (bytes_eq(k, n, "name")) {
+            return &pp->where.principal_names;
+        }
+        for (unsigned i = 0; i < MTLSAUTHZ__KEY_COUNT; i++) {
+            /* Once per key of every principal: the first byte rules out most names. */
+            if (n > 0 && k[0] == (unsigned char)mtlsauthz__key_names[i][0] &&
+                bytes_eq(k, n, mtlsauthz__key_names[i])) {
+                return &pp->where.keys[i];
+            }
+        }
+        return NULL;
+    default:
+        return NULL;
+    }
+}
+
+static inline int record_scalar(prepass *pp, mtlsauthz__posv *pv, const yaml_event_t *ev,
+                                mtlsauthz_error *err)
+{
+    if (pv == NULL || ev->type != YAML_SCALAR_EVENT) {
+        return 0;
+    }
+    if (pv->n < pv->cap) {
+        pv->v[pv->n].line = mark_u32(ev->start_mark.line);
+        pv->v[pv->n].column = mark_u32(ev->start_mark.column);
+        pv->n++;
+        return 0;
+    }
+    if (posv_push(pv, &ev->start_mark) != 0) {
+        return mtlsauthz__error_set(err, MTLSAUTHZ_ENOMEM, "%s: out of memory", pp->what);
+    }
+    return 0;
 }
 
 /* Describes where a node sits ("the value of key 'id'"), for messages. */
@@ -352,6 +449,7 @@ static int prepass_node(prepass *pp, const yaml_event_t *ev, mtlsauthz_error *er
                                 : bytes_eq(k, n, "principals") ? TOP_PRINCIPALS
                                                                : TOP_OTHER;
         }
+        parent->record = record_for(pp, parent->role, k, n);
         parent->want_key = 0;
         return 0;
     }
@@ -364,7 +462,7 @@ static int prepass_node(prepass *pp, const yaml_event_t *ev, mtlsauthz_error *er
         /* After this value (however deep it goes) the mapping wants its next key. The child
          * frames of a collection value sit above this one, so flipping it now is safe. */
         parent->want_key = 1;
-        return 0;
+        return record_scalar(pp, parent->record, ev, err);
     }
     if (parent->count == parent->limit && pp->deferred_code == 0) {
         msg_begin(&m, pp->what);
@@ -381,7 +479,7 @@ static int prepass_node(prepass *pp, const yaml_event_t *ev, mtlsauthz_error *er
     if (parent->count < parent->limit) {
         parent->count++;
     }
-    return 0;
+    return record_scalar(pp, parent->record, ev, err);
 }
 
 static int prepass_scalar(prepass *pp, const yaml_event_t *ev, mtlsauthz_error *err)
@@ -428,10 +526,22 @@ static int prepass_push(prepass *pp, const yaml_event_t *ev, mtlsauthz_error *er
     if (ev->type == YAML_MAPPING_START_EVENT) {
         f->is_map = 1;
         f->want_key = 1;
+        if (pp->depth == 0) {
+            f->role = pp->kind == DOC_POLICY ? ROLE_TOP : ROLE_NONE;
+        } else if (!pp->stack[pp->depth - 1].is_map) {
+            f->role = pp->stack[pp->depth - 1].role;
+        }
     } else {
         f->limit = seq_limit(pp);
         if (pp->depth > 0 && pp->stack[pp->depth - 1].is_map) {
-            memcpy(f->owner, pp->stack[pp->depth - 1].key, sizeof(f->owner));
+            const frame *parent = &pp->stack[pp->depth - 1];
+            memcpy(f->owner, parent->key, sizeof(f->owner));
+            f->record = parent->record;
+            if (parent->role == ROLE_TOP) {
+                f->role = parent->key_class == TOP_RULES        ? ROLE_RULE
+                          : parent->key_class == TOP_PRINCIPALS ? ROLE_PRINCIPAL
+                                                                : ROLE_NONE;
+            }
         }
     }
     pp->depth++;
@@ -1036,6 +1146,8 @@ static int version_pass(const char *yaml, size_t len, mtlsauthz_error *err)
     return rc;
 }
 
+static int where_agrees(const mtlsauthz__ast_where *w, const mtlsauthz__ast *ast);
+
 int mtlsauthz__ast_load(mtlsauthz__ast **out, const char *yaml, size_t len, mtlsauthz_error *err)
 {
     cyaml_config_t cfg;
@@ -1051,37 +1163,49 @@ int mtlsauthz__ast_load(mtlsauthz__ast **out, const char *yaml, size_t len, mtls
     *out = NULL;
     rc = prepass_run(&pp, DOC_POLICY, yaml, len, err);
     if (rc != 0) {
-        return rc;
+        goto fail;
     }
     if (pp.nversion != 1 || !pp.version_is_one) {
         rc = version_pass(yaml, len, err);
         if (rc != 0) {
-            return rc;
+            goto fail;
         }
     }
     if (pp.deferred_code != 0) {
-        return msg_fail(err, pp.deferred_code, &pp.deferred);
+        rc = msg_fail(err, pp.deferred_code, &pp.deferred);
+        goto fail;
     }
 
     config_init(&cfg, &cap, CYAML_CFG_DEFAULT);
     cerr = cyaml_load_data((const uint8_t *)yaml, len, &cfg, &policy_schema, (cyaml_data_t **)&ast,
                            NULL);
     if (cerr != CYAML_OK) {
-        return schema_error("policy", cerr, &cap, err);
+        rc = schema_error("policy", cerr, &cap, err);
+        goto fail;
     }
     if (ast == NULL) {
         /* libcyaml returns OK with NULL data for a document with no content; the pre-pass
          * refuses those, so this is a second guard. */
-        return mtlsauthz__error_set(err, MTLSAUTHZ_EPOLICY, "policy: empty policy");
+        rc = mtlsauthz__error_set(err, MTLSAUTHZ_EPOLICY, "policy: empty policy");
+        goto fail;
     }
+    /* libcyaml leaves fields outside the schema as they were; set ours before anything can
+     * free the AST. */
+    memset(&ast->where, 0, sizeof(ast->where));
     if (ast->version != POLICY_VERSION) {
         rc = version_error(ast->version, err);
         goto fail;
     }
+    if (where_agrees(&pp.where, ast)) {
+        ast->where = pp.where;
+        memset(&pp.where, 0, sizeof(pp.where));
+    }
+    where_free(&pp.where);
     *out = ast;
     return 0;
 
 fail:
+    where_free(&pp.where);
     mtlsauthz__ast_free(ast);
     return rc;
 }
@@ -1092,8 +1216,90 @@ void mtlsauthz__ast_free(mtlsauthz__ast *ast)
     if (ast == NULL) {
         return;
     }
+    where_free(&ast->where);
     config_init(&cfg, NULL, CYAML_CFG_DEFAULT);
     cyaml_free(&cfg, &policy_schema, ast, 0);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Positions                                                                                 */
+/* ---------------------------------------------------------------------------------------- */
+
+/*
+ * 1 if the pre-pass recorded exactly as many scalars per list as libcyaml loaded. They agree
+ * whenever the schema load succeeds (each recorded scalar is one libcyaml stores, in the same
+ * order); this is the guard that keeps a wrong line out of a message if they ever did not.
+ */
+static int where_agrees(const mtlsauthz__ast_where *w, const mtlsauthz__ast *ast)
+{
+    size_t ops = 0, refs = 0, keys[MTLSAUTHZ__KEY_COUNT] = {0};
+    for (unsigned i = 0; i < ast->nrules; i++) {
+        ops += ast->rules[i].operations.n;
+        refs += ast->rules[i].principals.n;
+    }
+    for (unsigned i = 0; i < ast->nprincipals; i++) {
+        for (unsigned k = 0; k < MTLSAUTHZ__KEY_COUNT; k++) {
+            keys[k] += ast->principals[i].keys[k].n;
+        }
+    }
+    for (unsigned k = 0; k < MTLSAUTHZ__KEY_COUNT; k++) {
+        if (w->keys[k].n != keys[k]) {
+            return 0;
+        }
+    }
+    return w->rule_ids.n == ast->nrules && w->rule_operations.n == ops &&
+           w->rule_principals.n == refs && w->principal_names.n == ast->nprincipals &&
+           w->sensitive.n == ast->sensitive.n;
+}
+
+static mtlsauthz__pos pos_at(const mtlsauthz__posv *pv, size_t i)
+{
+    static const mtlsauthz__pos unknown = {0, 0};
+    return i < pv->n ? pv->v[i] : unknown;
+}
+
+mtlsauthz__pos mtlsauthz__ast_rule_id_pos(const mtlsauthz__ast *ast, unsigned rule)
+{
+    return pos_at(&ast->where.rule_ids, rule);
+}
+
+mtlsauthz__pos mtlsauthz__ast_rule_principal_pos(const mtlsauthz__ast *ast, unsigned rule,
+                                                 unsigned j)
+{
+    size_t at = j;
+    for (unsigned i = 0; i < rule && i < ast->nrules; i++) {
+        at += ast->rules[i].principals.n;
+    }
+    return pos_at(&ast->where.rule_principals, at);
+}
+
+mtlsauthz__pos mtlsauthz__ast_operation_pos(const mtlsauthz__ast *ast, unsigned rule, unsigned j)
+{
+    size_t at = j;
+    for (unsigned i = 0; i < rule && i < ast->nrules; i++) {
+        at += ast->rules[i].operations.n;
+    }
+    return pos_at(&ast->where.rule_operations, at);
+}
+
+mtlsauthz__pos mtlsauthz__ast_principal_name_pos(const mtlsauthz__ast *ast, unsigned principal)
+{
+    return pos_at(&ast->where.principal_names, principal);
+}
+
+mtlsauthz__pos mtlsauthz__ast_key_pos(const mtlsauthz__ast *ast, unsigned principal,
+                                      mtlsauthz__key key, unsigned j)
+{
+    size_t at = j;
+    for (unsigned i = 0; i < principal && i < ast->nprincipals; i++) {
+        at += ast->principals[i].keys[key].n;
+    }
+    return pos_at(&ast->where.keys[key], at);
+}
+
+mtlsauthz__pos mtlsauthz__ast_sensitive_pos(const mtlsauthz__ast *ast, unsigned j)
+{
+    return pos_at(&ast->where.sensitive, j);
 }
 
 /* ---------------------------------------------------------------------------------------- */

@@ -167,8 +167,9 @@ mtlsauthz_policy_explain(char **out, mtlsauthz_decision *decision, mtlsauthz_pol
                          mtlsauthz_error *err);
 
 /**
- * Static checks of a policy. *out receives one finding per line ("kind: subject: message"),
- * owned by the caller (mtlsauthz_string_free()); *count the number of findings (0 = clean).
+ * Static checks of a policy. *out receives one finding per line ("kind: subject: message"; the
+ * kinds are listed in docs/policy.md, "Lint"), owned by the caller (mtlsauthz_string_free());
+ * *count the number of findings (0 = clean).
  */
 MTLSAUTHZ_API MTLSAUTHZ_WARN_UNUSED int mtlsauthz_policy_lint(char **out, size_t *count,
                                                               const mtlsauthz_policy *policy,

@@ -91,6 +91,11 @@ int cli_check(int argc, char **argv)
     if (policy_path == NULL || cert == NULL || op == NULL) {
         return cli_fail("check: --policy, --cert and --op are required");
     }
+    /* An empty operation is a mistake in the command (an unset shell variable), not a
+     * question with the answer "deny". */
+    if (op[0] == '\0') {
+        return cli_fail("check: --op is empty; give an operation such as 'GET /healthz'");
+    }
     if (strcmp(format, "text") != 0 && strcmp(format, "json") != 0) {
         return cli_fail("check: --format must be text or json, not '%s'", format);
     }

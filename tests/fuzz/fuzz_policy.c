@@ -2,7 +2,8 @@
  * Fuzz target: policy YAML (mtlsauthz_policy_load: libcyaml/libyaml front end, compiler,
  * index), then lint, explain and decisions on whatever loads, and the policy-test loader on
  * the same bytes. Checks, beyond "no crash, no leak, no hang": a failed load leaves *out NULL
- * with an error; lint gives exactly `count` lines; decisions keep their invariants and a peer
+ * with an error of one line of text (no control byte: names, ids and patterns are quoted
+ * escaped); lint gives exactly `count` lines; decisions keep their invariants and a peer
  * agrees with the one-call path; explain reports the same decision as decide.
  * Seeds: tests/fuzz/corpus/policy/ (examples/, tests/data/policies/, and small cases).
  */
@@ -64,6 +65,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc != 0) {
         FZ_CHECK(rc < 0 && p == NULL);
         FZ_CHECK(err.code == rc && err.message[0] != '\0');
+        for (const char *m = err.message; *m != '\0'; m++) {
+            FZ_CHECK((unsigned char)*m >= 0x20 && *m != 0x7f);
+        }
     } else {
         FZ_CHECK(p != NULL);
         check_lint(p);

@@ -39,8 +39,10 @@ expect() {
 
 # ---- lint ----
 expect "lint clean example" 0 "no findings" -- "$CLI" lint "$TOP/examples/policy.yaml"
-expect "lint sloppy policy" 1 "3 findings" -- "$CLI" lint "$TOP/examples/demo/sloppy-policy.yaml"
+expect "lint sloppy policy" 1 "4 findings" -- "$CLI" lint "$TOP/examples/demo/sloppy-policy.yaml"
 expect "lint names the sensitive grant" 1 "sensitive-grant: rule 'debug-exec'" -- \
+    "$CLI" lint "$TOP/examples/demo/sloppy-policy.yaml"
+expect "lint names the wildcard grant" 1 "sensitive-grant: rule 'admin-containers'" -- \
     "$CLI" lint "$TOP/examples/demo/sloppy-policy.yaml"
 expect "lint names the unused principal" 1 "unused-principal: principal 'old-team'" -- \
     "$CLI" lint "$TOP/examples/demo/sloppy-policy.yaml"
@@ -50,6 +52,64 @@ printf 'version: 1\nrules: []\n' >"$TMP/invalid.yaml"
 expect "lint invalid policy" 2 "" -- "$CLI" lint "$TMP/invalid.yaml"
 expect "lint missing file" 2 "" -- "$CLI" lint "$TMP/nope.yaml"
 expect "lint usage" 2 "usage" -- "$CLI" lint
+
+# An operation that can never match, in the deny rule of a policy that allows admins every
+# container operation: each is a load error (exit 2) naming the pattern and its line.
+escape_policy() {
+    cat >"$TMP/escape.yaml" <<EOF
+version: 1
+$1
+principals:
+  - name: admins
+    ou: [admins]
+rules:
+  - id: admin-containers
+    effect: allow
+    principals: [admins]
+    operations: ["* /containers/**"]
+  - id: no-container-escape
+    effect: deny
+    principals: ["*"]
+    operations: ["$2"]
+EOF
+}
+escape_policy "" "POST /containers/*/exec/"
+expect "lint refuses a trailing slash" 2 "trailing '/'.*(line: 14, column: 18)" -- \
+    "$CLI" lint "$TMP/escape.yaml"
+escape_policy "" "post /containers/*/attach"
+expect "lint refuses a lowercase method" 2 "write POST (line: 14, column: 18)" -- \
+    "$CLI" lint "$TMP/escape.yaml"
+escape_policy "protocol: http" "/host/**"
+expect "lint refuses a path without a method under protocol http" 2 \
+    "operation '/host/\*\*': a path without a method.*(line: 14, column: 18)" -- \
+    "$CLI" lint "$TMP/escape.yaml"
+escape_policy "protocol: http" "[a-z]+"
+expect "lint refuses a regex under protocol http" 2 "not an HTTP operation pattern" -- \
+    "$CLI" lint "$TMP/escape.yaml"
+escape_policy "" "/host/**"
+expect "lint reports a path without a method" 1 \
+    "path-without-method: rule 'no-container-escape', operation \"/host/\*\*\"" -- \
+    "$CLI" lint "$TMP/escape.yaml"
+escape_policy "" "POST /containers/*/attach"
+echo 'sensitive: ["POST /containers/*/exec"]' >>"$TMP/escape.yaml"
+expect "lint reports a wildcard grant of a sensitive operation" 1 \
+    "sensitive-grant: rule 'admin-containers': allows \"\* /containers/\*\*\", whose wildcard" \
+    -- "$CLI" lint "$TMP/escape.yaml"
+escape_policy "" "POST /containers/*/exec"
+echo 'sensitive: ["POST /containers/*/exec"]' >>"$TMP/escape.yaml"
+expect "lint: a deny takes the sensitive operation back" 0 "no findings" -- \
+    "$CLI" lint "$TMP/escape.yaml"
+# A principal name with a newline would break lint's one finding per line.
+cat >"$TMP/newline.yaml" <<'EOF'
+version: 1
+principals:
+  - name: "old\nteam"
+    cn: [x]
+rules:
+  - {id: r, effect: allow, principals: ["*"], operations: [x]}
+EOF
+expect "lint refuses a control character in a name" 2 "control character.*(line: 3, column: 11)" \
+    -- "$CLI" lint "$TMP/newline.yaml"
 
 # ---- test ----
 expect "test example passes" 0 "8 passed, 0 failed" -- \

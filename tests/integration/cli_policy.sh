@@ -218,6 +218,7 @@ done
 check_error "operation" --policy "$TMP/policy.yaml" --cert "$CERTS/builder.pem" \
     --op "$(head -c 9000 /dev/zero | tr '\0' a)"
 check_error "required" --policy "$TMP/policy.yaml" --cert "$CERTS/builder.pem"
+check_error "--op is empty" --policy "$TMP/policy.yaml" --cert "$CERTS/builder.pem" --op ""
 check_error "unknown argument" --policy "$TMP/policy.yaml" --cert "$CERTS/builder.pem" \
     --op x --bogus
 check_error "format" --policy "$TMP/policy.yaml" --cert "$CERTS/builder.pem" --op x \

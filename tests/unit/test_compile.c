@@ -190,6 +190,380 @@ Test(compile_errors, spiffe_scheme_and_trust_domain_case)
     selector_ok("    spiffe: [\"spiffe://td\"]\n");
 }
 
+/* ---- operation patterns that can never match (docs/policy.md) ---- */
+
+/*
+ * The story's policy: admins may do anything to containers, and a deny rule takes the escape
+ * hatches back from everyone. `protocol` is line 2 and the deny's second operation starts at
+ * line 14, column 45, whatever is substituted.
+ */
+static const char *escape_policy(const char *protocol_line, const char *op)
+{
+    static char yaml[2048];
+    snprintf(yaml, sizeof(yaml),
+             "version: 1\n"
+             "%s\n"
+             "principals:\n"
+             "  - name: admins\n"
+             "    ou: [admins]\n"
+             "rules:\n"
+             "  - id: admin-containers\n"
+             "    effect: allow\n"
+             "    principals: [admins]\n"
+             "    operations: [\"* /containers/**\"]\n"
+             "  - id: no-container-escape\n"
+             "    effect: deny\n"
+             "    principals: [\"*\"]\n"
+             "    operations: [\"POST /containers/*/exec\", \"%s\"]\n",
+             protocol_line, op);
+    return yaml;
+}
+
+static const char *const protocol_lines[] = {"# no protocol key", "protocol: any",
+                                             "protocol: http"};
+
+/* Each mistake, as a YAML double-quoted body, and what the message must say. */
+static const struct {
+    const char *yaml_op;
+    const char *needle;
+} op_mistakes[] = {
+    {"POST /containers/*/exec/", "trailing '/'"},
+    {"post /containers/*/attach", "write POST"},
+    {"Post /containers/*/attach", "methods are case-sensitive"},
+    {"POST  /containers/*/attach", "exactly one space"},
+    {"POST\\t/containers/*/attach", "exactly one space"},
+    {"POST /containers//attach", "empty path segment"},
+    {"POST /containers/./attach", "'.' or '..' path segment"},
+    {"POST /containers/*/../attach", "'.' or '..' path segment"},
+    {"POST /containers/*/%61ttach", "write 'a'"},
+    {"POST /containers/*/attach?stream=1", "'?' in the path"},
+    {"POST /containers/*/attach#x", "'#' in the path"},
+    {"POST /containers/*/att\\x01ach", "control byte 0x01"},
+    {"HEAD /containers/*/secrets", "HEAD is decided as GET"},
+    {"** /host/x", "'**' in the method"},
+};
+
+Test(compile_errors, operations_that_never_match_are_load_errors_with_their_line)
+{
+    for (size_t pl = 0; pl < MTLSAUTHZ__ARRAY_LEN(protocol_lines); pl++) {
+        for (size_t i = 0; i < MTLSAUTHZ__ARRAY_LEN(op_mistakes); i++) {
+            const char *msg = ph_load_error(
+                escape_policy(protocol_lines[pl], op_mistakes[i].yaml_op), MTLSAUTHZ_EPOLICY);
+            ph_assert_contains(msg, "rule 'no-container-escape', operation '");
+            ph_assert_contains(msg, op_mistakes[i].needle);
+            ph_assert_contains(msg, "(line: 14, column: 45)");
+            cr_assert_null(strchr(msg, '\n'), "%s", msg);
+        }
+    }
+}
+
+Test(compile_errors, the_silent_deny_typos_are_load_errors)
+{
+    /* Each of these, in the deny rule, used to load and let the admin exec or attach. */
+    ph_assert_contains(
+        ph_load_error(escape_policy("", "POST /containers/*/exec/"), MTLSAUTHZ_EPOLICY),
+        "operation 'POST /containers/*/exec/': trailing '/'");
+    ph_assert_contains(
+        ph_load_error(escape_policy("", "post /containers/*/attach"), MTLSAUTHZ_EPOLICY),
+        "write POST (line: 14, column: 45)");
+    ph_assert_contains(
+        ph_load_error(escape_policy("protocol: http", "/host/**"), MTLSAUTHZ_EPOLICY),
+        "operation '/host/**': a path without a method");
+    ph_assert_contains(ph_load_error(escape_policy("protocol: http", "[a-z]+"), MTLSAUTHZ_EPOLICY),
+                       "operation '[a-z]+': not an HTTP operation pattern");
+}
+
+Test(compile_errors, protocol_http_refuses_non_http_operations)
+{
+    static const char *const named[] = {"/host/**", "[a-z]+", "images:build",
+                                        "host:**",  "GET *",  "/pkg.Service/Method"};
+    for (size_t i = 0; i < MTLSAUTHZ__ARRAY_LEN(named); i++) {
+        const char *msg =
+            ph_load_error(escape_policy("protocol: http", named[i]), MTLSAUTHZ_EPOLICY);
+        ph_assert_contains(msg, "protocol: http");
+        ph_assert_contains(msg, "(line: 14, column: 45)");
+        /* Without the key they are named operations, as before. */
+        mtlsauthz_policy_free(ph_load(escape_policy("", named[i])));
+        mtlsauthz_policy_free(ph_load(escape_policy("protocol: any", named[i])));
+    }
+}
+
+Test(compile_ok, http_patterns_with_wildcards_and_captures_load)
+{
+    static const char *const ok[] = {
+        "GET /",       "* /host/**",   "POST /containers/*/exec",
+        "GET /a/**/b", "P* /x",        "GET /a/.../b",
+        "GET /50%off", "GET /a/\\\\*", "GET /a/*.json",
+        "**",          "GET **",
+    };
+    for (size_t pl = 0; pl < MTLSAUTHZ__ARRAY_LEN(protocol_lines); pl++) {
+        for (size_t i = 0; i < MTLSAUTHZ__ARRAY_LEN(ok); i++) {
+            mtlsauthz_policy_free(ph_load(escape_policy(protocol_lines[pl], ok[i])));
+        }
+        /* A capture the principal binds. */
+        char yaml[1024];
+        snprintf(yaml, sizeof(yaml),
+                 "version: 1\n%s\n"
+                 "principals:\n"
+                 "  - name: tenant\n"
+                 "    spiffe: [\"spiffe://td/tenant/{tenant}/*\"]\n"
+                 "rules:\n"
+                 "  - id: r\n"
+                 "    effect: allow\n"
+                 "    principals: [tenant]\n"
+                 "    operations: [\"GET /tenants/{tenant}/**\", \"PUT /t/{tenant}/*\"]\n",
+                 protocol_lines[pl]);
+        mtlsauthz_policy_free(ph_load(yaml));
+    }
+}
+
+Test(compile_errors, sensitive_patterns_are_checked_like_operations)
+{
+    static const char *const protocols[] = {"", "protocol: http\n"};
+    for (size_t pl = 0; pl < MTLSAUTHZ__ARRAY_LEN(protocols); pl++) {
+        for (size_t i = 0; i < MTLSAUTHZ__ARRAY_LEN(op_mistakes); i++) {
+            char yaml[1024];
+            const char *msg;
+            snprintf(yaml, sizeof(yaml),
+                     "version: 1\n"
+                     "%s"
+                     "sensitive: [\"* /host/**\", \"%s\"]\n"
+                     "rules:\n"
+                     "  - {id: r, effect: allow, principals: [\"*\"], operations: [\"GET /x\"]}\n",
+                     protocols[pl], op_mistakes[i].yaml_op);
+            msg = ph_load_error(yaml, MTLSAUTHZ_EPOLICY);
+            ph_assert_contains(msg, "sensitive pattern '");
+            ph_assert_contains(msg, op_mistakes[i].needle);
+            ph_assert_contains(msg, pl == 0 ? "(line: 2, column: 27)" : "(line: 3, column: 27)");
+        }
+    }
+    ph_assert_contains(ph_load_error("version: 1\nprotocol: http\nsensitive: [\"host:**\"]\n"
+                                     "rules:\n  - {id: r, effect: allow, principals: [\"*\"], "
+                                     "operations: [\"GET /x\"]}\n",
+                                     MTLSAUTHZ_EPOLICY),
+                       "sensitive pattern 'host:**': not an HTTP operation pattern");
+    mtlsauthz_policy_free(ph_load("version: 1\nsensitive: [\"host:**\", \"/host/**\"]\n"
+                                  "rules:\n  - {id: r, effect: allow, principals: [\"*\"], "
+                                  "operations: [\"GET /x\"]}\n"));
+}
+
+/* ---- where an error is: every semantic error carries its line and column ---- */
+
+Test(compile_errors, semantic_errors_carry_positions)
+{
+    /* An undefined principal, at its entry in the rule's list. */
+    ph_assert_contains(ph_load_error("version: 1\n"
+                                     "rules:\n"
+                                     "  - id: r\n"
+                                     "    effect: allow\n"
+                                     "    principals: [\"*\", ghost]\n"
+                                     "    operations: [x]\n",
+                                     MTLSAUTHZ_EPOLICY),
+                       "undefined principal 'ghost' (line: 5, column: 23)");
+    /* A duplicate rule id, at the second one. */
+    ph_assert_contains(ph_load_error("version: 1\n"
+                                     "rules:\n"
+                                     "  - {id: same, effect: allow, principals: [\"*\"], "
+                                     "operations: [x]}\n"
+                                     "  - {id: same, effect: deny, principals: [\"*\"], "
+                                     "operations: [y]}\n",
+                                     MTLSAUTHZ_EPOLICY),
+                       "(rules #1 and #2) (line: 4, column: 10)");
+    /* A duplicate principal name, a reserved one, an empty selector: at the name. */
+    ph_assert_contains(ph_load_error("version: 1\n"
+                                     "principals:\n"
+                                     "  - name: ops\n"
+                                     "    cn: [a]\n"
+                                     "  - name: ops\n"
+                                     "    cn: [b]\n"
+                                     "rules:\n"
+                                     "  - {id: r, effect: allow, principals: [ops], "
+                                     "operations: [x]}\n",
+                                     MTLSAUTHZ_EPOLICY),
+                       "duplicate principal name 'ops' (principals #1 and #2) (line: 5, "
+                       "column: 11)");
+    ph_assert_contains(ph_load_error("version: 1\nprincipals:\n  - name: \"*\"\n    cn: [a]\n"
+                                     "rules:\n  - {id: r, effect: allow, principals: [\"*\"], "
+                                     "operations: [x]}\n",
+                                     MTLSAUTHZ_EPOLICY),
+                       "(line: 3, column: 11)");
+    /* A selector entry, in a list of several keys. */
+    ph_assert_contains(ph_load_error("version: 1\n"
+                                     "principals:\n"
+                                     "  - name: a\n"
+                                     "    cn: [x]\n"
+                                     "  - name: b\n"
+                                     "    ip: [10.0.0.0/8,\n"
+                                     "         10.0.0.1/8]\n"
+                                     "rules:\n"
+                                     "  - {id: r, effect: allow, principals: [a, b], "
+                                     "operations: [x]}\n",
+                                     MTLSAUTHZ_EPOLICY),
+                       "host bits set after the prefix length (line: 7, column: 10)");
+    ph_assert_contains(ph_load_error("version: 1\n"
+                                     "principals:\n"
+                                     "  - name: a\n"
+                                     "    spiffe:\n"
+                                     "      - \"spiffe://td/x\"\n"
+                                     "      - \"spiffe://td/***\"\n"
+                                     "rules:\n"
+                                     "  - {id: r, effect: allow, principals: [a], "
+                                     "operations: [x]}\n",
+                                     MTLSAUTHZ_EPOLICY),
+                       "(line: 6, column: 9)");
+    /* An operation that does not compile, and an unbound capture. */
+    ph_assert_contains(ph_load_error("version: 1\n"
+                                     "rules:\n"
+                                     "  - id: r\n"
+                                     "    effect: allow\n"
+                                     "    principals: [\"*\"]\n"
+                                     "    operations:\n"
+                                     "      - ok\n"
+                                     "      - \"GET /a/***\"\n",
+                                     MTLSAUTHZ_EPOLICY),
+                       "(line: 8, column: 9)");
+    ph_assert_contains(ph_load_error("version: 1\n"
+                                     "rules:\n"
+                                     "  - id: r\n"
+                                     "    effect: allow\n"
+                                     "    principals: [\"*\"]\n"
+                                     "    operations: [x, \"GET /{x}\"]\n",
+                                     MTLSAUTHZ_EPOLICY),
+                       "not bound by any of the rule's principals (line: 6, column: 21)");
+}
+
+Test(compile_errors, positions_count_rules_and_principals_before)
+{
+    /* Many rules before the bad one: the offset sums every earlier rule's list. */
+    size_t cap = 1 << 16, off = 0;
+    char *yaml = malloc(cap);
+    cr_assert_not_null(yaml);
+    off += (size_t)snprintf(yaml + off, cap - off, "version: 1\nrules:\n");
+    for (int i = 0; i < 100; i++) {
+        off += (size_t)snprintf(yaml + off, cap - off,
+                                "  - {id: r%d, effect: allow, principals: [\"*\"], "
+                                "operations: [\"GET /a/%d\", \"GET /b/%d\"]}\n",
+                                i, i, i);
+    }
+    off += (size_t)snprintf(yaml + off, cap - off,
+                            "  - id: bad\n    effect: deny\n    principals: [\"*\"]\n"
+                            "    operations: [\"GET /a/1\",\n"
+                            "                 \"GET /a/2\", \"GET /b/\"]\n");
+    ph_assert_contains(ph_load_error(yaml, MTLSAUTHZ_EPOLICY), "(line: 107, column: 30)");
+    free(yaml);
+}
+
+Test(compile_errors, long_messages_keep_their_position)
+{
+    /* The longest id, and an operation whose quote grows fourfold (\x01 escapes): the message
+     * is cut, but never its position. */
+    char id[300], op[512], yaml[2048];
+    const char *msg;
+    size_t n;
+    memset(id, 'i', 256);
+    id[256] = '\0';
+    n = (size_t)snprintf(op, sizeof(op), "GET /");
+    for (int i = 0; i < 80; i++) {
+        n += (size_t)snprintf(op + n, sizeof(op) - n, "\\x01");
+    }
+    snprintf(yaml, sizeof(yaml),
+             "version: 1\n"
+             "rules:\n"
+             "  - id: %s\n"
+             "    effect: deny\n"
+             "    principals: [\"*\"]\n"
+             "    operations: [\"%s\"]\n",
+             id, op);
+    msg = ph_load_error(yaml, MTLSAUTHZ_EPOLICY);
+    cr_assert(strlen(msg) < MTLSAUTHZ_ERROR_MESSAGE_SIZE);
+    static const char tail[] = "... (line: 6, column: 18)";
+    n = strlen(msg);
+    cr_assert(n > sizeof(tail) && strcmp(msg + n - (sizeof(tail) - 1), tail) == 0, "%s", msg);
+}
+
+/* ---- names and ids are printable text ---- */
+
+static const char *const control_names[] = {
+    "a\\nb",       "a\\tb",     "a\\rb",   "line\\n",   "a\\x7fb",
+    "a\\x1b[31mb", "a\\u0085b", "a\\x80b", "a\\u009fb",
+};
+
+Test(compile_errors, control_characters_in_principal_names)
+{
+    for (size_t i = 0; i < MTLSAUTHZ__ARRAY_LEN(control_names); i++) {
+        char yaml[512];
+        const char *msg;
+        snprintf(yaml, sizeof(yaml),
+                 "version: 1\n"
+                 "principals:\n"
+                 "  - name: ok\n"
+                 "    cn: [a]\n"
+                 "  - name: \"%s\"\n"
+                 "    cn: [b]\n"
+                 "rules:\n"
+                 "  - {id: r, effect: allow, principals: [ok], operations: [x]}\n",
+                 control_names[i]);
+        msg = ph_load_error(yaml, MTLSAUTHZ_EPOLICY);
+        ph_assert_contains(msg, "principal #2");
+        ph_assert_contains(msg, "control character");
+        ph_assert_contains(msg, "(line: 5, column: 11)");
+        for (const char *p = msg; *p != '\0'; p++) {
+            cr_assert((unsigned char)*p >= 0x20 && *p != 0x7f, "control byte in: %s", msg);
+        }
+    }
+}
+
+Test(compile_errors, control_characters_in_rule_ids)
+{
+    for (size_t i = 0; i < MTLSAUTHZ__ARRAY_LEN(control_names); i++) {
+        char yaml[512];
+        const char *msg;
+        snprintf(yaml, sizeof(yaml),
+                 "version: 1\n"
+                 "rules:\n"
+                 "  - {id: ok, effect: allow, principals: [\"*\"], operations: [x]}\n"
+                 "  - id: \"%s\"\n"
+                 "    effect: allow\n"
+                 "    principals: [\"*\"]\n"
+                 "    operations: [y]\n",
+                 control_names[i]);
+        msg = ph_load_error(yaml, MTLSAUTHZ_EPOLICY);
+        ph_assert_contains(msg, "rule #2");
+        ph_assert_contains(msg, "control character");
+        ph_assert_contains(msg, "(line: 4, column: 9)");
+        cr_assert_null(strchr(msg, '\n'), "%s", msg);
+    }
+}
+
+Test(compile_errors, undefined_principal_reference_is_printed_on_one_line)
+{
+    const char *msg = ph_load_error("version: 1\n"
+                                    "rules:\n"
+                                    "  - id: r\n"
+                                    "    effect: allow\n"
+                                    "    principals: [\"gh\\nost\"]\n"
+                                    "    operations: [x]\n",
+                                    MTLSAUTHZ_EPOLICY);
+    ph_assert_contains(msg, "undefined principal 'gh\\x0aost'");
+}
+
+Test(compile_ok, printable_names_and_ids_load)
+{
+    /* Non-ASCII letters, spaces, a no-break space (U+00A0, just past C1) and punctuation. */
+    mtlsauthz_policy *p = ph_load("version: 1\n"
+                                  "principals:\n"
+                                  "  - name: \"caf\\u00e9 ops\\u00a0team\"\n"
+                                  "    cn: [a]\n"
+                                  "rules:\n"
+                                  "  - id: \"r\\u00e9gle \\\"1\\\" / \\u2603\"\n"
+                                  "    effect: allow\n"
+                                  "    principals: [\"caf\\u00e9 ops\\u00a0team\"]\n"
+                                  "    operations: [x]\n");
+    cr_assert_str_eq(p->principals[0].name, "caf\xc3\xa9 ops\xc2\xa0team");
+    cr_assert_str_eq(p->rules[0].id, "r\xc3\xa9gle \"1\" / \xe2\x98\x83");
+    mtlsauthz_policy_free(p);
+}
+
 /* ---- exact-value keys ---- */
 
 Test(compile_errors, ip_malformed)

@@ -1,7 +1,9 @@
 /* mtlsauthz_policy_lint: each finding kind, positive and negative. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "internal.h"
 #include "mtlsauthz/mtlsauthz.h"
 
 static mtlsauthz_policy *load(const char *yaml)
@@ -214,6 +216,213 @@ Test(lint, partly_denied_or_narrower_deny_is_not_shadowed)
                    &n);
     cr_assert_eq(n, 0, "%s", r);
     mtlsauthz_string_free(r);
+}
+
+/* ---- a sensitive operation granted through a wildcard ---- */
+
+#define ADMINS                                                                                     \
+    "version: 1\n"                                                                                 \
+    "sensitive: [\"POST /containers/*/exec\"]\n"                                                   \
+    "principals:\n"                                                                                \
+    "  - name: admins\n"                                                                           \
+    "    ou: [admins]\n"                                                                           \
+    "  - name: ops\n"                                                                              \
+    "    ou: [ops]\n"                                                                              \
+    "rules:\n"                                                                                     \
+    "  - id: admin-containers\n"                                                                   \
+    "    effect: allow\n"                                                                          \
+    "    principals: [admins]\n"                                                                   \
+    "    operations: [\"* /containers/**\"]\n"                                                     \
+    "  - {id: ops-read, effect: allow, principals: [ops], operations: [\"GET /containers\"]}\n"
+
+Test(lint, wildcard_grant_of_sensitive_operation)
+{
+    size_t n = 0;
+    char *r = lint(ADMINS, &n);
+    cr_assert_eq(n, 1, "%s", r);
+    cr_assert_str_eq(r, "sensitive-grant: rule 'admin-containers': allows \"* /containers/**\", "
+                        "whose wildcard covers sensitive \"POST /containers/*/exec\" without "
+                        "naming it, and no enforce-mode deny rule denies it to all of the rule's "
+                        "principals\n");
+    mtlsauthz_string_free(r);
+}
+
+Test(lint, explicit_grant_of_sensitive_operation_is_deliberate)
+{
+    size_t n = 9;
+    char *r = lint("version: 1\n"
+                   "sensitive: [\"POST /containers/*/exec\", \"* /host/**\"]\n"
+                   "principals:\n"
+                   "  - name: admins\n"
+                   "    ou: [admins]\n"
+                   "rules:\n"
+                   "  - id: exec-any\n"
+                   "    effect: allow\n"
+                   "    principals: [admins]\n"
+                   "    operations: [\"POST /containers/*/exec\"]\n"
+                   "  - id: exec-one\n"
+                   "    effect: allow\n"
+                   "    principals: [admins]\n"
+                   "    operations: [\"POST /containers/abc/exec\", \"GET /host/x\"]\n",
+                   &n);
+    cr_assert_eq(n, 0, "%s", r);
+    mtlsauthz_string_free(r);
+}
+
+Test(lint, wildcard_grant_taken_back_by_a_deny_is_fine)
+{
+    static const char *const denies[] = {
+        /* For everyone, for exactly these principals, and through a wider pattern. */
+        "  - {id: no-exec, effect: deny, principals: [\"*\"], "
+        "operations: [\"POST /containers/*/exec\"]}\n",
+        "  - {id: no-exec, effect: deny, principals: [ops, admins], "
+        "operations: [\"POST /containers/*/exec\"]}\n",
+        "  - {id: no-exec, effect: deny, principals: [admins], operations: [\"* "
+        "/containers/*/*\"]}\n",
+    };
+    for (size_t i = 0; i < sizeof(denies) / sizeof(denies[0]); i++) {
+        char yaml[2048];
+        size_t n = 9;
+        char *r;
+        snprintf(yaml, sizeof(yaml), "%s%s", ADMINS, denies[i]);
+        r = lint(yaml, &n);
+        cr_assert_eq(n, 0, "deny %zu:\n%s", i, r);
+        mtlsauthz_string_free(r);
+    }
+}
+
+Test(lint, wildcard_grant_with_a_deny_that_does_not_hold)
+{
+    static const char *const denies[] = {
+        /* Only for another principal. */
+        "  - {id: no-exec, effect: deny, principals: [ops], "
+        "operations: [\"POST /containers/*/exec\"]}\n",
+        /* Only in dry-run. */
+        "  - {id: no-exec, effect: deny, mode: dry-run, principals: [\"*\"], "
+        "operations: [\"POST /containers/*/exec\"]}\n",
+        /* Only part of the sensitive operation. */
+        "  - {id: no-exec, effect: deny, principals: [\"*\"], "
+        "operations: [\"POST /containers/abc/exec\"]}\n",
+        /* Only another method. */
+        "  - {id: no-exec, effect: deny, principals: [\"*\"], "
+        "operations: [\"PUT /containers/*/exec\"]}\n",
+    };
+    for (size_t i = 0; i < sizeof(denies) / sizeof(denies[0]); i++) {
+        char yaml[2048];
+        size_t n = 0;
+        char *r;
+        snprintf(yaml, sizeof(yaml), "%s%s", ADMINS, denies[i]);
+        r = lint(yaml, &n);
+        cr_assert_eq(n, 1, "deny %zu:\n%s", i, r);
+        cr_assert(strstr(r, "sensitive-grant: rule 'admin-containers'") != NULL, "%s", r);
+        mtlsauthz_string_free(r);
+    }
+}
+
+Test(lint, broad_and_wildcard_grant_is_one_finding)
+{
+    /* Found by both checks; reported once, as the grant to everyone. */
+    size_t n = 0;
+    char *r = lint("version: 1\n"
+                   "sensitive: [\"POST /containers/*/exec\", \"POST /containers/*/attach\"]\n"
+                   "rules:\n"
+                   "  - id: debug\n"
+                   "    effect: allow\n"
+                   "    principals: ['*']\n"
+                   "    operations: ['* /containers/**', 'GET /healthz']\n",
+                   &n);
+    cr_assert_eq(n, 1, "%s", r);
+    cr_assert(strstr(r, "to \"*\" (any verified client)") != NULL, "%s", r);
+    mtlsauthz_string_free(r);
+}
+
+Test(lint, one_finding_per_wildcard_operation)
+{
+    size_t n = 0;
+    char *r = lint("version: 1\n"
+                   "sensitive: [\"POST /containers/*/exec\", \"POST /containers/*/attach\"]\n"
+                   "principals:\n"
+                   "  - name: admins\n"
+                   "    ou: [admins]\n"
+                   "rules:\n"
+                   "  - id: wide\n"
+                   "    effect: allow\n"
+                   "    principals: [admins]\n"
+                   "    operations: ['POST /containers/**', 'POST /containers/*/*', 'GET /x']\n",
+                   &n);
+    cr_assert_eq(n, 2, "%s", r);
+    mtlsauthz_string_free(r);
+}
+
+/* ---- paths without a method ---- */
+
+Test(lint, path_without_method)
+{
+    size_t n = 0;
+    char *r = lint("version: 1\n"
+                   "sensitive: [\"/host/**\", \"host:**\"]\n"
+                   "rules:\n"
+                   "  - id: no-host\n"
+                   "    effect: deny\n"
+                   "    principals: ['*']\n"
+                   "    operations: ['/host/**', '/pkg.Service/Method', '/Greeter/*', 'host:x']\n",
+                   &n);
+    cr_assert_eq(n, 2, "%s", r);
+    cr_assert(strstr(r, "path-without-method: rule 'no-host', operation \"/host/**\": starts with "
+                        "'/' but has no method") != NULL,
+              "%s", r);
+    cr_assert(strstr(r, "write \"* /host/**\" for every method\n") != NULL, "%s", r);
+    cr_assert(strstr(r, "path-without-method: sensitive \"/host/**\"") != NULL, "%s", r);
+    cr_assert(strstr(r, "Service") == NULL && strstr(r, "Greeter") == NULL, "%s", r);
+    mtlsauthz_string_free(r);
+}
+
+Test(lint, gRPC_method_names_are_not_paths_without_a_method)
+{
+    size_t n = 9;
+    char *r = lint("version: 1\n"
+                   "rules:\n"
+                   "  - id: grpc\n"
+                   "    effect: allow\n"
+                   "    principals: ['*']\n"
+                   "    operations: ['/grpc.health.v1.Health/Check', '/pkg.Service/*']\n",
+                   &n);
+    cr_assert_eq(n, 0, "%s", r);
+    mtlsauthz_string_free(r);
+}
+
+Test(lint, every_allocation_failure_is_clean)
+{
+    /* Lint allocates its report and the deny rules covering each sensitive pattern: failing
+     * each allocation in turn gives ENOMEM and nothing (ASan and valgrind see no leak), or the
+     * full report. */
+    mtlsauthz_policy *p = load(ADMINS "  - {id: no-exec, effect: deny, principals: [ops], "
+                                      "operations: [\"POST /containers/*/exec\"]}\n");
+    size_t want = 0, n = 0;
+    char *full = NULL;
+    mtlsauthz_error err = {0};
+    int done = 0;
+    cr_assert_eq(mtlsauthz_policy_lint(&full, &want, p, &err), 0);
+    for (long k = 0; k < 1000 && !done; k++) {
+        char *r = (char *)1;
+        int rc;
+        mtlsauthz__alloc_fail_after(k);
+        rc = mtlsauthz_policy_lint(&r, &n, p, &err);
+        mtlsauthz__alloc_fail_after(-1);
+        if (rc == 0) {
+            cr_assert_eq(n, want);
+            cr_assert_str_eq(r, full);
+            mtlsauthz_string_free(r);
+            done = 1;
+        } else {
+            cr_assert_eq(rc, MTLSAUTHZ_ENOMEM);
+            cr_assert_null(r);
+            cr_assert_eq(n, 0);
+        }
+    }
+    cr_assert(done);
+    mtlsauthz_string_free(full);
+    mtlsauthz_policy_free(p);
 }
 
 Test(lint, null_arguments)

@@ -156,6 +156,76 @@ Test(policy_yaml, example_policy_loads_into_the_ast)
     free(yaml);
 }
 
+static void assert_pos(mtlsauthz__pos pos, uint32_t line, uint32_t column)
+{
+    cr_assert(pos.line == line && pos.column == column, "expected line %u column %u, got %u %u",
+              line, column, pos.line, pos.column);
+}
+
+Test(policy_yaml, positions_of_the_scalars_errors_are_about)
+{
+    /* Block and flow style, keys in any order, quoted and plain scalars. */
+    mtlsauthz__ast *ast =
+        load_ok("version: 1\n"
+                "rules:\n"
+                "  - id: first\n"
+                "    effect: allow\n"
+                "    principals: [a, \"b\"]\n"
+                "    operations:\n"
+                "      - GET /x\n"
+                "      - 'GET /y'\n"
+                "  - {operations: [z], principals: ['*'], effect: deny, id: second}\n"
+                "sensitive: [s1, s2]\n"
+                "principals:\n"
+                "  - name: a\n"
+                "    cn: [x, y]\n"
+                "  - ou: [o]\n"
+                "    name: b\n"
+                "    cn: [w]\n");
+    assert_pos(mtlsauthz__ast_rule_id_pos(ast, 0), 3, 9);
+    assert_pos(mtlsauthz__ast_rule_id_pos(ast, 1), 9, 60);
+    assert_pos(mtlsauthz__ast_rule_principal_pos(ast, 0, 0), 5, 18);
+    assert_pos(mtlsauthz__ast_rule_principal_pos(ast, 0, 1), 5, 21);
+    assert_pos(mtlsauthz__ast_rule_principal_pos(ast, 1, 0), 9, 36);
+    assert_pos(mtlsauthz__ast_operation_pos(ast, 0, 0), 7, 9);
+    assert_pos(mtlsauthz__ast_operation_pos(ast, 0, 1), 8, 9);
+    assert_pos(mtlsauthz__ast_operation_pos(ast, 1, 0), 9, 19);
+    assert_pos(mtlsauthz__ast_sensitive_pos(ast, 0), 10, 13);
+    assert_pos(mtlsauthz__ast_sensitive_pos(ast, 1), 10, 17);
+    assert_pos(mtlsauthz__ast_principal_name_pos(ast, 0), 12, 11);
+    assert_pos(mtlsauthz__ast_principal_name_pos(ast, 1), 15, 11);
+    assert_pos(mtlsauthz__ast_key_pos(ast, 0, MTLSAUTHZ__KEY_CN, 0), 13, 10);
+    assert_pos(mtlsauthz__ast_key_pos(ast, 0, MTLSAUTHZ__KEY_CN, 1), 13, 13);
+    assert_pos(mtlsauthz__ast_key_pos(ast, 1, MTLSAUTHZ__KEY_CN, 0), 16, 10);
+    assert_pos(mtlsauthz__ast_key_pos(ast, 1, MTLSAUTHZ__KEY_OU, 0), 14, 10);
+    /* Out of range: unknown, never another scalar's position. */
+    assert_pos(mtlsauthz__ast_operation_pos(ast, 1, 1), 0, 0);
+    assert_pos(mtlsauthz__ast_sensitive_pos(ast, 2), 0, 0);
+    assert_pos(mtlsauthz__ast_key_pos(ast, 1, MTLSAUTHZ__KEY_DNS, 0), 0, 0);
+    mtlsauthz__ast_free(ast);
+}
+
+Test(policy_yaml, positions_ignore_nested_and_test_documents)
+{
+    /* Mapping keys and the scalars of other keys are not recorded; the counts agree with the
+     * AST, so positions are kept. */
+    mtlsauthz__ast *ast = load_ok("version: 1\n"
+                                  "protocol: any\n"
+                                  "rules:\n"
+                                  "  - id: r\n"
+                                  "    mode: dry-run\n"
+                                  "    effect: deny\n"
+                                  "    principals: [\"*\"]\n"
+                                  "    operations: [x]\n");
+    cr_assert_eq(ast->where.rule_ids.n, 1);
+    cr_assert_eq(ast->where.rule_principals.n, 1);
+    cr_assert_eq(ast->where.rule_operations.n, 1);
+    cr_assert_eq(ast->where.principal_names.n, 0);
+    cr_assert_eq(ast->where.sensitive.n, 0);
+    assert_pos(mtlsauthz__ast_operation_pos(ast, 0, 0), 8, 18);
+    mtlsauthz__ast_free(ast);
+}
+
 Test(policy_yaml, key_names_are_the_yaml_keys_in_order)
 {
     static const char *const want[] = {"cn",     "o",      "ou",     "dn",  "issuer",
