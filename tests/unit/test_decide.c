@@ -918,6 +918,49 @@ Test(decide_captures, deny_unbound_capture_is_a_wildcard)
     mtlsauthz_policy_free(p);
 }
 
+/* A deny keeps every value its principal binds; past MTLSAUTHZ__PEER_MAX_TUPLES distinct ones
+ * the peer fails closed, as it does when the tuples overflow (docs/limits.md). */
+Test(decide_captures, deny_values_over_the_limit_fail_closed)
+{
+    mtlsauthz_policy *p = ph_load("version: 1\n"
+                                  "principals:\n"
+                                  "  - name: h\n"
+                                  "    dns: [\"{h}.example.com\"]\n"
+                                  "    uri: [\"https://{h}/\"]\n"
+                                  "rules:\n"
+                                  "  - {id: all, effect: allow, principals: [h], operations: "
+                                  "[\"* /**\"]}\n"
+                                  "  - {id: own, effect: deny, principals: [h], operations: "
+                                  "[\"DELETE /{h}\"]}\n");
+    ph_ident *pi = ph_ident_new();
+    mtlsauthz_peer *peer = NULL;
+    mtlsauthz_decision d;
+    mtlsauthz_error err;
+    char name[64];
+    /* 33 DNS and 32 URI values, all distinct: no consistent tuple, 65 deny values. */
+    for (int i = 0; i < 33; i++) {
+        snprintf(name, sizeof(name), "d%d.example.com", i);
+        ph_add(pi, MTLSAUTHZ_FIELD_SAN_DNS, name);
+    }
+    for (int i = 0; i < 32; i++) {
+        snprintf(name, sizeof(name), "https://u%d/", i);
+        ph_add(pi, MTLSAUTHZ_FIELD_SAN_URI, name);
+    }
+    cr_assert_eq(mtlsauthz_peer_new(&peer, p, &pi->id, &err), 0);
+    cr_assert_eq(mtlsauthz_peer_decide(&d, peer, "GET /x", 6, &err), MTLSAUTHZ_ELIMIT);
+    cr_assert_eq(d.allowed, 0);
+    cr_assert_eq(d.reason, MTLSAUTHZ_REASON_ERROR);
+    mtlsauthz_peer_free(peer);
+    /* At the limit it works: the deny holds for each value, the allow for the rest. */
+    pi->id.counts[MTLSAUTHZ_FIELD_SAN_DNS] = 32;
+    ph_expect(p, &pi->id, "DELETE /d31", 0, MTLSAUTHZ_REASON_DENIED, "own");
+    ph_expect(p, &pi->id, "DELETE /u0", 0, MTLSAUTHZ_REASON_DENIED, "own");
+    ph_allow(p, &pi->id, "DELETE /d32", "all");
+    ph_allow(p, &pi->id, "GET /x", "all");
+    free(pi);
+    mtlsauthz_policy_free(p);
+}
+
 Test(decide_captures, dry_run_deny_reports_any_binding)
 {
     mtlsauthz_policy *p = ph_load(deny_capture_policy);
