@@ -1,4 +1,4 @@
-# `make bench` (issue 4): builds bench/bench.c against the tree's static library with -O2, runs
+# `make bench` (docs/performance.md): builds bench/bench.c against the tree's static library with -O2, runs
 # it, and writes $(B)/bench.json plus the policies it generates ($(B)/bench-policy-N.yaml).
 # docs/performance.md explains the method and holds the results. Never part of `make check`.
 # `make bench-callgrind` counts instructions per decision (10, 1000, 100000 rules), per resolve

@@ -257,7 +257,8 @@ static int is_lower_hex(char ch)
     return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f');
 }
 
-/* `serial`: the identity's form (issue 2): lowercase hex, no leading zeros, "-" if negative. */
+/* `serial`: the identity's form (docs/policy.md): lowercase hex, no leading zeros, "-" if negative.
+ */
 static const char *check_serial(const char *s)
 {
     size_t i = 0, len = strlen(s);
@@ -718,8 +719,8 @@ static int compile_rule(compiler *c, unsigned ri, const mtlsauthz__ast_rule *ar,
             unsigned id = 0, slot;
             int bound = 0;
             r->has_captures = 1;
-            /* Only captures some principal binds get an id; "*" binds nothing (issue 3:
-             * an operation capture no principal of the rule binds is a load error). */
+            /* Only captures some principal binds get an id; "*" binds nothing (docs/policy.md,
+             * "Captures": an operation capture no principal of the rule binds is a load error). */
             if (mtlsauthz__strmap_get(&c->cap_map, cname, strlen(cname), &id)) {
                 for (unsigned k = 0; k < r->nprincipals; k++) {
                     mtlsauthz__principal *pr = &p->principals[r->principals[k]];

@@ -4,7 +4,7 @@
  * request, mtlsauthz_peer_decide() matches the operation against those rules only, with no
  * allocation, no locks and no writes to shared memory.
  *
- * Semantics (docs/policy.md, issue 3): a key matches when any value of its field matches any
+ * Semantics (docs/policy.md): a key matches when any value of its field matches any
  * of its patterns (eku: every listed EKU is present); a selector when all its keys match.
  * An operation capture is satisfied only by a binding of a principal through which the
  * identity matched this rule; a set of bindings must be consistent. Deny overrides allow,
@@ -969,7 +969,7 @@ int mtlsauthz_peer_new(mtlsauthz_peer **out, mtlsauthz_policy *policy, const mtl
     if (id == NULL) {
         tmp.state = MTLSAUTHZ_REASON_NO_IDENTITY;
     } else if (id->rejected != NULL) {
-        /* A rejected identity is denied everything, even under "*" (issue 3): otherwise a
+        /* A rejected identity is denied everything, even under "*" (docs/policy.md): otherwise a
          * name an attacker smuggled past one key could still ride an allow on another. */
         tmp.state = MTLSAUTHZ_REASON_IDENTITY_REJECTED;
     } else {

@@ -1,7 +1,7 @@
 /*
  * The fast extractor: a hand-written DER walker for X.509 certificates (RFC 5280 §4.1, X.690
  * DER) that feeds the identity builder (identity_build.h) without a full d2i_X509(), which in
- * OpenSSL 3.0 spends most of its time decoding the public key we never read (issue 4).
+ * OpenSSL 3.0 spends most of its time decoding the public key we never read (docs/performance.md).
  *
  * The walker is an accelerator, never a judge. It accepts a strict subset of what the OpenSSL
  * extractor (x509.c) accepts, and builds byte-identical identities for it. Anything it does not

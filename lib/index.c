@@ -1,6 +1,6 @@
 /*
  * Lookup structures: the seeded hash, a string map for compiling, and the principal index
- * (issue 4: per-connection resolution must cost O(identity), not O(policy)).
+ * (docs/performance.md: per-connection resolution must cost O(identity), not O(policy)).
  *
  * Principal index. Each principal is filed under one "anchor" key (the one whose patterns
  * are the most selective), because a selector matches only when all its keys match: any one

@@ -3,7 +3,7 @@
  *
  * This is the only file that includes libcyaml. libcyaml's strict schema loader reads the
  * policy straight into the AST structs, but on its own it lets through input that must be
- * refused (issue 3, measured with libcyaml 1.3.1): a scalar with an embedded NUL loads
+ * refused (measured with libcyaml 1.3.1): a scalar with an embedded NUL loads
  * truncated, a second document is silently ignored, an empty file loads as OK with NULL data,
  * and a future `version` fails as "unexpected key" before it can be checked. So each load is:
  *
@@ -17,7 +17,8 @@
  *   3. a `version` pass with a one-key schema and CYAML_CFG_IGNORE_UNKNOWN_KEYS, so a future
  *      file is reported as an unsupported version rather than as an unknown key. The pre-pass
  *      sees the top-level `version` scalar; when it is exactly "1" this pass cannot fail, so
- *      it is skipped and a policy costs two parses, not three (issue 4's 100k-rule budget);
+ *      it is skipped and a policy costs two parses, not three (docs/performance.md: the 100k-rule
+ * load);
  *   4. the strict schema load: unknown keys refused, enums CYAML_FLAG_STRICT, every list with
  *      min 1 and a max, names within MTLSAUTHZ__NAME_MAX_LEN, and CYAML_CFG_NO_ALIAS as a
  *      second guard behind the pre-pass.
@@ -333,7 +334,7 @@ static int parser_error(const prepass *pp, const yaml_parser_t *parser, const ch
             }
         }
         if (off < len && yaml[off] == '\0') {
-            /* A raw NUL byte: refused like an escaped one, by name (issue 3). Reader errors
+            /* A raw NUL byte: refused like an escaped one, by name. Reader errors
              * come before the events that would say which key this is, so quote the line. */
             while (line_start < off && (yaml[line_start] == ' ' || yaml[line_start] == '\t')) {
                 line_start++;

@@ -1,4 +1,4 @@
-# Hardening checks (issue 8), included by the top Makefile. Each sanitizer gets its own build
+# Hardening checks (docs/limits.md, README "Make targets"), included by the top Makefile. Each sanitizer gets its own build
 # tree under $(B) (objects built with different -fsanitize flags never mix):
 #
 #   make check-asan       the Criterion unit suite, and the fuzz corpora (fuzz-replay, when

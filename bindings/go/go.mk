@@ -1,4 +1,4 @@
-# The Go binding (issue 5): `make check-go` builds the C library, then checks gofmt, vets and
+# The Go binding (bindings/go/README.md): `make check-go` builds the C library, then checks gofmt, vets and
 # tests bindings/go and examples/chi against this tree's build through its uninstalled
 # pkg-config file. Needs Go >= 1.21 on PATH (or GO=...) and the Go module proxy for Chi
 # (tests and the example only). Included from the top Makefile, which defines B and `all`

@@ -1,5 +1,5 @@
 #!/bin/sh
-# `mtlsauthz http-op METHOD TARGET` (issue 3, "HTTP operations"): prints the canonical operation
+# `mtlsauthz http-op METHOD TARGET` (docs/policy.md, "HTTP operations"): prints the canonical operation
 # and exits 0, or exits 2 with exactly one line on stderr and nothing on stdout.
 #
 # Environment: MTLSAUTHZ_CLI (the mtlsauthz binary).

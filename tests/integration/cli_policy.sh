@@ -1,6 +1,6 @@
 #!/bin/sh
 # `mtlsauthz check --policy P --cert CERT [--chain CHAIN] --op OP [--explain] [--format text|json]`
-# (issue 3, "CLI"): exit 0 allow, 1 deny, 2 error with one line on stderr; the JSON document
+# (README.md, "The command-line tool"): exit 0 allow, 1 deny, 2 error with one line on stderr; the JSON document
 # {"decision", "rule", "reason", "dry_run"}; --explain's account.
 #
 # Environment: MTLSAUTHZ_CLI (the mtlsauthz binary), MTLSAUTHZ_TEST_CERTS (gen-certs.sh output).

@@ -1,5 +1,5 @@
 /*
- * Allocation failure (issue 8; `make check-alloc` runs this under ASan/LSan).
+ * Allocation failure (docs/limits.md; `make check-alloc` runs this under ASan/LSan).
  *
  * For each path (policy load and compile, identity extraction from DER and PEM, peer
  * resolution, decisions, explain, lint, JSON), and for N = 0, 1, 2, ...: let N allocations of

@@ -1,5 +1,6 @@
 /*
- * Thread safety under reload (issue 8; `make check-tsan` runs this under ThreadSanitizer).
+ * Thread safety under reload (include/mtlsauthz/policy.h; `make check-tsan` runs this under
+ * ThreadSanitizer).
  *
  * Reader threads decide in a loop, through both mtlsauthz_policy_decide() and a peer reused
  * for several mtlsauthz_peer_decide() calls, while a writer thread loads a new policy from

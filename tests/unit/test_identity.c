@@ -1,6 +1,6 @@
 /*
  * Identity extraction (lib/identity.c, lib/x509.c): every field, its negative cases, and the
- * attacks issue 2 names (NUL in names, invalid SPIFFE IDs, malformed input).
+ * attacks docs/policy.md names (NUL in names, invalid SPIFFE IDs, malformed input).
  * Certificates come from tests/certs/gen-certs.sh.
  */
 #include <openssl/err.h>

@@ -1,7 +1,7 @@
 /*
  * The YAML front end (lib/policy_yaml.c): what it loads into the AST, and every schema-level
- * load error of issue 3, including each libcyaml gap the front end closes (embedded NUL,
- * second document, numeric enums, empty and comment-only files, `cn: []`, future versions).
+ * load error docs/policy.md describes, including each libcyaml gap the front end closes (embedded
+ * NUL, second document, numeric enums, empty and comment-only files, `cn: []`, future versions).
  * Inputs are inline where short; NUL cases pass explicit lengths.
  */
 #include <pthread.h>
@@ -28,7 +28,7 @@ static mtlsauthz__ast *load_ok(const char *yaml)
     return ast;
 }
 
-/* Checks the message: its prefix, never a bare "invalid value" (issue 3), and each of the
+/* Checks the message: its prefix, never a bare "invalid value", and each of the
  * NULL-terminated substrings in `ap`. */
 static void assert_message(const mtlsauthz_error *err, int code, const char *prefix, va_list ap)
 {
@@ -66,7 +66,7 @@ static void expect_err_n(const char *yaml, size_t len, int code, ...)
 #define RULE_OK "  - id: r\n    effect: allow\n    principals: [\"*\"]\n    operations: [x]\n"
 #define HEAD "version: 1\nrules:\n"
 
-/* ---- the example policy from issue 3 ---- */
+/* ---- the example policy of docs/policy.md ---- */
 
 static void assert_strv(const mtlsauthz__strv *sv, unsigned n, ...)
 {
