@@ -121,10 +121,16 @@ size_t mtlsauthz__utf8_decode(const unsigned char *p, size_t avail, uint32_t *cp
 
 void mtlsauthz__buf_json_string(mtlsauthz__buf *b, const char *p, size_t len)
 {
+    mtlsauthz__buf_append(b, "\"", 1);
+    mtlsauthz__buf_json_body(b, p, len);
+    mtlsauthz__buf_append(b, "\"", 1);
+}
+
+void mtlsauthz__buf_json_body(mtlsauthz__buf *b, const char *p, size_t len)
+{
     const unsigned char *s = (const unsigned char *)p;
     size_t i = 0, run;
     uint32_t cp;
-    mtlsauthz__buf_append(b, "\"", 1);
     while (i < len) {
         unsigned char c = s[i];
         if (c == '"' || c == '\\') {
@@ -147,7 +153,6 @@ void mtlsauthz__buf_json_string(mtlsauthz__buf *b, const char *p, size_t len)
             i++;
         }
     }
-    mtlsauthz__buf_append(b, "\"", 1);
 }
 
 int mtlsauthz__buf_take(char **out, size_t *out_len, mtlsauthz__buf *b, mtlsauthz_error *err)

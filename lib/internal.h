@@ -73,6 +73,8 @@ void mtlsauthz__buf_printf(mtlsauthz__buf *b, const char *fmt, ...) MTLSAUTHZ__P
  * are escaped (\u0000), as are '"' and '\\'. Invalid UTF-8 bytes are escaped as \u00XX
  * of the byte, so the output is always valid JSON. */
 void mtlsauthz__buf_json_string(mtlsauthz__buf *b, const char *p, size_t len);
+/* The same without the quotes, for a string literal built from several pieces. */
+void mtlsauthz__buf_json_body(mtlsauthz__buf *b, const char *p, size_t len);
 /* Decodes the UTF-8 sequence at `p` (RFC 3629: shortest form, no surrogates, at most
  * U+10FFFF) into *cp. Returns its length in bytes (1-4), or 0 when the bytes at `p`, within
  * `avail`, are not valid UTF-8 (then *cp is untouched). */

@@ -334,15 +334,7 @@ static void path_finding(mtlsauthz__buf *out, size_t *count, const char *what, c
     mtlsauthz__buf_json_string(out, src, strlen(src));
     mtlsauthz__buf_puts(out, ": starts with '/' but has no method, so no HTTP request matches "
                              "it (the canonical operation is 'METHOD /path'); write \"* ");
-    /* The fix, as a JSON string body: the pattern after "* ". */
-    for (const char *q = src; *q != '\0'; q++) {
-        unsigned char ch = (unsigned char)*q;
-        if (ch < 0x20 || ch == 0x7f || ch == '"' || ch == '\\') {
-            mtlsauthz__buf_printf(out, "\\u%04x", ch);
-        } else {
-            mtlsauthz__buf_append(out, q, 1);
-        }
-    }
+    mtlsauthz__buf_json_body(out, src, strlen(src));
     mtlsauthz__buf_puts(out, "\" for every method\n");
     (*count)++;
 }
