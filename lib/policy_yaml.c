@@ -17,8 +17,8 @@
  *   3. a `version` pass with a one-key schema and CYAML_CFG_IGNORE_UNKNOWN_KEYS, so a future
  *      file is reported as an unsupported version rather than as an unknown key. The pre-pass
  *      sees the top-level `version` scalar; when it is exactly "1" this pass cannot fail, so
- *      it is skipped and a policy costs two parses, not three (docs/performance.md: the 100k-rule
- * load);
+ *      it is skipped and a policy costs two parses, not three (the 100k-rule load of
+ *      docs/performance.md);
  *   4. the strict schema load: unknown keys refused, enums CYAML_FLAG_STRICT, every list with
  *      min 1 and a max, names within MTLSAUTHZ__NAME_MAX_LEN, and CYAML_CFG_NO_ALIAS as a
  *      second guard behind the pre-pass.
@@ -276,12 +276,6 @@ static inline int record_scalar(prepass *pp, mtlsauthz__posv *pv, const yaml_eve
                                 mtlsauthz_error *err)
 {
     if (pv == NULL || ev->type != YAML_SCALAR_EVENT) {
-        return 0;
-    }
-    if (pv->n < pv->cap) {
-        pv->v[pv->n].line = mark_u32(ev->start_mark.line);
-        pv->v[pv->n].column = mark_u32(ev->start_mark.column);
-        pv->n++;
         return 0;
     }
     if (posv_push(pv, &ev->start_mark) != 0) {
