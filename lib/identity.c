@@ -417,24 +417,19 @@ static int has_spiffe_scheme(const char *p, size_t len)
 
 /* ---- finishing ---- */
 
-static int has_nul(const mtlsauthz__idb *b, mtlsauthz_field f)
-{
-    size_t i;
-    for (i = 0; i < b->counts[f]; i++) {
-        const struct mtlsauthz__idb_val *v = &b->vals[f][i];
-        if (v->len > 0 && memchr(b->data.ptr + v->off, '\0', v->len) != NULL) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static int has_non_ascii(const mtlsauthz__idb *b, mtlsauthz_field f)
+/* Whether some value of field f holds a NUL byte or, with `non_ascii`, a byte from 0x80 up. */
+static int field_has(const mtlsauthz__idb *b, mtlsauthz_field f, int non_ascii)
 {
     size_t i, k;
     for (i = 0; i < b->counts[f]; i++) {
         const struct mtlsauthz__idb_val *v = &b->vals[f][i];
         const unsigned char *p = (const unsigned char *)b->data.ptr + v->off;
+        if (!non_ascii) {
+            if (v->len > 0 && memchr(p, '\0', v->len) != NULL) {
+                return 1;
+            }
+            continue;
+        }
         for (k = 0; k < v->len; k++) {
             if (p[k] >= 0x80) {
                 return 1;
@@ -483,7 +478,7 @@ static const char *rejection(const mtlsauthz__idb *b, size_t *spiffe_uri)
         }
     }
     for (i = 0; i < MTLSAUTHZ__ARRAY_LEN(nul_checks); i++) {
-        if (has_nul(b, nul_checks[i].field)) {
+        if (field_has(b, nul_checks[i].field, 0)) {
             return nul_checks[i].reason;
         }
     }
@@ -491,7 +486,7 @@ static const char *rejection(const mtlsauthz__idb *b, size_t *spiffe_uri)
         return "NUL byte in subject DN attribute";
     }
     for (i = 0; i < MTLSAUTHZ__ARRAY_LEN(ascii_checks); i++) {
-        if (has_non_ascii(b, ascii_checks[i].field)) {
+        if (field_has(b, ascii_checks[i].field, 1)) {
             return ascii_checks[i].reason;
         }
     }
