@@ -14,22 +14,23 @@
  * digitalSignature (what a client certificate and an X.509-SVID carry, X509-SVID spec §4.3),
  * a subject of the O, then OU, then CN attributes given (so the DN reads
  * "CN=...,OU=...,O=..."), one SAN per value, and fixed values for what a test does not name
- * (MTLSAUTHZ__INLINE_* below).
+ * (below).
  */
 #ifndef MTLSAUTHZ_IDENTITY_INLINE_H
 #define MTLSAUTHZ_IDENTITY_INLINE_H
 
 #include "internal.h"
 
-/* What an inline identity has when the test does not say. A serial of 0 and an all-zero
- * fingerprint are values no CA issues (RFC 5280 §4.1.2.2 asks for a positive serial), so a
- * `serial` or `sha256` pin in a policy never matches them by accident. */
+/* What an inline identity has when the test does not say: the issuer CN, and a serial of 0
+ * and an all-zero fingerprint, values no CA issues (RFC 5280 §4.1.2.2 asks for a positive
+ * serial), so that a `serial` or `sha256` pin in a policy never matches them by accident. Its
+ * validity is always 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z (RFC 5280 §4.1.2.5's "no
+ * well-defined expiration date"): no policy reads it. */
 #define MTLSAUTHZ__INLINE_ISSUER_CN "mtlsauthz inline identity"
 #define MTLSAUTHZ__INLINE_SERIAL "0"
-#define MTLSAUTHZ__INLINE_NOT_BEFORE "1970-01-01T00:00:00Z"
-#define MTLSAUTHZ__INLINE_NOT_AFTER "9999-12-31T23:59:59Z" /* RFC 5280 §4.1.2.5: no expiry */
 
-/* The longest `serial` accepted, in hex digits (64 octets, three times RFC 5280's 20). */
+/* The longest `serial` accepted, in hex digits: 64 octets, where RFC 5280 §4.1.2.2 allows 20
+ * and certificates in use exceed that. */
 #define MTLSAUTHZ__INLINE_SERIAL_MAX 128u
 
 /* A list of values; n == 0: absent. */

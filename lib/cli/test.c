@@ -348,14 +348,24 @@ static int build_inline(mtlsauthz_identity **ids, const mtlsauthz__test_cases *t
         rc = mtlsauthz__identity_from_inline(&ids[i], &in, &err);
         mtlsauthz__free(vals);
         if (rc != 0) {
-            char where[64] = "";
+            /* One line, as the loader's messages: the name's control bytes become '?'. */
+            char where[64] = "", name[70] = "";
             if (tc->where.line != 0) {
                 snprintf(where, sizeof(where), " (line: %u, column: %u)", (unsigned)tc->where.line,
                          (unsigned)tc->where.column);
             }
-            return cli_fail("%s: tests: case %u%s%s%s: %s%s", tests_path, i + 1,
-                            tc->name != NULL ? " '" : "", tc->name != NULL ? tc->name : "",
-                            tc->name != NULL ? "'" : "", err.message, where);
+            if (tc->name != NULL) {
+                size_t n = 0;
+                name[n++] = ' ';
+                name[n++] = '\'';
+                for (const char *c = tc->name; *c != '\0' && n < sizeof(name) - 2; c++) {
+                    name[n++] = ((unsigned char)*c < 0x20 || *c == 0x7f) ? '?' : *c;
+                }
+                name[n++] = '\'';
+                name[n] = '\0';
+            }
+            return cli_fail("%s: tests: case %u%s: %s%s", tests_path, i + 1, name, err.message,
+                            where);
         }
     }
     return 0;

@@ -201,6 +201,8 @@ tf "a bad expect names error" "invalid value 'maybe' for 'expect' (expected allo
     '- {identity: {cn: [x]}, op: x, expect: maybe}'
 tf "an IP block is not an address" "case 1 'cidr': identity: ip '10.0.0.0/8' is a block" \
     '- {name: cidr, identity: {ip: [10.0.0.0/8]}, op: x, expect: deny}'
+tf "a case name with a line break stays on one line" "case 1 'two?lines': identity: ip 'x'" \
+    '- {name: "two\nlines", identity: {ip: [x]}, op: x, expect: deny}'
 tf "a bad IP address" "identity: ip '1.2.3' is not a valid IPv4 address" \
     '- {identity: {ip: [1.2.3]}, op: x, expect: deny}'
 tf "an EKU misspelt" "identity: eku 'clientauth' is not a known extended key usage" \
