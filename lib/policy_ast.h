@@ -138,16 +138,40 @@ mtlsauthz__pos mtlsauthz__ast_key_pos(const mtlsauthz__ast *ast, unsigned princi
                                       mtlsauthz__key key, unsigned j);
 mtlsauthz__pos mtlsauthz__ast_sensitive_pos(const mtlsauthz__ast *ast, unsigned j);
 
-/* Policy test cases (`mtlsauthz test POLICY TESTS.yaml`): a YAML list of
- *   - {name?: str, cert: path, chain?: path, op: str, expect: allow|deny, rule?: str}
- * with the same strictness as the policy loader. */
+/*
+ * Policy test cases (`mtlsauthz test POLICY TESTS.yaml`; docs/policy.md, "Policy tests"): a
+ * YAML list of mappings, read with the same strictness as a policy. mtlsauthz__test_cases_load
+ * guarantees, beyond the schema, that every case has exactly one of `cert` and `identity`,
+ * `chain` only with `cert`, exactly one of `op` and `request`, a `request` of the form
+ * "METHOD TARGET" (one space, no other blank), neither `rule` nor `dry_run` with
+ * `expect: error`, and no rule id twice in `dry_run`. The values of an inline identity are
+ * checked when it is built (identity_inline.h).
+ */
+typedef enum mtlsauthz__expect {
+    MTLSAUTHZ__EXPECT_DENY = 0,
+    MTLSAUTHZ__EXPECT_ALLOW = 1,
+    MTLSAUTHZ__EXPECT_ERROR = 2 /* the request is refused, or the decision fails */
+} mtlsauthz__expect;
+
+/* An inline identity (identity_inline.h); lists with n == 0 are absent. */
+typedef struct mtlsauthz__test_identity {
+    char *spiffe; /* may be NULL */
+    mtlsauthz__strv cn, o, ou, dns, uri, email, ip, eku;
+    char *serial; /* may be NULL */
+    char *sha256; /* may be NULL */
+} mtlsauthz__test_identity;
+
 typedef struct mtlsauthz__test_case {
-    char *name; /* may be NULL */
-    char *cert;
-    char *chain; /* may be NULL */
-    char *op;
-    int expect_allow;
-    char *rule; /* may be NULL */
+    char *name;                         /* may be NULL */
+    char *cert;                         /* NULL when `identity` is given */
+    char *chain;                        /* may be NULL */
+    mtlsauthz__test_identity *identity; /* NULL when `cert` is given */
+    char *op;                           /* NULL when `request` is given */
+    char *request;                      /* "METHOD TARGET", or NULL */
+    mtlsauthz__expect expect;
+    char *rule;              /* may be NULL */
+    mtlsauthz__strv dry_run; /* n == 0: not asserted */
+    mtlsauthz__pos where;    /* where the case starts; not in the schema */
 } mtlsauthz__test_case;
 
 typedef struct mtlsauthz__test_cases {

@@ -778,8 +778,11 @@ static int backtrace_field(const char *line, char *out, size_t outsize)
 /* The accepted strings of each enum key, for "invalid value" messages. */
 static const char *enum_choices(const char *field)
 {
-    if (strcmp(field, "effect") == 0 || strcmp(field, "expect") == 0) {
+    if (strcmp(field, "effect") == 0) {
         return "allow or deny";
+    }
+    if (strcmp(field, "expect") == 0) {
+        return "allow, deny or error";
     }
     if (strcmp(field, "mode") == 0) {
         return "enforce or dry-run";
@@ -1302,22 +1305,52 @@ mtlsauthz__pos mtlsauthz__ast_sensitive_pos(const mtlsauthz__ast *ast, unsigned 
 /* ---------------------------------------------------------------------------------------- */
 
 static const cyaml_strval_t expect_strings[] = {
-    {"allow", 1},
-    {"deny", 0},
+    {"allow", MTLSAUTHZ__EXPECT_ALLOW},
+    {"deny", MTLSAUTHZ__EXPECT_DENY},
+    {"error", MTLSAUTHZ__EXPECT_ERROR},
+};
+
+#define TEST_IDENTITY_LIST(key_, member_)                                                          \
+    STRV_FIELD(key_, CYAML_FLAG_OPTIONAL, mtlsauthz__test_identity, member_, &string_entry,        \
+               MTLSAUTHZ__POLICY_MAX_LIST)
+
+/* An inline identity's keys (identity_inline.h says what each becomes). */
+static const cyaml_schema_field_t test_identity_fields[] = {
+    CYAML_FIELD_STRING_PTR("spiffe", CYAML_FLAG_OPTIONAL, mtlsauthz__test_identity, spiffe, 0,
+                           CYAML_UNLIMITED),
+    TEST_IDENTITY_LIST("cn", cn),
+    TEST_IDENTITY_LIST("o", o),
+    TEST_IDENTITY_LIST("ou", ou),
+    TEST_IDENTITY_LIST("dns", dns),
+    TEST_IDENTITY_LIST("uri", uri),
+    TEST_IDENTITY_LIST("email", email),
+    TEST_IDENTITY_LIST("ip", ip),
+    TEST_IDENTITY_LIST("eku", eku),
+    CYAML_FIELD_STRING_PTR("serial", CYAML_FLAG_OPTIONAL, mtlsauthz__test_identity, serial, 0,
+                           CYAML_UNLIMITED),
+    CYAML_FIELD_STRING_PTR("sha256", CYAML_FLAG_OPTIONAL, mtlsauthz__test_identity, sha256, 0,
+                           CYAML_UNLIMITED),
+    CYAML_FIELD_END,
 };
 
 static const cyaml_schema_field_t test_case_fields[] = {
     CYAML_FIELD_STRING_PTR("name", CYAML_FLAG_OPTIONAL, mtlsauthz__test_case, name, 0,
                            CYAML_UNLIMITED),
-    CYAML_FIELD_STRING_PTR("cert", CYAML_FLAG_DEFAULT, mtlsauthz__test_case, cert, 1,
+    CYAML_FIELD_STRING_PTR("cert", CYAML_FLAG_OPTIONAL, mtlsauthz__test_case, cert, 1,
                            CYAML_UNLIMITED),
     CYAML_FIELD_STRING_PTR("chain", CYAML_FLAG_OPTIONAL, mtlsauthz__test_case, chain, 1,
                            CYAML_UNLIMITED),
-    CYAML_FIELD_STRING_PTR("op", CYAML_FLAG_DEFAULT, mtlsauthz__test_case, op, 0, CYAML_UNLIMITED),
-    CYAML_FIELD_ENUM("expect", CYAML_FLAG_STRICT, mtlsauthz__test_case, expect_allow,
-                     expect_strings, CYAML_ARRAY_LEN(expect_strings)),
+    CYAML_FIELD_MAPPING_PTR("identity", CYAML_FLAG_OPTIONAL, mtlsauthz__test_case, identity,
+                            test_identity_fields),
+    CYAML_FIELD_STRING_PTR("op", CYAML_FLAG_OPTIONAL, mtlsauthz__test_case, op, 0, CYAML_UNLIMITED),
+    CYAML_FIELD_STRING_PTR("request", CYAML_FLAG_OPTIONAL, mtlsauthz__test_case, request, 0,
+                           CYAML_UNLIMITED),
+    CYAML_FIELD_ENUM("expect", CYAML_FLAG_STRICT, mtlsauthz__test_case, expect, expect_strings,
+                     CYAML_ARRAY_LEN(expect_strings)),
     CYAML_FIELD_STRING_PTR("rule", CYAML_FLAG_OPTIONAL, mtlsauthz__test_case, rule, 1,
                            MTLSAUTHZ__NAME_MAX_LEN),
+    STRV_FIELD("dry_run", CYAML_FLAG_OPTIONAL, mtlsauthz__test_case, dry_run, &name_entry,
+               MTLSAUTHZ__POLICY_MAX_LIST),
     CYAML_FIELD_END,
 };
 
@@ -1330,6 +1363,132 @@ static const cyaml_schema_value_t test_cases_schema = {
                          MTLSAUTHZ__POLICY_MAX_LIST),
 };
 
+/*
+ * Sets each case's `where` to the start of its entry in the top-level list. The pre-pass has
+ * accepted the document, so libyaml cannot fail here but for memory; then, or if the count
+ * disagrees, positions stay unknown rather than wrong.
+ */
+static void test_case_positions(mtlsauthz__test_case *cases, unsigned n, const char *yaml,
+                                size_t len)
+{
+    yaml_parser_t parser;
+    yaml_event_t ev;
+    unsigned depth = 0, at = 0, i;
+    int done = 0;
+    mtlsauthz__pos *pos = mtlsauthz__calloc(n, sizeof(*pos));
+
+    for (i = 0; i < n; i++) {
+        memset(&cases[i].where, 0, sizeof(cases[i].where));
+    }
+    if (pos == NULL || !yaml_parser_initialize(&parser)) {
+        mtlsauthz__free(pos);
+        return;
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, len);
+    while (!done && yaml_parser_parse(&parser, &ev)) {
+        int opens = ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT;
+        if (depth == 1 && (opens || ev.type == YAML_SCALAR_EVENT)) {
+            if (at < n) {
+                pos[at].line = (uint32_t)ev.start_mark.line + 1u;
+                pos[at].column = (uint32_t)ev.start_mark.column + 1u;
+            }
+            at++;
+        }
+        if (opens) {
+            depth++;
+        } else if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT) {
+            depth--;
+        }
+        done = ev.type == YAML_STREAM_END_EVENT;
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&parser);
+    if (done && at == n) {
+        for (i = 0; i < n; i++) {
+            cases[i].where = pos[i];
+        }
+    }
+    mtlsauthz__free(pos);
+}
+
+/* Fails with "tests: case N 'name': <why> (line: L, column: C)". */
+static int test_case_error(const mtlsauthz__test_case *c, unsigned index, mtlsauthz_error *err,
+                           const char *why)
+{
+    msg m;
+    msg_begin(&m, "tests");
+    msg_printf(&m, "case %u", index + 1);
+    if (c->name != NULL) {
+        msg_puts(&m, " ");
+        msg_quote(&m, c->name, strlen(c->name));
+    }
+    msg_puts(&m, ": ");
+    msg_puts(&m, why);
+    if (c->where.line != 0) {
+        msg_printf(&m, " (line: %u, column: %u)", (unsigned)c->where.line,
+                   (unsigned)c->where.column);
+    }
+    return msg_fail(err, MTLSAUTHZ_EPOLICY, &m);
+}
+
+/* "METHOD TARGET": one space between two non-empty parts, and no other blank. */
+static int request_well_formed(const char *r)
+{
+    const char *sp = strchr(r, ' ');
+    return sp != NULL && sp != r && sp[1] != '\0' && strchr(sp + 1, ' ') == NULL &&
+           strpbrk(r, "\t\r\n\v\f") == NULL;
+}
+
+/* What the schema cannot say (policy_ast.h lists it). */
+static int test_case_check(const mtlsauthz__test_case *c, unsigned index, mtlsauthz_error *err)
+{
+    if (c->cert == NULL && c->identity == NULL) {
+        return test_case_error(c, index, err,
+                               "missing key 'cert' or 'identity' (a certificate file, or an "
+                               "inline identity such as identity: {cn: [alice]})");
+    }
+    if (c->cert != NULL && c->identity != NULL) {
+        return test_case_error(c, index, err, "give either 'cert' or 'identity', not both");
+    }
+    if (c->chain != NULL && c->cert == NULL) {
+        return test_case_error(c, index, err,
+                               "'chain' goes with 'cert'; an inline identity is a leaf alone");
+    }
+    if (c->op == NULL && c->request == NULL) {
+        return test_case_error(c, index, err,
+                               "missing key 'op' or 'request' (an operation such as 'GET /x', "
+                               "or an HTTP request such as 'GET /x?y=1')");
+    }
+    if (c->op != NULL && c->request != NULL) {
+        return test_case_error(c, index, err, "give either 'op' or 'request', not both");
+    }
+    if (c->request != NULL && !request_well_formed(c->request)) {
+        return test_case_error(c, index, err,
+                               "'request' must be 'METHOD TARGET' with one space, such as 'GET "
+                               "/images/json?all=1' (write a space in the target as %20)");
+    }
+    if (c->expect == MTLSAUTHZ__EXPECT_ERROR && (c->rule != NULL || c->dry_run.n > 0)) {
+        return test_case_error(c, index, err,
+                               "'rule' and 'dry_run' cannot go with 'expect: error': no rule "
+                               "decides a request that is refused");
+    }
+    if (c->dry_run.n > MTLSAUTHZ_DECISION_DRY_RUN_MAX) {
+        return test_case_error(c, index, err,
+                               "'dry_run' lists more than 8 rule ids; a decision names at most 8 "
+                               "dry-run matches");
+    }
+    for (unsigned i = 0; i < c->dry_run.n; i++) {
+        for (unsigned j = 0; j < i; j++) {
+            if (strcmp(c->dry_run.v[i], c->dry_run.v[j]) == 0) {
+                char why[MTLSAUTHZ__NAME_MAX_LEN + 64];
+                snprintf(why, sizeof(why), "'dry_run' lists '%s' twice", c->dry_run.v[i]);
+                return test_case_error(c, index, err, why);
+            }
+        }
+    }
+    return 0;
+}
+
 int mtlsauthz__test_cases_load(mtlsauthz__test_cases **out, const char *yaml, size_t len,
                                mtlsauthz_error *err)
 {
@@ -1338,7 +1497,7 @@ int mtlsauthz__test_cases_load(mtlsauthz__test_cases **out, const char *yaml, si
     prepass pp;
     mtlsauthz__test_case *cases = NULL;
     mtlsauthz__test_cases *tc = NULL;
-    unsigned n = 0;
+    unsigned i, n = 0;
     cyaml_err_t cerr;
     int rc;
 
@@ -1362,6 +1521,12 @@ int mtlsauthz__test_cases_load(mtlsauthz__test_cases **out, const char *yaml, si
     if (cases == NULL || n == 0) {
         rc = mtlsauthz__error_set(err, MTLSAUTHZ_EPOLICY, "tests: empty test file");
         goto fail;
+    }
+    test_case_positions(cases, n, yaml, len);
+    for (i = 0; i < n; i++) {
+        if ((rc = test_case_check(&cases[i], i, err)) != 0) {
+            goto fail;
+        }
     }
     tc = mtlsauthz__calloc(1, sizeof(*tc));
     if (tc == NULL) {

@@ -13,6 +13,12 @@
 #define CLI_EXIT_NO 1
 #define CLI_EXIT_ERROR 2
 
+/* The synopses of the subcommands that share them between their --help and the overview of
+ * `mtlsauthz --help`. */
+#define CLI_USAGE_IDENTITY "identity [--format text|json] FILE"
+#define CLI_USAGE_TEST "test [--certs DIR] [--format text|json] POLICY TESTS.yaml"
+#define CLI_USAGE_HTTP_OP "http-op METHOD TARGET"
+
 int cli_identity(int argc, char **argv);
 int cli_check(int argc, char **argv);
 int cli_lint(int argc, char **argv);
@@ -26,9 +32,28 @@ int cli_fail(const char *fmt, ...)
 #endif
     ;
 
+/* 1 if `arg` asks for help (-h or --help): usage on stdout, exit 0. */
+int cli_is_help(const char *arg);
+
+/*
+ * Reads option `name` ("--format") at argv[*i], written "--format VALUE" or "--format=VALUE".
+ * Returns 1 with *value set and *i on the last argument it used, 0 when argv[*i] is not that
+ * option, or -1 when its value is missing (the reason printed; exit CLI_EXIT_ERROR).
+ */
+int cli_option(const char **value, int argc, char **argv, int *i, const char *name);
+
+/* Writes `len` bytes for a terminal: control bytes, backslashes and bytes that are not UTF-8
+ * escaped, so a value can neither hide its tail nor drive the terminal. */
+void cli_print_safe(FILE *f, const char *p, size_t len);
+
 /* Reads a PEM or DER certificate file (detected by content) into an identity; `chain_path`
  * (may be NULL) names extra chain certificates (PEM or DER) appended after the leaf.
  * Returns 0, or prints the reason and returns CLI_EXIT_ERROR. */
 int cli_load_identity(mtlsauthz_identity **out, const char *cert_path, const char *chain_path);
+
+/* cli_load_identity() without printing: on failure, the reason (naming the file) is written to
+ * `why` (`why_size` bytes) and CLI_EXIT_ERROR returned. */
+int cli_read_identity(mtlsauthz_identity **out, const char *cert_path, const char *chain_path,
+                      char *why, size_t why_size);
 
 #endif

@@ -5,21 +5,44 @@
 
 #include "cli.h"
 
-/* The library refuses targets over 8192 bytes and methods over 32, so this always suffices. */
-#define HTTP_OP_BUF (32 + 1 + 8192 + 1)
+#define HTTP_OP_USAGE "usage: mtlsauthz " CLI_USAGE_HTTP_OP
+#define HTTP_OP_HELP                                                                               \
+    HTTP_OP_USAGE "\n"                                                                             \
+                  "Prints the operation a binding decides for an HTTP request: METHOD, a space\n"  \
+                  "and TARGET's path, with the query stripped, percent-escapes decoded, one\n"     \
+                  "trailing slash removed and HEAD read as GET; or why the request is refused\n"   \
+                  "(docs/policy.md, \"HTTP operations\"). Write -- before a METHOD that starts\n"  \
+                  "with '-'.\n"                                                                    \
+                  "Exit status: 0 printed, 2 refused or an error.\n"
 
 int cli_http_op(int argc, char **argv)
 {
-    static char out[HTTP_OP_BUF];
+    static char out[MTLSAUTHZ_HTTP_OPERATION_MAX];
     mtlsauthz_error err = {0};
-    size_t out_len = 0;
-    int rc;
+    const char *args[2];
+    size_t out_len = 0, nargs = 0;
+    int i, rc, options_done = 0;
 
-    if (argc != 3) {
-        return cli_fail("usage: mtlsauthz http-op METHOD TARGET");
+    for (i = 1; i < argc; i++) {
+        if (!options_done && cli_is_help(argv[i])) {
+            fputs(HTTP_OP_HELP, stdout);
+            return CLI_EXIT_OK;
+        }
+        if (!options_done && strcmp(argv[i], "--") == 0) {
+            options_done = 1;
+        } else if (!options_done && argv[i][0] == '-' && argv[i][1] != '\0') {
+            return cli_fail("http-op: unknown option '%s'; " HTTP_OP_USAGE, argv[i]);
+        } else if (nargs < 2) {
+            args[nargs++] = argv[i];
+        } else {
+            return cli_fail("http-op: more than METHOD and TARGET; " HTTP_OP_USAGE);
+        }
     }
-    rc = mtlsauthz_http_operation(out, sizeof(out), &out_len, argv[1], strlen(argv[1]), argv[2],
-                                  strlen(argv[2]), &err);
+    if (nargs != 2) {
+        return cli_fail("http-op: needs METHOD and TARGET; " HTTP_OP_USAGE);
+    }
+    rc = mtlsauthz_http_operation(out, sizeof(out), &out_len, args[0], strlen(args[0]), args[1],
+                                  strlen(args[1]), &err);
     if (rc != 0) {
         return cli_fail("%s", err.message);
     }

@@ -1,11 +1,18 @@
 /* mtlsauthz identity: shows the identity the library reads from a certificate. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
 #include "identity_build.h"
 
-#define IDENTITY_USAGE "usage: mtlsauthz identity [--format text|json] FILE"
+#define IDENTITY_USAGE "usage: mtlsauthz " CLI_USAGE_IDENTITY
+#define IDENTITY_HELP                                                                              \
+    IDENTITY_USAGE "\n"                                                                            \
+                   "Shows the identity the library reads from a certificate file (PEM or DER):\n"  \
+                   "the fields a policy's selectors match, and whether it is rejected.\n"          \
+                   "  --format text|json  the output form (default: text)\n"                       \
+                   "Exit status: 0 shown, 2 an error.\n"
 
 /* DER when the file starts with a well-formed certificate header (a DER certificate may hold
  * any bytes, "-----BEGIN " included); otherwise PEM if it holds a PEM boundary line anywhere
@@ -59,7 +66,23 @@ static void append_pem_block(mtlsauthz__buf *b, const unsigned char *der, size_t
     mtlsauthz__buf_puts(b, "-----END CERTIFICATE-----\n");
 }
 
-int cli_load_identity(mtlsauthz_identity **out, const char *cert_path, const char *chain_path)
+/* Writes the reason a certificate could not be used and returns CLI_EXIT_ERROR. */
+static int because(char *why, size_t why_size, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static int because(char *why, size_t why_size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, why_size, fmt, ap);
+    va_end(ap);
+    return CLI_EXIT_ERROR;
+}
+
+int cli_read_identity(mtlsauthz_identity **out, const char *cert_path, const char *chain_path,
+                      char *why, size_t why_size)
 {
     mtlsauthz_error err = {0, ""};
     char *cert = NULL, *chain = NULL;
@@ -70,7 +93,7 @@ int cli_load_identity(mtlsauthz_identity **out, const char *cert_path, const cha
     *out = NULL;
     mtlsauthz__buf_init(&joined);
     if (mtlsauthz__read_file(&cert, &cert_len, cert_path, MTLSAUTHZ__MAX_INPUT_BYTES, &err) != 0) {
-        rc = cli_fail("%s", err.message);
+        rc = because(why, why_size, "%s", err.message);
         goto out;
     }
     cert_pem = looks_like_pem(cert, cert_len);
@@ -79,13 +102,13 @@ int cli_load_identity(mtlsauthz_identity **out, const char *cert_path, const cha
                  ? mtlsauthz_identity_from_pem(out, cert, cert_len, &err)
                  : mtlsauthz_identity_from_der(out, (const unsigned char *)cert, cert_len, &err);
         if (rc != 0) {
-            rc = cli_fail("%s: %s", cert_path, err.message);
+            rc = because(why, why_size, "%s: %s", cert_path, err.message);
         }
         goto out;
     }
     if (mtlsauthz__read_file(&chain, &chain_len, chain_path, MTLSAUTHZ__MAX_INPUT_BYTES, &err) !=
         0) {
-        rc = cli_fail("%s", err.message);
+        rc = because(why, why_size, "%s", err.message);
         goto out;
     }
     chain_pem = looks_like_pem(chain, chain_len);
@@ -108,7 +131,7 @@ int cli_load_identity(mtlsauthz_identity **out, const char *cert_path, const cha
         }
     }
     if (joined.failed) {
-        rc = cli_fail("out of memory");
+        rc = because(why, why_size, "out of memory");
         goto out;
     }
     rc =
@@ -116,7 +139,7 @@ int cli_load_identity(mtlsauthz_identity **out, const char *cert_path, const cha
             ? mtlsauthz_identity_from_pem(out, joined.ptr, joined.len, &err)
             : mtlsauthz_identity_from_der(out, (const unsigned char *)joined.ptr, joined.len, &err);
     if (rc != 0) {
-        rc = cli_fail("%s with chain %s: %s", cert_path, chain_path, err.message);
+        rc = because(why, why_size, "%s with chain %s: %s", cert_path, chain_path, err.message);
     }
 out:
     mtlsauthz__buf_free(&joined);
@@ -126,6 +149,15 @@ out:
         mtlsauthz_identity_free(*out);
         *out = NULL;
         return CLI_EXIT_ERROR;
+    }
+    return 0;
+}
+
+int cli_load_identity(mtlsauthz_identity **out, const char *cert_path, const char *chain_path)
+{
+    char why[2 * MTLSAUTHZ_ERROR_MESSAGE_SIZE];
+    if (cli_read_identity(out, cert_path, chain_path, why, sizeof(why)) != 0) {
+        return cli_fail("%s", why);
     }
     return 0;
 }
@@ -157,6 +189,11 @@ static void print_value(FILE *f, const char *p, size_t len, int is_dn)
             i += n - 1;
         }
     }
+}
+
+void cli_print_safe(FILE *f, const char *p, size_t len)
+{
+    print_value(f, p, len, 0);
 }
 
 static void print_field(FILE *f, const mtlsauthz_identity *id, const char *label,
@@ -214,22 +251,21 @@ int cli_identity(int argc, char **argv)
     const char *format = "text", *path = NULL;
     char *json = NULL;
     size_t json_len = 0;
-    int i, rc;
+    int i, rc, options_done = 0;
 
     for (i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            puts(IDENTITY_USAGE);
+        int got;
+        if (!options_done && cli_is_help(argv[i])) {
+            fputs(IDENTITY_HELP, stdout);
             return CLI_EXIT_OK;
-        } else if (strcmp(argv[i], "--format") == 0) {
-            if (++i == argc) {
-                return cli_fail("--format needs a value (text or json)");
+        }
+        if (!options_done && (got = cli_option(&format, argc, argv, &i, "--format")) != 0) {
+            if (got < 0) {
+                return CLI_EXIT_ERROR;
             }
-            format = argv[i];
-        } else if (strncmp(argv[i], "--format=", 9) == 0) {
-            format = argv[i] + 9;
-        } else if (strcmp(argv[i], "--") == 0 && i + 1 < argc && path == NULL) {
-            path = argv[++i];
-        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+        } else if (!options_done && strcmp(argv[i], "--") == 0) {
+            options_done = 1;
+        } else if (!options_done && argv[i][0] == '-' && argv[i][1] != '\0') {
             return cli_fail("identity: unknown option '%s'; " IDENTITY_USAGE, argv[i]);
         } else if (path == NULL) {
             path = argv[i];

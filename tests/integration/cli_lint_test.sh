@@ -112,7 +112,7 @@ expect "lint refuses a control character in a name" 2 "control character.*(line:
     -- "$CLI" lint "$TMP/newline.yaml"
 
 # ---- test ----
-expect "test example passes" 0 "8 passed, 0 failed" -- \
+expect "test example passes" 0 "14 passed, 0 failed" -- \
     "$CLI" test --certs "$CERTS" "$TOP/examples/policy.yaml" "$TOP/examples/policy-tests.yaml"
 cp "$CERTS/builder.pem" "$CERTS/plain.pem" "$TMP/"
 cat >"$TMP/tests.yaml" <<'YAML'
@@ -139,7 +139,7 @@ expect "test says which rule decided" 1 "FAIL right decision, wrong rule: allowe
 expect "test says what it got" 1 "FAIL wrong decision: expected allow, got deny (reason no_match" -- \
     "$CLI" test "$TOP/examples/policy.yaml" "$TMP/tests.yaml"
 printf -- '- cert: missing.pem\n  op: GET /healthz\n  expect: allow\n' >"$TMP/missing.yaml"
-expect "test with a missing certificate is an error" 2 "" -- \
+expect "test with a missing certificate fails that case" 1 "FAIL GET /healthz: cannot use the certificate: .*missing.pem" -- \
     "$CLI" test "$TOP/examples/policy.yaml" "$TMP/missing.yaml"
 printf -- '- cert: plain.pem\n  op: GET /healthz\n  expect: maybe\n' >"$TMP/badexpect.yaml"
 expect "test with a bad expect value is an error" 2 "" -- \

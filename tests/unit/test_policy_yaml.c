@@ -917,14 +917,14 @@ Test(policy_tests, example_loads)
     cr_assert_str_eq(c->cert, "builder.pem");
     cr_assert_str_eq(c->chain, "ca.pem");
     cr_assert_str_eq(c->op, "images:push");
-    cr_assert_eq(c->expect_allow, 1);
+    cr_assert_eq(c->expect, MTLSAUTHZ__EXPECT_ALLOW);
     cr_assert_str_eq(c->rule, "build");
     c = &tc->cases[1];
     cr_assert_null(c->name);
     cr_assert_str_eq(c->cert, "ops.pem");
     cr_assert_null(c->chain);
     cr_assert_str_eq(c->op, "host:mount");
-    cr_assert_eq(c->expect_allow, 0);
+    cr_assert_eq(c->expect, MTLSAUTHZ__EXPECT_DENY);
     cr_assert_null(c->rule);
     mtlsauthz__test_cases_free(tc);
     free(yaml);
@@ -933,7 +933,7 @@ Test(policy_tests, example_loads)
 Test(policy_tests, expect_is_a_strict_enum)
 {
     tc_expect_err("- cert: a.pem\n  op: x\n  expect: 1\n", MTLSAUTHZ_EPOLICY, "'1'", "'expect'",
-                  "allow or deny", "line: 3");
+                  "allow, deny or error", "line: 3");
     tc_expect_err("- cert: a.pem\n  op: x\n  expect: true\n", MTLSAUTHZ_EPOLICY, "'true'");
     tc_expect_err("- cert: a.pem\n  op: x\n  expect: allowed\n", MTLSAUTHZ_EPOLICY, "'allowed'");
 }
