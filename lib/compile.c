@@ -564,6 +564,7 @@ static int compile_principals(compiler *c, const mtlsauthz__ast *ast, mtlsauthz_
         long bad;
 
         p->nprincipals = i + 1u;
+        pr->pos = at;
         pr->name = mtlsauthz__memdup0(ap->name, strlen(ap->name));
         if (pr->name == NULL) {
             return err_nomem(c);
@@ -772,6 +773,7 @@ static int compile_rules(compiler *c, const mtlsauthz__ast *ast, const mtlsauthz
         long bad;
 
         p->nrules = i + 1u;
+        r->pos = mtlsauthz__ast_rule_id_pos(c->ast, i);
         r->id = mtlsauthz__memdup0(ar->id, strlen(ar->id));
         if (r->id == NULL) {
             rc = err_nomem(c);
@@ -851,12 +853,14 @@ static int compile_sensitive(compiler *c, const mtlsauthz__ast *ast)
     }
     p->sensitive_src = mtlsauthz__calloc(ast->sensitive.n, sizeof(char *));
     p->sensitive = mtlsauthz__calloc(ast->sensitive.n, sizeof(*p->sensitive));
-    if (p->sensitive_src == NULL || p->sensitive == NULL) {
+    p->sensitive_pos = mtlsauthz__calloc(ast->sensitive.n, sizeof(*p->sensitive_pos));
+    if (p->sensitive_src == NULL || p->sensitive == NULL || p->sensitive_pos == NULL) {
         return err_nomem(c);
     }
     p->nsensitive = ast->sensitive.n;
     for (unsigned i = 0; i < ast->sensitive.n; i++) {
         const char *s = ast->sensitive.v[i];
+        p->sensitive_pos[i] = mtlsauthz__ast_sensitive_pos(ast, i);
         p->sensitive_src[i] = mtlsauthz__memdup0(s, strlen(s));
         if (p->sensitive_src[i] == NULL) {
             return err_nomem(c);
@@ -977,6 +981,7 @@ void mtlsauthz__policy_destroy(mtlsauthz_policy *p)
     }
     mtlsauthz__free(p->sensitive_src);
     mtlsauthz__free(p->sensitive);
+    mtlsauthz__free(p->sensitive_pos);
     for (unsigned i = 0; i < p->ncap_names; i++) {
         mtlsauthz__free(p->cap_names[i]);
     }

@@ -1,6 +1,10 @@
 /*
- * Static checks of a compiled policy (`mtlsauthz lint`). Each finding is one line,
- * "kind: subject: message", so people can read it and scripts can grep it. The kinds:
+ * Static checks of a compiled policy (`mtlsauthz lint`). Each finding has a kind, a subject (a
+ * rule, a principal or a `sensitive` entry), the position of the subject in the YAML (its
+ * `id:`, `name:` or entry), and a message that starts with the subject. The checks collect
+ * them; the writers at the end give the three forms of docs/policy.md, "Lint": lines of
+ * "kind: message (line: N, column: M)" (mtlsauthz_policy_lint()), GNU-style lines
+ * "FILE:LINE:COL: warning: kind: message", and one JSON document. The kinds:
  *
  *   sensitive-grant      an allow rule grants an operation that overlaps a `sensitive` pattern
  *                        to "*", or to a principal that every identity with the fields present
@@ -23,11 +27,86 @@
  * a grant is taken as explicit only when it provably lies within the sensitive pattern).
  */
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "op_pattern.h"
 #include "policy_int.h"
+
+/* The kinds, in the order the checks run. Their names are the stable strings of every form. */
+#define LINT_KINDS(X)                                                                              \
+    X(SENSITIVE_GRANT, "sensitive-grant")                                                          \
+    X(UNUSED_PRINCIPAL, "unused-principal")                                                        \
+    X(SHADOWED_RULE, "shadowed-rule")                                                              \
+    X(PATH_WITHOUT_METHOD, "path-without-method")
+
+typedef enum lint_kind {
+#define LINT_KIND_ENUM(id, name) LINT_##id,
+    LINT_KINDS(LINT_KIND_ENUM)
+#undef LINT_KIND_ENUM
+} lint_kind;
+
+static const char *const lint_kind_names[] = {
+#define LINT_KIND_NAME(id, name) name,
+    LINT_KINDS(LINT_KIND_NAME)
+#undef LINT_KIND_NAME
+};
+
+/* One finding; its message is bytes [start, end) of findings.msg. */
+typedef struct finding {
+    lint_kind kind;
+    const char *rule;      /* the rule it is about, or NULL */
+    const char *principal; /* the principal it is about, or NULL */
+    mtlsauthz__pos pos;    /* of the subject; {0, 0}: unknown */
+    size_t start, end;
+    size_t seq; /* the order found, which breaks ties when sorting by position */
+} finding;
+
+typedef struct findings {
+    mtlsauthz__buf msg; /* the messages, back to back */
+    finding *v;
+    size_t n, cap;
+    int failed; /* an allocation failed: the findings are incomplete */
+} findings;
+
+/* Starts a finding: its message is what the caller appends to fs->msg before finding_end().
+ * When the list cannot grow, the finding is dropped and fs->failed set (the whole report is
+ * then ENOMEM). */
+static void finding_begin(findings *fs, lint_kind kind, const char *rule, const char *principal,
+                          mtlsauthz__pos pos)
+{
+    finding *f;
+    if (fs->n == fs->cap) {
+        size_t cap = fs->cap == 0 ? 16u : fs->cap * 2u;
+        finding *grown = cap > SIZE_MAX / sizeof(*grown)
+                             ? NULL
+                             : mtlsauthz__realloc(fs->v, cap * sizeof(*grown));
+        if (grown == NULL) {
+            fs->failed = 1;
+            return;
+        }
+        fs->v = grown;
+        fs->cap = cap;
+    }
+    f = &fs->v[fs->n];
+    f->kind = kind;
+    f->rule = rule;
+    f->principal = principal;
+    f->pos = pos;
+    f->start = fs->msg.len;
+    f->end = fs->msg.len;
+    f->seq = fs->n;
+}
+
+static void finding_end(findings *fs)
+{
+    if (fs->n < fs->cap && !fs->failed) {
+        fs->v[fs->n].end = fs->msg.len;
+        fs->n++;
+    }
+}
 
 /* A pattern that is one wildcard and nothing else: `*`, `**` or `{x}`. */
 static int is_bare_wildcard(const mtlsauthz__pattern *pat)
@@ -180,10 +259,12 @@ static int sensitive_denied(const mtlsauthz_policy *p, const deniers *dn, const 
     return 0;
 }
 
-static void sensitive_finding(mtlsauthz__buf *out, size_t *count, const mtlsauthz_policy *p,
-                              const mtlsauthz__rule *rule, unsigned o, unsigned s, const char *who)
+static void sensitive_finding(findings *fs, const mtlsauthz_policy *p, const mtlsauthz__rule *rule,
+                              unsigned o, unsigned s, const char *who)
 {
-    mtlsauthz__buf_puts(out, "sensitive-grant: rule '");
+    mtlsauthz__buf *out = &fs->msg;
+    finding_begin(fs, LINT_SENSITIVE_GRANT, rule->id, NULL, rule->pos);
+    mtlsauthz__buf_puts(out, "rule '");
     mtlsauthz__buf_puts(out, rule->id);
     mtlsauthz__buf_puts(out, "': allows ");
     mtlsauthz__buf_json_string(out, rule->ops[o].src, strlen(rule->ops[o].src));
@@ -196,8 +277,7 @@ static void sensitive_finding(mtlsauthz__buf *out, size_t *count, const mtlsauth
         mtlsauthz__buf_puts(out, " without naming it, and no enforce-mode deny rule denies it to "
                                  "all of the rule's principals");
     }
-    mtlsauthz__buf_puts(out, "\n");
-    (*count)++;
+    finding_end(fs);
 }
 
 /*
@@ -207,7 +287,7 @@ static void sensitive_finding(mtlsauthz__buf *out, size_t *count, const mtlsauth
  * wildcard grant is harmless when a deny rule takes the sensitive operation back from all of
  * the rule's principals. One finding per operation is enough to act on.
  */
-static void lint_sensitive(mtlsauthz__buf *out, size_t *count, const mtlsauthz_policy *p)
+static void lint_sensitive(findings *fs, const mtlsauthz_policy *p)
 {
     unsigned r, o, s;
     char who_buf[MTLSAUTHZ__NAME_MAX_LEN + 64];
@@ -230,12 +310,12 @@ static void lint_sensitive(mtlsauthz__buf *out, size_t *count, const mtlsauthz_p
                     continue;
                 }
                 if (who != NULL) {
-                    sensitive_finding(out, count, p, rule, o, s, who);
+                    sensitive_finding(fs, p, rule, o, s, who);
                     break;
                 }
                 if (!mtlsauthz__pattern_covers(&p->sensitive[s], op) &&
                     !sensitive_denied(p, &dn, rule, s)) {
-                    sensitive_finding(out, count, p, rule, o, s, NULL);
+                    sensitive_finding(fs, p, rule, o, s, NULL);
                     break;
                 }
             }
@@ -244,14 +324,15 @@ static void lint_sensitive(mtlsauthz__buf *out, size_t *count, const mtlsauthz_p
     deniers_free(&dn);
 }
 
-static void lint_unused(mtlsauthz__buf *out, size_t *count, const mtlsauthz_policy *p)
+static void lint_unused(findings *fs, const mtlsauthz_policy *p)
 {
     unsigned i;
     for (i = 0; i < p->nprincipals; i++) {
-        if (p->principals[i].nrules == 0) {
-            mtlsauthz__buf_printf(out, "unused-principal: principal '%s': no rule names it\n",
-                                  p->principals[i].name);
-            (*count)++;
+        const mtlsauthz__principal *pr = &p->principals[i];
+        if (pr->nrules == 0) {
+            finding_begin(fs, LINT_UNUSED_PRINCIPAL, NULL, pr->name, pr->pos);
+            mtlsauthz__buf_printf(&fs->msg, "principal '%s': no rule names it", pr->name);
+            finding_end(fs);
         }
     }
 }
@@ -298,7 +379,7 @@ static int covers_operations(const mtlsauthz__rule *d, const mtlsauthz__rule *a)
     return 1;
 }
 
-static void lint_shadowed(mtlsauthz__buf *out, size_t *count, const mtlsauthz_policy *p)
+static void lint_shadowed(findings *fs, const mtlsauthz_policy *p)
 {
     unsigned a, d;
     for (a = 0; a < p->nrules; a++) {
@@ -312,37 +393,40 @@ static void lint_shadowed(mtlsauthz__buf *out, size_t *count, const mtlsauthz_po
                 continue;
             }
             if (covers_principals(deny, allow) && covers_operations(deny, allow)) {
-                mtlsauthz__buf_printf(out,
-                                      "shadowed-rule: rule '%s': every operation it allows is "
-                                      "denied to the same principals by rule '%s'\n",
+                finding_begin(fs, LINT_SHADOWED_RULE, allow->id, NULL, allow->pos);
+                mtlsauthz__buf_printf(&fs->msg,
+                                      "rule '%s': every operation it allows is denied to the "
+                                      "same principals by rule '%s'",
                                       allow->id, deny->id);
-                (*count)++;
+                finding_end(fs);
                 break;
             }
         }
     }
 }
 
-static void path_finding(mtlsauthz__buf *out, size_t *count, const char *what, const char *id,
-                         const char *src)
+static void path_finding(findings *fs, const char *id, mtlsauthz__pos pos, const char *src)
 {
-    mtlsauthz__buf_printf(out, "path-without-method: %s", what);
+    mtlsauthz__buf *out = &fs->msg;
+    finding_begin(fs, LINT_PATH_WITHOUT_METHOD, id, NULL, pos);
     if (id != NULL) {
-        mtlsauthz__buf_printf(out, " '%s', operation", id);
+        mtlsauthz__buf_printf(out, "rule '%s', operation", id);
+    } else {
+        mtlsauthz__buf_puts(out, "sensitive");
     }
     mtlsauthz__buf_puts(out, " ");
     mtlsauthz__buf_json_string(out, src, strlen(src));
     mtlsauthz__buf_puts(out, ": starts with '/' but has no method, so no HTTP request matches "
                              "it (the canonical operation is 'METHOD /path'); write \"* ");
     mtlsauthz__buf_json_body(out, src, strlen(src));
-    mtlsauthz__buf_puts(out, "\" for every method\n");
-    (*count)++;
+    mtlsauthz__buf_puts(out, "\" for every method");
+    finding_end(fs);
 }
 
 /* In a policy without `protocol: http` a pattern that starts with '/' is a legal named
  * operation (a gRPC method is "/pkg.Service/Method"), but one that is not shaped like a gRPC
  * method is most likely an HTTP path written without its method. */
-static void lint_paths(mtlsauthz__buf *out, size_t *count, const mtlsauthz_policy *p)
+static void lint_paths(findings *fs, const mtlsauthz_policy *p)
 {
     if (p->protocol == MTLSAUTHZ__PROTOCOL_HTTP) {
         return; /* refused at load */
@@ -351,43 +435,188 @@ static void lint_paths(mtlsauthz__buf *out, size_t *count, const mtlsauthz_polic
         const mtlsauthz__rule *rule = &p->rules[r];
         for (unsigned o = 0; o < rule->nops; o++) {
             if (mtlsauthz__op_pattern_is_bare_path(&rule->ops[o].pat)) {
-                path_finding(out, count, "rule", rule->id, rule->ops[o].src);
+                path_finding(fs, rule->id, rule->pos, rule->ops[o].src);
             }
         }
     }
     for (unsigned s = 0; s < p->nsensitive; s++) {
         if (mtlsauthz__op_pattern_is_bare_path(&p->sensitive[s])) {
-            path_finding(out, count, "sensitive", NULL, p->sensitive_src[s]);
+            path_finding(fs, NULL, p->sensitive_pos[s], p->sensitive_src[s]);
         }
     }
+}
+
+static void findings_free(findings *fs)
+{
+    mtlsauthz__buf_free(&fs->msg);
+    mtlsauthz__free(fs->v);
+}
+
+/* File order: by line and column, findings without a position last, ties in the order found
+ * (the order of the checks, then of the rules). */
+static int finding_cmp(const void *a, const void *b)
+{
+    const finding *x = a, *y = b;
+    uint32_t xl = x->pos.line != 0 ? x->pos.line : UINT32_MAX;
+    uint32_t yl = y->pos.line != 0 ? y->pos.line : UINT32_MAX;
+    if (xl != yl) {
+        return xl < yl ? -1 : 1;
+    }
+    if (x->pos.column != y->pos.column) {
+        return x->pos.column < y->pos.column ? -1 : 1;
+    }
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Runs every check into *fs. 0, or ENOMEM with *fs freed. */
+static int findings_collect(findings *fs, const mtlsauthz_policy *p, mtlsauthz_error *err)
+{
+    memset(fs, 0, sizeof(*fs));
+    mtlsauthz__buf_init(&fs->msg);
+    lint_sensitive(fs, p);
+    lint_unused(fs, p);
+    lint_shadowed(fs, p);
+    lint_paths(fs, p);
+    if (fs->failed || fs->msg.failed) {
+        findings_free(fs);
+        return mtlsauthz__error_set(err, MTLSAUTHZ_ENOMEM, "out of memory");
+    }
+    if (fs->n > 1) {
+        qsort(fs->v, fs->n, sizeof(*fs->v), finding_cmp);
+    }
+    return 0;
+}
+
+static void put_message(mtlsauthz__buf *b, const findings *fs, const finding *f)
+{
+    mtlsauthz__buf_append(b, fs->msg.ptr + f->start, f->end - f->start);
+}
+
+/* "kind: message (line: N, column: M)", the position suffix of the library's load errors. */
+static void write_lines(mtlsauthz__buf *b, const findings *fs)
+{
+    for (size_t i = 0; i < fs->n; i++) {
+        const finding *f = &fs->v[i];
+        mtlsauthz__buf_printf(b, "%s: ", lint_kind_names[f->kind]);
+        put_message(b, fs, f);
+        if (f->pos.line != 0) {
+            mtlsauthz__buf_printf(b, " (line: %u, column: %u)", (unsigned)f->pos.line,
+                                  (unsigned)f->pos.column);
+        }
+        mtlsauthz__buf_puts(b, "\n");
+    }
+}
+
+/* "FILE:LINE:COL: warning: kind: message", as compilers write diagnostics; the parts that are
+ * not known are left out. */
+static void write_gnu(mtlsauthz__buf *b, const findings *fs, const char *file)
+{
+    for (size_t i = 0; i < fs->n; i++) {
+        const finding *f = &fs->v[i];
+        int any = 0;
+        if (file != NULL) {
+            mtlsauthz__buf_puts(b, file);
+            any = 1;
+        }
+        if (f->pos.line != 0) {
+            mtlsauthz__buf_printf(b, "%s%u:%u", any ? ":" : "", (unsigned)f->pos.line,
+                                  (unsigned)f->pos.column);
+            any = 1;
+        }
+        mtlsauthz__buf_printf(b, "%swarning: %s: ", any ? ": " : "", lint_kind_names[f->kind]);
+        put_message(b, fs, f);
+        mtlsauthz__buf_puts(b, "\n");
+    }
+}
+
+static void json_string_or_null(mtlsauthz__buf *b, const char *s)
+{
+    if (s == NULL) {
+        mtlsauthz__buf_puts(b, "null");
+    } else {
+        mtlsauthz__buf_json_string(b, s, strlen(s));
+    }
+}
+
+/* {"file": F, "count": N, "findings": [{"kind", "rule", "principal", "line", "column",
+ * "message"}, ...]}, one finding a line. */
+static void write_json(mtlsauthz__buf *b, const findings *fs, const char *file)
+{
+    mtlsauthz__buf_puts(b, "{\"file\": ");
+    json_string_or_null(b, file);
+    mtlsauthz__buf_printf(b, ", \"count\": %zu, \"findings\": [", fs->n);
+    for (size_t i = 0; i < fs->n; i++) {
+        const finding *f = &fs->v[i];
+        mtlsauthz__buf_printf(b, "%s\n  {\"kind\": \"%s\", \"rule\": ", i > 0 ? "," : "",
+                              lint_kind_names[f->kind]);
+        json_string_or_null(b, f->rule);
+        mtlsauthz__buf_puts(b, ", \"principal\": ");
+        json_string_or_null(b, f->principal);
+        if (f->pos.line != 0) {
+            mtlsauthz__buf_printf(b, ", \"line\": %u, \"column\": %u", (unsigned)f->pos.line,
+                                  (unsigned)f->pos.column);
+        } else {
+            mtlsauthz__buf_puts(b, ", \"line\": null, \"column\": null");
+        }
+        mtlsauthz__buf_puts(b, ", \"message\": ");
+        mtlsauthz__buf_json_string(b, fs->msg.ptr + f->start, f->end - f->start);
+        mtlsauthz__buf_puts(b, "}");
+    }
+    mtlsauthz__buf_puts(b, fs->n > 0 ? "\n]}\n" : "]}\n");
+}
+
+/* The form of mtlsauthz_policy_lint(); the others are mtlsauthz_format values. */
+#define FORM_LINES (-1)
+
+static int lint_write(char **out, size_t *count, const mtlsauthz_policy *policy, const char *file,
+                      int form, mtlsauthz_error *err)
+{
+    findings fs;
+    mtlsauthz__buf b;
+    int rc;
+    if (out != NULL) {
+        *out = NULL;
+    }
+    if (count != NULL) {
+        *count = 0;
+    }
+    if (out == NULL || count == NULL || policy == NULL) {
+        return mtlsauthz__error_set(err, MTLSAUTHZ_EINVAL, "lint: NULL argument");
+    }
+    if (form != FORM_LINES && form != MTLSAUTHZ_FORMAT_TEXT && form != MTLSAUTHZ_FORMAT_JSON) {
+        return mtlsauthz__error_set(err, MTLSAUTHZ_EINVAL,
+                                    "lint: unknown format %d (MTLSAUTHZ_FORMAT_TEXT or "
+                                    "MTLSAUTHZ_FORMAT_JSON)",
+                                    form);
+    }
+    rc = findings_collect(&fs, policy, err);
+    if (rc < 0) {
+        return rc;
+    }
+    mtlsauthz__buf_init(&b);
+    if (form == FORM_LINES) {
+        write_lines(&b, &fs);
+    } else if (form == MTLSAUTHZ_FORMAT_TEXT) {
+        write_gnu(&b, &fs, file);
+    } else {
+        write_json(&b, &fs, file);
+    }
+    rc = mtlsauthz__buf_take(out, NULL, &b, err);
+    if (rc == 0) {
+        *count = fs.n;
+    }
+    findings_free(&fs);
+    return rc;
 }
 
 int mtlsauthz_policy_lint(char **out, size_t *count, const mtlsauthz_policy *policy,
                           mtlsauthz_error *err)
 {
-    mtlsauthz__buf b;
-    size_t n = 0;
-    int rc;
-    if (out == NULL || count == NULL || policy == NULL) {
-        if (out != NULL) {
-            *out = NULL;
-        }
-        if (count != NULL) {
-            *count = 0;
-        }
-        return mtlsauthz__error_set(err, MTLSAUTHZ_EINVAL, "lint: NULL argument");
-    }
-    *out = NULL;
-    *count = 0;
-    mtlsauthz__buf_init(&b);
-    lint_sensitive(&b, &n, policy);
-    lint_unused(&b, &n, policy);
-    lint_shadowed(&b, &n, policy);
-    lint_paths(&b, &n, policy);
-    rc = mtlsauthz__buf_take(out, NULL, &b, err);
-    if (rc != 0) {
-        return rc;
-    }
-    *count = n;
-    return 0;
+    return lint_write(out, count, policy, NULL, FORM_LINES, err);
+}
+
+int mtlsauthz_policy_lint_report(char **out, size_t *count, const mtlsauthz_policy *policy,
+                                 const char *file, mtlsauthz_format format, mtlsauthz_error *err)
+{
+    return lint_write(out, count, policy, file, (int)format, err);
 }

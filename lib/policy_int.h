@@ -52,6 +52,7 @@ typedef struct mtlsauthz__ckey {
 
 typedef struct mtlsauthz__principal {
     char *name;
+    mtlsauthz__pos pos; /* of the `name:` value, for lint and explain; {0, 0}: unknown */
     /* The keys the selector has, in key order. Most principals use one or two of the
      * MTLSAUTHZ__KEY_COUNT keys, so only those are stored (read them through
      * mtlsauthz__principal_key()). */
@@ -96,12 +97,13 @@ typedef struct mtlsauthz__rule {
     mtlsauthz__effect effect;
     mtlsauthz__mode mode;
     int any_principal;    /* "*" is among its principals: any accepted identity */
+    unsigned nprincipals; /* (beside any_principal, so that `pos` below costs no padding) */
     unsigned *principals; /* indices into policy->principals, as listed, without duplicates
                              and without "*" */
-    unsigned nprincipals;
     mtlsauthz__cop *ops;
     unsigned nops;
-    int has_captures; /* some operation has a capture */
+    int has_captures;   /* some operation has a capture */
+    mtlsauthz__pos pos; /* of the `id:` value, for lint and explain; {0, 0}: unknown */
 } mtlsauthz__rule;
 
 struct mtlsauthz__index; /* index.c */
@@ -116,6 +118,7 @@ struct mtlsauthz_policy {
     /* `sensitive` (used by lint), compiled like operations. */
     char **sensitive_src;
     mtlsauthz__pattern *sensitive;
+    mtlsauthz__pos *sensitive_pos; /* of each entry; {0, 0}: unknown */
     unsigned nsensitive;
     /* Policy-wide capture names: id -> name. */
     char **cap_names;

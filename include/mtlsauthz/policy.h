@@ -157,9 +157,22 @@ MTLSAUTHZ_API MTLSAUTHZ_WARN_UNUSED int mtlsauthz_policy_decide(mtlsauthz_decisi
                                                                 mtlsauthz_error *err);
 
 /**
+ * The form of a report (mtlsauthz_policy_lint_report(), mtlsauthz_policy_explain_report()).
+ * The numbers are ABI.
+ */
+typedef enum mtlsauthz_format {
+    MTLSAUTHZ_FORMAT_TEXT = 0, /* lines for people (and, for lint, for editors and CI) */
+    MTLSAUTHZ_FORMAT_JSON = 1  /* one JSON document (docs/policy.md gives its fields) */
+} mtlsauthz_format;
+
+/**
  * A human-readable account of one decision: which principals and rules matched, and why the
- * others did not. *out receives a NUL-terminated string owned by the caller
- * (mtlsauthz_string_free()). The decision itself is written to `decision` if not NULL.
+ * others did not; under a principal that did not match, the identity's values for the key that
+ * failed and the key's patterns (the first few of each, control and non-ASCII bytes escaped).
+ * *out receives a NUL-terminated string owned by the caller (mtlsauthz_string_free()), or NULL
+ * on error. The decision itself is written to `decision` if not NULL (deny/error on error).
+ * Errors: those of mtlsauthz_peer_new() and mtlsauthz_peer_decide(). Not for the request
+ * path: it matches every principal and rule. Thread-safe.
  */
 MTLSAUTHZ_API MTLSAUTHZ_WARN_UNUSED int
 mtlsauthz_policy_explain(char **out, mtlsauthz_decision *decision, mtlsauthz_policy *policy,
@@ -167,13 +180,46 @@ mtlsauthz_policy_explain(char **out, mtlsauthz_decision *decision, mtlsauthz_pol
                          mtlsauthz_error *err);
 
 /**
- * Static checks of a policy. *out receives one finding per line ("kind: subject: message"; the
- * kinds are listed in docs/policy.md, "Lint"), owned by the caller (mtlsauthz_string_free());
- * *count the number of findings (0 = clean).
+ * mtlsauthz_policy_explain() in a given form: MTLSAUTHZ_FORMAT_TEXT gives the same text, and
+ * MTLSAUTHZ_FORMAT_JSON one JSON object with the decision ("decision", "rule", "reason",
+ * "dry_run", as `mtlsauthz check --format json` prints them) and the account ("operation",
+ * "identity", "principals", "rules"; docs/policy.md, "Explain"), ending in a newline.
+ * Ownership, errors and threading as mtlsauthz_policy_explain(); an unknown `format` is
+ * MTLSAUTHZ_EINVAL.
+ */
+MTLSAUTHZ_API MTLSAUTHZ_WARN_UNUSED int
+mtlsauthz_policy_explain_report(char **out, mtlsauthz_decision *decision, mtlsauthz_policy *policy,
+                                const mtlsauthz_identity *id, const char *op, size_t op_len,
+                                mtlsauthz_format format, mtlsauthz_error *err);
+
+/**
+ * Static checks of a policy. *out receives one finding per line, "kind: message (line: N,
+ * column: M)" (the kinds are listed in docs/policy.md, "Lint"; the message starts with the
+ * rule, principal or `sensitive` entry it is about, and the position is that of its `id:`,
+ * `name:` or entry, left out when unknown), in file order, owned by the caller
+ * (mtlsauthz_string_free()); *count the number of findings (0 = clean, and *out is "").
+ * On error *out is NULL and *count 0. Errors: MTLSAUTHZ_EINVAL (a NULL argument),
+ * MTLSAUTHZ_ENOMEM. Thread-safe: the policy is only read.
  */
 MTLSAUTHZ_API MTLSAUTHZ_WARN_UNUSED int mtlsauthz_policy_lint(char **out, size_t *count,
                                                               const mtlsauthz_policy *policy,
                                                               mtlsauthz_error *err);
+
+/**
+ * mtlsauthz_policy_lint() in a given form, for tools. `file` (may be NULL) names the policy
+ * file in the report; it is not opened.
+ *   - MTLSAUTHZ_FORMAT_TEXT: one line per finding, "FILE:LINE:COL: warning: kind: message", as
+ *     compilers write diagnostics (a part that is not known is left out, with its colon);
+ *   - MTLSAUTHZ_FORMAT_JSON: {"file": FILE or null, "count": N, "findings": [{"kind", "rule",
+ *     "principal", "line", "column", "message"}, ...]} and a newline; "rule" and "principal"
+ *     name the subject (null when it is not one), "line" and "column" are null when unknown,
+ *     and "message" is the message of the text forms.
+ * Ownership, order, errors and threading as mtlsauthz_policy_lint(); an unknown `format` is
+ * MTLSAUTHZ_EINVAL.
+ */
+MTLSAUTHZ_API MTLSAUTHZ_WARN_UNUSED int
+mtlsauthz_policy_lint_report(char **out, size_t *count, const mtlsauthz_policy *policy,
+                             const char *file, mtlsauthz_format format, mtlsauthz_error *err);
 
 #ifdef __cplusplus
 }

@@ -2,14 +2,39 @@
  * mtlsauthz check --policy P --cert CERT [--chain CHAIN] --op OP [--explain]
  *                 [--format text|json]
  *
- * Exit 0 allow, 1 deny, 2 error (one line on stderr). The JSON form is
- * {"decision": "allow"|"deny", "rule": <id or null>, "reason": <code>, "dry_run": [<ids>]}.
+ * Options in any order. Exit 0 allow, 1 deny, 2 error (one line on stderr). The JSON form is
+ * {"decision": "allow"|"deny", "rule": <id or null>, "reason": <code>, "dry_run": [<ids>]};
+ * with --explain it is the document of mtlsauthz_policy_explain_report(), which has the same
+ * members and the account besides (docs/policy.md, "Explain").
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
 #include "internal.h"
+
+#define CHECK_USAGE "mtlsauthz " CLI_USAGE_CHECK
+
+static void check_help(void)
+{
+    printf("usage: %s\n"
+           "\n"
+           "Decides whether the identity in CERT may perform the operation OP under the policy "
+           "P.\n"
+           "\n"
+           "  --policy P     the policy (YAML)\n"
+           "  --cert CERT    the client certificate, PEM or DER\n"
+           "  --chain CHAIN  certificates to append after it (optional)\n"
+           "  --op OP        the operation, such as 'GET /healthz' (see mtlsauthz http-op)\n"
+           "  --explain      also say which principals and rules matched, and why the others "
+           "did not\n"
+           "  --format text  a line for people (the default)\n"
+           "  --format json  one JSON document; with --explain it holds the explanation too\n"
+           "  --help         this text\n"
+           "\n"
+           "Exit status: 0 allow, 1 deny, 2 error.\n",
+           CHECK_USAGE);
+}
 
 static void print_json(const mtlsauthz_decision *d)
 {
@@ -66,6 +91,10 @@ int cli_check(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char **slot = NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            check_help();
+            return CLI_EXIT_OK;
+        }
         if (strcmp(a, "--explain") == 0) {
             explain = 1;
             continue;
@@ -81,7 +110,7 @@ int cli_check(int argc, char **argv)
         } else if (strcmp(a, "--format") == 0) {
             slot = &format;
         } else {
-            return cli_fail("check: unknown argument '%s'", a);
+            return cli_fail("check: unknown argument '%s' (usage: %s)", a, CHECK_USAGE);
         }
         if (i + 1 >= argc) {
             return cli_fail("check: %s needs a value", a);
@@ -89,7 +118,7 @@ int cli_check(int argc, char **argv)
         *slot = argv[++i];
     }
     if (policy_path == NULL || cert == NULL || op == NULL) {
-        return cli_fail("check: --policy, --cert and --op are required");
+        return cli_fail("check: --policy, --cert and --op are required (usage: %s)", CHECK_USAGE);
     }
     /* An empty operation is a mistake in the command (an unset shell variable), not a
      * question with the answer "deny". */
@@ -107,7 +136,9 @@ int cli_check(int argc, char **argv)
         goto out; /* cli_load_identity printed the reason */
     }
     if (explain) {
-        rc = mtlsauthz_policy_explain(&text, &d, policy, id, op, strlen(op), &err);
+        rc = mtlsauthz_policy_explain_report(
+            &text, &d, policy, id, op, strlen(op),
+            strcmp(format, "json") == 0 ? MTLSAUTHZ_FORMAT_JSON : MTLSAUTHZ_FORMAT_TEXT, &err);
     } else {
         rc = mtlsauthz_policy_decide(&d, policy, id, op, strlen(op), &err);
     }
@@ -115,14 +146,12 @@ int cli_check(int argc, char **argv)
         status = cli_fail("%s", err.message);
         goto out;
     }
-    if (strcmp(format, "json") == 0) {
-        print_json(&d);
-    } else if (!explain) {
-        print_text(&d);
-    }
     if (text != NULL) {
-        /* With --format json the explain text goes to stderr, keeping stdout one document. */
-        fputs(text, strcmp(format, "json") == 0 ? stderr : stdout);
+        fputs(text, stdout); /* the explanation, in the format asked for */
+    } else if (strcmp(format, "json") == 0) {
+        print_json(&d);
+    } else {
+        print_text(&d);
     }
     status = d.allowed ? CLI_EXIT_OK : CLI_EXIT_NO;
 out:

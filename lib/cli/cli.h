@@ -16,6 +16,9 @@
 /* The synopses of the subcommands that share them between their --help and the overview of
  * `mtlsauthz --help`. */
 #define CLI_USAGE_IDENTITY "identity [--format text|json] FILE"
+#define CLI_USAGE_CHECK                                                                            \
+    "check --policy P --cert CERT [--chain CHAIN] --op OP [--explain] [--format text|json]"
+#define CLI_USAGE_LINT "lint [--format text|json] POLICY"
 #define CLI_USAGE_TEST "test [--certs DIR] [--format text|json] POLICY TESTS.yaml"
 #define CLI_USAGE_HTTP_OP "http-op METHOD TARGET"
 

@@ -11,9 +11,8 @@ static const struct {
     const char *usage;
 } commands[] = {
     {"identity", cli_identity, CLI_USAGE_IDENTITY},
-    {"check", cli_check,
-     "check --policy P --cert CERT [--chain CHAIN] --op OP [--explain] [--format text|json]"},
-    {"lint", cli_lint, "lint POLICY"},
+    {"check", cli_check, CLI_USAGE_CHECK},
+    {"lint", cli_lint, CLI_USAGE_LINT},
     {"test", cli_test, CLI_USAGE_TEST},
     {"http-op", cli_http_op, CLI_USAGE_HTTP_OP},
 };

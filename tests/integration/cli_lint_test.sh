@@ -40,13 +40,13 @@ expect() {
 # ---- lint ----
 expect "lint clean example" 0 "no findings" -- "$CLI" lint "$TOP/examples/policy.yaml"
 expect "lint sloppy policy" 1 "4 findings" -- "$CLI" lint "$TOP/examples/demo/sloppy-policy.yaml"
-expect "lint names the sensitive grant" 1 "sensitive-grant: rule 'debug-exec'" -- \
+expect "lint names the sensitive grant" 1 "sloppy-policy.yaml:14:9: warning: sensitive-grant: rule 'debug-exec'" -- \
     "$CLI" lint "$TOP/examples/demo/sloppy-policy.yaml"
-expect "lint names the wildcard grant" 1 "sensitive-grant: rule 'admin-containers'" -- \
+expect "lint names the wildcard grant" 1 "sloppy-policy.yaml:19:9: warning: sensitive-grant: rule 'admin-containers'" -- \
     "$CLI" lint "$TOP/examples/demo/sloppy-policy.yaml"
-expect "lint names the unused principal" 1 "unused-principal: principal 'old-team'" -- \
+expect "lint names the unused principal" 1 "sloppy-policy.yaml:8:11: warning: unused-principal: principal 'old-team'" -- \
     "$CLI" lint "$TOP/examples/demo/sloppy-policy.yaml"
-expect "lint names the shadowed rule" 1 "shadowed-rule: rule 'read-images'" -- \
+expect "lint names the shadowed rule" 1 "sloppy-policy.yaml:24:9: warning: shadowed-rule: rule 'read-images'" -- \
     "$CLI" lint "$TOP/examples/demo/sloppy-policy.yaml"
 printf 'version: 1\nrules: []\n' >"$TMP/invalid.yaml"
 expect "lint invalid policy" 2 "" -- "$CLI" lint "$TMP/invalid.yaml"
@@ -88,7 +88,7 @@ expect "lint refuses a regex under protocol http" 2 "not an HTTP operation patte
     "$CLI" lint "$TMP/escape.yaml"
 escape_policy "" "/host/**"
 expect "lint reports a path without a method" 1 \
-    "path-without-method: rule 'no-container-escape', operation \"/host/\*\*\"" -- \
+    "escape.yaml:11:9: warning: path-without-method: rule 'no-container-escape', operation \"/host/\*\*\"" -- \
     "$CLI" lint "$TMP/escape.yaml"
 escape_policy "" "POST /containers/*/attach"
 echo 'sensitive: ["POST /containers/*/exec"]' >>"$TMP/escape.yaml"

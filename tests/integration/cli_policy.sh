@@ -187,11 +187,16 @@ elif ! grep -q "decision: deny (rule none, reason no_match)" "$TMP/out"; then
 else
     ok
 fi
-# With JSON, stdout stays one JSON document and the account goes to stderr.
+# With JSON, stdout is one JSON document, the account with the decision's members (its
+# fields are asserted in cli_json.sh), and stderr is empty.
 "$CLI" check --policy "$TMP/policy.yaml" --cert "$CERTS/builder.pem" --op "images:build" \
     --explain --format json >"$TMP/out" 2>"$TMP/err"
 rc=$?
-if [ $rc -ne 0 ] || [ "$(wc -l <"$TMP/out")" -ne 1 ] || ! grep -q "match build" "$TMP/err"; then
+if [ $rc -ne 0 ] || [ -s "$TMP/err" ] || ! python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert (d["decision"], d["rule"], d["reason"]) == ("allow", "build", "allowed"), d
+' "$TMP/out"; then
     bad "--explain --format json: exit $rc, stdout '$(cat "$TMP/out")'"
 else
     ok

@@ -1,10 +1,12 @@
-/* mtlsauthz_policy_lint: each finding kind, positive and negative. */
+/* mtlsauthz_policy_lint and mtlsauthz_policy_lint_report: each finding kind, positive and
+ * negative; positions, file order, and the three forms. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
 #include "mtlsauthz/mtlsauthz.h"
+#include "policy_int.h"
 
 static mtlsauthz_policy *load(const char *yaml)
 {
@@ -243,7 +245,7 @@ Test(lint, wildcard_grant_of_sensitive_operation)
     cr_assert_str_eq(r, "sensitive-grant: rule 'admin-containers': allows \"* /containers/**\", "
                         "whose wildcard covers sensitive \"POST /containers/*/exec\" without "
                         "naming it, and no enforce-mode deny rule denies it to all of the rule's "
-                        "principals\n");
+                        "principals (line: 9, column: 9)\n");
     mtlsauthz_string_free(r);
 }
 
@@ -371,8 +373,12 @@ Test(lint, path_without_method)
     cr_assert(strstr(r, "path-without-method: rule 'no-host', operation \"/host/**\": starts with "
                         "'/' but has no method") != NULL,
               "%s", r);
-    cr_assert(strstr(r, "write \"* /host/**\" for every method\n") != NULL, "%s", r);
-    cr_assert(strstr(r, "path-without-method: sensitive \"/host/**\"") != NULL, "%s", r);
+    cr_assert(strstr(r, "write \"* /host/**\" for every method (line: 4, column: 9)\n") != NULL,
+              "%s", r);
+    /* At the sensitive entry itself; it comes first, in file order. */
+    const char *first = "path-without-method: sensitive \"/host/**\": starts with";
+    cr_assert(strncmp(r, first, strlen(first)) == 0, "%s", r);
+    cr_assert(strstr(r, "for every method (line: 2, column: 13)\n") != NULL, "%s", r);
     cr_assert(strstr(r, "Service") == NULL && strstr(r, "Greeter") == NULL, "%s", r);
     mtlsauthz_string_free(r);
 }
@@ -434,4 +440,259 @@ Test(lint, null_arguments)
     cr_assert_null(r);
     cr_assert_eq(n, 0);
     cr_assert_eq(err.code, MTLSAUTHZ_EINVAL);
+}
+
+/* ---- positions, order and forms ---- */
+
+/* One finding of each of three kinds, found in another order than the file's. */
+#define THREE                                                                                      \
+    "version: 1\n"                                                                                 \
+    "sensitive: [\"POST /containers/*/exec\"]\n"                                                   \
+    "principals:\n"                                                                                \
+    "  - name: admins\n"                                                                           \
+    "    ou: [admins]\n"                                                                           \
+    "  - name: old-team\n"                                                                         \
+    "    ou: [legacy]\n"                                                                           \
+    "rules:\n"                                                                                     \
+    "  - id: admin-containers\n"                                                                   \
+    "    effect: allow\n"                                                                          \
+    "    principals: [admins]\n"                                                                   \
+    "    operations: [\"* /containers/**\"]\n"                                                     \
+    "  - id: read-images\n"                                                                        \
+    "    effect: allow\n"                                                                          \
+    "    principals: [\"*\"]\n"                                                                    \
+    "    operations: [\"GET /images/*\"]\n"                                                        \
+    "  - id: no-images\n"                                                                          \
+    "    effect: deny\n"                                                                           \
+    "    principals: [\"*\"]\n"                                                                    \
+    "    operations: [\"GET /images/**\"]\n"
+
+#define GRANT_MSG                                                                                  \
+    "rule 'admin-containers': allows \"* /containers/**\", whose wildcard covers sensitive "       \
+    "\"POST /containers/*/exec\" without naming it, and no enforce-mode deny rule denies it to "   \
+    "all of the rule's principals"
+#define GRANT_MSG_JSON                                                                             \
+    "rule 'admin-containers': allows \\\"* /containers/**\\\", whose wildcard covers sensitive "   \
+    "\\\"POST /containers/*/exec\\\" without naming it, and no enforce-mode deny rule denies it "  \
+    "to all of the rule's principals"
+#define UNUSED_MSG "principal 'old-team': no rule names it"
+#define SHADOW_MSG                                                                                 \
+    "rule 'read-images': every operation it allows is denied to the same principals by rule "      \
+    "'no-images'"
+
+static char *report(const mtlsauthz_policy *p, const char *file, mtlsauthz_format format,
+                    size_t *count)
+{
+    mtlsauthz_error err = {0};
+    char *r = NULL;
+    cr_assert_eq(mtlsauthz_policy_lint_report(&r, count, p, file, format, &err), 0, "%s",
+                 err.message);
+    cr_assert_not_null(r);
+    return r;
+}
+
+Test(lint, lines_give_positions_in_file_order)
+{
+    size_t n = 0;
+    char *r = lint(THREE, &n);
+    cr_assert_eq(n, 3);
+    /* The position is that of the subject's `name:` or `id:` value. */
+    cr_assert_str_eq(r, "unused-principal: " UNUSED_MSG " (line: 6, column: 11)\n"
+                        "sensitive-grant: " GRANT_MSG " (line: 9, column: 9)\n"
+                        "shadowed-rule: " SHADOW_MSG " (line: 13, column: 9)\n");
+    mtlsauthz_string_free(r);
+}
+
+Test(lint, positions_follow_the_yaml_layout)
+{
+    /* A flow mapping, a quoted name, and comments and blank lines before. */
+    size_t n = 0;
+    char *r = lint("# comment\n"
+                   "\n"
+                   "version: 1\n"
+                   "principals:\n"
+                   "  -   {cn: [a], name: \"spare\"}\n"
+                   "rules:\n"
+                   "  - {effect: allow, id: r, principals: [\"*\"], operations: [x]}\n",
+                   &n);
+    cr_assert_eq(n, 1);
+    cr_assert_str_eq(r, "unused-principal: principal 'spare': no rule names it "
+                        "(line: 5, column: 23)\n");
+    mtlsauthz_string_free(r);
+}
+
+Test(lint, report_text_is_gnu_style)
+{
+    mtlsauthz_policy *p = load(THREE);
+    size_t n = 0;
+    char *r = report(p, "policies/p.yaml", MTLSAUTHZ_FORMAT_TEXT, &n);
+    cr_assert_eq(n, 3);
+    cr_assert_str_eq(r, "policies/p.yaml:6:11: warning: unused-principal: " UNUSED_MSG "\n"
+                        "policies/p.yaml:9:9: warning: sensitive-grant: " GRANT_MSG "\n"
+                        "policies/p.yaml:13:9: warning: shadowed-rule: " SHADOW_MSG "\n");
+    mtlsauthz_string_free(r);
+    /* Without a file name the line starts at the position. */
+    r = report(p, NULL, MTLSAUTHZ_FORMAT_TEXT, &n);
+    cr_assert_eq(n, 3);
+    cr_assert(strncmp(r, "6:11: warning: unused-principal: ", 33) == 0, "%s", r);
+    mtlsauthz_string_free(r);
+    mtlsauthz_policy_free(p);
+}
+
+Test(lint, report_json_is_exact)
+{
+    mtlsauthz_policy *p = load(THREE);
+    size_t n = 0;
+    char *r = report(p, "p.yaml", MTLSAUTHZ_FORMAT_JSON, &n);
+    cr_assert_eq(n, 3);
+    cr_assert_str_eq(r, "{\"file\": \"p.yaml\", \"count\": 3, \"findings\": [\n"
+                        "  {\"kind\": \"unused-principal\", \"rule\": null, \"principal\": "
+                        "\"old-team\", \"line\": 6, \"column\": 11, \"message\": \"" UNUSED_MSG
+                        "\"},\n"
+                        "  {\"kind\": \"sensitive-grant\", \"rule\": \"admin-containers\", "
+                        "\"principal\": null, \"line\": 9, \"column\": 9, \"message\": "
+                        "\"" GRANT_MSG_JSON "\"},\n"
+                        "  {\"kind\": \"shadowed-rule\", \"rule\": \"read-images\", \"principal\": "
+                        "null, \"line\": 13, \"column\": 9, \"message\": \"" SHADOW_MSG "\"}\n"
+                        "]}\n");
+    mtlsauthz_string_free(r);
+    mtlsauthz_policy_free(p);
+}
+
+Test(lint, report_json_when_clean_and_file_escaped)
+{
+    mtlsauthz_policy *p =
+        load("version: 1\n"
+             "rules:\n"
+             "  - {id: r, effect: allow, principals: [\"*\"], operations: [x]}\n");
+    size_t n = 9;
+    char *r = report(p, "a\"b\n\xff.yaml", MTLSAUTHZ_FORMAT_JSON, &n);
+    cr_assert_eq(n, 0);
+    cr_assert_str_eq(r,
+                     "{\"file\": \"a\\\"b\\u000a\\u00ff.yaml\", \"count\": 0, \"findings\": []}\n");
+    mtlsauthz_string_free(r);
+    r = report(p, NULL, MTLSAUTHZ_FORMAT_JSON, &n);
+    cr_assert_str_eq(r, "{\"file\": null, \"count\": 0, \"findings\": []}\n");
+    mtlsauthz_string_free(r);
+    r = report(p, "p.yaml", MTLSAUTHZ_FORMAT_TEXT, &n);
+    cr_assert_eq(n, 0);
+    cr_assert_str_eq(r, "");
+    mtlsauthz_string_free(r);
+    mtlsauthz_policy_free(p);
+}
+
+Test(lint, sensitive_entry_has_no_rule_or_principal)
+{
+    mtlsauthz_policy *p = load("version: 1\n"
+                               "sensitive:\n"
+                               "  - \"GET /x\"\n"
+                               "  - /host/**\n"
+                               "rules:\n"
+                               "  - {id: r, effect: deny, principals: [\"*\"], operations: [x]}\n");
+    size_t n = 0;
+    char *r = report(p, "p.yaml", MTLSAUTHZ_FORMAT_JSON, &n);
+    cr_assert_eq(n, 1);
+    cr_assert_str_eq(r,
+                     "{\"file\": \"p.yaml\", \"count\": 1, \"findings\": [\n"
+                     "  {\"kind\": \"path-without-method\", \"rule\": null, \"principal\": null, "
+                     "\"line\": 4, \"column\": 5, \"message\": \"sensitive \\\"/host/**\\\": "
+                     "starts with '/' but has no method, so no HTTP request matches it (the "
+                     "canonical operation is 'METHOD /path'); write \\\"* /host/**\\\" for "
+                     "every method\"}\n"
+                     "]}\n");
+    mtlsauthz_string_free(r);
+    mtlsauthz_policy_free(p);
+}
+
+Test(lint, unknown_positions_are_left_out)
+{
+    /* The front end drops every position when it cannot vouch for them (policy_ast.h); each
+     * form then leaves the position out instead of printing a wrong one, and such findings come
+     * last. */
+    mtlsauthz_policy *p = load(THREE);
+    size_t n = 0;
+    char *r;
+    p->principals[1].pos = (mtlsauthz__pos){0, 0};
+    r = report(p, "p.yaml", MTLSAUTHZ_FORMAT_TEXT, &n);
+    cr_assert_str_eq(r, "p.yaml:9:9: warning: sensitive-grant: " GRANT_MSG "\n"
+                        "p.yaml:13:9: warning: shadowed-rule: " SHADOW_MSG "\n"
+                        "p.yaml: warning: unused-principal: " UNUSED_MSG "\n");
+    mtlsauthz_string_free(r);
+    r = report(p, NULL, MTLSAUTHZ_FORMAT_TEXT, &n);
+    cr_assert(strstr(r, "\nwarning: unused-principal: " UNUSED_MSG "\n") != NULL, "%s", r);
+    mtlsauthz_string_free(r);
+    r = report(p, NULL, MTLSAUTHZ_FORMAT_JSON, &n);
+    cr_assert(strstr(r, "\"principal\": \"old-team\", \"line\": null, \"column\": null, ") != NULL,
+              "%s", r);
+    mtlsauthz_string_free(r);
+    cr_assert_eq(mtlsauthz_policy_lint(&r, &n, p, NULL), 0);
+    cr_assert(strstr(r, "\nunused-principal: " UNUSED_MSG "\n") != NULL, "%s", r);
+    cr_assert(strstr(r, UNUSED_MSG " (line") == NULL, "%s", r);
+    mtlsauthz_string_free(r);
+    mtlsauthz_policy_free(p);
+}
+
+Test(lint, report_refuses_bad_arguments)
+{
+    mtlsauthz_policy *p = load(THREE);
+    mtlsauthz_error err = {0};
+    char *r = (char *)1;
+    size_t n = 7;
+    cr_assert_eq(mtlsauthz_policy_lint_report(&r, &n, p, "p", (mtlsauthz_format)2, &err),
+                 MTLSAUTHZ_EINVAL);
+    cr_assert_null(r);
+    cr_assert_eq(n, 0);
+    cr_assert(strstr(err.message, "unknown format 2") != NULL, "%s", err.message);
+    r = (char *)1;
+    n = 7;
+    cr_assert_eq(mtlsauthz_policy_lint_report(&r, &n, NULL, "p", MTLSAUTHZ_FORMAT_JSON, &err),
+                 MTLSAUTHZ_EINVAL);
+    cr_assert_null(r);
+    cr_assert_eq(n, 0);
+    cr_assert_eq(mtlsauthz_policy_lint_report(NULL, &n, p, "p", MTLSAUTHZ_FORMAT_JSON, &err),
+                 MTLSAUTHZ_EINVAL);
+    cr_assert_eq(mtlsauthz_policy_lint_report(&r, NULL, p, "p", MTLSAUTHZ_FORMAT_JSON, &err),
+                 MTLSAUTHZ_EINVAL);
+    cr_assert_null(r);
+    mtlsauthz_policy_free(p);
+}
+
+Test(lint, report_every_allocation_failure_is_clean)
+{
+    /* Enough findings that the list grows past its first block (16). */
+    char yaml[8192];
+    size_t off = (size_t)snprintf(yaml, sizeof(yaml), "version: 1\nprincipals:\n");
+    for (int i = 0; i < 20; i++) {
+        off += (size_t)snprintf(yaml + off, sizeof(yaml) - off, "  - {name: p%d, cn: [x]}\n", i);
+    }
+    snprintf(yaml + off, sizeof(yaml) - off,
+             "rules:\n  - {id: r, effect: allow, principals: [\"*\"], operations: [x]}\n");
+    mtlsauthz_policy *p = load(yaml);
+    for (int form = 0; form < 2; form++) {
+        size_t want = 0, n = 0;
+        char *full = report(p, "p.yaml", (mtlsauthz_format)form, &want);
+        int done = 0;
+        cr_assert_eq(want, 20);
+        for (long k = 0; k < 1000 && !done; k++) {
+            mtlsauthz_error err = {0};
+            char *r = (char *)1;
+            int rc;
+            mtlsauthz__alloc_fail_after(k);
+            rc = mtlsauthz_policy_lint_report(&r, &n, p, "p.yaml", (mtlsauthz_format)form, &err);
+            mtlsauthz__alloc_fail_after(-1);
+            if (rc == 0) {
+                cr_assert_eq(n, want);
+                cr_assert_str_eq(r, full);
+                mtlsauthz_string_free(r);
+                done = 1;
+            } else {
+                cr_assert_eq(rc, MTLSAUTHZ_ENOMEM);
+                cr_assert_null(r);
+                cr_assert_eq(n, 0);
+            }
+        }
+        cr_assert(done);
+        mtlsauthz_string_free(full);
+    }
+    mtlsauthz_policy_free(p);
 }
