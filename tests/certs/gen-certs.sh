@@ -60,7 +60,8 @@
 #   dn-attrs      organizationIdentifier, serialNumber, SN (surname), GN, street, DC, UID,
 #                 jurisdictionC and the unknown OID 1.3.6.1.4.1.55555.1
 # Byte-patched after signing with python3 (the signature is broken, so these never complete a
-# TLS handshake; the library never verifies signatures, the TLS stack has done that before):
+# TLS handshake; the library never verifies signatures, the TLS stack has done that before),
+# except nul-cn, which int signs again after the patch so that servers can be tested with it:
 #   nul-cn        CN "admin\0.evil.com"             nul-dns  dNSName "good.example.com\0.evil.com"
 #   neg-serial    serial -4bab9 (DER 02 03 FB 45 47) zero-serial  serial 0 (DER 02 01 00)
 #   latin1-dns    DNS caf\xe9.example.com and csi\x9b.example.com: bytes that are not UTF-8, one
@@ -174,6 +175,20 @@ open(path, "wb").write(data.replace(old, new))
 PY
     "$OPENSSL" x509 -inform DER -in "$OUT/$1.der" -out "$OUT/$1.pem"
     cat "$OUT/$1.pem" "$OUT/int.pem" > "$OUT/$1-chain.pem"
+}
+
+# resign NAME: has NAME's issuer sign its patched content again, so that the certificate verifies
+# and a TLS handshake with it completes, as if a careless CA had signed it. The patched subject
+# survives the round trip through a request (openssl ca -preserveDN).
+resign() {
+    "$OPENSSL" x509 -x509toreq -in "$OUT/$1.pem" -key "$OUT/$1.key" -copy_extensions none \
+        -out "$W/$1.resign.csr" 2>"$W/$1.log" || { cat "$W/$1.log" >&2; exit 1; }
+    next_serial > "$W/serial"
+    "$OPENSSL" ca -batch -config "$W/ca.cnf" -notext -preserveDN -utf8 -cert "$OUT/int.pem" \
+        -keyfile "$OUT/int.key" -extfile "$W/$1.ext" -extensions x -in "$W/$1.resign.csr" \
+        -out "$OUT/$1.pem" 2>"$W/$1.log" || { cat "$W/$1.log" >&2; exit 1; }
+    cp "$OUT/$1.key" "$W/$1.resign.key"
+    finish "$1" "$W/$1.resign.key"
 }
 
 "$OPENSSL" genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$OUT/ca.key" 2>/dev/null
@@ -293,6 +308,7 @@ leaf dn-attrs "$attrs/UID=jdoe/testAttribute=custom/CN=Jane Doe" "$CLIENT"
 # A marker byte, then patched to NUL (the CLI cannot write one).
 leaf nul-cn "/O=Example Corp/CN=admin!.evil.com" "$CLIENT"
 patch nul-cn "b'admin!.evil.com'" "b'admin\x00.evil.com'"
+resign nul-cn
 leaf nul-dns "/CN=nul-dns" "$CLIENT
 subjectAltName = DNS:good.example.com!.evil.com"
 patch nul-dns "b'good.example.com!.evil.com'" "b'good.example.com\x00.evil.com'"
