@@ -12,6 +12,7 @@
 #include "identity_int.h"
 #include "op_pattern.h"
 #include "policy_int.h"
+#include "strmap.h"
 
 /*
  * Per key: the identity field it reads, what its wildcards may consume, and how it folds case.

@@ -15,6 +15,7 @@
 
 #include "identity_int.h"
 #include "policy_int.h"
+#include "strmap.h"
 
 const char *mtlsauthz_reason_string(mtlsauthz_reason reason)
 {
