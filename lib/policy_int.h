@@ -1,6 +1,7 @@
 /*
- * The compiled policy (compile.c), its lookup index (index.c) and the per-connection peer
- * (decide.c). Read by lint.c and explain.c. Not installed.
+ * The compiled policy (compile.c), its lookup index (index.c), the per-connection peer
+ * (peer.c) and the per-request decision (decide.c). Read by lint.c and explain.c. Not
+ * installed.
  *
  * Everything here is immutable once mtlsauthz__policy_compile() returns, except `refs`.
  * Indices are file order: principals[i] is the i-th principal in the YAML, rules[j] the j-th
@@ -167,7 +168,7 @@ int mtlsauthz__index_candidates(const mtlsauthz_policy *p,
                                 const size_t counts[MTLSAUTHZ_FIELD_COUNT_],
                                 mtlsauthz__index_visit visit, void *ctx);
 
-/* ---- decide.c (used by explain.c) ---- */
+/* ---- peer.c: the per-connection phase (folding and matching are used by explain.c too) ---- */
 
 /* Identity values as the policy matches them: DNS names lowercased, email domains lowercased,
  * owned by the struct. */
@@ -234,6 +235,23 @@ typedef struct mtlsauthz__opslot {
     uint32_t n;
 } mtlsauthz__opslot;
 
+/* The slot holding the `len` bytes at `s` (hash h), or the empty slot where they would go.
+ * The table is never full (peer.c gives it at least twice as many slots as entries), so the
+ * probe ends. */
+static inline const mtlsauthz__opslot *mtlsauthz__op_find(const mtlsauthz__opslot *slots,
+                                                          size_t cap, uint64_t h, const char *s,
+                                                          size_t len)
+{
+    size_t mask = cap - 1, i = (size_t)h & mask;
+    for (;;) {
+        const mtlsauthz__opslot *slot = &slots[i];
+        if (slot->n == 0 || (slot->h == h && slot->len == len && memcmp(slot->s, s, len) == 0)) {
+            return slot;
+        }
+        i = (i + 1) & mask;
+    }
+}
+
 /* A candidate whose literal operation is in a slot, with what a decision needs of it. */
 typedef struct mtlsauthz__ophit {
     unsigned cand; /* index into peer->cands */
@@ -268,6 +286,21 @@ struct mtlsauthz_peer {
     size_t op_block_len;
     uint64_t seed[2]; /* the policy's hash seed, copied so a request reads only the peer */
 };
+
+/* ---- decide.c: the per-request phase, which makes no allocation ---- */
+
+/* Sets a decision to deny/error with nothing matched, before any work (fail closed). Field by
+ * field: cheaper than memset on the request path, and just as complete. */
+static inline void mtlsauthz__decision_reset(mtlsauthz_decision *d)
+{
+    d->allowed = 0;
+    d->reason = MTLSAUTHZ_REASON_ERROR;
+    d->rule = NULL;
+    d->dry_run_count = 0;
+    for (size_t i = 0; i < MTLSAUTHZ_DECISION_DRY_RUN_MAX; i++) {
+        d->dry_run[i] = NULL;
+    }
+}
 
 /* Outcome of one rule against one operation for a peer. */
 typedef enum mtlsauthz__rule_result {
