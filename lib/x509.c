@@ -427,18 +427,22 @@ static int leaf_der(unsigned char **der, size_t *der_len, size_t *chain_len, X50
         return mtlsauthz__error_set(err, MTLSAUTHZ_ELIMIT, "chain longer than %u certificates",
                                     MTLSAUTHZ__MAX_CHAIN);
     }
-    len = i2d_X509(leaf, NULL);
-    if (len <= 0) {
+    /* One encoding, into memory OpenSSL allocates: encoding a certificate is most of what
+     * this entry point costs (docs/performance.md). */
+    len = i2d_X509(leaf, der);
+    if (len <= 0 || *der == NULL) {
+        OPENSSL_free(*der);
+        *der = NULL;
+        if (ERR_GET_REASON(ERR_peek_last_error()) == ERR_R_MALLOC_FAILURE) {
+            return mtlsauthz__error_set(err, MTLSAUTHZ_ENOMEM, "out of memory");
+        }
         return mtlsauthz__error_set(err, MTLSAUTHZ_ECERT, "certificate does not encode");
     }
     if ((size_t)len > MTLSAUTHZ__MAX_CERT_BYTES) {
-        return mtlsauthz__error_set(err, MTLSAUTHZ_ELIMIT, "certificate is larger than %u bytes",
-                                    MTLSAUTHZ__MAX_CERT_BYTES);
-    }
-    if (i2d_X509(leaf, der) != len || *der == NULL) {
         OPENSSL_free(*der);
         *der = NULL;
-        return mtlsauthz__error_set(err, MTLSAUTHZ_ENOMEM, "out of memory");
+        return mtlsauthz__error_set(err, MTLSAUTHZ_ELIMIT, "certificate is larger than %u bytes",
+                                    MTLSAUTHZ__MAX_CERT_BYTES);
     }
     *der_len = (size_t)len;
     *chain_len = count;
