@@ -12,6 +12,7 @@
 #include "identity_int.h"
 #include "op_pattern.h"
 #include "policy_int.h"
+#include "strmap.h"
 
 /*
  * Per key: the identity field it reads, what its wildcards may consume, and how it folds case.
@@ -61,18 +62,6 @@ mtlsauthz__fold mtlsauthz__key_fold(mtlsauthz__key key)
 {
     return key_facts[key].fold;
 }
-
-/* The EKU names identity extraction gives for the well-known purposes (RFC 5280 §4.2.1.12),
- * with their OIDs, so a policy may write either form. anyExtendedKeyUsage is deliberately
- * absent: it is not a wildcard, and may only be named by its OID. */
-static const struct {
-    const char *name;
-    const char *oid;
-} eku_names[] = {
-    {"serverAuth", "1.3.6.1.5.5.7.3.1"},   {"clientAuth", "1.3.6.1.5.5.7.3.2"},
-    {"codeSigning", "1.3.6.1.5.5.7.3.3"},  {"emailProtection", "1.3.6.1.5.5.7.3.4"},
-    {"timeStamping", "1.3.6.1.5.5.7.3.8"}, {"OCSPSigning", "1.3.6.1.5.5.7.3.9"},
-};
 
 int mtlsauthz__cidr_contains(const mtlsauthz__cidr *c, const unsigned char *addr, size_t len)
 {
@@ -329,13 +318,16 @@ static int is_dotted_oid(const char *s)
     return arcs >= 2;
 }
 
-/* Returns the canonical EKU value (the name identity extraction gives), or NULL. */
+/* Returns the canonical EKU value (the name identity extraction gives, from the one EKU
+ * table in identity_int.h), or NULL. */
 static const char *canonical_eku(const char *s)
 {
-    for (size_t i = 0; i < MTLSAUTHZ__ARRAY_LEN(eku_names); i++) {
-        if (strcmp(s, eku_names[i].name) == 0 || strcmp(s, eku_names[i].oid) == 0) {
-            return eku_names[i].name;
-        }
+    const mtlsauthz__eku *known = mtlsauthz__eku_by_name(s, strlen(s));
+    if (known == NULL) {
+        known = mtlsauthz__eku_by_oid(s, strlen(s));
+    }
+    if (known != NULL) {
+        return known->name;
     }
     return is_dotted_oid(s) ? s : NULL;
 }

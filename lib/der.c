@@ -13,8 +13,9 @@
  *   times.
  * The public key is checked for shape only and never decoded.
  *
- * Every function returns 0, or nonzero for "fall back": nothing here reports an error, because
- * the OpenSSL extractor then runs and reports it.
+ * Every function of the walker returns 0, or nonzero for "fall back": nothing here reports an
+ * error, because the OpenSSL extractor then runs and reports it. The framing reader
+ * (mtlsauthz__der_cert_len) uses the same element reader, for the entry points in identity.c.
  */
 #include <stdatomic.h>
 #include <stdint.h>
@@ -26,6 +27,7 @@
 #include <openssl/objects.h>
 
 #include "der.h"
+#include "identity_build.h"
 
 /* X.690 §8.1.2 identifier octets, as they appear in certificates. */
 #define TAG_BOOLEAN 0x01
@@ -132,6 +134,22 @@ int mtlsauthz__der_read_header(unsigned char *tag, size_t *hdr_len, size_t *cont
     *hdr_len = tlv.len - content.len;
     *content_len = content.len;
     return 0;
+}
+
+size_t mtlsauthz__der_cert_len(const unsigned char *p, size_t avail)
+{
+    cur c;
+    span content, tlv;
+    unsigned char tag;
+    if (p == NULL) {
+        return 0;
+    }
+    c.p = p;
+    c.left = avail;
+    if (der_read(&c, &tag, &content, &tlv) != 0 || tag != TAG_SEQUENCE) {
+        return 0;
+    }
+    return tlv.len;
 }
 
 static int der_expect(cur *c, unsigned char want, span *content)
@@ -1273,7 +1291,7 @@ out:
 }
 
 int mtlsauthz__der_from_der_certs(mtlsauthz_identity **out, const unsigned char *const *certs,
-                                  const size_t *lens, size_t count)
+                                  const size_t *lens, size_t count, size_t chain_len)
 {
     mtlsauthz__idb b;
     cert ct;
@@ -1284,7 +1302,8 @@ int mtlsauthz__der_from_der_certs(mtlsauthz_identity **out, const unsigned char 
         return MTLSAUTHZ__DER_FALLBACK;
     }
     *out = NULL;
-    if (certs == NULL || lens == NULL || count == 0 || count > MTLSAUTHZ__MAX_CHAIN) {
+    if (certs == NULL || lens == NULL || count == 0 || count > MTLSAUTHZ__MAX_CHAIN ||
+        chain_len < count || chain_len > MTLSAUTHZ__MAX_CHAIN) {
         return MTLSAUTHZ__DER_FALLBACK;
     }
     for (i = 0; i < count; i++) {
@@ -1303,7 +1322,7 @@ int mtlsauthz__der_from_der_certs(mtlsauthz_identity **out, const unsigned char 
     }
     mtlsauthz__idb_init(&b);
     if (build(&b, &ct, certs[0], lens[0]) == 0 &&
-        mtlsauthz__idb_finish(out, &b, count, NULL) == 0) {
+        mtlsauthz__idb_finish(out, &b, chain_len, NULL) == 0) {
         rc = 0;
     }
     mtlsauthz__idb_free(&b);

@@ -5,29 +5,44 @@
  *
  * The walker is an accelerator, never a judge. It accepts a strict subset of what the OpenSSL
  * extractor (x509.c) accepts, and builds byte-identical identities for it. Anything it does not
- * fully support, and anything malformed, makes it return MTLSAUTHZ__DER_FALLBACK, and the caller
- * then runs the OpenSSL extractor, which decides: malformed input fails exactly as it would
- * without the walker. tests/unit/test_der.c and tests/fuzz/fuzz_der_diff.c check the invariant:
- * whenever the walker succeeds, the OpenSSL extractor succeeds with the same identity.
+ * fully support, and anything malformed, makes it return MTLSAUTHZ__DER_FALLBACK, and the
+ * one dispatch in identity.c then runs the OpenSSL extractor, which decides: malformed input
+ * fails exactly as it would without the walker. tests/unit/test_der.c and
+ * tests/fuzz/fuzz_der_diff.c check the invariant: whenever the walker succeeds, the OpenSSL
+ * extractor succeeds with the same identity.
+ *
+ * der.c also holds the DER framing reader (mtlsauthz__der_cert_len), so there is one reader of
+ * DER headers in the library.
  */
 #ifndef MTLSAUTHZ_DER_H
 #define MTLSAUTHZ_DER_H
 
-#include "identity_build.h"
+#include "identity_int.h"
 
 /* "Use the OpenSSL extractor": positive, so it is never mistaken for an MTLSAUTHZ_E* code. */
 #define MTLSAUTHZ__DER_FALLBACK 1
 
 /*
  * Builds an identity from `count` DER certificates, leaf first, as mtlsauthz__x509_from_der_certs()
- * would. Returns 0 with *out set (owned by the caller, mtlsauthz_identity_free), or
- * MTLSAUTHZ__DER_FALLBACK with *out NULL. Never reports an error itself: every failure, including
- * allocation failure, is a fallback, so that the OpenSSL extractor produces the error. Reads only
- * within certs[i][0..lens[i]). Thread-safe: no shared mutable state besides a lazily fetched,
- * immutable SHA-256 implementation.
+ * would, recording `chain_len` as its chain length (`count` for a chain given as DER; more when
+ * only the leaf is walked, for mtlsauthz_identity_from_x509()). Returns 0 with *out set (owned by
+ * the caller, mtlsauthz_identity_free), or MTLSAUTHZ__DER_FALLBACK with *out NULL. Never reports an
+ * error itself: every failure, including allocation failure, is a fallback, so that the OpenSSL
+ * extractor produces the error. Reads only within certs[i][0..lens[i]). Thread-safe: no shared
+ * mutable state besides a lazily fetched, immutable SHA-256 implementation.
  */
 int mtlsauthz__der_from_der_certs(mtlsauthz_identity **out, const unsigned char *const *certs,
-                                  const size_t *lens, size_t count);
+                                  const size_t *lens, size_t count, size_t chain_len);
+
+/*
+ * The DER framing reader, for the entry points that split a buffer into certificates: the total
+ * length of the DER certificate at the start of `p` (tag, length and content), read by the same
+ * element reader as every read in the walker, so it must be a SEQUENCE with a definite, minimally
+ * encoded length of at most three octets (16 MiB, far above MTLSAUTHZ__MAX_INPUT_BYTES). 0 when
+ * the header is malformed or claims more than `avail` bytes. Reads only the header, within
+ * `avail`.
+ */
+size_t mtlsauthz__der_cert_len(const unsigned char *p, size_t avail);
 
 /*
  * The walker's element reader on its own, for tests of its bounds: reads the header of the DER

@@ -1,19 +1,21 @@
 /*
- * Building an identity from pieces (identity.c), and the extractors that supply the pieces.
+ * The identity builder (identity_build.c), and the pieces it takes from the extractors.
  *
- * An extractor (the OpenSSL one in x509.c, the DER walker in der.c) decodes a leaf
- * certificate and hands the builder each value in certificate order: names as UTF-8, the
- * IA5String SANs as their own bytes. The builder owns every rule that must not differ between
- * extractors: the text forms of the serial, digest, times, IP addresses and EKUs, the
- * per-field limits, the NUL, non-ASCII and SPIFFE (X.509-SVID) rejection rules and their
- * reasons. Two extractors that feed the same pieces build byte-identical identities.
+ * The identity side flows one way (docs/internals.md, "Data flow"): the public entry points
+ * (identity.c) hand certificate bytes to an extractor (the DER walker in der.c, else the
+ * OpenSSL extractor in x509.c), and the extractor hands the builder each value of the leaf in
+ * certificate order: names as UTF-8, the IA5String SANs as their own bytes. The builder owns
+ * every rule that must not differ between extractors: the text forms of the serial, digest,
+ * times, IP addresses and EKUs, the per-field limits, the NUL, non-ASCII and SPIFFE
+ * (X.509-SVID) rejection rules and their reasons. Two extractors that feed the same pieces
+ * build byte-identical identities. The builder calls no extractor.
  */
 #ifndef MTLSAUTHZ_IDENTITY_BUILD_H
 #define MTLSAUTHZ_IDENTITY_BUILD_H
 
 #include "identity_int.h"
 
-/* An identity under construction. Fields are private to identity.c. */
+/* An identity under construction. Fields are private to identity_build.c. */
 typedef struct mtlsauthz__idb {
     mtlsauthz__buf data; /* every value's bytes, each followed by a NUL */
     struct mtlsauthz__idb_val {
@@ -56,8 +58,8 @@ void mtlsauthz__idb_dn_attribute(mtlsauthz__idb *b, const char *p, size_t len);
 int mtlsauthz__idb_add_ip(mtlsauthz__idb *b, const unsigned char *raw, size_t len,
                           mtlsauthz_error *err);
 
-/* An extended key usage as a dotted OID ("1.3.6.1.5.5.7.3.2"); well-known ones are stored by
- * name ("clientAuth"). */
+/* An extended key usage as a dotted OID ("1.3.6.1.5.5.7.3.2"); one in the EKU table
+ * (identity_int.h) is stored by its name ("clientAuth"). */
 int mtlsauthz__idb_add_eku(mtlsauthz__idb *b, const char *dotted, size_t len, mtlsauthz_error *err);
 
 /* The serial as its big-endian magnitude (leading zero bytes allowed) and sign. */
@@ -104,25 +106,13 @@ int mtlsauthz__idb_finish(mtlsauthz_identity **out, mtlsauthz__idb *b, size_t ch
 const char *mtlsauthz__spiffe_validate(const char *uri, size_t len);
 
 /*
- * The total length of the DER certificate at the start of `p` (tag, length and content): a
- * SEQUENCE with a definite, minimally encoded length. 0 when the header is malformed or
- * claims more than `avail` bytes. Reads only the header, within `avail`.
+ * ---- declared where they live, in der.h and x509.h ----
+ * Repeated here for the callers that include only this header (the CLI's identity command, the
+ * identity tests); every file that includes both (der.c, x509.c) makes the compiler check that
+ * the two declarations agree. See der.h and x509.h for what they do.
  */
 size_t mtlsauthz__der_cert_len(const unsigned char *p, size_t avail);
-
-/* ---- the OpenSSL extractor (x509.c) ---- */
-
-/*
- * Builds an identity from `count` DER certificates, leaf first, each exactly one certificate
- * of at most MTLSAUTHZ__MAX_CERT_BYTES. The caller has checked count (1..MAX_CHAIN) and the
- * total size. Errors as mtlsauthz_identity_from_der().
- */
 int mtlsauthz__x509_from_der_certs(mtlsauthz_identity **out, const unsigned char *const *certs,
                                    const size_t *lens, size_t count, mtlsauthz_error *err);
-
-/* The PEM half of mtlsauthz_identity_from_pem(); the caller has checked the arguments and the
- * total size. */
-int mtlsauthz__x509_from_pem(mtlsauthz_identity **out, const char *pem, size_t pem_len,
-                             mtlsauthz_error *err);
 
 #endif

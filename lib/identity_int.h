@@ -1,6 +1,8 @@
 /*
- * The identity's internal layout, read by the policy engine. Built only by identity.c
- * (and, later, the fast DER path), which guarantees the invariants below.
+ * The identity's internal layout, read by the policy engine, and the names the identity gives
+ * extended key usages, which the policy compiler uses too. Built only by the identity builder
+ * (identity_build.c), which every extractor feeds and which guarantees the invariants below
+ * (docs/internals.md, "Invariants of the identity side").
  */
 #ifndef MTLSAUTHZ_IDENTITY_INT_H
 #define MTLSAUTHZ_IDENTITY_INT_H
@@ -32,5 +34,24 @@ struct mtlsauthz_identity {
     size_t chain_len;
     void *storage; /* implementation-defined backing memory */
 };
+
+/*
+ * The well-known extended key usages (RFC 5280 §4.2.1.12) and the names an identity gives
+ * them: the one table both sides read (identity_build.c). The builder stores an EKU whose OID
+ * is here under its name and any other as its dotted OID; the policy compiler accepts a name
+ * or an OID from here and compiles both to the name, so a policy names a purpose exactly as an
+ * identity reports it.
+ */
+typedef struct mtlsauthz__eku {
+    const char *name; /* "clientAuth": OpenSSL's short name */
+    const char *oid;  /* "1.3.6.1.5.5.7.3.2" */
+} mtlsauthz__eku;
+
+/* The whole table (*count entries), for tests and documentation. */
+const mtlsauthz__eku *mtlsauthz__eku_table(size_t *count);
+/* The entry whose dotted OID is exactly `len` bytes of `dotted`, or NULL. */
+const mtlsauthz__eku *mtlsauthz__eku_by_oid(const char *dotted, size_t len);
+/* The entry whose name is exactly `len` bytes of `name` (case-sensitive), or NULL. */
+const mtlsauthz__eku *mtlsauthz__eku_by_name(const char *name, size_t len);
 
 #endif

@@ -31,6 +31,12 @@ typedef struct mtlsauthz__str {
     size_t len;
 } mtlsauthz__str;
 
+/* Whether `a` holds exactly the `len` bytes at `s`. */
+static inline int mtlsauthz__str_eq(const mtlsauthz__str *a, const char *s, size_t len)
+{
+    return a->len == len && memcmp(a->ptr, s, len) == 0;
+}
+
 /* ---- errors (error.c) ---- */
 
 /*

@@ -1,6 +1,7 @@
 /*
- * The compiled policy (compile.c), its lookup index (index.c) and the per-connection peer
- * (decide.c). Read by lint.c and explain.c. Not installed.
+ * The compiled policy (compile.c), its lookup index (index.c), the per-connection peer
+ * (peer.c) and the per-request decision (decide.c). Read by lint.c and explain.c. Not
+ * installed.
  *
  * Everything here is immutable once mtlsauthz__policy_compile() returns, except `refs`.
  * Indices are file order: principals[i] is the i-th principal in the YAML, rules[j] the j-th
@@ -151,30 +152,6 @@ int mtlsauthz__cidr_contains(const mtlsauthz__cidr *c, const unsigned char *addr
 
 /* ---- index.c ---- */
 
-/* Seeded 64-bit hash of `len` bytes (not cryptographic; keyed against hash flooding). */
-uint64_t mtlsauthz__hash(const uint64_t seed[2], const void *p, size_t len);
-/* Fills seed with random bytes (getrandom, else /dev/urandom, else a weak fallback). */
-void mtlsauthz__seed(uint64_t seed[2]);
-
-/* A string -> unsigned map (open addressing) used while compiling (names, ids). */
-typedef struct mtlsauthz__strmap {
-    struct mtlsauthz__strmap_slot *slots;
-    size_t cap; /* power of two, or 0 */
-    size_t count;
-    const uint64_t *seed;
-} mtlsauthz__strmap;
-
-void mtlsauthz__strmap_init(mtlsauthz__strmap *m, const uint64_t seed[2]);
-void mtlsauthz__strmap_free(mtlsauthz__strmap *m);
-/* Makes room for `n` entries up front (no rehashing while they go in). 0 or ENOMEM. */
-int mtlsauthz__strmap_reserve(mtlsauthz__strmap *m, size_t n);
-/* Looks `s` up; if absent, inserts it with `value` (the string is borrowed, not copied).
- * Returns 1 and sets *found to the existing value if present, 0 if inserted, or ENOMEM. */
-int mtlsauthz__strmap_put(mtlsauthz__strmap *m, const char *s, size_t len, unsigned value,
-                          unsigned *found);
-/* 1 and *value if present, else 0. */
-int mtlsauthz__strmap_get(const mtlsauthz__strmap *m, const char *s, size_t len, unsigned *value);
-
 /* Builds p->index from the compiled principals. */
 int mtlsauthz__index_build(mtlsauthz_policy *p, mtlsauthz_error *err);
 void mtlsauthz__index_free(struct mtlsauthz__index *ix);
@@ -194,7 +171,7 @@ int mtlsauthz__index_candidates(const mtlsauthz_policy *p,
                                 const size_t counts[MTLSAUTHZ_FIELD_COUNT_],
                                 mtlsauthz__index_visit visit, void *ctx);
 
-/* ---- decide.c (used by explain.c) ---- */
+/* ---- peer.c: the per-connection phase (folding and matching are used by explain.c too) ---- */
 
 /* Identity values as the policy matches them: DNS names lowercased, email domains lowercased,
  * owned by the struct. */
@@ -261,6 +238,23 @@ typedef struct mtlsauthz__opslot {
     uint32_t n;
 } mtlsauthz__opslot;
 
+/* The slot holding the `len` bytes at `s` (hash h), or the empty slot where they would go.
+ * The table is never full (peer.c gives it at least twice as many slots as entries), so the
+ * probe ends. */
+static inline const mtlsauthz__opslot *mtlsauthz__op_find(const mtlsauthz__opslot *slots,
+                                                          size_t cap, uint64_t h, const char *s,
+                                                          size_t len)
+{
+    size_t mask = cap - 1, i = (size_t)h & mask;
+    for (;;) {
+        const mtlsauthz__opslot *slot = &slots[i];
+        if (slot->n == 0 || (slot->h == h && slot->len == len && memcmp(slot->s, s, len) == 0)) {
+            return slot;
+        }
+        i = (i + 1) & mask;
+    }
+}
+
 /* A candidate whose literal operation is in a slot, with what a decision needs of it. */
 typedef struct mtlsauthz__ophit {
     unsigned cand; /* index into peer->cands */
@@ -295,6 +289,21 @@ struct mtlsauthz_peer {
     size_t op_block_len;
     uint64_t seed[2]; /* the policy's hash seed, copied so a request reads only the peer */
 };
+
+/* ---- decide.c: the per-request phase, which makes no allocation ---- */
+
+/* Sets a decision to deny/error with nothing matched, before any work (fail closed). Field by
+ * field: cheaper than memset on the request path, and just as complete. */
+static inline void mtlsauthz__decision_reset(mtlsauthz_decision *d)
+{
+    d->allowed = 0;
+    d->reason = MTLSAUTHZ_REASON_ERROR;
+    d->rule = NULL;
+    d->dry_run_count = 0;
+    for (size_t i = 0; i < MTLSAUTHZ_DECISION_DRY_RUN_MAX; i++) {
+        d->dry_run[i] = NULL;
+    }
+}
 
 /* Outcome of one rule against one operation for a peer. */
 typedef enum mtlsauthz__rule_result {

@@ -1,11 +1,8 @@
 /*
- * The OpenSSL extractor: parses DER and PEM with OpenSSL and feeds the leaf's fields to the
- * identity builder (identity_build.h), and the public mtlsauthz_identity_from_x509().
- *
- * OpenSSL reports failures on its thread-local error queue. Every entry point here sets a mark
- * on entry and pops back to it on exit, so the library neither leaves errors behind in the
- * caller's thread nor discards ones the caller had queued; failures are reported through our
- * own mtlsauthz_error.
+ * The OpenSSL side of identity extraction (x509.h): decodes PEM to DER, and parses certificates
+ * with OpenSSL to feed the leaf's fields to the identity builder (identity_build.h). The DER
+ * walker (der.c) builds the same identities faster; identity.c runs this extractor whenever the
+ * walker falls back, and its answer, errors included, is the library's.
  */
 #include <stdio.h>
 #include <string.h>
@@ -18,9 +15,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "der.h"
 #include "identity_build.h"
-#include "mtlsauthz/openssl.h"
+#include "x509.h"
 
 /* Exactly `openssl x509 -noout -subject -nameopt RFC2253,-esc_msb`: RFC 2253 (RFC 4514)
  * escaping of specials and control characters (\00), but non-ASCII kept as UTF-8 so that
@@ -273,8 +269,8 @@ static int set_time(mtlsauthz__idb *b, mtlsauthz_field f, const ASN1_TIME *t, mt
                                    tm.tm_min, tm.tm_sec, err);
 }
 
-/* `der` is the leaf's own encoding when we have it (the fingerprint is of those bytes), or
- * NULL to hash OpenSSL's encoding of `x`. */
+/* `der` is the leaf's encoding: the bytes the caller gave, or i2d_X509() of the caller's X509,
+ * which is what X509_digest() would hash. */
 static int extract(mtlsauthz__idb *b, X509 *x, const unsigned char *der, size_t der_len,
                    mtlsauthz_error *err)
 {
@@ -298,11 +294,7 @@ static int extract(mtlsauthz__idb *b, X509 *x, const unsigned char *der, size_t 
     if (rc != 0) {
         return rc;
     }
-    if (der != NULL) {
-        ok = EVP_Digest(der, der_len, md, &md_len, EVP_sha256(), NULL);
-    } else {
-        ok = X509_digest(x, EVP_sha256(), md, &md_len);
-    }
+    ok = EVP_Digest(der, der_len, md, &md_len, EVP_sha256(), NULL);
     if (!ok || md_len != 32) {
         return mtlsauthz__error_set(err, MTLSAUTHZ_EINTERNAL, "cannot compute SHA-256");
     }
@@ -389,6 +381,97 @@ int mtlsauthz__x509_from_der_certs(mtlsauthz_identity **out, const unsigned char
     return rc;
 }
 
+/* ---- a caller's X509 ---- */
+
+static int from_x509(mtlsauthz_identity **out, X509 *leaf, const unsigned char *der, size_t der_len,
+                     size_t chain_len, mtlsauthz_error *err)
+{
+    mtlsauthz__idb b;
+    int rc;
+
+    mtlsauthz__idb_init(&b);
+    rc = extract(&b, leaf, der, der_len, err);
+    if (rc == 0) {
+        rc = mtlsauthz__idb_finish(out, &b, chain_len, err);
+    }
+    mtlsauthz__idb_free(&b);
+    return rc;
+}
+
+int mtlsauthz__x509_from_x509(mtlsauthz_identity **out, X509 *leaf, const unsigned char *der,
+                              size_t der_len, size_t chain_len, mtlsauthz_error *err)
+{
+    int rc;
+    ERR_set_mark();
+    rc = from_x509(out, leaf, der, der_len, chain_len, err);
+    ERR_pop_to_mark();
+    return rc;
+}
+
+static int leaf_der(unsigned char **der, size_t *der_len, size_t *chain_len, X509 *leaf,
+                    STACK_OF(X509) * chain, mtlsauthz_error *err)
+{
+    size_t count = 1;
+    int len;
+
+    if (chain != NULL && sk_X509_num(chain) > 0) {
+        X509 *first = sk_X509_value(chain, 0);
+        count = (size_t)sk_X509_num(chain);
+        /* OpenSSL's verified chain starts with the leaf; SSL_get_peer_cert_chain() on a
+         * server does not include it. */
+        if (first != leaf && X509_cmp(first, leaf) != 0) {
+            count++;
+        }
+    }
+    if (count > MTLSAUTHZ__MAX_CHAIN) {
+        return mtlsauthz__error_set(err, MTLSAUTHZ_ELIMIT, "chain longer than %u certificates",
+                                    MTLSAUTHZ__MAX_CHAIN);
+    }
+    /* One encoding, into memory OpenSSL allocates: encoding a certificate is most of what
+     * this entry point costs (docs/performance.md). */
+    len = i2d_X509(leaf, der);
+    if (len <= 0 || *der == NULL) {
+        OPENSSL_free(*der);
+        *der = NULL;
+        if (ERR_GET_REASON(ERR_peek_last_error()) == ERR_R_MALLOC_FAILURE) {
+            return mtlsauthz__error_set(err, MTLSAUTHZ_ENOMEM, "out of memory");
+        }
+        return mtlsauthz__error_set(err, MTLSAUTHZ_ECERT, "certificate does not encode");
+    }
+    if ((size_t)len > MTLSAUTHZ__MAX_CERT_BYTES) {
+        OPENSSL_free(*der);
+        *der = NULL;
+        return mtlsauthz__error_set(err, MTLSAUTHZ_ELIMIT, "certificate is larger than %u bytes",
+                                    MTLSAUTHZ__MAX_CERT_BYTES);
+    }
+    *der_len = (size_t)len;
+    *chain_len = count;
+    return 0;
+}
+
+int mtlsauthz__x509_leaf_der(unsigned char **der, size_t *der_len, size_t *chain_len, X509 *leaf,
+                             STACK_OF(X509) * chain, mtlsauthz_error *err)
+{
+    int rc;
+    *der = NULL;
+    *der_len = 0;
+    *chain_len = 0;
+    ERR_set_mark();
+    rc = leaf_der(der, der_len, chain_len, leaf, chain, err);
+    ERR_pop_to_mark();
+    return rc;
+}
+
+void mtlsauthz__x509_free_der(unsigned char *const *ders, size_t count)
+{
+    size_t i;
+    for (i = 0; i < count; i++) {
+        OPENSSL_free(ders[i]);
+    }
+}
+
+/* ---- PEM ---- */
+
 /* Copies a PEM label for an error message, keeping it to one printable line. */
 static void safe_label(char *out, size_t outsz, const char *name)
 {
@@ -399,11 +482,11 @@ static void safe_label(char *out, size_t outsz, const char *name)
     out[i] = '\0';
 }
 
-static int from_pem(mtlsauthz_identity **out, const char *pem, size_t pem_len, mtlsauthz_error *err)
+static int pem_to_der(unsigned char *blocks[MTLSAUTHZ__MAX_CHAIN],
+                      size_t lens[MTLSAUTHZ__MAX_CHAIN], size_t *count, const char *pem,
+                      size_t pem_len, mtlsauthz_error *err)
 {
-    unsigned char *blocks[MTLSAUTHZ__MAX_CHAIN];
-    size_t lens[MTLSAUTHZ__MAX_CHAIN];
-    size_t n = 0, i;
+    size_t n = 0;
     BIO *bio;
     int rc;
 
@@ -426,7 +509,7 @@ static int from_pem(mtlsauthz_identity **out, const char *pem, size_t pem_len, m
                 break;
             }
             rc = mtlsauthz__error_set(err, MTLSAUTHZ_ECERT, "PEM block %zu does not decode", n + 1);
-            goto out;
+            goto fail;
         }
         /* Only certificates: a key or any other block in a peer chain is a mistake we should
          * not paper over (RFC 7468 §5 names the certificate label). */
@@ -448,7 +531,7 @@ static int from_pem(mtlsauthz_identity **out, const char *pem, size_t pem_len, m
         OPENSSL_free(header);
         if (rc != 0) {
             OPENSSL_free(data);
-            goto out;
+            goto fail;
         }
         blocks[n] = data;
         lens[n] = (size_t)len;
@@ -456,84 +539,25 @@ static int from_pem(mtlsauthz_identity **out, const char *pem, size_t pem_len, m
     }
     if (n == 0) {
         rc = mtlsauthz__error_set(err, MTLSAUTHZ_ECERT, "no CERTIFICATE block in PEM input");
-        goto out;
+        goto fail;
     }
-    /* The DER walker (der.h) builds the same identity as the OpenSSL extractor without a
-     * d2i_X509() per block; whatever it does not take (a block with trailing bytes among
-     * them), the OpenSSL extractor decides, errors included. */
-    if (mtlsauthz__der_from_der_certs(out, (const unsigned char *const *)blocks, lens, n) == 0) {
-        rc = 0;
-        goto out;
-    }
-    rc = from_der_certs(out, (const unsigned char *const *)blocks, lens, n, err);
-out:
-    for (i = 0; i < n; i++) {
-        OPENSSL_free(blocks[i]);
-    }
+    BIO_free(bio);
+    *count = n;
+    return 0;
+fail:
+    mtlsauthz__x509_free_der(blocks, n);
     BIO_free(bio);
     return rc;
 }
 
-int mtlsauthz__x509_from_pem(mtlsauthz_identity **out, const char *pem, size_t pem_len,
-                             mtlsauthz_error *err)
+int mtlsauthz__x509_pem_to_der(unsigned char *blocks[MTLSAUTHZ__MAX_CHAIN],
+                               size_t lens[MTLSAUTHZ__MAX_CHAIN], size_t *count, const char *pem,
+                               size_t pem_len, mtlsauthz_error *err)
 {
     int rc;
+    *count = 0;
     ERR_set_mark();
-    rc = from_pem(out, pem, pem_len, err);
-    ERR_pop_to_mark();
-    return rc;
-}
-
-static int from_x509(mtlsauthz_identity **out, X509 *leaf, STACK_OF(X509) * chain,
-                     mtlsauthz_error *err)
-{
-    mtlsauthz__idb b;
-    size_t count = 1;
-    int len, rc;
-
-    if (chain != NULL && sk_X509_num(chain) > 0) {
-        X509 *first = sk_X509_value(chain, 0);
-        count = (size_t)sk_X509_num(chain);
-        /* OpenSSL's verified chain starts with the leaf; SSL_get_peer_cert_chain() on a
-         * server does not include it. */
-        if (first != leaf && X509_cmp(first, leaf) != 0) {
-            count++;
-        }
-    }
-    if (count > MTLSAUTHZ__MAX_CHAIN) {
-        return mtlsauthz__error_set(err, MTLSAUTHZ_ELIMIT, "chain longer than %u certificates",
-                                    MTLSAUTHZ__MAX_CHAIN);
-    }
-    len = i2d_X509(leaf, NULL);
-    if (len <= 0) {
-        return mtlsauthz__error_set(err, MTLSAUTHZ_ECERT, "certificate does not encode");
-    }
-    if ((size_t)len > MTLSAUTHZ__MAX_CERT_BYTES) {
-        return mtlsauthz__error_set(err, MTLSAUTHZ_ELIMIT, "certificate is larger than %u bytes",
-                                    MTLSAUTHZ__MAX_CERT_BYTES);
-    }
-    mtlsauthz__idb_init(&b);
-    rc = extract(&b, leaf, NULL, 0, err);
-    if (rc == 0) {
-        rc = mtlsauthz__idb_finish(out, &b, count, err);
-    }
-    mtlsauthz__idb_free(&b);
-    return rc;
-}
-
-int mtlsauthz_identity_from_x509(mtlsauthz_identity **out, X509 *leaf, STACK_OF(X509) * chain,
-                                 mtlsauthz_error *err)
-{
-    int rc;
-    if (out == NULL) {
-        return mtlsauthz__error_set(err, MTLSAUTHZ_EINVAL, "out is NULL");
-    }
-    *out = NULL;
-    if (leaf == NULL) {
-        return mtlsauthz__error_set(err, MTLSAUTHZ_EINVAL, "leaf is NULL");
-    }
-    ERR_set_mark();
-    rc = from_x509(out, leaf, chain, err);
+    rc = pem_to_der(blocks, lens, count, pem, pem_len, err);
     ERR_pop_to_mark();
     return rc;
 }

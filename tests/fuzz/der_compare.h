@@ -66,7 +66,7 @@ static inline const char *dc_check(const unsigned char *const *certs, const size
     int rw, ro;
 
     memset(&err, 0, sizeof(err));
-    rw = mtlsauthz__der_from_der_certs(&w, certs, lens, count);
+    rw = mtlsauthz__der_from_der_certs(&w, certs, lens, count, count);
     if (walker_ok != NULL) {
         *walker_ok = rw == 0;
     }

@@ -1,7 +1,8 @@
 /*
- * Decisions (lib/decide.c, lib/index.c): every selector key, every pattern form, captures,
- * deny-overrides, dry-run, rejected and missing identities, operation limits, reference
- * counting, and the per-connection/per-request split agreeing with the one-shot call.
+ * Decisions (lib/peer.c, lib/decide.c, lib/index.c): every selector key, every pattern form,
+ * captures, deny-overrides, dry-run, rejected and missing identities, operation limits,
+ * reference counting, and the per-connection/per-request split agreeing with the one-shot
+ * call.
  */
 #include <pthread.h>
 

@@ -46,7 +46,7 @@ static mtlsauthz_identity *walker_identity(const unsigned char *der, size_t len)
     const unsigned char *certs[1] = {der};
     size_t lens[1] = {len};
     mtlsauthz_identity *id = NULL;
-    cr_assert_eq(mtlsauthz__der_from_der_certs(&id, certs, lens, 1), 0);
+    cr_assert_eq(mtlsauthz__der_from_der_certs(&id, certs, lens, 1, 1), 0);
     cr_assert(id != NULL);
     return id;
 }
@@ -350,10 +350,20 @@ Test(der, chains_match_openssl)
     cr_assert(ok);
     cr_assert(dc_check(certs, lens, 2, &ok) == NULL);
     cr_assert(ok);
-    cr_assert_eq(mtlsauthz__der_from_der_certs(&id, certs, lens, 3), 0);
+    cr_assert_eq(mtlsauthz__der_from_der_certs(&id, certs, lens, 3, 3), 0);
     cr_assert_eq(mtlsauthz_identity_chain_length(id), 3);
     ASSERT_VALUE(id, MTLSAUTHZ_FIELD_SPIFFE_ID, 0, "spiffe://prod.example.com/ci/builder");
     mtlsauthz_identity_free(id);
+    /* The leaf alone, of a chain of three (mtlsauthz_identity_from_x509()). */
+    cr_assert_eq(mtlsauthz__der_from_der_certs(&id, certs, lens, 1, 3), 0);
+    cr_assert_eq(mtlsauthz_identity_chain_length(id), 3);
+    mtlsauthz_identity_free(id);
+    /* A chain shorter than the certificates walked, or longer than the limit, falls back. */
+    cr_assert_eq(mtlsauthz__der_from_der_certs(&id, certs, lens, 3, 2), MTLSAUTHZ__DER_FALLBACK);
+    cr_assert_null(id);
+    cr_assert_eq(mtlsauthz__der_from_der_certs(&id, certs, lens, 1, MTLSAUTHZ__MAX_CHAIN + 1),
+                 MTLSAUTHZ__DER_FALLBACK);
+    cr_assert_null(id);
 
     /* A chain certificate that does not parse: the walker falls back, OpenSSL refuses. */
     lens[1] = int_len - 1;
@@ -378,14 +388,15 @@ Test(der, fallback_on_arguments)
     const unsigned char *many[MTLSAUTHZ__MAX_CHAIN + 1];
     size_t lens[MTLSAUTHZ__MAX_CHAIN + 1];
     mtlsauthz_identity *id = (mtlsauthz_identity *)&len;
-    cr_assert_eq(mtlsauthz__der_from_der_certs(NULL, certs, &len, 1), MTLSAUTHZ__DER_FALLBACK);
-    cr_assert_eq(mtlsauthz__der_from_der_certs(&id, certs, &len, 1), MTLSAUTHZ__DER_FALLBACK);
+    cr_assert_eq(mtlsauthz__der_from_der_certs(NULL, certs, &len, 1, 1), MTLSAUTHZ__DER_FALLBACK);
+    cr_assert_eq(mtlsauthz__der_from_der_certs(&id, certs, &len, 1, 1), MTLSAUTHZ__DER_FALLBACK);
     cr_assert(id == NULL, "*out is cleared on fallback");
-    cr_assert_eq(mtlsauthz__der_from_der_certs(&id, NULL, &len, 1), MTLSAUTHZ__DER_FALLBACK);
-    cr_assert_eq(mtlsauthz__der_from_der_certs(&id, certs, &len, 0), MTLSAUTHZ__DER_FALLBACK);
+    cr_assert_eq(mtlsauthz__der_from_der_certs(&id, NULL, &len, 1, 1), MTLSAUTHZ__DER_FALLBACK);
+    cr_assert_eq(mtlsauthz__der_from_der_certs(&id, certs, &len, 0, 0), MTLSAUTHZ__DER_FALLBACK);
     memset(lens, 0, sizeof(lens));
     memset(many, 0, sizeof(many));
-    cr_assert_eq(mtlsauthz__der_from_der_certs(&id, many, lens, MTLSAUTHZ__MAX_CHAIN + 1),
+    cr_assert_eq(mtlsauthz__der_from_der_certs(&id, many, lens, MTLSAUTHZ__MAX_CHAIN + 1,
+                                               MTLSAUTHZ__MAX_CHAIN + 1),
                  MTLSAUTHZ__DER_FALLBACK);
 }
 

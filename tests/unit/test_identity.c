@@ -408,7 +408,7 @@ Test(identity, dn_attribute_names_from_both_extractors)
     mtlsauthz_error err = {0, ""};
     X509 *x = d2i_X509(NULL, &p, (long)len);
     cr_assert_not_null(x);
-    cr_assert_eq(mtlsauthz__der_from_der_certs(&walker, certs, &len, 1), 0,
+    cr_assert_eq(mtlsauthz__der_from_der_certs(&walker, certs, &len, 1, 1), 0,
                  "the DER walker must read this certificate itself");
     cr_assert_eq(mtlsauthz__x509_from_der_certs(&openssl, certs, &len, 1, &err), 0, "%s",
                  err.message);

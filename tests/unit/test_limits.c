@@ -207,6 +207,18 @@ Test(limits, real_certificate_over_max_cert_bytes)
     ph_assert_contains(err.message, "certificate 2 is larger than 65536 bytes");
     cr_assert_null(id);
     free(chain);
+
+    /* The same certificate as an X509 a TLS stack parsed: refused by its encoded size. */
+    {
+        const unsigned char *p = big;
+        X509 *x = d2i_X509(NULL, &p, (long)len);
+        cr_assert_not_null(x);
+        cr_assert_eq(mtlsauthz_identity_from_x509(&id, x, NULL, &err), MTLSAUTHZ_ELIMIT, "%s",
+                     err.message);
+        ph_assert_contains(err.message, "certificate is larger than 65536 bytes");
+        cr_assert_null(id);
+        X509_free(x);
+    }
     OPENSSL_free(big);
     OPENSSL_free(small);
 }
