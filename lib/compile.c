@@ -289,35 +289,6 @@ static const char *check_sha256(const char *s)
     return NULL;
 }
 
-/* A dotted OID: at least two arcs, first 0..2, decimal arcs without leading zeros. */
-static int is_dotted_oid(const char *s)
-{
-    size_t arcs = 0;
-    const char *q = s;
-    if (!(s[0] >= '0' && s[0] <= '2') || s[1] != '.') {
-        return 0;
-    }
-    while (*q != '\0') {
-        const char *start = q;
-        while (*q >= '0' && *q <= '9') {
-            q++;
-        }
-        if (q == start || (q - start > 1 && *start == '0') || q - start > 20) {
-            return 0;
-        }
-        arcs++;
-        if (*q == '.') {
-            q++;
-            if (*q == '\0') {
-                return 0;
-            }
-        } else if (*q != '\0') {
-            return 0;
-        }
-    }
-    return arcs >= 2;
-}
-
 /* Returns the canonical EKU value (the name identity extraction gives, from the one EKU
  * table in identity_int.h), or NULL. */
 static const char *canonical_eku(const char *s)
@@ -329,7 +300,7 @@ static const char *canonical_eku(const char *s)
     if (known != NULL) {
         return known->name;
     }
-    return is_dotted_oid(s) ? s : NULL;
+    return mtlsauthz__eku_is_oid(s, strlen(s)) ? s : NULL;
 }
 
 /* `ip`: a v4 or v6 address, optionally with "/prefix". Host bits must be zero, so a typo like

@@ -85,6 +85,31 @@ const mtlsauthz__eku *mtlsauthz__eku_by_name(const char *name, size_t len)
     return NULL;
 }
 
+int mtlsauthz__eku_is_oid(const char *s, size_t len)
+{
+    size_t i = 0, arcs = 0;
+    if (s == NULL || len < 3 || s[0] < '0' || s[0] > '2' || s[1] != '.') {
+        return 0;
+    }
+    while (i < len) {
+        size_t start = i;
+        while (i < len && s[i] >= '0' && s[i] <= '9') {
+            i++;
+        }
+        if (i == start || (i - start > 1 && s[start] == '0') || i - start > 20) {
+            return 0;
+        }
+        arcs++;
+        if (i < len) {
+            if (s[i] != '.' || i + 1 == len) {
+                return 0;
+            }
+            i++;
+        }
+    }
+    return arcs >= 2;
+}
+
 /* ---- the builder ---- */
 
 void mtlsauthz__idb_init(mtlsauthz__idb *b)

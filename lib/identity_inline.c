@@ -183,56 +183,12 @@ static int parse_ip(unsigned char raw[16], size_t *raw_len, const mtlsauthz__str
     return 0;
 }
 
-/*
- * The EKU names a policy's `eku` accepts (compile.c), with the OIDs the builder turns back into
- * those names (RFC 5280 §4.2.1.12). anyExtendedKeyUsage has no name there either: it is not a
- * wildcard, and is written as its OID.
- */
-static const struct {
-    const char *name;
-    const char *oid;
-} eku_names[] = {
-    {"serverAuth", "1.3.6.1.5.5.7.3.1"},   {"clientAuth", "1.3.6.1.5.5.7.3.2"},
-    {"codeSigning", "1.3.6.1.5.5.7.3.3"},  {"emailProtection", "1.3.6.1.5.5.7.3.4"},
-    {"timeStamping", "1.3.6.1.5.5.7.3.8"}, {"OCSPSigning", "1.3.6.1.5.5.7.3.9"},
-};
-
-/* A dotted OID as OBJ_obj2txt() prints one and a policy may write one: at least two arcs, the
- * first 0 to 2 (X.660), decimal arcs without leading zeros. */
-static int is_dotted_oid(const char *s, size_t len)
-{
-    size_t i = 0, arcs = 0;
-    if (len < 3 || s[0] < '0' || s[0] > '2' || s[1] != '.') {
-        return 0;
-    }
-    while (i < len) {
-        size_t start = i;
-        while (i < len && s[i] >= '0' && s[i] <= '9') {
-            i++;
-        }
-        if (i == start || (i - start > 1 && s[start] == '0') || i - start > 20) {
-            return 0;
-        }
-        arcs++;
-        if (i < len) {
-            if (s[i] != '.' || i + 1 == len) {
-                return 0;
-            }
-            i++;
-        }
-    }
-    return arcs >= 2;
-}
-
-/* The dotted OID of an EKU as a policy spells it, or NULL. */
+/* The dotted OID of an EKU as a policy spells it (a name from the one EKU table, identity_int.h),
+ * or NULL. */
 static const char *eku_oid(const mtlsauthz__str *v)
 {
-    for (size_t i = 0; i < MTLSAUTHZ__ARRAY_LEN(eku_names); i++) {
-        if (strlen(eku_names[i].name) == v->len && memcmp(eku_names[i].name, v->ptr, v->len) == 0) {
-            return eku_names[i].oid;
-        }
-    }
-    return NULL;
+    const mtlsauthz__eku *known = mtlsauthz__eku_by_name(v->ptr, v->len);
+    return known != NULL ? known->oid : NULL;
 }
 
 static int has_spiffe_scheme(const mtlsauthz__str *v)
@@ -282,7 +238,7 @@ static int check(const mtlsauthz__inline_identity *in, mtlsauthz_error *err)
     }
     for (i = 0; i < in->eku.n; i++) {
         const mtlsauthz__str *v = &in->eku.v[i];
-        if (eku_oid(v) == NULL && !is_dotted_oid(v->ptr, v->len)) {
+        if (eku_oid(v) == NULL && !mtlsauthz__eku_is_oid(v->ptr, v->len)) {
             return bad_value(err, "eku", v,
                              "is not a known extended key usage (clientAuth, serverAuth, "
                              "codeSigning, emailProtection, timeStamping, OCSPSigning) or a "

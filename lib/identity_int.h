@@ -53,5 +53,9 @@ const mtlsauthz__eku *mtlsauthz__eku_table(size_t *count);
 const mtlsauthz__eku *mtlsauthz__eku_by_oid(const char *dotted, size_t len);
 /* The entry whose name is exactly `len` bytes of `name` (case-sensitive), or NULL. */
 const mtlsauthz__eku *mtlsauthz__eku_by_name(const char *name, size_t len);
+/* 1 if `len` bytes of `s` are a dotted OID as OBJ_obj2txt() prints one and a policy may write
+ * one: at least two arcs, the first 0 to 2 (X.660), decimal arcs of at most 20 digits without
+ * leading zeros. */
+int mtlsauthz__eku_is_oid(const char *s, size_t len);
 
 #endif
