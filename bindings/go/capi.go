@@ -319,10 +319,13 @@ func fillDecision(d *Decision, cd *C.mtlsauthz_decision, names *nameCache) {
 	}
 }
 
-// cHTTPOperation is mtlsauthz_http_operation(). The buffer is sized for the worst case
-// (method + SP + target + NUL), which the result never exceeds.
-func cHTTPOperation(method, target string) (string, error) {
-	buf := make([]byte, len(method)+len(target)+2)
+// cHTTPOperation is mtlsauthz_http_operation() into buf when it holds the worst case
+// (method + SP + target + NUL), which the result never exceeds, else into a new buffer. The
+// result points into that buffer.
+func cHTTPOperation(buf []byte, method, target string) (string, error) {
+	if n := len(method) + len(target) + 2; n > len(buf) {
+		buf = make([]byte, n)
+	}
 	out := (*C.char)(unsafe.Pointer(&buf[0]))
 	r := C.gomtlsauthz_http_operation(out, C.size_t(len(buf)), method, target, nil)
 	if r.rc != 0 {
