@@ -1,16 +1,11 @@
 package mtlsauthz
 
 import (
-	"bufio"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"reflect"
 	"regexp"
 	"strings"
@@ -90,36 +85,6 @@ func contractCert(t testing.TB, name string) tls.Certificate {
 		return mintNulCN(t)
 	}
 	return keyPair(t, name)
-}
-
-// rawResponse is a response to one request sent with the exact target given.
-type rawResponse struct {
-	status int
-	header http.Header
-	body   string
-}
-
-// rawDo sends method and target as written over a new mTLS connection (nil cert: none), and
-// reads the response as a response to that method (a HEAD's has no body).
-func rawDo(t testing.TB, srv *httptest.Server, cert *tls.Certificate, method, target string) rawResponse {
-	t.Helper()
-	conn, err := tls.Dial("tcp", srv.Listener.Addr().String(), clientTLS(t, cert))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
-		method, target)
-	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: method})
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, target, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, target, err)
-	}
-	return rawResponse{resp.StatusCode, resp.Header, string(b)}
 }
 
 // TestHTTPContract runs every case of the shared fixture over real mutual TLS and checks the
