@@ -196,6 +196,48 @@ func cIdentityRejected(id *C.mtlsauthz_identity) string {
 	return C.GoString(r)
 }
 
+// cIdentityField is the first value of field (mtlsauthz_identity_get), copied; ok is false
+// when the identity holds none.
+func cIdentityField(id *C.mtlsauthz_identity, field C.mtlsauthz_field) (v string, ok bool) {
+	if C.mtlsauthz_identity_count(id, field) == 0 {
+		return "", false
+	}
+	var p *C.char
+	var n C.size_t
+	if C.mtlsauthz_identity_get(&p, &n, id, field, 0) != 0 {
+		return "", false
+	}
+	return C.GoStringN(p, C.int(n)), true
+}
+
+// The identity fields of a decision-log record (docs/http.md).
+const (
+	fieldSubjectDN = C.MTLSAUTHZ_FIELD_SUBJECT_DN
+	fieldIssuerDN  = C.MTLSAUTHZ_FIELD_ISSUER_DN
+	fieldSerial    = C.MTLSAUTHZ_FIELD_SERIAL
+	fieldSHA256    = C.MTLSAUTHZ_FIELD_SHA256
+	fieldSPIFFEID  = C.MTLSAUTHZ_FIELD_SPIFFE_ID
+)
+
+// The library's error codes (MTLSAUTHZ_ERRNO_MAP in include/mtlsauthz/error.h), for the
+// ErrorCode sentinels; codeLast is one below the lowest.
+const (
+	codeInvalid   = C.MTLSAUTHZ_EINVAL
+	codeNoMemory  = C.MTLSAUTHZ_ENOMEM
+	codeCert      = C.MTLSAUTHZ_ECERT
+	codePolicy    = C.MTLSAUTHZ_EPOLICY
+	codeIO        = C.MTLSAUTHZ_EIO
+	codeLimit     = C.MTLSAUTHZ_ELIMIT
+	codeOperation = C.MTLSAUTHZ_EOPERATION
+	codeVersion   = C.MTLSAUTHZ_EVERSION
+	codeInternal  = C.MTLSAUTHZ_EINTERNAL
+	codeLast      = C.MTLSAUTHZ_ERRNO_LAST_
+)
+
+// errName is mtlsauthz_errname(); errDescription is mtlsauthz_strerror().
+func errName(code int) string        { return C.GoString(C.mtlsauthz_errname(C.int(code))) }
+func errDescription(code int) string { return C.GoString(C.mtlsauthz_strerror(C.int(code))) }
+
 // cIdentityJSON is mtlsauthz_identity_to_json().
 func cIdentityJSON(id *C.mtlsauthz_identity) (string, error) {
 	var out *C.char
@@ -277,10 +319,13 @@ func fillDecision(d *Decision, cd *C.mtlsauthz_decision, names *nameCache) {
 	}
 }
 
-// cHTTPOperation is mtlsauthz_http_operation(). The buffer is sized for the worst case
-// (method + SP + target + NUL), which the result never exceeds.
-func cHTTPOperation(method, target string) (string, error) {
-	buf := make([]byte, len(method)+len(target)+2)
+// cHTTPOperation is mtlsauthz_http_operation() into buf when it holds the worst case
+// (method + SP + target + NUL), which the result never exceeds, else into a new buffer. The
+// result points into that buffer.
+func cHTTPOperation(buf []byte, method, target string) (string, error) {
+	if n := len(method) + len(target) + 2; n > len(buf) {
+		buf = make([]byte, n)
+	}
 	out := (*C.char)(unsafe.Pointer(&buf[0]))
 	r := C.gomtlsauthz_http_operation(out, C.size_t(len(buf)), method, target, nil)
 	if r.rc != 0 {

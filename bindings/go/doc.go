@@ -10,8 +10,14 @@
 //	r := chi.NewRouter()
 //	r.Use(mtlsauthz.Middleware(p))
 //
-// For hot reload, keep the policy in a Store and use StoreMiddleware; to refuse the TLS
-// handshake itself, set tls.Config.VerifyConnection to VerifyConnection(store, "connect").
+// The middleware keeps the HTTP contract of docs/http.md (the answers, the decision log
+// written through log/slog with WithLogger); handlers find the decision and the identity
+// with FromContext, and WithDecisionHook sees every decision (the mtlsauthzprom module
+// counts them for Prometheus).
+//
+// For hot reload, keep the policy in a Store and use StoreMiddleware, with Store.WatchFile
+// (Kubernetes ConfigMap updates included) or Store.WatchSIGHUP; to refuse the TLS handshake
+// itself, set tls.Config.VerifyConnection to VerifyConnection(store, "connect").
 //
 // Identities come only from tls.ConnectionState.VerifiedChains[0], never from
 // PeerCertificates. The per-connection work (reading the certificate and resolving it

@@ -1,7 +1,8 @@
 # The Go binding (bindings/go/README.md): `make check-go` builds the C library, then checks gofmt, vets and
-# tests bindings/go and examples/chi against this tree's build through its uninstalled
-# pkg-config file. Needs Go >= 1.21 on PATH (or GO=...) and the Go module proxy for Chi
-# (tests and the example only). Included from the top Makefile, which defines B and `all`
+# tests bindings/go, its metrics module bindings/go/mtlsauthzprom and examples/chi against this
+# tree's build through its uninstalled pkg-config file. Needs Go >= 1.23 on PATH (or GO=...;
+# the binding itself needs 1.21, the Prometheus client 1.23) and the Go module proxy for Chi
+# and the Prometheus client (tests, metrics and the example only). Included from the top Makefile, which defines B and `all`
 # (and TEST_CERTS, the certificates of `make check`, which the Go tests reuse).
 
 GO ?= go
@@ -37,11 +38,15 @@ check-go: all $(GO_TEST_CERTS)/.stamp
 	    if [ -n "$$unformatted" ]; then echo "check-go: not gofmt'd: $$unformatted" >&2; exit 1; fi
 	cd bindings/go && $(GO_ENV) $(GO) vet ./...
 	cd bindings/go && $(GO_ENV) $(GO) test $(GO_TEST_FLAGS) ./...
+	cd bindings/go/mtlsauthzprom && $(GO_ENV) $(GO) vet ./...
+	cd bindings/go/mtlsauthzprom && $(GO_ENV) $(GO) test $(GO_TEST_FLAGS) ./...
 	cd examples/chi && $(GO_ENV) $(GO) vet ./...
 	cd examples/chi && $(GO_ENV) $(GO) build -o $(GO_BUILD_DIR)/bin/chi-example .
 	cd examples/chi && $(GO_ENV) $(GO) test $(GO_TEST_FLAGS) ./...
 
 # The Go benchmarks, never part of check: Authorize with a cached identity, the library's
-# decision alone, one empty cgo call, the middleware, and requests over mTLS.
+# decision alone, one empty cgo call, the middleware, and requests over mTLS; then the cost
+# of counting (mtlsauthzprom: Observe, and the middleware without and with the collector).
 bench-go: all $(GO_TEST_CERTS)/.stamp
 	cd bindings/go && $(GO_ENV) $(GO) test -run '^$$' -bench . -benchmem -count 5 ./...
+	cd bindings/go/mtlsauthzprom && $(GO_ENV) $(GO) test -run '^$$' -bench . -benchmem -count 5 ./...

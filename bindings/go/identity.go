@@ -19,6 +19,15 @@ type Identity struct {
 	// peers is a small copy-on-write list, read without locks on every decision.
 	peers atomic.Pointer[[]peerEntry]
 	leaf  *x509.Certificate
+	// names is what the library read for the decision log, copied on first use.
+	names atomic.Pointer[identityNames]
+}
+
+// identityNames are an identity's fields in the decision log (docs/http.md), as the library
+// prints them; hasSPIFFE is false when the leaf is not an X.509-SVID.
+type identityNames struct {
+	subject, issuer, serial, sha256, spiffeID string
+	hasSPIFFE                                 bool
 }
 
 // peer is the library's identity resolved against one policy (mtlsauthz_peer). It holds a C
@@ -102,6 +111,46 @@ func (id *Identity) JSON() (string, error) {
 		return "", ErrClosed
 	}
 	return cIdentityJSON(id.c)
+}
+
+// SubjectDN is the leaf's subject DN as the library prints it: RFC 2253, the string that
+// `dn:` patterns match (docs/policy.md). It is not crypto/x509's pkix.Name.String(), which
+// orders and spells attributes its own way. "" once the identity is closed.
+func (id *Identity) SubjectDN() string { return id.fields().subject }
+
+// IssuerDN is the leaf's issuer DN, in the same form as SubjectDN.
+func (id *Identity) IssuerDN() string { return id.fields().issuer }
+
+// Serial is the leaf's serial number in lowercase hex, as `serial:` patterns match it.
+func (id *Identity) Serial() string { return id.fields().serial }
+
+// SHA256 is the SHA-256 fingerprint of the leaf's DER, in lowercase hex.
+func (id *Identity) SHA256() string { return id.fields().sha256 }
+
+// SPIFFEID is the leaf's SPIFFE ID, or "" when the leaf is not a valid X.509-SVID.
+func (id *Identity) SPIFFEID() string { return id.fields().spiffeID }
+
+// fields reads the logged fields once; a closed identity has none (and caches nothing).
+func (id *Identity) fields() *identityNames {
+	if n := id.names.Load(); n != nil {
+		return n
+	}
+	id.mu.Lock()
+	defer id.mu.Unlock()
+	if n := id.names.Load(); n != nil {
+		return n
+	}
+	if id.c == nil {
+		return &identityNames{}
+	}
+	n := &identityNames{}
+	n.subject, _ = cIdentityField(id.c, fieldSubjectDN)
+	n.issuer, _ = cIdentityField(id.c, fieldIssuerDN)
+	n.serial, _ = cIdentityField(id.c, fieldSerial)
+	n.sha256, _ = cIdentityField(id.c, fieldSHA256)
+	n.spiffeID, n.hasSPIFFE = cIdentityField(id.c, fieldSPIFFEID)
+	id.names.Store(n)
+	return n
 }
 
 // Close frees the identity's C memory. It is idempotent and safe while other goroutines use

@@ -315,9 +315,16 @@ func do(t testing.TB, c *http.Client, method, url string) result {
 	return result{resp.StatusCode, string(b)}
 }
 
-// raw sends one request with the exact request target given (no client-side URL cleaning or
-// re-encoding) over a new mTLS connection.
-func raw(t testing.TB, srv *httptest.Server, cert *tls.Certificate, method, target string) result {
+// rawResponse is a response to one request sent with the exact target given.
+type rawResponse struct {
+	status int
+	header http.Header
+	body   string
+}
+
+// rawDo sends method and target as written over a new mTLS connection (nil cert: none), and
+// reads the response as a response to that method (a HEAD's has no body).
+func rawDo(t testing.TB, srv *httptest.Server, cert *tls.Certificate, method, target string) rawResponse {
 	t.Helper()
 	conn, err := tls.Dial("tcp", srv.Listener.Addr().String(), clientTLS(t, cert))
 	if err != nil {
@@ -326,13 +333,24 @@ func raw(t testing.TB, srv *httptest.Server, cert *tls.Certificate, method, targ
 	defer conn.Close()
 	fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
 		method, target)
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: method})
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, target, err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return result{resp.StatusCode, string(b)}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, target, err)
+	}
+	return rawResponse{resp.StatusCode, resp.Header, string(b)}
+}
+
+// raw sends one request with the exact request target given (no client-side URL cleaning or
+// re-encoding) over a new mTLS connection.
+func raw(t testing.TB, srv *httptest.Server, cert *tls.Certificate, method, target string) result {
+	t.Helper()
+	r := rawDo(t, srv, cert, method, target)
+	return result{r.status, r.body}
 }
 
 // refusal decodes a JSON refusal body, keeping "rule" as a raw value so null is visible.

@@ -4,21 +4,23 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 )
 
 // HTTPOperation is the library's canonical operation for an HTTP request
 // (mtlsauthz_http_operation): "METHOD SP path" from the method and the raw request target,
 // with the query stripped, the path percent-decoded and a single trailing slash removed. It
-// refuses (an *Error) a target whose decoded path has an encoded "/", a dot or empty segment,
-// a NUL or control byte, or that is not in origin form ("/..."), so that a router and the
-// policy can never disagree about the path.
+// refuses (an *Error, errors.Is ErrOperation) a target whose decoded path has an encoded "/",
+// a dot or empty segment, a NUL or control byte, or that is not in origin form ("/..."), so
+// that a router and the policy can never disagree about the path.
 func HTTPOperation(method, target string) (string, error) {
-	return cHTTPOperation(method, target)
+	return cHTTPOperation(nil, method, target)
 }
 
 // RequestOperation is the default operation of a request: HTTPOperation(r.Method,
@@ -38,25 +40,41 @@ type config struct {
 	logger       *slog.Logger
 	dryRun       bool
 	cacheSize    int
+	hooks        []func(*http.Request, Decision)
 }
 
-// WithOperation replaces the default operation (RequestOperation). An error answers 400.
-// Operations from f may be named ones ("images:build"), so the policy need not declare
-// "protocol: http".
+// WithOperation replaces the default operation (RequestOperation). An error answers 400
+// (reason bad_target). Operations from f may be named ones ("images:build"), so the policy
+// need not declare "protocol: http".
 func WithOperation(f func(r *http.Request) (string, error)) Option {
 	return func(c *config) { c.operation, c.ownOperation = f, true }
 }
 
-// WithLogger logs every decision to l: allows at Info, refusals and denies at Warn, with the
-// operation, status, rule, reason, dry-run rules and the client certificate's subject. The
-// start-up warning about a policy without "protocol: http" goes to l too (else to
+// WithLogger writes the decision log to l: one record per decided request, with the keys of
+// docs/http.md ("The decision log"), denies and refusals at Warn, allows at Info, and allows
+// with a dry-run rule match at Warn. A record is built only when l is enabled for its level.
+// The start-up warning about a policy without "protocol: http" goes to l too (else to
 // slog.Default()).
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) { c.logger = l }
 }
 
-// WithDryRun makes the middleware log only: every request is passed on, and what would have
-// happened (status 400, 401 or 403) is logged with dry_run=true. Use it with WithLogger.
+// WithDecisionHook calls f for every decided request (401, 400, 403 and allow), before the
+// request is answered or passed on, with the request (FromContext works on its context) and
+// the decision. A request refused with 401 has reason no_identity, one refused with 400 has
+// reason bad_target and the refusal in Err. Hooks run in the order given, on the request's
+// goroutine: keep them fast (mtlsauthzprom's Collector.Observe counts without locks).
+func WithDecisionHook(f func(*http.Request, Decision)) Option {
+	return func(c *config) {
+		if f != nil {
+			c.hooks = append(c.hooks, f)
+		}
+	}
+}
+
+// WithDryRun makes the middleware log only: every request is passed on, and the decision
+// log says what enforcement would have done (decision and reason), with status null since
+// nothing was refused. Use it with WithLogger.
 func WithDryRun() Option {
 	return func(c *config) { c.dryRun = true }
 }
@@ -72,13 +90,17 @@ func WithIdentityCacheSize(n int) Option {
 }
 
 // Middleware authorizes every request with policy p, in the net/http and Chi middleware shape
-// (r.Use(mtlsauthz.Middleware(p))). For each request, in order:
+// (r.Use(mtlsauthz.Middleware(p))). It keeps the HTTP contract of docs/http.md: for each
+// request, in order,
 //
-//   - no verified client certificate (r.TLS.VerifiedChains is empty): 401;
-//   - the operation is refused (a raw target the library will not canonicalize): 400;
-//   - the policy denies (any error is a deny): 403, with {"error":"forbidden","rule":...,
-//     "reason":...};
-//   - otherwise the request goes to next.
+//   - no verified client certificate (r.TLS.VerifiedChains is empty): 401,
+//     {"error":"unauthorized","reason":"no_identity","rule":null};
+//   - the operation is refused (a raw target the library will not canonicalize): 400,
+//     {"error":"bad_request","reason":"bad_target","rule":null};
+//   - the policy denies (any error is a deny): 403, {"error":"forbidden","reason":...,
+//     "rule":...};
+//   - otherwise the request goes to next, whose handlers find the decision and the identity
+//     with FromContext(r.Context()).
 //
 // The identity is read once per TLS connection (cached by leaf certificate) and resolved
 // once per policy. The server's tls.Config must verify client certificates
@@ -137,120 +159,209 @@ func (c *config) checkProtocol(p *Policy, path string) {
 const protocolWarning = "mtlsauthz: the policy does not declare `protocol: http`; add it at the top level, " +
 	"so that an operation pattern no HTTP request can match is a load error (docs/policy.md)"
 
+// ReasonBadTarget is the reason of a request the middleware refused with 400 because the
+// library would not make an operation of its target (docs/http.md). No policy decision has
+// this reason: the policy is not consulted.
+const ReasonBadTarget = "bad_target"
+
 func (c *config) middleware(authorize func(*Identity, string) Decision) func(http.Handler) http.Handler {
 	cache := &identityCache{max: c.cacheSize}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			chain := verifiedChain(r.TLS)
-			if chain == nil {
-				c.refuse(w, r, next, http.StatusUnauthorized, "", nil,
-					response{Error: "unauthorized", Reason: ReasonNoIdentity},
-					slog.String("reason", ReasonNoIdentity))
+			st := &requestState{Context: r.Context()}
+			c.decide(st, r, cache, authorize)
+			r = r.WithContext(st)
+			for _, h := range c.hooks {
+				h(r, st.d)
+			}
+			if c.logger != nil {
+				c.log(r, st)
+			}
+			if st.status == 0 {
+				next.ServeHTTP(w, r)
 				return
 			}
-			leaf := chain[0]
-			op, err := c.operation(r)
-			if err != nil {
-				c.refuse(w, r, next, http.StatusBadRequest, "", leaf,
-					response{Error: "bad_request", Detail: err.Error()}, slog.String("error", err.Error()))
-				return
-			}
-			var d Decision
-			if id, err := cache.get(chain); err != nil {
-				d = denyError(err)
-			} else {
-				d = authorize(id, op)
-			}
-			if !d.Allowed {
-				var rule *string
-				if d.Rule != "" {
-					rule = &d.Rule
-				}
-				attrs := decisionAttrs(&d)
-				c.refuse(w, r, next, http.StatusForbidden, op, leaf,
-					response{Error: "forbidden", Rule: rule, Reason: d.Reason}, attrs...)
-				return
-			}
-			if c.logger != nil && c.logger.Enabled(r.Context(), slog.LevelInfo) {
-				c.log(r.Context(), slog.LevelInfo, r, http.StatusOK, op, leaf, decisionAttrs(&d))
-			}
-			next.ServeHTTP(w, r)
+			writeRefusal(w, st.status, &st.d)
 		})
 	}
 }
 
-// response is the JSON body of a refusal.
-type response struct {
-	Error  string  `json:"error"`
-	Rule   *string `json:"rule,omitempty"`
-	Reason string  `json:"reason,omitempty"`
-	Detail string  `json:"detail,omitempty"`
-}
-
-// MarshalJSON always writes "rule" for a 403 (null when no rule decided).
-func (b response) MarshalJSON() ([]byte, error) {
-	type plain response
-	if b.Error != "forbidden" {
-		return json.Marshal(plain(b))
+// decide fills st with the decision on r and the status to answer (0: pass it on), in the
+// order of docs/http.md: no identity, a refused target, the policy.
+func (c *config) decide(st *requestState, r *http.Request, cache *identityCache,
+	authorize func(*Identity, string) Decision) {
+	var opErr error
+	if c.ownOperation {
+		st.op, opErr = c.operation(r)
+	} else {
+		st.op, opErr = cHTTPOperation(st.opBuf[:], r.Method, r.RequestURI)
 	}
-	return json.Marshal(struct {
-		Error  string  `json:"error"`
-		Rule   *string `json:"rule"`
-		Reason string  `json:"reason"`
-	}{b.Error, b.Rule, b.Reason})
-}
-
-func (c *config) refuse(w http.ResponseWriter, r *http.Request, next http.Handler, status int,
-	op string, leaf *x509.Certificate, body response, attrs ...slog.Attr) {
-	if c.logger != nil {
-		c.log(r.Context(), slog.LevelWarn, r, status, op, leaf, attrs)
+	if opErr != nil {
+		st.op = ""
+	}
+	chain := verifiedChain(r.TLS)
+	if chain == nil {
+		st.d = Decision{Reason: ReasonNoIdentity}
+		st.status = http.StatusUnauthorized
+	} else {
+		// The identity of a refused target is read too, for the log, and cached for the
+		// connection as usual.
+		id, err := cache.get(chain)
+		st.id = id
+		switch {
+		case opErr != nil:
+			st.d = Decision{Reason: ReasonBadTarget, Err: opErr}
+			st.detail = refusalDetail(opErr)
+			st.status = http.StatusBadRequest
+		case err != nil:
+			st.d = denyError(err)
+			st.status = http.StatusForbidden
+		default:
+			st.d = authorize(id, st.op)
+			if !st.d.Allowed {
+				st.status = http.StatusForbidden
+			}
+		}
 	}
 	if c.dryRun {
-		next.ServeHTTP(w, r)
-		return
+		st.status = 0
 	}
-	buf, err := json.Marshal(body)
-	if err != nil {
-		buf = []byte(`{"error":"internal"}`)
+}
+
+// refusalDetail is the log's detail for a refused target: the library's own message, or the
+// WithOperation function's error.
+func refusalDetail(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return err.Error()
+}
+
+// The refusal bodies of docs/http.md ("Status codes and bodies"): three keys in this order,
+// and a newline. The 403 with a rule is built per request.
+var (
+	bodyUnauthorized     = []byte(`{"error":"unauthorized","reason":"no_identity","rule":null}` + "\n")
+	bodyBadRequest       = []byte(`{"error":"bad_request","reason":"bad_target","rule":null}` + "\n")
+	bodyForbiddenNoMatch = []byte(`{"error":"forbidden","reason":"no_match","rule":null}` + "\n")
+)
+
+func writeRefusal(w http.ResponseWriter, status int, d *Decision) {
+	var body []byte
+	switch {
+	case status == http.StatusUnauthorized:
+		body = bodyUnauthorized
+	case status == http.StatusBadRequest:
+		body = bodyBadRequest
+	case d.Reason == ReasonNoMatch && d.Rule == "":
+		body = bodyForbiddenNoMatch
+	default:
+		body = forbiddenBody(d.Reason, d.Rule)
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
-	_, _ = w.Write(append(buf, '\n'))
+	_, _ = w.Write(body)
 }
 
-func (c *config) log(ctx context.Context, level slog.Level, r *http.Request, status int, op string,
-	leaf *x509.Certificate, attrs []slog.Attr) {
-	all := make([]slog.Attr, 0, 8+len(attrs))
-	all = append(all,
-		slog.Bool("allowed", status == http.StatusOK),
-		slog.Int("status", status),
-		slog.String("method", r.Method),
-		slog.String("target", r.RequestURI),
-		slog.String("remote", r.RemoteAddr))
-	if op != "" {
-		all = append(all, slog.String("op", op))
+// forbiddenBody is the 403 body; rule "" is null. Strings are escaped as JSON requires and no
+// more (no HTML escaping), so every binding writes the same bytes for a rule id.
+func forbiddenBody(reason, rule string) []byte {
+	b := make([]byte, 0, 64+len(reason)+len(rule))
+	b = append(b, `{"error":"forbidden","reason":`...)
+	b = appendJSONString(b, reason)
+	b = append(b, `,"rule":`...)
+	if rule == "" {
+		b = append(b, "null"...)
+	} else {
+		b = appendJSONString(b, rule)
 	}
-	if leaf != nil {
-		all = append(all, slog.String("subject", leaf.Subject.String()))
-	}
-	if c.dryRun {
-		all = append(all, slog.Bool("dry_run", true))
-	}
-	all = append(all, attrs...)
-	c.logger.LogAttrs(ctx, level, "mtlsauthz", all...)
+	return append(b, "}\n"...)
 }
 
-func decisionAttrs(d *Decision) []slog.Attr {
-	attrs := []slog.Attr{slog.String("rule", d.Rule), slog.String("reason", d.Reason)}
+// appendJSONString appends s as a JSON string (RFC 8259 section 7): '"', '\\' and control
+// characters escaped, invalid UTF-8 replaced by U+FFFD.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b = append(b, '\\', byte(r))
+		case r < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[r>>4], hex[r&0xf])
+		default:
+			b = utf8.AppendRune(b, r)
+		}
+	}
+	return append(b, '"')
+}
+
+// log writes st's decision-log record (docs/http.md), when the logger is enabled for its
+// level; nothing is built otherwise.
+func (c *config) log(r *http.Request, st *requestState) {
+	level := slog.LevelInfo
+	if !st.d.Allowed || st.d.DryRunCount > 0 {
+		level = slog.LevelWarn
+	}
+	ctx := r.Context()
+	if !c.logger.Enabled(ctx, level) {
+		return
+	}
+	c.logger.LogAttrs(ctx, level, "mtlsauthz", decisionRecord(st, r.RemoteAddr)...)
+}
+
+// noDryRun is the dry_run of a decision without matches: an empty list, never null.
+var noDryRun = []string{}
+
+// decisionRecord is the decision-log record of docs/http.md, every key present, in its order.
+func decisionRecord(st *requestState, remote string) []slog.Attr {
+	d := &st.d
+	decision := "deny"
+	if d.Allowed {
+		decision = "allow"
+	}
+	dryRun := noDryRun
 	if len(d.DryRun) > 0 {
-		attrs = append(attrs, slog.Any("dry_run_rules", d.DryRun))
+		dryRun = d.DryRun
 	}
-	if d.Err != nil {
-		attrs = append(attrs, slog.String("error", d.Err.Error()))
+	var names identityNames
+	if st.id != nil {
+		names = *st.id.fields()
 	}
-	return attrs
+	return []slog.Attr{
+		slog.String("decision", decision),
+		slog.String("reason", d.Reason),
+		nullable("rule", d.Rule, d.Rule != ""),
+		slog.Any("dry_run", dryRun),
+		nullable("operation", st.op, st.op != ""),
+		nullableInt("status", st.status),
+		nullable("spiffe_id", names.spiffeID, names.hasSPIFFE),
+		nullable("subject", names.subject, st.id != nil),
+		nullable("issuer", names.issuer, st.id != nil),
+		nullable("serial", names.serial, st.id != nil),
+		nullable("sha256", names.sha256, st.id != nil),
+		slog.String("remote", remote),
+		nullable("detail", st.detail, d.Reason == ReasonBadTarget),
+	}
+}
+
+// nullable is key: v, or key: null when !ok (slog's JSON handler writes a nil any as null).
+func nullable(key, v string, ok bool) slog.Attr {
+	if !ok {
+		return slog.Any(key, nil)
+	}
+	return slog.String(key, v)
+}
+
+func nullableInt(key string, v int) slog.Attr {
+	if v == 0 {
+		return slog.Any(key, nil)
+	}
+	return slog.Int(key, v)
 }
 
 // identityCache maps a connection's verified leaf certificate to its Identity. crypto/tls

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // Store holds the current policy loaded from a file, for hot reload: Reload loads the file
@@ -17,23 +18,65 @@ import (
 type Store struct {
 	path string
 	cur  atomic.Pointer[Policy]
-	// mu serializes Reload and Close, and guards reloaded.
+	// mu serializes Reload and Close, and guards reloaded, observers and status.
 	mu     sync.Mutex
 	closed atomic.Bool
 	// reloaded are called, under mu, with the current policy when they are added and with
 	// each policy a Reload swaps in (StoreMiddleware's "protocol: http" check).
 	reloaded []func(*Policy)
+	// observers are called, under mu, after every Reload (OnReload).
+	observers []func(ReloadResult)
+	status    StoreStatus
+	// seen is the version of the file the last load read (WatchFile).
+	seen fileVersion
+}
+
+// StoreStatus describes a Store's policy in use and its reloads, for metrics
+// (mtlsauthzprom) and health checks.
+type StoreStatus struct {
+	// Rules is the number of rules in the policy in use (Policy.RuleCount).
+	Rules int
+	// LoadDuration is how long the policy in use took to load and compile.
+	LoadDuration time.Duration
+	// LoadedAt is when the policy in use finished loading (by NewStore or a Reload).
+	LoadedAt time.Time
+	// Reloads and ReloadFailures count the Reloads (by any trigger: a call, WatchSIGHUP,
+	// WatchFile) that swapped a new policy in, and those that kept the last good one.
+	Reloads, ReloadFailures uint64
+	// LastError is the error of the last Reload, nil when it succeeded.
+	LastError error
+}
+
+// ReloadResult is what OnReload's functions learn of one Reload.
+type ReloadResult struct {
+	// Err is nil when the new policy is in use, else the load error (the last good policy
+	// stays).
+	Err error
+	// Status is the store's status after the reload.
+	Status StoreStatus
 }
 
 // NewStore loads the policy file at path. The error is LoadPolicyFile's.
 func NewStore(path string) (*Store, error) {
+	seen := statVersion(path)
+	start := time.Now()
 	p, err := LoadPolicyFile(path)
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{path: path}
+	s := &Store{path: path, seen: seen}
 	s.cur.Store(p)
+	s.setLoaded(p, start)
 	return s, nil
+}
+
+// setLoaded records p, loaded from start until now, as the policy in use. Under mu, or before
+// the store is shared.
+func (s *Store) setLoaded(p *Policy, start time.Time) {
+	now := time.Now()
+	s.status.Rules = p.RuleCount()
+	s.status.LoadDuration = now.Sub(start)
+	s.status.LoadedAt = now
 }
 
 // Path is the policy file the store loads.
@@ -43,23 +86,55 @@ func (s *Store) Path() string { return s.path }
 // (and closed) by a Reload at any time; prefer s.Authorize, which retries on the new policy.
 func (s *Store) Policy() *Policy { return s.cur.Load() }
 
+// Status is the store's status: the policy in use and the reloads so far.
+func (s *Store) Status() StoreStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.status
+}
+
 // Reload loads the policy file again. On success the new policy replaces the current one,
 // which is closed; on failure the current policy stays, and the load error is returned.
+// Either way the functions given to OnReload are called, and the store's Status counts it.
 func (s *Store) Reload() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed.Load() {
 		return ErrClosed
 	}
+	// The version is taken before the load, so a change during it is seen by the next look.
+	s.seen = statVersion(s.path)
+	start := time.Now()
 	p, err := LoadPolicyFile(s.path)
 	if err != nil {
+		s.status.ReloadFailures++
+		s.status.LastError = err
+		s.notify(err)
 		return err
 	}
 	old := s.cur.Swap(p)
+	s.setLoaded(p, start)
+	s.status.Reloads++
+	s.status.LastError = nil
 	for _, f := range s.reloaded {
 		f(p)
 	}
+	s.notify(nil)
 	return old.Close()
+}
+
+func (s *Store) notify(err error) {
+	for _, f := range s.observers {
+		f(ReloadResult{Err: err, Status: s.status})
+	}
+}
+
+// OnReload calls f after every Reload, successful or not, whatever triggered it. f runs with
+// the store's reloads serialized: it must not call Reload or Close.
+func (s *Store) OnReload(f func(ReloadResult)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.observers = append(s.observers, f)
 }
 
 // onReload calls f with the current policy now and with each policy a later Reload swaps in.

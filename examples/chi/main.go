@@ -163,16 +163,17 @@ func serverTLS(dir string) (*tls.Config, error) {
 }
 
 // caller names the verified client, for the reply (the middleware has let only the builder
-// through to this handler).
+// through to this handler): its SPIFFE ID, else its subject DN as the policy's dn: patterns
+// see it, from the identity the middleware put on the request's context.
 func caller(r *http.Request) string {
-	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
+	_, id, ok := mtlsauthz.FromContext(r.Context())
+	if !ok || id == nil {
 		return ""
 	}
-	leaf := r.TLS.VerifiedChains[0][0]
-	for _, u := range leaf.URIs {
-		return u.String()
+	if s := id.SPIFFEID(); s != "" {
+		return s
 	}
-	return leaf.Subject.String()
+	return id.SubjectDN()
 }
 
 func reply(w http.ResponseWriter, v any) {

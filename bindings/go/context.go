@@ -1,0 +1,45 @@
+package mtlsauthz
+
+import "context"
+
+// requestState is the request's context once the middleware has decided: the parent context
+// with the decision and the identity on it. One allocation per request carries all of it,
+// the default operation's bytes included (opBuf), so the request path allocates the same
+// whether or not anything reads it.
+type requestState struct {
+	context.Context
+	d  Decision
+	id *Identity
+	// op is the canonical operation ("" when refused); detail the refusal's message.
+	op, detail string
+	// status is the HTTP status the middleware answered, 0 when it passed the request on.
+	status int
+	opBuf  [opBufSize]byte
+}
+
+// opBufSize holds the operation of most requests ("METHOD SP path"); longer ones get a
+// buffer of their own.
+const opBufSize = 64
+
+type stateKey struct{}
+
+func (s *requestState) Value(key any) any {
+	if _, ok := key.(stateKey); ok {
+		return s
+	}
+	return s.Context.Value(key)
+}
+
+// FromContext returns the decision the middleware made for this request and the client's
+// identity, from r.Context() in a handler behind Middleware or StoreMiddleware, or in a
+// decision hook (WithDecisionHook). ok is false when the context has passed through neither.
+// The identity is nil when there was no verified client certificate, and for the rare
+// certificate the library could not read (then the decision's Err says why). It belongs to
+// the middleware's per-connection cache: use it, do not Close it.
+func FromContext(ctx context.Context) (d Decision, id *Identity, ok bool) {
+	s, ok := ctx.Value(stateKey{}).(*requestState)
+	if !ok {
+		return Decision{}, nil, false
+	}
+	return s.d, s.id, true
+}
