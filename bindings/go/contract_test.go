@@ -77,16 +77,6 @@ var libraryDN = map[string]string{
 
 const testIssuerDN = "CN=mtlsauthz Test Intermediate CA,O=Example Corp"
 
-// contractCert is the fixture's certificate NAME. gen-certs.sh's nul-cn is byte-patched after
-// signing and cannot complete a TLS handshake, so it is issued again here by the test
-// intermediate with the same subject (O=Example Corp, CN "admin\0.evil.com").
-func contractCert(t testing.TB, name string) tls.Certificate {
-	if name == "nul-cn" {
-		return mintNulCN(t)
-	}
-	return keyPair(t, name)
-}
-
 // TestHTTPContract runs every case of the shared fixture over real mutual TLS and checks the
 // exact status, body bytes and headers, and the decision-log record key by key.
 func TestHTTPContract(t *testing.T) {
@@ -106,7 +96,7 @@ func TestHTTPContract(t *testing.T) {
 			var cert *tls.Certificate
 			var leaf *x509.Certificate
 			if c.Cert != nil {
-				kp := contractCert(t, *c.Cert)
+				kp := keyPair(t, *c.Cert)
 				cert = &kp
 				if leaf, err = x509.ParseCertificate(kp.Certificate[0]); err != nil {
 					t.Fatal(err)
