@@ -5,8 +5,9 @@
  *
  * A shim: every decision is the library's. The module only feeds it the
  * verified peer certificate of the TLS connection and the request's
- * operation, and turns the answer into 403 (deny), 400 (a request target the
- * canonical HTTP operation refuses) or a pass to the next access handler.
+ * operation, and turns the answer into the HTTP contract of docs/http.md: 401
+ * (no verified certificate), 400 (a request target the canonical HTTP
+ * operation refuses), 403 (deny) or a pass to the next access handler.
  *
  * Memory and reload: policies are loaded at configuration time, one per file
  * and configuration cycle, and freed by a cleanup of the cycle pool.  A reload

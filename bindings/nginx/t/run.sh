@@ -67,6 +67,15 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
     -keyout "$T/untrusted.key" -out "$T/untrusted.pem" -subj "/O=Example Corp/CN=builder" \
     -addext "subjectAltName=URI:spiffe://prod.example.com/ci/builder" \
     -addext "extendedKeyUsage=clientAuth" 2>/dev/null
+# A certificate of the test CA whose CN holds U+009B, the 8-bit CSI that a terminal showing the
+# log could obey ("csi<CSI>31m red").
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/c1.key" -utf8 \
+    -subj "/O=Example Corp/CN=csi$(printf '\xc2\x9b')31m red" -out "$T/c1.csr" 2>/dev/null
+printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n' \
+    > "$T/c1.ext"
+openssl x509 -req -in "$T/c1.csr" -CA "$CERTS/int.pem" -CAkey "$CERTS/int.key" \
+    -CAserial "$T/c1.srl" -CAcreateserial -days 2 -extfile "$T/c1.ext" -out "$T/c1.pem" 2>/dev/null
+cat "$T/c1.pem" "$CERTS/int.pem" > "$T/c1-chain.pem"
 # A production CA and a partner CA, each with a builder SVID (bindings/nginx/t/two-cas.sh).
 S=$T/two-cas
 "$here/two-cas.sh" "$S" >/dev/null 2>&1 || { echo "two-cas.sh failed" >&2; exit 1; }
@@ -421,6 +430,7 @@ call() {
     case $cert in
     -) ;;
     untrusted) args+=(--cert "$T/untrusted.pem" --key "$T/untrusted.key") ;;
+    c1) args+=(--cert "$T/c1-chain.pem" --key "$T/c1.key") ;;
     *) args+=(--cert "$CERTS/$cert-chain.pem" --key "$CERTS/$cert.key") ;;
     esac
     : > "$T/headers"
@@ -509,7 +519,7 @@ series() {
     local got want
     got=$(grep -F -- "$2" "$T/metrics" | sort)
     want=$(sort <<<"$3")
-    if [ "$got" = "$want" ]; then ok "$1"; else not_ok "$1" "got:" "$got" "want:" "$want"; fi
+    if [ "$got" = "$want" ]; then ok "$1"; else not_ok "$1" "got:" "$got" "want:" "$want"; return 1; fi
 }
 
 # sample NAME: the value of one sample line of $T/metrics, by its name and labels
@@ -746,6 +756,10 @@ expect "no client certificate gives 401" 401 X-Decision=deny X-Reason=no_identit
     X-Subject= X-Status=401 'body={"error":"unauthorized","reason":"no_identity","rule":null}'
 contains "the missing certificate is logged" "$T/error.log" \
     'mtlsauthz: no verified client certificate: no client certificate'
+call "$P1" - GET /containers/abc%2Fexec
+expect "no certificate is answered before a refused target (docs/http.md, order of checks)" \
+    401 X-Reason=no_identity X-Operation= \
+    "X-Detail=HTTP request refused: encoded '/' in path"
 call "$P2" untrusted GET /healthz
 expect "an unverified certificate (optional_no_ca) gives 401" 401 X-Reason=no_identity \
     X-Spiffe= X-Subject=
@@ -807,6 +821,27 @@ for cert in dn-special bmp-cn; do
         not_ok "$cert: the record's subject is the library's DN" "got:  $got" "want: $want"
     fi
 done
+call "$P1" c1 GET /names/c1
+got=$(last_record '"operation":"GET /names/c1"' subject 2>&1)
+want=$("$CLI" identity --format json "$T/c1.pem" | python3 -c 'import json, sys; print(json.load(sys.stdin)["subject"]["dn"])')
+if [ "$got" = "$want" ] && grep -F '"operation":"GET /names/c1"' "$T/error.log" | grep -qF 'csi\u009b31m' &&
+    ! grep -F '"operation":"GET /names/c1"' "$T/error.log" | grep -q "$(printf '\xc2\x9b')"; then
+    ok "a C1 control in a name is escaped in the record, and the same name"
+else
+    not_ok "a C1 control in a name is escaped in the record, and the same name" "got:  $got" \
+        "want: $want"
+fi
+# A record too long for an error-log line is cut, and says so, and still parses.
+long_target=/names/long-$(printf 'a%.0s' $(seq 2000))
+call "$P1" plain GET "$long_target"
+got=$(last_record '"operation":"GET /names/long-aaaa' truncated 2>&1)
+op=$(last_record '"operation":"GET /names/long-aaaa' operation 2>&1)
+if [ "$STATUS" = 403 ] && [ "$got" = True ] && [ "$op" = "GET /names/long-$(printf 'a%.0s' $(seq 48))..." ]; then
+    ok "a record longer than an error-log line is cut to JSON that says so"
+else
+    not_ok "a record longer than an error-log line is cut to JSON that says so" "status $STATUS" \
+        "truncated: $got" "operation: $op"
+fi
 call "$P1" builder GET /odd/x
 expect "a rule id with quotes and a backslash is JSON in the body" 403 \
     'body={"error":"forbidden","reason":"denied","rule":"odd \"quoted\" \\ rule"}'
@@ -907,7 +942,8 @@ fi
 burst=()
 for i in $(seq 60); do burst+=(-o /dev/null "https://127.0.0.1:$P1/h/burst/$i"); done
 out=$(curl -s --http1.1 --parallel --parallel-max 16 --cacert "$CERTS/ca.pem" \
-    --cert "$CERTS/plain-chain.pem" --key "$CERTS/plain.key" -w '%{http_code}\n' "${burst[@]}" |
+    --cert "$CERTS/plain-chain.pem" --key "$CERTS/plain.key" -w '%{http_code}\n' "${burst[@]}" \
+    2>/dev/null |
     sort | uniq -c | awk '{ print $1, $2 }')
 if [ "$out" = "60 200" ] && metrics; then
     series "60 requests at once on 16 connections are 60 counts" 'location="burst"' \
@@ -1135,14 +1171,16 @@ reload_policy v2 /reload/two
 before_reload=$(date +%s.%N)
 ZONE=2m write_conf "$T/nginx.conf"
 N -c "$T/nginx.conf" -s reload
-for _ in $(seq 100); do
-    metrics >/dev/null 2>&1 && grep -qxF 'mtlsauthz_policy_reloads_total{result="success"} 2' "$T/metrics" && break
+for _ in $(seq 300); do
+    curl -s "http://127.0.0.1:$PU/metrics" |
+        grep -qxF 'mtlsauthz_policy_reloads_total{result="success"} 2' && break
     sleep 0.1
 done
 if metrics; then
     series "a resized zone takes over the reload counts" 'mtlsauthz_policy_reloads_total' \
         'mtlsauthz_policy_reloads_total{result="failure"} 1
-mtlsauthz_policy_reloads_total{result="success"} 2'
+mtlsauthz_policy_reloads_total{result="success"} 2' ||
+        grep -E '\[(emerg|alert|crit)\]|reconfiguring|signal 1' "$T/error.log" | tail -n 5
     series "and the decision counts" 'location="contract"' "$contract_want"
     loaded=$(sample "mtlsauthz_policy_last_reload_success_timestamp_seconds{policy=\"$T/story.yaml\"}")
     if python3 -c 'import sys; sys.exit(not float(sys.argv[1]) >= float(sys.argv[2]))' \
