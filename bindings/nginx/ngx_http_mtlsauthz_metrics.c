@@ -47,6 +47,9 @@
  */
 #define NGX_HTTP_MTLSAUTHZ_SERIES_COST  96
 
+/* the largest zone, 1g: far more than any policy needs */
+#define NGX_HTTP_MTLSAUTHZ_ZONE_MAX     (1024 * 1024 * 1024)
+
 
 typedef struct {
     ngx_atomic_t                  state;
@@ -99,6 +102,16 @@ ngx_http_mtlsauthz_metrics_add_zone(ngx_conf_t *cf,
     ngx_http_mtlsauthz_main_conf_t *amcf)
 {
     ngx_shm_zone_t  *zone;
+
+    /* arena offsets are 32-bit */
+    if (amcf->metrics_size > NGX_HTTP_MTLSAUTHZ_ZONE_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "mtlsauthz_metrics_zone of %uz bytes is too large:"
+                           " give it at most %uz",
+                           amcf->metrics_size,
+                           (size_t) NGX_HTTP_MTLSAUTHZ_ZONE_MAX);
+        return NGX_ERROR;
+    }
 
     if (amcf->metrics_size < 8 * ngx_pagesize) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

@@ -642,6 +642,15 @@ else
     not_ok "nginx -t refuses a metrics zone too small to hold a table" "rc=$rc" "$out"
 fi
 
+ZONE=2048m write_conf "$T/zone.conf"
+out=$(N -t -c "$T/zone.conf" 2>&1)
+rc=$?
+if [ $rc -ne 0 ] && grep -qF 'mtlsauthz_metrics_zone of 2147483648 bytes is too large: give it at most 1073741824' <<<"$out"; then
+    ok "nginx -t refuses a metrics zone too large for its offsets"
+else
+    not_ok "nginx -t refuses a metrics zone too large for its offsets" "rc=$rc" "$out"
+fi
+
 # The module exports only what nginx loads (README, "Linking").
 exports=$(nm -D --defined-only "$MODULE" | awk '{ print $3 }' | sort | tr '\n' ' ')
 if [ "$exports" = "ngx_http_mtlsauthz_module ngx_module_names ngx_module_order ngx_modules " ]; then
@@ -950,6 +959,21 @@ if [ "$out" = "60 200" ] && metrics; then
         'mtlsauthz_decisions_total{decision="allow",location="burst",reason="allowed",rule="open"} 60'
 else
     not_ok "60 requests at once on 16 connections" "$out"
+fi
+
+# A refused request's body is discarded, and the connection serves the next request.
+# (No "Expect: 100-continue": curl would give up the connection rather than send the body.)
+printf 'GET /images/build HTTP/1.1\r\nHost: x\r\n\r\n%.0s' $(seq 30) > "$T/body.bin"
+out=$(curl -s --http1.1 --cacert "$CERTS/ca.pem" --cert "$CERTS/builder-chain.pem" \
+    --key "$CERTS/builder.key" -w '%{http_code} %{num_connects}\n' -o /dev/null -H 'Expect:' \
+    --data-binary @"$T/body.bin" "https://127.0.0.1:$P1/containers/abc/exec" \
+    --next -s --http1.1 --cacert "$CERTS/ca.pem" --cert "$CERTS/builder-chain.pem" \
+    --key "$CERTS/builder.key" -w '%{http_code} %{num_connects}\n' -o /dev/null -X POST \
+    "https://127.0.0.1:$P1/images/build")
+if [ "$out" = $'403 1\n200 0' ]; then
+    ok "a refused request with a body leaves the keep-alive connection usable"
+else
+    not_ok "a refused request with a body leaves the keep-alive connection usable" "$out"
 fi
 
 # One identity per TLS connection: HTTP/1.1 keep-alive and HTTP/2 streams.
