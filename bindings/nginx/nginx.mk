@@ -14,7 +14,7 @@ NGINX_BIN ?= /usr/sbin/nginx
 
 nginx-module: $(NGINX_MODULE)
 
-$(NGINX_MODULE): bindings/nginx/ngx_http_mtlsauthz_module.c bindings/nginx/config \
+$(NGINX_MODULE): $(wildcard bindings/nginx/*.c bindings/nginx/*.h) bindings/nginx/config \
                  bindings/nginx/build.sh $(STLIB)
 	bindings/nginx/build.sh $(B)/nginx $(STLIB)
 

@@ -5,8 +5,9 @@
  *
  * A shim: every decision is the library's. The module only feeds it the
  * verified peer certificate of the TLS connection and the request's
- * operation, and turns the answer into 403 (deny), 400 (a request target the
- * canonical HTTP operation refuses) or a pass to the next access handler.
+ * operation, and turns the answer into the HTTP contract of docs/http.md: 401
+ * (no verified certificate), 400 (a request target the canonical HTTP
+ * operation refuses), 403 (deny) or a pass to the next access handler.
  *
  * Memory and reload: policies are loaded at configuration time, one per file
  * and configuration cycle, and freed by a cleanup of the cycle pool.  A reload
@@ -26,43 +27,17 @@
  */
 
 
-#include <ngx_config.h>
-#include <ngx_core.h>
-#include <ngx_http.h>
+#include "ngx_http_mtlsauthz_module.h"
 
 #if !(NGX_HTTP_SSL)
 #error ngx_http_mtlsauthz_module needs --with-http_ssl_module
 #endif
 
-#include <mtlsauthz/mtlsauthz.h>
 #include <mtlsauthz/openssl.h>
 
 
 /* distinct policies whose peers one connection caches; beyond, per request */
 #define NGX_HTTP_MTLSAUTHZ_MAX_PEERS  8
-
-/* operations up to this size are built on the stack, not in the request pool */
-#define NGX_HTTP_MTLSAUTHZ_OP_STACK   512
-
-
-typedef struct {
-    ngx_str_t                     path;
-    mtlsauthz_policy             *policy;
-    ngx_uint_t                    warned;     /* about "protocol: http" */
-} ngx_http_mtlsauthz_policy_t;
-
-
-typedef struct {
-    ngx_array_t                   policies;   /* ngx_http_mtlsauthz_policy_t * */
-} ngx_http_mtlsauthz_main_conf_t;
-
-
-typedef struct {
-    ngx_flag_t                    enable;
-    ngx_flag_t                    dry_run;
-    ngx_http_mtlsauthz_policy_t  *policy;
-    ngx_http_complex_value_t     *operation;
-} ngx_http_mtlsauthz_loc_conf_t;
 
 
 typedef struct ngx_http_mtlsauthz_peer_s  ngx_http_mtlsauthz_peer_t;
@@ -94,17 +69,14 @@ typedef struct {
 } ngx_http_mtlsauthz_conn_t;
 
 
-/* kept small: it lives in the request pool of every authorized request */
-typedef struct {
-    ngx_uint_t                    allowed;
-    mtlsauthz_reason              reason;
-    const char                   *rule;       /* borrowed from the policy */
-} ngx_http_mtlsauthz_ctx_t;
-
-
-#define NGX_HTTP_MTLSAUTHZ_VAR_DECISION  0
-#define NGX_HTTP_MTLSAUTHZ_VAR_RULE      1
-#define NGX_HTTP_MTLSAUTHZ_VAR_REASON    2
+#define NGX_HTTP_MTLSAUTHZ_VAR_DECISION   0
+#define NGX_HTTP_MTLSAUTHZ_VAR_RULE       1
+#define NGX_HTTP_MTLSAUTHZ_VAR_REASON     2
+#define NGX_HTTP_MTLSAUTHZ_VAR_DRY_RUN    3
+#define NGX_HTTP_MTLSAUTHZ_VAR_OPERATION  4
+#define NGX_HTTP_MTLSAUTHZ_VAR_STATUS     5
+#define NGX_HTTP_MTLSAUTHZ_VAR_DETAIL     6
+#define NGX_HTTP_MTLSAUTHZ_VAR_LOG_JSON   7
 
 /* how ngx_http_mtlsauthz_escape() treats spaces and commas */
 #define NGX_HTTP_MTLSAUTHZ_ESC_LOG       0
@@ -113,11 +85,12 @@ typedef struct {
 
 static ngx_int_t ngx_http_mtlsauthz_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mtlsauthz_operation(ngx_http_request_t *r,
-    ngx_http_mtlsauthz_loc_conf_t *alcf, ngx_str_t *op, u_char *buf,
-    size_t size);
-static ngx_int_t ngx_http_mtlsauthz_deny(ngx_http_request_t *r,
-    ngx_http_mtlsauthz_loc_conf_t *alcf, ngx_http_mtlsauthz_conn_t *mc,
-    ngx_str_t *op, const char *why);
+    ngx_http_mtlsauthz_loc_conf_t *alcf, ngx_http_mtlsauthz_ctx_t *ctx);
+static ngx_int_t ngx_http_mtlsauthz_finish(ngx_http_request_t *r,
+    ngx_http_mtlsauthz_loc_conf_t *alcf, ngx_http_mtlsauthz_ctx_t *ctx,
+    ngx_uint_t status);
+static ngx_uint_t ngx_http_mtlsauthz_error_page(ngx_http_request_t *r,
+    ngx_uint_t status);
 static ngx_int_t ngx_http_mtlsauthz_get_conn(ngx_http_request_t *r,
     ngx_http_mtlsauthz_conn_t **out, const char **why);
 static ngx_int_t ngx_http_mtlsauthz_verified(ngx_http_request_t *r,
@@ -133,8 +106,6 @@ static ngx_http_mtlsauthz_ctx_t *ngx_http_mtlsauthz_get_ctx(
 static void ngx_http_mtlsauthz_ctx_cleanup(void *data);
 static ngx_int_t ngx_http_mtlsauthz_escape(ngx_pool_t *pool, ngx_str_t *out,
     u_char *src, size_t len, ngx_uint_t var);
-static ngx_int_t ngx_http_mtlsauthz_describe(ngx_http_request_t *r,
-    mtlsauthz_identity *id, ngx_str_t *out);
 
 static ngx_int_t ngx_http_mtlsauthz_decision_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -142,16 +113,22 @@ static ngx_int_t ngx_http_mtlsauthz_spiffe_id_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_mtlsauthz_san_dns_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_mtlsauthz_field_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 
 static char *ngx_http_mtlsauthz_policy(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static void ngx_http_mtlsauthz_policy_cleanup(void *data);
+static char *ngx_http_mtlsauthz_log_level(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static ngx_int_t ngx_http_mtlsauthz_add_variables(ngx_conf_t *cf);
 static void *ngx_http_mtlsauthz_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_mtlsauthz_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_mtlsauthz_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_mtlsauthz_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_mtlsauthz_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_mtlsauthz_init_module(ngx_cycle_t *cycle);
 
 
 static ngx_command_t  ngx_http_mtlsauthz_commands[] = {
@@ -184,6 +161,34 @@ static ngx_command_t  ngx_http_mtlsauthz_commands[] = {
       offsetof(ngx_http_mtlsauthz_loc_conf_t, dry_run),
       NULL },
 
+    { ngx_string("mtlsauthz_log_level"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_mtlsauthz_log_level,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mtlsauthz_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_mtlsauthz_metrics,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("mtlsauthz_metrics_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mtlsauthz_main_conf_t, metrics_size),
+      NULL },
+
+    { ngx_string("mtlsauthz_metrics_location"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mtlsauthz_loc_conf_t, metrics_location),
+      NULL },
+
       ngx_null_command
 };
 
@@ -193,7 +198,7 @@ static ngx_http_module_t  ngx_http_mtlsauthz_module_ctx = {
     ngx_http_mtlsauthz_init,               /* postconfiguration */
 
     ngx_http_mtlsauthz_create_main_conf,   /* create main configuration */
-    NULL,                                  /* init main configuration */
+    ngx_http_mtlsauthz_init_main_conf,     /* init main configuration */
 
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
@@ -209,7 +214,7 @@ ngx_module_t  ngx_http_mtlsauthz_module = {
     ngx_http_mtlsauthz_commands,           /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_mtlsauthz_init_module,        /* init module */
     NULL,                                  /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -233,11 +238,43 @@ static ngx_http_variable_t  ngx_http_mtlsauthz_vars[] = {
       ngx_http_mtlsauthz_decision_variable,
       NGX_HTTP_MTLSAUTHZ_VAR_REASON, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("mtlsauthz_dry_run"), NULL,
+      ngx_http_mtlsauthz_decision_variable,
+      NGX_HTTP_MTLSAUTHZ_VAR_DRY_RUN, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("mtlsauthz_operation"), NULL,
+      ngx_http_mtlsauthz_decision_variable,
+      NGX_HTTP_MTLSAUTHZ_VAR_OPERATION, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("mtlsauthz_status"), NULL,
+      ngx_http_mtlsauthz_decision_variable,
+      NGX_HTTP_MTLSAUTHZ_VAR_STATUS, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("mtlsauthz_detail"), NULL,
+      ngx_http_mtlsauthz_decision_variable,
+      NGX_HTTP_MTLSAUTHZ_VAR_DETAIL, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("mtlsauthz_log_json"), NULL,
+      ngx_http_mtlsauthz_decision_variable,
+      NGX_HTTP_MTLSAUTHZ_VAR_LOG_JSON, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
     { ngx_string("mtlsauthz_spiffe_id"), NULL,
       ngx_http_mtlsauthz_spiffe_id_variable, 0, 0, 0 },
 
     { ngx_string("mtlsauthz_san_dns"), NULL,
       ngx_http_mtlsauthz_san_dns_variable, 0, 0, 0 },
+
+    { ngx_string("mtlsauthz_subject"), NULL,
+      ngx_http_mtlsauthz_field_variable, MTLSAUTHZ_FIELD_SUBJECT_DN, 0, 0 },
+
+    { ngx_string("mtlsauthz_issuer"), NULL,
+      ngx_http_mtlsauthz_field_variable, MTLSAUTHZ_FIELD_ISSUER_DN, 0, 0 },
+
+    { ngx_string("mtlsauthz_serial"), NULL,
+      ngx_http_mtlsauthz_field_variable, MTLSAUTHZ_FIELD_SERIAL, 0, 0 },
+
+    { ngx_string("mtlsauthz_sha256"), NULL,
+      ngx_http_mtlsauthz_field_variable, MTLSAUTHZ_FIELD_SHA256, 0, 0 },
 
       ngx_http_null_variable
 };
@@ -251,9 +288,8 @@ static ngx_int_t
 ngx_http_mtlsauthz_handler(ngx_http_request_t *r)
 {
     int                             rc;
-    ngx_int_t                       status;
-    ngx_str_t                       op, eop, rule;
-    u_char                          buf[NGX_HTTP_MTLSAUTHZ_OP_STACK];
+    size_t                          i;
+    ngx_int_t                       target, status;
     ngx_uint_t                      owned;
     const char                     *why;
     mtlsauthz_peer                 *peer;
@@ -275,15 +311,15 @@ ngx_http_mtlsauthz_handler(ngx_http_request_t *r)
     }
 
     /* fail closed: deny until the library says otherwise */
-    ctx->allowed = 0;
+    ngx_memzero(ctx, sizeof(ngx_http_mtlsauthz_ctx_t));
     ctx->reason = MTLSAUTHZ_REASON_ERROR;
-    ctx->rule = NULL;
 
-    status = ngx_http_mtlsauthz_operation(r, alcf, &op, buf, sizeof(buf));
-    if (status != NGX_OK) {
-        return (status == NGX_HTTP_BAD_REQUEST && alcf->dry_run)
-               ? NGX_DECLINED : status;
+    target = ngx_http_mtlsauthz_operation(r, alcf, ctx);
+    if (target == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    /* the order of checks of docs/http.md: identity, target, policy */
 
     status = ngx_http_mtlsauthz_get_conn(r, &mc, &why);
 
@@ -292,26 +328,34 @@ ngx_http_mtlsauthz_handler(ngx_http_request_t *r)
     }
 
     if (status == NGX_DECLINED) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "mtlsauthz: no verified client certificate: %s", why);
         ctx->reason = MTLSAUTHZ_REASON_NO_IDENTITY;
-        return ngx_http_mtlsauthz_deny(r, alcf, NULL, &op, why);
+        return ngx_http_mtlsauthz_finish(r, alcf, ctx, NGX_HTTP_UNAUTHORIZED);
     }
 
-    if (mc->identity == NULL) {
-        return ngx_http_mtlsauthz_deny(r, alcf, mc, &op,
-                                       "the client certificate was unreadable");
+    ctx->identity = mc->identity;
+
+    if (target == NGX_DECLINED) {
+        ctx->reason = NGX_HTTP_MTLSAUTHZ_BAD_TARGET;
+        return ngx_http_mtlsauthz_finish(r, alcf, ctx, NGX_HTTP_BAD_REQUEST);
     }
 
-    if (ngx_http_mtlsauthz_get_peer(r, mc, alcf->policy->policy, &peer, &owned)
-        != NGX_OK)
+    /* an unreadable certificate (logged once per connection) is an error */
+
+    if (mc->identity == NULL
+        || ngx_http_mtlsauthz_get_peer(r, mc, alcf->policy->policy, &peer,
+                                       &owned)
+           != NGX_OK)
     {
-        return ngx_http_mtlsauthz_deny(r, alcf, mc, &op,
-                                       "the identity could not be resolved");
+        return ngx_http_mtlsauthz_finish(r, alcf, ctx, NGX_HTTP_FORBIDDEN);
     }
 
     mtlsauthz_error_clear(&err);
 
-    rc = mtlsauthz_peer_decide(&decision, peer, (const char *) op.data,
-                               op.len, &err);
+    rc = mtlsauthz_peer_decide(&decision, peer,
+                               (const char *) ctx->operation.data,
+                               ctx->operation.len, &err);
 
     if (owned) {
         /* the decision's strings belong to the policy, which outlives this */
@@ -321,42 +365,21 @@ ngx_http_mtlsauthz_handler(ngx_http_request_t *r)
     if (rc != 0) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "mtlsauthz: decision failed: %s", err.message);
-        return ngx_http_mtlsauthz_deny(r, alcf, mc, &op, NULL);
+        return ngx_http_mtlsauthz_finish(r, alcf, ctx, NGX_HTTP_FORBIDDEN);
     }
 
     ctx->allowed = decision.allowed ? 1 : 0;
     ctx->reason = decision.reason;
     ctx->rule = decision.rule;
+    ctx->ndry = ngx_min(decision.dry_run_count,
+                        MTLSAUTHZ_DECISION_DRY_RUN_MAX);
 
-    if (decision.dry_run_count > 0
-        && r->connection->log->log_level >= NGX_LOG_INFO)
-    {
-        if (ngx_http_mtlsauthz_escape(r->pool, &rule,
-                                      (u_char *) decision.dry_run[0],
-                                      ngx_strlen(decision.dry_run[0]),
-                                      NGX_HTTP_MTLSAUTHZ_ESC_LOG)
-            != NGX_OK
-            || ngx_http_mtlsauthz_escape(r->pool, &eop, op.data, op.len,
-                                         NGX_HTTP_MTLSAUTHZ_ESC_LOG)
-               != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "mtlsauthz: dry-run rule \"%V\" would have denied"
-                      " \"%V\" (%uz dry-run rules matched)",
-                      &rule, &eop, decision.dry_run_count);
+    for (i = 0; i < ctx->ndry; i++) {
+        ctx->dry_run[i] = decision.dry_run[i];
     }
 
-    if (ctx->allowed) {
-        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "mtlsauthz: allowed \"%V\" by rule \"%s\"",
-                       &op, ctx->rule);
-        return NGX_DECLINED;
-    }
-
-    return ngx_http_mtlsauthz_deny(r, alcf, mc, &op, NULL);
+    return ngx_http_mtlsauthz_finish(r, alcf, ctx,
+                                     ctx->allowed ? 0 : NGX_HTTP_FORBIDDEN);
 }
 
 
@@ -364,21 +387,28 @@ ngx_http_mtlsauthz_handler(ngx_http_request_t *r)
  * The default operation is the library's canonical HTTP operation, built from
  * the method and the raw request target, never from the normalized
  * $uri: what proxy_pass forwards is then exactly what was authorized.
+ * NGX_DECLINED: the target is refused, and ctx->detail says why.
  */
 
 static ngx_int_t
 ngx_http_mtlsauthz_operation(ngx_http_request_t *r,
-    ngx_http_mtlsauthz_loc_conf_t *alcf, ngx_str_t *op, u_char *buf,
-    size_t size)
+    ngx_http_mtlsauthz_loc_conf_t *alcf, ngx_http_mtlsauthz_ctx_t *ctx)
 {
     int               rc;
-    size_t            cap;
-    ngx_str_t         target;
+    u_char           *p;
+    size_t            cap, len;
     mtlsauthz_error   err;
 
     if (alcf->operation != NULL) {
-        if (ngx_http_complex_value(r, alcf->operation, op) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        if (ngx_http_complex_value(r, alcf->operation, &ctx->operation)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        if (ctx->operation.data == NULL) {
+            /* an empty operation is one, not a refused target */
+            ngx_str_set(&ctx->operation, "");
         }
 
         return NGX_OK;
@@ -386,88 +416,107 @@ ngx_http_mtlsauthz_operation(ngx_http_request_t *r,
 
     cap = r->method_name.len + 1 + r->unparsed_uri.len + 1;
 
-    if (cap <= size) {
-        op->data = buf;
-
-    } else {
-        op->data = ngx_pnalloc(r->pool, cap);
-        if (op->data == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+    p = ngx_pnalloc(r->pool, cap);
+    if (p == NULL) {
+        return NGX_ERROR;
     }
 
     mtlsauthz_error_clear(&err);
 
-    rc = mtlsauthz_http_operation((char *) op->data, cap, &op->len,
+    rc = mtlsauthz_http_operation((char *) p, cap, &len,
                                   (const char *) r->method_name.data,
                                   r->method_name.len,
                                   (const char *) r->unparsed_uri.data,
                                   r->unparsed_uri.len, &err);
     if (rc != 0) {
-        if (ngx_http_mtlsauthz_escape(r->pool, &target, r->unparsed_uri.data,
-                                      r->unparsed_uri.len,
-                                      NGX_HTTP_MTLSAUTHZ_ESC_LOG)
-            != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        len = ngx_strlen(err.message);
+
+        ctx->detail.data = ngx_pnalloc(r->pool, len);
+        if (ctx->detail.data == NULL) {
+            return NGX_ERROR;
         }
 
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "mtlsauthz: refused request target \"%V\": %s%s",
-                      &target, err.message,
-                      alcf->dry_run ? " (dry run)" : "");
+        ctx->detail.len = len;
+        ngx_memcpy(ctx->detail.data, err.message, len);
 
-        return NGX_HTTP_BAD_REQUEST;
+        return NGX_DECLINED;
     }
+
+    ctx->operation.data = p;
+    ctx->operation.len = len;
 
     return NGX_OK;
 }
 
 
+/*
+ * The answer of docs/http.md: count, log, and refuse with the status and
+ * body there, or pass the request on.  In dry-run mode everything is
+ * counted and logged as decided, and passed on, with a null status.
+ */
+
 static ngx_int_t
-ngx_http_mtlsauthz_deny(ngx_http_request_t *r,
-    ngx_http_mtlsauthz_loc_conf_t *alcf, ngx_http_mtlsauthz_conn_t *mc,
-    ngx_str_t *op, const char *why)
+ngx_http_mtlsauthz_finish(ngx_http_request_t *r,
+    ngx_http_mtlsauthz_loc_conf_t *alcf, ngx_http_mtlsauthz_ctx_t *ctx,
+    ngx_uint_t status)
 {
-    ngx_str_t                  eop, rule, who;
-    const char                *id;
-    ngx_http_mtlsauthz_ctx_t  *ctx;
+    ngx_int_t  rc;
 
-    static ngx_str_t           none = ngx_string("no identity");
+    ctx->decided = 1;
+    ctx->status = alcf->dry_run ? 0 : status;
 
-    if (r->connection->log->log_level < NGX_LOG_INFO) {
-        goto done;
+    ngx_http_mtlsauthz_metrics_count(r, alcf, ctx);
+
+    /* "would have denied" is logged as a deny is */
+    ngx_http_mtlsauthz_log_record(r, ctx,
+                                  (ctx->allowed && ctx->ndry == 0)
+                                  ? alcf->log_allow : alcf->log_deny);
+
+    if (ctx->status == 0) {
+        return NGX_DECLINED;
     }
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_mtlsauthz_module);
-
-    id = ctx->rule ? ctx->rule : "-";
-
-    ngx_str_null(&who);
-
-    if (ngx_http_mtlsauthz_escape(r->pool, &eop, op->data, op->len,
-                                  NGX_HTTP_MTLSAUTHZ_ESC_LOG)
-           != NGX_OK
-        || ngx_http_mtlsauthz_escape(r->pool, &rule, (u_char *) id,
-                                     ngx_strlen(id), NGX_HTTP_MTLSAUTHZ_ESC_LOG)
-           != NGX_OK
-        || (mc != NULL && mc->identity != NULL
-            && ngx_http_mtlsauthz_describe(r, mc->identity, &who) != NGX_OK))
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    if (ngx_http_mtlsauthz_error_page(r, ctx->status)) {
+        return ctx->status;
     }
 
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "mtlsauthz: %s \"%V\" by rule \"%V\", reason %s, %V%s%s%s",
-                  alcf->dry_run ? "dry run: would deny" : "denied", &eop,
-                  &rule,
-                  mtlsauthz_reason_string(ctx->reason),
-                  who.len ? &who : &none,
-                  why ? " (" : "", why ? why : "", why ? ")" : "");
+    rc = ngx_http_mtlsauthz_send_refusal(r, ctx);
 
-done:
+    /* the request is done; it may be freed by now */
+    ngx_http_finalize_request(r, rc);
 
-    return alcf->dry_run ? NGX_DECLINED : NGX_HTTP_FORBIDDEN;
+    return NGX_DONE;
+}
+
+
+/*
+ * Whether nginx's error_page machinery will answer for this status, as
+ * ngx_http_special_response_handler() decides it: then the user's page is
+ * served, and not the module's body.
+ */
+
+static ngx_uint_t
+ngx_http_mtlsauthz_error_page(ngx_http_request_t *r, ngx_uint_t status)
+{
+    ngx_uint_t                 i;
+    ngx_http_err_page_t       *err_page;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (r->error_page || clcf->error_pages == NULL || r->uri_changes == 0) {
+        return 0;
+    }
+
+    err_page = clcf->error_pages->elts;
+
+    for (i = 0; i < clcf->error_pages->nelts; i++) {
+        if (err_page[i].status == (ngx_int_t) status) {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -966,76 +1015,33 @@ ngx_http_mtlsauthz_escape(ngx_pool_t *pool, ngx_str_t *out, u_char *src,
 }
 
 
-/* "spiffe spiffe://..." or "subject CN=...", for the log */
-
-static ngx_int_t
-ngx_http_mtlsauthz_describe(ngx_http_request_t *r, mtlsauthz_identity *id,
-    ngx_str_t *out)
-{
-    u_char          *p;
-    size_t           len;
-    ngx_str_t        value;
-    const char      *kind, *data, *rejected;
-    mtlsauthz_field  field;
-
-    field = MTLSAUTHZ_FIELD_SPIFFE_ID;
-    kind = "spiffe";
-
-    if (mtlsauthz_identity_count(id, field) == 0) {
-        field = MTLSAUTHZ_FIELD_SUBJECT_DN;
-        kind = "subject";
-    }
-
-    if (mtlsauthz_identity_get(&data, &len, id, field, 0) != 0) {
-        data = "";
-        len = 0;
-    }
-
-    if (ngx_http_mtlsauthz_escape(r->pool, &value, (u_char *) data, len,
-                                  NGX_HTTP_MTLSAUTHZ_ESC_LOG)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    rejected = mtlsauthz_identity_rejected(id);
-
-    len = sizeof("subject \"\" (rejected: )") + value.len
-          + (rejected ? ngx_strlen(rejected) : 0);
-
-    p = ngx_pnalloc(r->pool, len);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    out->data = p;
-
-    p = ngx_sprintf(p, "%s \"%V\"", kind, &value);
-
-    if (rejected) {
-        p = ngx_sprintf(p, " (rejected: %s)", rejected);
-    }
-
-    out->len = p - out->data;
-
-    return NGX_OK;
-}
-
+/*
+ * The decision variables, set where the access check ran: the decision-log
+ * keys of docs/http.md, one by one, and $mtlsauthz_log_json, the whole
+ * record as JSON object members, for an "escape=none" log_format.
+ */
 
 static ngx_int_t
 ngx_http_mtlsauthz_decision_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    ngx_str_t                  value;
+    u_char                    *p;
+    size_t                     i;
+    ngx_str_t                  value, src, *ids;
+    ngx_uint_t                 esc;
     const char                *s;
     ngx_http_mtlsauthz_ctx_t  *ctx;
 
     ctx = ngx_http_mtlsauthz_get_ctx(r, 0);
 
-    if (ctx == NULL) {
+    if (ctx == NULL || !ctx->decided) {
         v->not_found = 1;
         return NGX_OK;
     }
+
+    s = NULL;
+    ngx_str_null(&src);
+    esc = NGX_HTTP_MTLSAUTHZ_ESC_VAR;
 
     switch (data) {
 
@@ -1047,23 +1053,108 @@ ngx_http_mtlsauthz_decision_variable(ngx_http_request_t *r,
         s = ctx->rule;
         break;
 
-    default: /* NGX_HTTP_MTLSAUTHZ_VAR_REASON */
-        s = mtlsauthz_reason_string(ctx->reason);
+    case NGX_HTTP_MTLSAUTHZ_VAR_REASON:
+        s = ngx_http_mtlsauthz_reason_string(ctx->reason);
         break;
+
+    case NGX_HTTP_MTLSAUTHZ_VAR_DRY_RUN:
+
+        if (ctx->ndry == 0) {
+            break;
+        }
+
+        /* each id escaped as a list item, so that a comma separates two */
+
+        ids = ngx_palloc(r->pool, ctx->ndry * sizeof(ngx_str_t));
+        if (ids == NULL) {
+            return NGX_ERROR;
+        }
+
+        value.len = 0;
+
+        for (i = 0; i < ctx->ndry; i++) {
+            if (ngx_http_mtlsauthz_escape(r->pool, &ids[i],
+                                          (u_char *) ctx->dry_run[i],
+                                          ngx_strlen(ctx->dry_run[i]),
+                                          NGX_HTTP_MTLSAUTHZ_ESC_VAR)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            value.len += ids[i].len + 1;
+        }
+
+        p = ngx_pnalloc(r->pool, value.len);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        value.data = p;
+
+        for (i = 0; i < ctx->ndry; i++) {
+            if (i > 0) {
+                *p++ = ',';
+            }
+
+            p = ngx_cpymem(p, ids[i].data, ids[i].len);
+        }
+
+        value.len = p - value.data;
+        goto found;
+
+    case NGX_HTTP_MTLSAUTHZ_VAR_OPERATION:
+        src = ctx->operation;
+        esc = NGX_HTTP_MTLSAUTHZ_ESC_LOG;
+        break;
+
+    case NGX_HTTP_MTLSAUTHZ_VAR_DETAIL:
+        src = ctx->detail;
+        esc = NGX_HTTP_MTLSAUTHZ_ESC_LOG;
+        break;
+
+    case NGX_HTTP_MTLSAUTHZ_VAR_STATUS:
+
+        if (ctx->status == 0) {
+            break;
+        }
+
+        value.data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+        if (value.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        value.len = ngx_sprintf(value.data, "%ui", ctx->status) - value.data;
+        goto found;
+
+    default: /* NGX_HTTP_MTLSAUTHZ_VAR_LOG_JSON */
+
+        /* JSON, escaped as JSON already */
+        if (ngx_http_mtlsauthz_record(r, ctx, &value) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        goto found;
     }
 
-    if (s == NULL) {
+    if (s != NULL) {
+        src.data = (u_char *) s;
+        src.len = ngx_strlen(s);
+    }
+
+    if (src.data == NULL) {
         v->not_found = 1;
         return NGX_OK;
     }
 
     /* a rule id is policy text, which a quoted YAML scalar lets hold CR LF */
-    if (ngx_http_mtlsauthz_escape(r->pool, &value, (u_char *) s,
-                                  ngx_strlen(s), NGX_HTTP_MTLSAUTHZ_ESC_VAR)
+    if (ngx_http_mtlsauthz_escape(r->pool, &value, src.data, src.len, esc)
         != NGX_OK)
     {
         return NGX_ERROR;
     }
+
+found:
 
     v->len = value.len;
     v->valid = 1;
@@ -1072,6 +1163,68 @@ ngx_http_mtlsauthz_decision_variable(ngx_http_request_t *r,
     v->data = value.data;
 
     return NGX_OK;
+}
+
+
+/*
+ * $mtlsauthz_subject, $mtlsauthz_issuer, $mtlsauthz_serial,
+ * $mtlsauthz_sha256: one value each, of a verified certificate only, as
+ * $mtlsauthz_spiffe_id.  A DN keeps its spaces and commas.
+ */
+
+static ngx_int_t
+ngx_http_mtlsauthz_field_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    size_t                      len;
+    ngx_str_t                   value;
+    ngx_int_t                   rc;
+    const char                 *why, *s;
+    ngx_http_mtlsauthz_conn_t  *mc;
+
+    rc = ngx_http_mtlsauthz_get_conn(r, &mc, &why);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc != NGX_OK
+        || mtlsauthz_identity_count(mc->identity, (mtlsauthz_field) data) == 0
+        || mtlsauthz_identity_get(&s, &len, mc->identity,
+                                  (mtlsauthz_field) data, 0)
+           != 0)
+    {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    if (ngx_http_mtlsauthz_escape(r->pool, &value, (u_char *) s, len,
+                                  NGX_HTTP_MTLSAUTHZ_ESC_LOG)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    v->len = value.len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = value.data;
+
+    return NGX_OK;
+}
+
+
+/* the reasons of docs/http.md */
+
+const char *
+ngx_http_mtlsauthz_reason_string(ngx_uint_t reason)
+{
+    if (reason == NGX_HTTP_MTLSAUTHZ_BAD_TARGET) {
+        return "bad_target";
+    }
+
+    return mtlsauthz_reason_string((mtlsauthz_reason) reason);
 }
 
 
@@ -1206,6 +1359,7 @@ ngx_http_mtlsauthz_policy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     int                              rc;
     ngx_str_t                       *value, path;
     ngx_uint_t                       i;
+    struct timeval                   start, end;
     mtlsauthz_error                  err;
     mtlsauthz_policy                *policy;
     ngx_pool_cleanup_t              *cln;
@@ -1246,9 +1400,17 @@ ngx_http_mtlsauthz_policy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     mtlsauthz_error_clear(&err);
+    ngx_gettimeofday(&start);
 
     /* ngx_conf_full_name() and the parser both leave path NUL-terminated */
     rc = mtlsauthz_policy_load_file(&policy, (const char *) path.data, &err);
+
+    ngx_gettimeofday(&end);
+
+    if (rc != 0) {
+        /* a reload the running master refuses: see the metrics */
+        ngx_http_mtlsauthz_metrics_reload((ngx_cycle_t *) ngx_cycle, 0);
+    }
 
     if (rc != 0) {
         /* the library's message starts with the path */
@@ -1270,6 +1432,10 @@ ngx_http_mtlsauthz_policy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     p->path = path;
     p->policy = policy;
+    p->rules = mtlsauthz_policy_rule_count(policy);
+    p->loaded = end;
+    p->load_usec = (end.tv_sec - start.tv_sec) * 1000000
+                   + end.tv_usec - start.tv_usec;
 
     *pp = p;
     alcf->policy = p;
@@ -1321,7 +1487,105 @@ ngx_http_mtlsauthz_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    amcf->metrics_size = NGX_CONF_UNSET_SIZE;
+
     return amcf;
+}
+
+
+static char *
+ngx_http_mtlsauthz_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_mtlsauthz_main_conf_t *amcf = conf;
+
+    ngx_conf_init_size_value(amcf->metrics_size, 1024 * 1024);
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * mtlsauthz_log_level [deny=LEVEL] [allow=LEVEL]: the error-log level of the
+ * decision records (docs/http.md, "Levels").  An allow with a dry-run match
+ * is logged at the deny level.
+ */
+
+static char *
+ngx_http_mtlsauthz_log_level(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mtlsauthz_loc_conf_t *alcf = conf;
+
+    ngx_str_t   *value, name, level;
+    ngx_uint_t   i, j, *target;
+
+    static ngx_str_t  levels[] = {
+        ngx_string("off"),      /* 0 */
+        ngx_null_string,        /* NGX_LOG_EMERG */
+        ngx_null_string,        /* NGX_LOG_ALERT */
+        ngx_null_string,        /* NGX_LOG_CRIT */
+        ngx_string("error"),    /* NGX_LOG_ERR */
+        ngx_string("warn"),     /* NGX_LOG_WARN */
+        ngx_string("notice"),   /* NGX_LOG_NOTICE */
+        ngx_string("info"),     /* NGX_LOG_INFO */
+        ngx_string("debug")     /* NGX_LOG_DEBUG */
+    };
+
+    if (alcf->log_deny != NGX_CONF_UNSET_UINT
+        || alcf->log_allow != NGX_CONF_UNSET_UINT)
+    {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "deny=", 5) == 0) {
+            target = &alcf->log_deny;
+            name.len = 4;
+
+        } else if (ngx_strncmp(value[i].data, "allow=", 6) == 0) {
+            target = &alcf->log_allow;
+            name.len = 5;
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\": give deny=LEVEL"
+                               " and/or allow=LEVEL", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        name.data = value[i].data;
+
+        if (*target != NGX_CONF_UNSET_UINT) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%V\" is given twice", &name);
+            return NGX_CONF_ERROR;
+        }
+
+        level.data = value[i].data + name.len + 1;
+        level.len = value[i].len - name.len - 1;
+
+        for (j = 0; j < sizeof(levels) / sizeof(levels[0]); j++) {
+            if (levels[j].len != 0
+                && levels[j].len == level.len
+                && ngx_strncmp(levels[j].data, level.data, level.len) == 0)
+            {
+                *target = j;
+                break;
+            }
+        }
+
+        if (*target == NGX_CONF_UNSET_UINT) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid level \"%V\" in \"%V\": use error,"
+                               " warn, notice, info, debug or off",
+                               &level, &value[i]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
 }
 
 
@@ -1339,6 +1603,14 @@ ngx_http_mtlsauthz_create_loc_conf(ngx_conf_t *cf)
     conf->dry_run = NGX_CONF_UNSET;
     conf->policy = NGX_CONF_UNSET_PTR;
     conf->operation = NGX_CONF_UNSET_PTR;
+    conf->log_deny = NGX_CONF_UNSET_UINT;
+    conf->log_allow = NGX_CONF_UNSET_UINT;
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->metrics_location = { 0, NULL };
+     */
 
     return conf;
 }
@@ -1355,6 +1627,9 @@ ngx_http_mtlsauthz_create_loc_conf(ngx_conf_t *cf)
  * request can match ("post /x", "/x/") a load error rather than a rule that
  * silently never applies.  A policy without it gets a warning, once per file;
  * "mtlsauthz_operation" may name operations of any kind.
+ *
+ * The "location" label of the metrics is the location's name unless
+ * "mtlsauthz_metrics_location" names it, here or at an outer level.
  */
 
 static char *
@@ -1371,12 +1646,30 @@ ngx_http_mtlsauthz_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->dry_run, prev->dry_run, 0);
     ngx_conf_merge_ptr_value(conf->policy, prev->policy, NULL);
     ngx_conf_merge_ptr_value(conf->operation, prev->operation, NULL);
+    ngx_conf_merge_uint_value(conf->log_deny, prev->log_deny, NGX_LOG_WARN);
+    ngx_conf_merge_uint_value(conf->log_allow, prev->log_allow, NGX_LOG_INFO);
+
+    if (conf->metrics_location.data == NULL) {
+        conf->metrics_location = prev->metrics_location;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    conf->metrics_label = conf->metrics_location.data ? conf->metrics_location
+                                                      : clcf->name;
 
     if (!conf->enable) {
         return NGX_CONF_OK;
     }
 
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    if (conf->metrics_label.len > NGX_HTTP_MTLSAUTHZ_LABEL_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the name of location \"%V\" is longer than the"
+                           " %d bytes a metrics label may have: name it with"
+                           " \"mtlsauthz_metrics_location\"",
+                           &clcf->name, NGX_HTTP_MTLSAUTHZ_LABEL_MAX);
+        return NGX_CONF_ERROR;
+    }
 
     if (conf->policy == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -1428,8 +1721,9 @@ ngx_http_mtlsauthz_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 static ngx_int_t
 ngx_http_mtlsauthz_init(ngx_conf_t *cf)
 {
-    ngx_http_handler_pt        *h;
-    ngx_http_core_main_conf_t  *cmcf;
+    ngx_http_handler_pt             *h;
+    ngx_http_core_main_conf_t       *cmcf;
+    ngx_http_mtlsauthz_main_conf_t  *amcf;
 
     if (ngx_http_mtlsauthz_ssl_index == -1) {
         ngx_http_mtlsauthz_ssl_index = SSL_get_ex_new_index(0, NULL, NULL,
@@ -1449,6 +1743,25 @@ ngx_http_mtlsauthz_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_mtlsauthz_handler;
+
+    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_mtlsauthz_module);
+
+    if (amcf->metrics) {
+        return ngx_http_mtlsauthz_metrics_add_zone(cf, amcf);
+    }
+
+    return NGX_OK;
+}
+
+
+/* the new configuration is in effect */
+
+static ngx_int_t
+ngx_http_mtlsauthz_init_module(ngx_cycle_t *cycle)
+{
+    if (!ngx_is_init_cycle(cycle->old_cycle)) {
+        ngx_http_mtlsauthz_metrics_reload(cycle, 1);
+    }
 
     return NGX_OK;
 }

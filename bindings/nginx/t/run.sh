@@ -36,6 +36,7 @@ stop_nginx() {
 cleanup() {
     stop_nginx "$T/nginx.pid"
     stop_nginx "$T/example/logs/nginx.pid"
+    stop_nginx "$T/drop.pid"
     if [ "${KEEP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
 }
 trap cleanup EXIT
@@ -66,15 +67,24 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
     -keyout "$T/untrusted.key" -out "$T/untrusted.pem" -subj "/O=Example Corp/CN=builder" \
     -addext "subjectAltName=URI:spiffe://prod.example.com/ci/builder" \
     -addext "extendedKeyUsage=clientAuth" 2>/dev/null
+# A certificate of the test CA whose CN holds U+009B, the 8-bit CSI that a terminal showing the
+# log could obey ("csi<CSI>31m red").
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/c1.key" -utf8 \
+    -subj "/O=Example Corp/CN=csi$(printf '\xc2\x9b')31m red" -out "$T/c1.csr" 2>/dev/null
+printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n' \
+    > "$T/c1.ext"
+openssl x509 -req -in "$T/c1.csr" -CA "$CERTS/int.pem" -CAkey "$CERTS/int.key" \
+    -CAserial "$T/c1.srl" -CAcreateserial -days 2 -extfile "$T/c1.ext" -out "$T/c1.pem" 2>/dev/null
+cat "$T/c1.pem" "$CERTS/int.pem" > "$T/c1-chain.pem"
 # A production CA and a partner CA, each with a builder SVID (bindings/nginx/t/two-cas.sh).
 S=$T/two-cas
 "$here/two-cas.sh" "$S" >/dev/null 2>&1 || { echo "two-cas.sh failed" >&2; exit 1; }
 
 # ---- ports, policies, config ----
 
-read -r P1 P2 P3 P4 PU < <(python3 -c '
+read -r P1 P2 P3 P4 P5 PU < <(python3 -c '
 import socket
-socks = [socket.socket() for _ in range(5)]
+socks = [socket.socket() for _ in range(6)]
 for s in socks: s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in socks])')
 
@@ -106,7 +116,7 @@ rules:
   - id: no-secret
     effect: deny
     principals: ["*"]
-    operations: ["GET /h/secret", "GET /cache/secret"]
+    operations: ["GET /h/secret", "GET /cache/secret", "GET /h/*/secret"]
 EOF
 # Named operations, for mtlsauthz_operation: a policy of any protocol.
 cat > "$T/custom.yaml" <<'EOF'
@@ -131,6 +141,16 @@ rules:
     effect: allow
     principals: [builder]
     operations: ["GET /images/**"]
+EOF
+# Rule ids are printable text: quotes and backslashes reach bodies, records and labels.
+cat > "$T/odd.yaml" <<'EOF'
+version: 1
+protocol: http
+rules:
+  - id: 'odd "quoted" \ rule'
+    effect: deny
+    principals: ["*"]
+    operations: ["GET /odd/**"]
 EOF
 reload_policy() { # reload_policy RULE_ID PATH
     printf 'version: 1\nprotocol: http\nrules:\n  - id: %s\n    effect: allow\n    principals: ["*"]\n    operations: ["GET %s"]\n' \
@@ -166,12 +186,20 @@ authz_server() {
 EOF
 }
 
-# write_conf FILE [EXTRA_SERVER_DIRECTIVES [EXTRA_LOCATION]]
+# The README's log_format for the decision log, as a user would paste it.
+json_format=$(sed -n '/^log_format mtlsauthz_json/,/;$/p' "$here/../README.md")
+[ -n "$json_format" ] || { echo "no 'log_format mtlsauthz_json' in the README" >&2; exit 1; }
+mkdir -m 755 "$T/html"
+echo "the user's own page" > "$T/html/denied.html"
+
+# write_conf FILE [EXTRA_SERVER_DIRECTIVES [EXTRA_LOCATION]]; ZONE sets mtlsauthz_metrics_zone
+ZONE=1m
 write_conf() {
     set -- "$1" "${2:-}" "${3:-}"
     cat > "$1" <<EOF
 load_module $MODULE;
-worker_processes 1;
+# two workers, which count into one shared zone
+worker_processes 2;
 error_log $T/error.log debug;
 pid $T/nginx.pid;
 events { worker_connections 128; }
@@ -186,12 +214,37 @@ http {
     log_format mtls '\$request_method \$request_uri \$status d=\$mtlsauthz_decision'
                     ' r=\$mtlsauthz_rule why=\$mtlsauthz_reason'
                     ' spiffe=\$mtlsauthz_spiffe_id dns=\$mtlsauthz_san_dns';
+    $json_format
+    mtlsauthz_metrics_zone $ZONE;
 
-    # The upstream: echoes what it received.
+    # The upstream: echoes what it received; "ok" for the HTTP contract's cases. It serves the
+    # metrics too.
     server {
         listen 127.0.0.1:$PU;
         add_header X-Upstream-Method \$request_method;
+        if (\$http_x_contract) { return 200 "ok\n"; }
         location / { return 200 "upstream \$request_method \$request_uri\n"; }
+        location = /metrics { mtlsauthz_metrics; }
+    }
+
+    # The HTTP contract (docs/http.md), case by case (contract.py), with ssl_verify_client
+    # optional so that the module answers for a missing certificate.
+    server {
+        listen 127.0.0.1:$P5 ssl;
+        ssl_certificate $CERTS/server-chain.pem;
+        ssl_certificate_key $CERTS/server.key;
+        ssl_client_certificate $CERTS/ca.pem;
+        ssl_verify_client optional;
+        ssl_verify_depth 2;
+        error_log $T/contract-error.log info;
+        access_log $T/contract-access.log mtlsauthz_json if=\$mtlsauthz_decision;
+        mtlsauthz_policy $T/story.yaml;
+        mtlsauthz on;
+        mtlsauthz_metrics_location contract;
+        location / {
+            proxy_set_header X-Contract 1;
+            proxy_pass http://127.0.0.1:$PU;
+        }
     }
 
     server {
@@ -211,6 +264,14 @@ http {
         add_header X-Reason \$mtlsauthz_reason always;
         add_header X-Spiffe \$mtlsauthz_spiffe_id always;
         add_header X-San-Dns \$mtlsauthz_san_dns always;
+        add_header X-Dry-Run \$mtlsauthz_dry_run always;
+        add_header X-Operation \$mtlsauthz_operation always;
+        add_header X-Status \$mtlsauthz_status always;
+        add_header X-Detail \$mtlsauthz_detail always;
+        add_header X-Subject \$mtlsauthz_subject always;
+        add_header X-Issuer \$mtlsauthz_issuer always;
+        add_header X-Serial \$mtlsauthz_serial always;
+        add_header X-Sha256 \$mtlsauthz_sha256 always;
         $2
 
         location / { proxy_pass http://127.0.0.1:$PU; }
@@ -242,6 +303,42 @@ http {
         }
         location = /denied {
             mtlsauthz off;
+            proxy_pass http://127.0.0.1:$PU;
+        }
+        location /ep-page/ {
+            error_page 401 403 /denied.html;
+            proxy_pass http://127.0.0.1:$PU;
+        }
+        location /ep-other/ {
+            error_page 404 /denied.html;
+            proxy_pass http://127.0.0.1:$PU;
+        }
+        location /ep-checked/ {
+            error_page 403 /ep-checked/page.html;
+            proxy_pass http://127.0.0.1:$PU;
+        }
+        location = /denied.html {
+            mtlsauthz off;
+            root $T/html;
+        }
+        location /h/quiet/ {
+            mtlsauthz_policy head.yaml;
+            mtlsauthz_log_level deny=error allow=notice;
+            proxy_pass http://127.0.0.1:$PU;
+        }
+        location /h/silent/ {
+            mtlsauthz_policy head.yaml;
+            mtlsauthz_log_level allow=off;
+            proxy_pass http://127.0.0.1:$PU;
+        }
+        location /h/burst/ {
+            mtlsauthz_policy head.yaml;
+            mtlsauthz_metrics_location burst;
+            proxy_pass http://127.0.0.1:$PU;
+        }
+        location /odd/ {
+            mtlsauthz_policy odd.yaml;
+            mtlsauthz_metrics_location 'odd "label" \\\\ here';
             proxy_pass http://127.0.0.1:$PU;
         }
         location /h/ {
@@ -333,6 +430,7 @@ call() {
     case $cert in
     -) ;;
     untrusted) args+=(--cert "$T/untrusted.pem" --key "$T/untrusted.key") ;;
+    c1) args+=(--cert "$T/c1-chain.pem" --key "$T/c1.key") ;;
     *) args+=(--cert "$CERTS/$cert-chain.pem" --key "$CERTS/$cert.key") ;;
     esac
     : > "$T/headers"
@@ -365,6 +463,68 @@ expect() {
 # contains DESC FILE TEXT
 contains() {
     if grep -qF -- "$3" "$2"; then ok "$1"; else not_ok "$1" "no '$3' in $2" "$(tail -n 5 "$2")"; fi
+}
+
+# record DESC LEVEL TEXT: a decision record in the error log, at LEVEL, that contains TEXT
+record() {
+    if grep -F -- " mtlsauthz: {" "$T/error.log" | grep -F -- "$3" | grep -qF -- "[$2]"; then
+        ok "$1"
+    else
+        not_ok "$1" "no record at [$2] with '$3'" \
+            "$(grep -F -- " mtlsauthz: {" "$T/error.log" | grep -F -- "$3" | head -n 3)"
+    fi
+}
+
+# last_record TEXT KEY: KEY of the last decision record that contains TEXT, parsed as JSON
+last_record() {
+    grep -F -- " mtlsauthz: {" "$T/error.log" | grep -F -- "$1" | tail -n 1 | python3 -c '
+import json, sys
+line = sys.stdin.read()
+doc, end = json.JSONDecoder().raw_decode(line[line.index(" mtlsauthz: {") + 12:])
+print(doc[sys.argv[1]])' "$2"
+}
+
+# no_record DESC TEXT: no decision record contains TEXT
+no_record() {
+    if grep -F -- " mtlsauthz: {" "$T/error.log" | grep -qF -- "$2"; then
+        not_ok "$1" "$(grep -F -- " mtlsauthz: {" "$T/error.log" | grep -F -- "$2" | head -n 3)"
+    else
+        ok "$1"
+    fi
+}
+
+# fingerprint NAME KEY: a value of the library's rendering of a test certificate
+fingerprint() {
+    "$CLI" identity --format json "$CERTS/$1.pem" | python3 -c '
+import json, sys
+doc = json.load(sys.stdin)
+print({"subject": doc["subject"]["dn"], "issuer": doc["issuer"]["dn"]}.get(sys.argv[1], doc.get(sys.argv[1])))' "$2"
+}
+
+# metrics: the metrics location's text, checked and normalized by prom.py, into $T/metrics
+metrics() {
+    : > "$T/metrics"
+    if ! curl -s -o "$T/metrics.txt" "http://127.0.0.1:$PU/metrics"; then
+        not_ok "the metrics location answers"
+        return 1
+    fi
+    if ! python3 "$here/prom.py" < "$T/metrics.txt" > "$T/metrics" 2> "$T/metrics.err"; then
+        not_ok "the metrics parse as Prometheus text" "$(cat "$T/metrics.err")"
+        return 1
+    fi
+}
+
+# series DESC TEXT WANT: the samples of $T/metrics that contain TEXT are exactly WANT's lines
+series() {
+    local got want
+    got=$(grep -F -- "$2" "$T/metrics" | sort)
+    want=$(sort <<<"$3")
+    if [ "$got" = "$want" ]; then ok "$1"; else not_ok "$1" "got:" "$got" "want:" "$want"; return 1; fi
+}
+
+# sample NAME: the value of one sample line of $T/metrics, by its name and labels
+sample() {
+    grep -F -- "$1 " "$T/metrics" | head -n 1 | awk '{ print $NF }'
 }
 
 N() { "$nginx_bin" -p "$T/" -e "$T/startup.log" "$@"; }
@@ -456,8 +616,52 @@ else
     not_ok "nginx -t accepts satisfy any in dry-run mode (nothing to override)" "$out"
 fi
 
+# mtlsauthz_log_level and mtlsauthz_metrics_zone refuse what they cannot use.
+write_conf "$T/level.conf" "" "location /lv/ { mtlsauthz_log_level deny=loud; }"
+out=$(N -t -c "$T/level.conf" 2>&1)
+rc=$?
+if [ $rc -ne 0 ] && grep -qF 'invalid level "loud" in "deny=loud": use error, warn, notice, info, debug or off' <<<"$out"; then
+    ok "nginx -t refuses an unknown log level"
+else
+    not_ok "nginx -t refuses an unknown log level" "rc=$rc" "$out"
+fi
+write_conf "$T/level2.conf" "" "location /lv/ { mtlsauthz_log_level warn; }"
+out=$(N -t -c "$T/level2.conf" 2>&1)
+rc=$?
+if [ $rc -ne 0 ] && grep -qF 'invalid parameter "warn": give deny=LEVEL and/or allow=LEVEL' <<<"$out"; then
+    ok "nginx -t refuses a log level without deny= or allow="
+else
+    not_ok "nginx -t refuses a log level without deny= or allow=" "rc=$rc" "$out"
+fi
+ZONE=8k write_conf "$T/zone.conf"
+out=$(N -t -c "$T/zone.conf" 2>&1)
+rc=$?
+if [ $rc -ne 0 ] && grep -qF 'mtlsauthz_metrics_zone of 8192 bytes is too small: give it at least 32768' <<<"$out"; then
+    ok "nginx -t refuses a metrics zone too small to hold a table"
+else
+    not_ok "nginx -t refuses a metrics zone too small to hold a table" "rc=$rc" "$out"
+fi
+
+ZONE=2048m write_conf "$T/zone.conf"
+out=$(N -t -c "$T/zone.conf" 2>&1)
+rc=$?
+if [ $rc -ne 0 ] && grep -qF 'mtlsauthz_metrics_zone of 2147483648 bytes is too large: give it at most 1073741824' <<<"$out"; then
+    ok "nginx -t refuses a metrics zone too large for its offsets"
+else
+    not_ok "nginx -t refuses a metrics zone too large for its offsets" "rc=$rc" "$out"
+fi
+
+# The module exports only what nginx loads (README, "Linking").
+exports=$(nm -D --defined-only "$MODULE" | awk '{ print $3 }' | sort | tr '\n' ' ')
+if [ "$exports" = "ngx_http_mtlsauthz_module ngx_module_names ngx_module_order ngx_modules " ]; then
+    ok "the module exports only its module symbols"
+else
+    not_ok "the module exports only its module symbols" "$exports"
+fi
+
 # ---- a running nginx ----
 
+started=$(date +%s.%N)
 if ! N -c "$T/nginx.conf"; then
     not_ok "nginx starts" "$(cat "$T/startup.log" "$T/error.log" 2>/dev/null | tail -n 20)"
     echo "$pass passed, $fail failed"
@@ -477,23 +681,30 @@ expect "builder may build (story policy)" 200 "body=upstream POST /images/build"
 
 call "$P1" builder POST /containers/abc/exec
 expect "builder may not exec (deny rule)" 403 X-Decision=deny X-Rule=no-container-escape \
-    X-Reason=denied
-contains "a deny is logged at info with the rule and identity" "$T/error.log" \
-    'mtlsauthz: denied "POST /containers/abc/exec" by rule "no-container-escape", reason denied, spiffe "spiffe://prod.example.com/ci/builder"'
+    X-Reason=denied X-Status=403 "X-Operation=POST /containers/abc/exec" X-Dry-Run= \
+    "X-Subject=$(fingerprint builder subject)" "X-Issuer=$(fingerprint builder issuer)" \
+    "X-Serial=$(fingerprint builder serial)" "X-Sha256=$(fingerprint builder sha256)" \
+    'body={"error":"forbidden","reason":"denied","rule":"no-container-escape"}'
+record "a deny is logged at warn, with the rule and the identity" warn \
+    '{"decision":"deny","reason":"denied","rule":"no-container-escape","dry_run":[],"operation":"POST /containers/abc/exec","status":403,"spiffe_id":"spiffe://prod.example.com/ci/builder","subject":"CN=builder,O=Example Corp"'
 
 call "$P1" ops POST /images/build
 expect "ops may not build (no matching rule)" 403 X-Decision=deny X-Rule= X-Reason=no_match \
-    X-Spiffe=
-contains "a no-match deny names the subject" "$T/error.log" \
-    'reason no_match, subject "CN=alice,OU=ops,O=Example Corp"'
+    X-Spiffe= "X-Subject=CN=alice,OU=ops,O=Example Corp" \
+    'body={"error":"forbidden","reason":"no_match","rule":null}'
+record "a no-match deny names the subject" warn \
+    '"reason":"no_match","rule":null,"dry_run":[],"operation":"POST /images/build","status":403,"spiffe_id":null,"subject":"CN=alice,OU=ops,O=Example Corp"'
 
 call "$P1" ops GET /containers
-expect "ops may list containers" 200 "body=upstream GET /containers" X-Rule=ops-read
+expect "ops may list containers" 200 "body=upstream GET /containers" X-Rule=ops-read X-Status=
+record "an allow is logged at info" info \
+    '{"decision":"allow","reason":"allowed","rule":"ops-read","dry_run":[],"operation":"GET /containers","status":null,'
 
 call "$P1" ops GET /containers/abc/logs
-expect "a dry-run deny rule does not change the decision" 200 X-Rule=ops-read
-contains "a matching dry-run rule is logged" "$T/error.log" \
-    'mtlsauthz: dry-run rule "watch-logs" would have denied "GET /containers/abc/logs"'
+expect "a dry-run deny rule does not change the decision" 200 X-Rule=ops-read \
+    X-Dry-Run=watch-logs "X-Operation=GET /containers/abc/logs" X-Status=
+record "an allow with a dry-run match is logged at warn" warn \
+    '{"decision":"allow","reason":"allowed","rule":"ops-read","dry_run":["watch-logs"],"operation":"GET /containers/abc/logs","status":null,'
 
 call "$P1" plain GET /healthz
 expect "any verified client may check health" 200 X-Rule=health
@@ -515,13 +726,17 @@ call "$P1" plain GET /healthz?verbose=1
 expect "the query is not part of the operation" 200 "body=upstream GET /healthz?verbose=1" \
     X-Rule=health
 call "$P1" builder POST /containers/abc%2Fexec
-expect "an encoded slash is refused" 400
+expect "an encoded slash is refused" 400 X-Reason=bad_target X-Operation= X-Status=400 \
+    "X-Detail=HTTP request refused: encoded '/' in path" \
+    'body={"error":"bad_request","reason":"bad_target","rule":null}'
 call "$P1" plain GET /x/../healthz
 expect "a dot segment is refused" 400
 call "$P1" plain GET //healthz
 expect "an empty segment is refused" 400
-contains "a refused target is logged" "$T/error.log" \
-    'mtlsauthz: refused request target "/x/../healthz"'
+record "a refused target is logged at warn, with the core's message" warn \
+    '"reason":"bad_target","rule":null,"dry_run":[],"operation":null,"status":400,"spiffe_id":null,"subject":"CN=plain",'
+record "and the core's message is its detail" warn \
+    '"detail":"HTTP request refused: dot segment in path"}'
 
 # HEAD is decided as GET: a deny on GET holds for HEAD, which proxy_cache sends upstream as GET.
 call "$P1" builder GET /h/secret
@@ -546,20 +761,29 @@ expect "a custom operation is matched with the identity" 403 X-Reason=no_match
 
 # No certificate, and an unverified one.
 call "$P1" - GET /healthz
-expect "no client certificate gives 403" 403 X-Decision=deny X-Reason=no_identity X-Spiffe=
+expect "no client certificate gives 401" 401 X-Decision=deny X-Reason=no_identity X-Spiffe= \
+    X-Subject= X-Status=401 'body={"error":"unauthorized","reason":"no_identity","rule":null}'
 contains "the missing certificate is logged" "$T/error.log" \
-    'reason no_identity, no identity (no client certificate)'
+    'mtlsauthz: no verified client certificate: no client certificate'
+call "$P1" - GET /containers/abc%2Fexec
+expect "no certificate is answered before a refused target (docs/http.md, order of checks)" \
+    401 X-Reason=no_identity X-Operation= \
+    "X-Detail=HTTP request refused: encoded '/' in path"
 call "$P2" untrusted GET /healthz
-expect "an unverified certificate (optional_no_ca) gives 403" 403 X-Reason=no_identity X-Spiffe=
+expect "an unverified certificate (optional_no_ca) gives 401" 401 X-Reason=no_identity \
+    X-Spiffe= X-Subject=
 contains "the verification failure is logged" "$T/error.log" \
-    '(self-signed certificate)'
+    'mtlsauthz: no verified client certificate: self-signed certificate'
+record "an unverified certificate's names are not in the record" warn \
+    '"reason":"no_identity","rule":null,"dry_run":[],"operation":"GET /healthz","status":401,"spiffe_id":null,"subject":null,"issuer":null,"serial":null,"sha256":null,'
 call "$P2" builder POST /images/build
 expect "a verified certificate passes on the optional_no_ca server" 200 \
     X-Spiffe=spiffe://prod.example.com/ci/builder
 
 # A rejected identity is denied even what "*" may do.
 call "$P1" spiffe-two-uri GET /healthz
-expect "a rejected identity is denied even a '*' rule" 403 X-Reason=identity_rejected
+expect "a rejected identity is denied even a '*' rule" 403 X-Reason=identity_rejected \
+    'body={"error":"forbidden","reason":"identity_rejected","rule":null}'
 
 # Variables.
 call "$P1" dns-wild GET /healthz
@@ -575,14 +799,16 @@ contains "log_format sees \$mtlsauthz_san_dns" "$T/access.log" \
 # Dry run and off.
 call "$P1" builder GET /host/etc/passwd
 expect "dry run logs a deny but lets the request through" 200 \
-    "body=upstream GET /host/etc/passwd" X-Decision=deny X-Rule=no-container-escape
-contains "dry run is logged" "$T/error.log" \
-    'mtlsauthz: dry run: would deny "GET /host/etc/passwd" by rule "no-container-escape"'
+    "body=upstream GET /host/etc/passwd" X-Decision=deny X-Rule=no-container-escape X-Status=
+record "a dry-run deny is logged as a deny, with a null status" warn \
+    '{"decision":"deny","reason":"denied","rule":"no-container-escape","dry_run":[],"operation":"GET /host/etc/passwd","status":null,'
 call "$P1" - GET /open/x
-expect "mtlsauthz off lets a request without a certificate through" 200 X-Decision=
+expect "mtlsauthz off lets a request without a certificate through" 200 X-Decision= \
+    X-Operation= X-Status=
 call "$P1" builder GET /open/x
 expect "identity variables work where mtlsauthz is off" 200 \
-    X-Spiffe=spiffe://prod.example.com/ci/builder
+    X-Spiffe=spiffe://prod.example.com/ci/builder "X-Subject=CN=builder,O=Example Corp" \
+    X-Decision= X-Operation=
 
 # The decision variables survive the internal redirect of an error_page.
 call "$P1" builder GET /ep/x
@@ -592,6 +818,163 @@ expect "an error_page location still sees the decision" 200 "body=upstream GET /
 # satisfy all (the default): another access module's allow does not override a deny.
 call "$P1" builder POST /allowed-ip/x
 expect "an 'allow' for the client address does not override the deny" 403 X-Reason=no_match
+
+# Names with DN escapes, quotes and backslashes, and beyond ASCII, stay JSON in the records.
+for cert in dn-special bmp-cn; do
+    call "$P1" "$cert" GET "/names/$cert"
+    got=$(last_record "\"operation\":\"GET /names/$cert\"" subject 2>&1)
+    want=$(fingerprint "$cert" subject)
+    if [ "$got" = "$want" ]; then
+        ok "$cert: the record's subject is the library's DN"
+    else
+        not_ok "$cert: the record's subject is the library's DN" "got:  $got" "want: $want"
+    fi
+done
+call "$P1" c1 GET /names/c1
+got=$(last_record '"operation":"GET /names/c1"' subject 2>&1)
+want=$("$CLI" identity --format json "$T/c1.pem" | python3 -c 'import json, sys; print(json.load(sys.stdin)["subject"]["dn"])')
+if [ "$got" = "$want" ] && grep -F '"operation":"GET /names/c1"' "$T/error.log" | grep -qF 'csi\u009b31m' &&
+    ! grep -F '"operation":"GET /names/c1"' "$T/error.log" | grep -q "$(printf '\xc2\x9b')"; then
+    ok "a C1 control in a name is escaped in the record, and the same name"
+else
+    not_ok "a C1 control in a name is escaped in the record, and the same name" "got:  $got" \
+        "want: $want"
+fi
+# A record too long for an error-log line is cut, and says so, and still parses.
+long_target=/names/long-$(printf 'a%.0s' $(seq 2000))
+call "$P1" plain GET "$long_target"
+got=$(last_record '"operation":"GET /names/long-aaaa' truncated 2>&1)
+op=$(last_record '"operation":"GET /names/long-aaaa' operation 2>&1)
+if [ "$STATUS" = 403 ] && [ "$got" = True ] && [ "$op" = "GET /names/long-$(printf 'a%.0s' $(seq 48))..." ]; then
+    ok "a record longer than an error-log line is cut to JSON that says so"
+else
+    not_ok "a record longer than an error-log line is cut to JSON that says so" "status $STATUS" \
+        "truncated: $got" "operation: $op"
+fi
+call "$P1" builder GET /odd/x
+expect "a rule id with quotes and a backslash is JSON in the body" 403 \
+    'body={"error":"forbidden","reason":"denied","rule":"odd \"quoted\" \\ rule"}'
+got=$(last_record '"operation":"GET /odd/x"' rule 2>&1)
+if [ "$got" = 'odd "quoted" \ rule' ]; then ok "and in the record"; else not_ok "and in the record" "$got"; fi
+
+# The module's bodies give way to the user's error_page for the status, and only to it.
+call "$P1" builder GET /ep-page/x
+expect "a user's error_page 403 is served instead of the module's body" 403 \
+    "body=the user's own page" Content-Type=text/html X-Reason=no_match
+call "$P1" - GET /ep-page/x
+expect "a user's error_page 401 is served instead of the module's body" 401 \
+    "body=the user's own page" X-Reason=no_identity
+call "$P1" builder GET /ep-other/x
+expect "an error_page for another status leaves the module's body" 403 \
+    'body={"error":"forbidden","reason":"no_match","rule":null}' Content-Type=application/json \
+    Cache-Control=no-store X-Content-Type-Options=nosniff
+call "$P1" builder GET /ep-checked/x
+expect "an error page that mtlsauthz denies too gets the module's body" 403 \
+    'body={"error":"forbidden","reason":"no_match","rule":null}'
+
+# mtlsauthz_log_level: the decision records at the levels a location sets.
+call "$P1" builder GET /h/quiet/secret
+expect "a deny in a location with its own log levels" 403 X-Rule=no-secret
+record "is logged at the level set for denies" error \
+    '"reason":"denied","rule":"no-secret","dry_run":[],"operation":"GET /h/quiet/secret"'
+call "$P1" builder GET /h/quiet/open
+expect "an allow there" 200 X-Rule=open
+record "is logged at the level set for allows" notice \
+    '"reason":"allowed","rule":"open","dry_run":[],"operation":"GET /h/quiet/open"'
+call "$P1" builder GET /h/silent/open
+expect "an allow where allows are off" 200 X-Rule=open
+no_record "is not logged" '"operation":"GET /h/silent/open"'
+call "$P1" builder GET /h/silent/secret
+expect "a deny there" 403 X-Rule=no-secret
+record "is logged at the default level, warn" warn '"operation":"GET /h/silent/secret"'
+
+# The HTTP contract of docs/http.md, every case of the shared fixture.
+python3 "$here/contract.py" --port "$P5" --certs "$CERTS" \
+    --fixture "$top/tests/data/http-contract/cases.json" \
+    --access-log "$T/contract-access.log" --error-log "$T/contract-error.log" \
+    --cli "$CLI" --tmp "$T/contract" > "$T/contract.out" 2>&1
+cat "$T/contract.out"
+pass=$((pass + $(grep -c '^ok - ' "$T/contract.out")))
+fail=$((fail + $(grep -c '^FAIL - ' "$T/contract.out")))
+if [ "$(grep -c '^ok - ' "$T/contract.out")" -eq 0 ]; then
+    not_ok "contract.py ran" "$(tail -n 5 "$T/contract.out")"
+fi
+
+# The metrics after the fixture: one decision per case, by the fixture's own record.
+contract_want=$(python3 -c '
+import collections, json, sys
+cases = json.load(open(sys.argv[1]))["cases"]
+n = collections.Counter()
+for c in cases:
+    log = c["log"]
+    n[(log["decision"], log["reason"], log["rule"] or "")] += 1
+    for rule in log["dry_run"]:
+        n[("dry_run", rule)] += 1
+for k, v in sorted(n.items()):
+    if k[0] == "dry_run":
+        print(f"mtlsauthz_dry_run_matches_total{{location=\"contract\",rule=\"{k[1]}\"}} {v}")
+    else:
+        print(f"mtlsauthz_decisions_total{{decision=\"{k[0]}\",location=\"contract\",reason=\"{k[1]}\",rule=\"{k[2]}\"}} {v}")
+' "$top/tests/data/http-contract/cases.json")
+if metrics; then
+    ok "the metrics parse as Prometheus text"
+    series "the fixture's decisions are counted by decision, reason and rule" \
+        'location="contract"' "$contract_want"
+    series "a location's name is its default label" 'location="/h/quiet/"' \
+        'mtlsauthz_decisions_total{decision="allow",location="/h/quiet/",reason="allowed",rule="open"} 1
+mtlsauthz_decisions_total{decision="deny",location="/h/quiet/",reason="denied",rule="no-secret"} 1'
+    series "no reload yet" 'mtlsauthz_policy_reloads_total' \
+        'mtlsauthz_policy_reloads_total{result="failure"} 0
+mtlsauthz_policy_reloads_total{result="success"} 0'
+    series "the policy's rules" "mtlsauthz_policy_rules{policy=\"$T/story.yaml\"}" \
+        "mtlsauthz_policy_rules{policy=\"$T/story.yaml\"} $(grep -c '^  - id:' "$T/story.yaml")"
+    series "nothing was dropped" mtlsauthz_metrics_dropped_total \
+        'mtlsauthz_metrics_dropped_total 0'
+    series "label values with quotes and a backslash are escaped" 'odd "quoted" \ rule' \
+        'mtlsauthz_decisions_total{decision="deny",location="odd "label" \ here",reason="denied",rule="odd "quoted" \ rule"} 1'
+    load=$(sample "mtlsauthz_policy_load_seconds{policy=\"$T/story.yaml\"}")
+    loaded=$(sample "mtlsauthz_policy_last_reload_success_timestamp_seconds{policy=\"$T/story.yaml\"}")
+    if python3 -c 'import sys, time; l, t, s = map(float, sys.argv[1:]); sys.exit(not (0 < l < 5 and s <= t <= time.time()))' \
+        "${load:-x}" "${loaded:-x}" "$started"; then
+        ok "the policy's load time and when it was loaded"
+    else
+        not_ok "the policy's load time and when it was loaded" "load $load, loaded $loaded, started $started"
+    fi
+fi
+if curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$PU/metrics" | grep -qx 405; then
+    ok "the metrics location answers only GET and HEAD"
+else
+    not_ok "the metrics location answers only GET and HEAD"
+fi
+
+# Counting in shared memory from two workers, over many connections at once: no count is lost.
+burst=()
+for i in $(seq 60); do burst+=(-o /dev/null "https://127.0.0.1:$P1/h/burst/$i"); done
+out=$(curl -s --http1.1 --parallel --parallel-max 16 --cacert "$CERTS/ca.pem" \
+    --cert "$CERTS/plain-chain.pem" --key "$CERTS/plain.key" -w '%{http_code}\n' "${burst[@]}" \
+    2>/dev/null |
+    sort | uniq -c | awk '{ print $1, $2 }')
+if [ "$out" = "60 200" ] && metrics; then
+    series "60 requests at once on 16 connections are 60 counts" 'location="burst"' \
+        'mtlsauthz_decisions_total{decision="allow",location="burst",reason="allowed",rule="open"} 60'
+else
+    not_ok "60 requests at once on 16 connections" "$out"
+fi
+
+# A refused request's body is discarded, and the connection serves the next request.
+# (No "Expect: 100-continue": curl would give up the connection rather than send the body.)
+printf 'GET /images/build HTTP/1.1\r\nHost: x\r\n\r\n%.0s' $(seq 30) > "$T/body.bin"
+out=$(curl -s --http1.1 --cacert "$CERTS/ca.pem" --cert "$CERTS/builder-chain.pem" \
+    --key "$CERTS/builder.key" -w '%{http_code} %{num_connects}\n' -o /dev/null -H 'Expect:' \
+    --data-binary @"$T/body.bin" "https://127.0.0.1:$P1/containers/abc/exec" \
+    --next -s --http1.1 --cacert "$CERTS/ca.pem" --cert "$CERTS/builder-chain.pem" \
+    --key "$CERTS/builder.key" -w '%{http_code} %{num_connects}\n' -o /dev/null -X POST \
+    "https://127.0.0.1:$P1/images/build")
+if [ "$out" = $'403 1\n200 0' ]; then
+    ok "a refused request with a body leaves the keep-alive connection usable"
+else
+    not_ok "a refused request with a body leaves the keep-alive connection usable" "$out"
+fi
 
 # One identity per TLS connection: HTTP/1.1 keep-alive and HTTP/2 streams.
 count_reads() { grep -c 'mtlsauthz: identity read for connection' "$T/error.log"; }
@@ -649,18 +1032,18 @@ builder_id=spiffe://prod.example.com/ci/builder
 
 scall "$P3" partner-builder - docker.example /images/x
 expect "no SNI, Host docker.example: a partner-CA certificate is not that server's identity" \
-    403 X-Reason=no_identity X-Spiffe= X-Sni=
+    401 X-Reason=no_identity X-Spiffe= X-Sni=
 contains "it is logged as verified for another server" "$T/error.log" \
     'mtlsauthz: client certificate not verified for this server: (20:unable to get local issuer certificate)'
 contains "and the deny says why" "$T/error.log" \
-    'reason no_identity, no identity (not verified for this server)'
+    'mtlsauthz: no verified client certificate: not verified for this server'
 scall "$P3" partner-builder unknown.example docker.example /images/x -k
-expect "an SNI name no server has, Host docker.example: denied too" 403 X-Reason=no_identity \
+expect "an SNI name no server has, Host docker.example: denied too" 401 X-Reason=no_identity \
     X-Sni=unknown.example
 scall "$P3" partner-builder partner.example docker.example /images/x
 expect "SNI partner.example, Host docker.example: nginx's own 421" 421
 scall "$P3" partner-builder - noctx.example /images/x
-expect "a server block without an SSL context of its own has no client identity" 403 \
+expect "a server block without an SSL context of its own has no client identity" 401 \
     X-Reason=no_identity
 scall "$P3" partner-builder - docker.example /vars/x
 expect "the identity variables are not found for a certificate verified for another server" \
@@ -683,7 +1066,7 @@ for proto in --http1.1 --http2; do
         --next -s "$proto" --cacert "$S/prod.pem" --cert "$S/partner-builder-chain.pem" \
         --key "$S/partner-builder.key" -H 'Host: docker.example' \
         -w '%{http_code} %{num_connects}\n' -o /dev/null "https://127.0.0.1:$P3/images/x")
-    if [ "$out" = $'200 1\n403 0' ]; then
+    if [ "$out" = $'200 1\n401 0' ]; then
         ok "$proto, one connection: the default server, then docker.example is denied"
     else
         not_ok "$proto, one connection: the default server, then docker.example is denied" "$out"
@@ -710,7 +1093,7 @@ resume() {
 }
 for v in -tls1_3 -tls1_2; do
     resume "$v" partner-builder - partner.example docker.example docker.example /images/x
-    if [ "$REUSED" = 1 ] && [ "$STATUS" = 403 ]; then
+    if [ "$REUSED" = 1 ] && [ "$STATUS" = 401 ]; then
         ok "$v: a session made without SNI, resumed with SNI docker.example, is denied"
     else
         not_ok "$v: a session made without SNI, resumed with SNI docker.example, is denied" \
@@ -747,24 +1130,24 @@ scall "$P4" builder - docker.example /images/x
 expect "no SNI, a production certificate verified again for docker.example is allowed" 200 \
     "body=upstream GET /images/x" X-Reason=allowed "X-Spiffe=$builder_id" X-Sni=
 scall "$P4" partner-builder - docker.example /images/x
-expect "no SNI, a partner certificate verified again for docker.example is denied" 403 \
+expect "no SNI, a partner certificate verified again for docker.example is denied" 401 \
     X-Reason=no_identity X-Spiffe=
 scall "$P4" builder - strict.example /images/x
-expect "that server's ssl_verify_depth applies" 403 X-Reason=no_identity
+expect "that server's ssl_verify_depth applies" 401 X-Reason=no_identity
 contains "the depth failure is logged" "$T/error.log" '(22:certificate chain too long)'
 scall "$P4" builder - revoked.example /images/x
-expect "that server's ssl_crl applies" 403 X-Reason=no_identity
+expect "that server's ssl_crl applies" 401 X-Reason=no_identity
 contains "the revocation is logged" "$T/error.log" '(23:certificate revoked)'
 scall "$P4" builder - ocsp.example /images/x
-expect "a server with ssl_ocsp accepts only its own handshake's verification" 403 \
+expect "a server with ssl_ocsp accepts only its own handshake's verification" 401 \
     X-Reason=no_identity
 contains "the OCSP refusal is logged" "$T/error.log" \
-    "no identity (verified for another server; ssl_ocsp needs this server's own handshake)"
+    "no verified client certificate: verified for another server; ssl_ocsp needs this server's own handshake"
 scall "$P4" builder - noverify.example /images/x
-expect "a server that does not verify client certificates has no client identity" 403 \
+expect "a server that does not verify client certificates has no client identity" 401 \
     X-Reason=no_identity
 contains "that is logged" "$T/error.log" \
-    'no identity (this server does not verify client certificates)'
+    'no verified client certificate: this server does not verify client certificates'
 
 # Reload with a changed policy.
 call "$P1" plain GET /reload/two
@@ -796,6 +1179,95 @@ contains "the master logs the bad policy on SIGHUP" "$T/error.log" \
     "mtlsauthz_policy: $T/reload.yaml"
 call "$P1" plain GET /reload/two
 expect "a failed reload keeps the running policy" 200 X-Rule=v2
+
+# The reloads in the metrics: the one that took effect, and the SIGHUP a bad policy made fail;
+# "nginx -s reload" refused to signal the master, which never saw it. The counters live on.
+if metrics; then
+    series "a reload that took effect and one a bad policy made fail are counted" \
+        'mtlsauthz_policy_reloads_total' \
+        'mtlsauthz_policy_reloads_total{result="failure"} 1
+mtlsauthz_policy_reloads_total{result="success"} 1'
+    series "the counts carry on across reloads" 'location="contract"' "$contract_want"
+fi
+
+# A reload that resizes the zone starts it from the running counts.
+reload_policy v2 /reload/two
+before_reload=$(date +%s.%N)
+ZONE=2m write_conf "$T/nginx.conf"
+N -c "$T/nginx.conf" -s reload
+for _ in $(seq 300); do
+    curl -s "http://127.0.0.1:$PU/metrics" |
+        grep -qxF 'mtlsauthz_policy_reloads_total{result="success"} 2' && break
+    sleep 0.1
+done
+if metrics; then
+    series "a resized zone takes over the reload counts" 'mtlsauthz_policy_reloads_total' \
+        'mtlsauthz_policy_reloads_total{result="failure"} 1
+mtlsauthz_policy_reloads_total{result="success"} 2' ||
+        grep -E '\[(emerg|alert|crit)\]|reconfiguring|signal 1' "$T/error.log" | tail -n 5
+    series "and the decision counts" 'location="contract"' "$contract_want"
+    loaded=$(sample "mtlsauthz_policy_last_reload_success_timestamp_seconds{policy=\"$T/story.yaml\"}")
+    if python3 -c 'import sys; sys.exit(not float(sys.argv[1]) >= float(sys.argv[2]))' \
+        "${loaded:-0}" "$before_reload"; then
+        ok "a reload loads the policy again, and says when"
+    else
+        not_ok "a reload loads the policy again, and says when" "$loaded < $before_reload"
+    fi
+fi
+
+# A zone too small for the series it is given counts what it cannot keep. 40 locations, each
+# with a label of 1000 bytes, in the smallest zone: the keys do not all fit, and every decision
+# is either in a series or dropped.
+read -r DP DU < <(python3 -c '
+import socket
+socks = [socket.socket() for _ in range(2)]
+for s in socks: s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in socks])')
+long=$(printf 'x%.0s' $(seq 996))
+{
+    echo "load_module $MODULE; worker_processes 1; error_log $T/drop-error.log info;"
+    echo "pid $T/drop.pid; events { worker_connections 64; }"
+    echo "http { access_log off; client_body_temp_path $T/tmp/body; proxy_temp_path $T/tmp/proxy;"
+    echo "fastcgi_temp_path $T/tmp/fastcgi; uwsgi_temp_path $T/tmp/uwsgi; scgi_temp_path $T/tmp/scgi;"
+    echo "mtlsauthz_metrics_zone 32k;"
+    echo "server { listen 127.0.0.1:$DU; location / { return 200; }"
+    echo "    location = /metrics { mtlsauthz_metrics; } }"
+    echo "server { listen 127.0.0.1:$DP ssl; ssl_certificate $CERTS/server-chain.pem;"
+    echo "    ssl_certificate_key $CERTS/server.key; ssl_client_certificate $CERTS/ca.pem;"
+    echo "    ssl_verify_client optional; mtlsauthz_policy $T/head.yaml; mtlsauthz on;"
+    for i in $(seq 40); do
+        echo "    location /h/$i/ { mtlsauthz_metrics_location $long$i; proxy_pass http://127.0.0.1:$DU; }"
+    done
+    echo "} }"
+} > "$T/drop.conf"
+if N -c "$T/drop.conf"; then
+    drop=()
+    for i in $(seq 40); do drop+=(-o /dev/null "https://127.0.0.1:$DP/h/$i/x"); done
+    out=$(curl -s --cacert "$CERTS/ca.pem" --cert "$CERTS/plain-chain.pem" \
+        --key "$CERTS/plain.key" -w '%{http_code}\n' "${drop[@]}" | sort | uniq -c |
+        awk '{ print $1, $2 }')
+    curl -s -o "$T/drop-metrics.txt" "http://127.0.0.1:$DU/metrics"
+    if [ "$out" = "40 200" ] && python3 "$here/prom.py" < "$T/drop-metrics.txt" > "$T/drop-metrics" &&
+        python3 -c '
+import sys
+kept = dropped = 0
+for line in open(sys.argv[1]):
+    name, value = line.rsplit(" ", 1)
+    if name.startswith("mtlsauthz_decisions_total{"):
+        kept += int(value)
+    elif name == "mtlsauthz_metrics_dropped_total":
+        dropped = int(value)
+print(kept, dropped)
+sys.exit(not (kept > 0 and dropped > 0 and kept + dropped == 40))' "$T/drop-metrics" > "$T/drop.out"; then
+        ok "a full zone keeps what fits and counts the rest as dropped ($(cat "$T/drop.out"))"
+    else
+        not_ok "a full zone keeps what fits and counts the rest as dropped" "$out" \
+            "$(cat "$T/drop.out" 2>/dev/null)" "$(head -c 300 "$T/drop-metrics.txt")"
+    fi
+    stop_nginx "$T/drop.pid"
+else
+    not_ok "an nginx with a small metrics zone starts" "$(tail -n 5 "$T/startup.log")"
+fi
 
 # The example, as examples/nginx/README.md shows it.
 read -r EP EU < <(python3 -c '
@@ -829,7 +1301,8 @@ expect "example: the builder may not list containers" 403 "X-Mtlsauthz=deny rule
 call "$EP" builder POST /containers/a%2Fb/exec
 expect "example: an encoded slash is refused" 400
 call "$EP" - GET /containers
-expect "example: no certificate, no access" 403 "X-Mtlsauthz=deny rule= reason=no_identity"
+expect "example: no certificate, no access" 401 "X-Mtlsauthz=deny rule= reason=no_identity" \
+    'body={"error":"unauthorized","reason":"no_identity","rule":null}'
 contains "example: the access log has the decision" "$T/example/logs/access.log" \
     '"POST /images/build HTTP/2.0" 200 decision=allow rule=build-images reason=allowed spiffe=spiffe://prod.example.com/ci/builder dns=-'
 kill -TERM "$example_pid"
