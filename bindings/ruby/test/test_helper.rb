@@ -36,6 +36,40 @@ module TestSupport
     File.join(TestSupport.certs, name)
   end
 
+  # gen-certs.sh's nul-cn is byte-patched after signing, so no TLS stack verifies it. For
+  # tests over real TLS this issues one again, with the test intermediate and the same
+  # subject (O=Example Corp, CN "admin\0.evil.com"), as DIR/nul-cn-signed{.pem,-chain.pem,
+  # .key}. Returns DIR.
+  def self.signed_nul_cn
+    @signed_nul_cn ||= begin
+      require "openssl"
+      dir = Dir.mktmpdir("mtlsauthz-nul-cn")
+      at_exit { FileUtils.rm_rf(dir) }
+      int = OpenSSL::X509::Certificate.new(File.read(File.join(certs, "int.pem")))
+      int_key = OpenSSL::PKey.read(File.read(File.join(certs, "int.key")))
+      key = OpenSSL::PKey::EC.generate("prime256v1")
+      cert = OpenSSL::X509::Certificate.new
+      cert.version = 2
+      cert.serial = OpenSSL::BN.rand(127)
+      cert.subject = OpenSSL::X509::Name.new([["O", "Example Corp", OpenSSL::ASN1::UTF8STRING],
+                                              ["CN", "admin\0.evil.com", OpenSSL::ASN1::UTF8STRING]])
+      cert.issuer = int.subject
+      cert.public_key = key
+      cert.not_before = Time.now - 3600
+      cert.not_after = Time.now + 3600
+      ext = OpenSSL::X509::ExtensionFactory.new(int, cert)
+      cert.add_extension(ext.create_extension("basicConstraints", "CA:FALSE", true))
+      cert.add_extension(ext.create_extension("keyUsage", "digitalSignature", true))
+      cert.add_extension(ext.create_extension("extendedKeyUsage", "clientAuth"))
+      cert.add_extension(ext.create_extension("authorityKeyIdentifier", "keyid"))
+      cert.sign(int_key, OpenSSL::Digest.new("SHA256"))
+      File.write(File.join(dir, "nul-cn-signed.pem"), cert.to_pem)
+      File.write(File.join(dir, "nul-cn-signed-chain.pem"), cert.to_pem + int.to_pem)
+      File.write(File.join(dir, "nul-cn-signed.key"), key.private_to_pem)
+      dir
+    end
+  end
+
   def pem(name)
     File.read(cert_path("#{name}.pem"))
   end
