@@ -69,7 +69,8 @@ class HTTPContractTest < Minitest::Test
       args += c["method"] == "HEAD" ? ["--head"] : ["-X", c["method"]]
       if c["cert"]
         dir, name = client_cert(c["cert"])
-        args += ["--cert", File.join(dir, "#{name}-chain.pem"), "--key", File.join(dir, "#{name}.key")]
+        args += ["--cert", File.join(dir, "#{name}-chain.pem"),
+                 "--key", File.join(dir, "#{name}.key")]
       end
       args << "https://localhost:#{port}#{c['target']}"
       out, err, st = Open3.capture3(*args)
@@ -121,8 +122,9 @@ class HTTPContractTest < Minitest::Test
       if c["cert"]
         pem = File.read("#{File.join(*client_cert(c['cert']))}.pem")
         id = MtlsAuthz::Identity.from_pem(pem)
+        der = OpenSSL::X509::Certificate.new(pem).to_der
         want.merge!("serial" => id.serial, "spiffe_id" => id.spiffe_id,
-                    "sha256" => OpenSSL::Digest::SHA256.hexdigest(OpenSSL::X509::Certificate.new(pem).to_der))
+                    "sha256" => OpenSSL::Digest::SHA256.hexdigest(der))
       end
       want.merge!(c["log"]) # the fixture's keys, each as it says
       assert_equal want, rec.slice(*want.keys), name

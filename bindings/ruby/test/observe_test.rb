@@ -125,8 +125,8 @@ class ObserveTest < Minitest::Test
     YAML
     status, _h, body = request(middleware(policy: policy), "POST", "/x", "ops")
     assert_equal 403, status
-    assert_equal %({"error":"forbidden","reason":"denied","rule":"no \\"<exec>\\" & é \\\\ here"}\n),
-                 body
+    assert_equal %({"error":"forbidden","reason":"denied",) +
+                 %("rule":"no \\"<exec>\\" & é \\\\ here"}\n), body
     assert_equal Encoding::UTF_8, body.encoding
   end
 
@@ -176,11 +176,13 @@ class ObserveTest < Minitest::Test
     line = f.call("INFO", t, "app", "hello")
     assert_equal %({"time":"2026-01-02T03:04:05.250000Z","level":"INFO","pid":#{Process.pid},) +
                  %("progname":"app","msg":"hello"}\n), line
-    assert_equal "boom (RuntimeError)", JSON.parse(f.call("ERROR", t, nil, RuntimeError.new("boom")))["msg"]
+    assert_equal "boom (RuntimeError)",
+                 JSON.parse(f.call("ERROR", t, nil, RuntimeError.new("boom")))["msg"]
     assert_equal ":sym", JSON.parse(f.call("INFO", t, nil, :sym))["msg"]
     # Bytes that are not UTF-8 (an identity's values may be) are written, not raised on.
     bad = (+"CN=\xFF\xFEx").force_encoding(Encoding::BINARY)
-    h = JSON.parse(f.call("WARN", t, nil, { "subject" => bad, "dry_run" => [bad], "n" => Float::NAN }))
+    msg = { "subject" => bad, "dry_run" => [bad], "n" => Float::NAN }
+    h = JSON.parse(f.call("WARN", t, nil, msg))
     assert_equal "CN=\uFFFD\uFFFDx", h["subject"]
     assert_equal ["CN=\uFFFD\uFFFDx"], h["dry_run"]
     assert_equal "NaN", h["n"]
@@ -236,8 +238,9 @@ class ObserveTest < Minitest::Test
     assert_equal 3, mw.stats[:hook_errors]
     errors = @log.string.lines.grep(/ERROR -- /)
     assert_equal 3, errors.size
-    assert_match(/the on_decision hook raised RuntimeError: metrics backend down; the request is answered as decided/,
+    assert_match(/the on_decision hook raised RuntimeError: metrics backend down; the request /,
                  errors[0])
+    assert_match(/is answered as decided/, errors[0])
     # The record is frozen: a hook cannot change what the others see.
     mw = middleware(on_decision: ->(r) { r["decision"] = "allow" })
     status = nil

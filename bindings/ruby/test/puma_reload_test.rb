@@ -168,14 +168,17 @@ class PumaReloadTest < Minitest::Test
     broken = now
     @cm.update("policy.yaml" => BAD)
     deadline = now + 60
-    until log_records.select { |r| r["result"] == "failure" }.map { |r| r["pid"].to_s }.uniq.sort == pids
+    until log_records.select { |r| r["result"] == "failure" }.map { |r| r["pid"].to_s }
+                     .uniq.sort == pids
       flunk "not every worker logged the failed reload:\n#{@server.log}" if now > deadline
       sleep 0.05
     end
     sleep INTERVAL * 5 # more checks: the bad file is not retried, the last good policy stays
     after = drain.select { |sent, _p, st, _pid| sent > broken && st.is_a?(Integer) }
     refute_empty after
-    after.each { |_s, path, status, pid| assert_equal path == "/two" ? 200 : 403, status, "#{pid} #{path}" }
+    after.each do |_s, path, status, pid|
+      assert_equal path == "/two" ? 200 : 403, status, "#{pid} #{path}"
+    end
 
     fixed = now
     @cm.update("policy.yaml" => ONE)
@@ -189,8 +192,9 @@ class PumaReloadTest < Minitest::Test
     assert_operator all.size, :>, 50
 
     records = log_records
-    failures = records.select { |r| r["msg"] == "mtlsauthz policy reload failed; the policy in use is kept" }
-    assert_equal pids, failures.map { |r| r["pid"].to_s }.sort, "one failure per worker, not one per check"
+    failures = records.select { |r| r["msg"].to_s.start_with?("mtlsauthz policy reload failed") }
+    assert_equal pids, failures.map { |r| r["pid"].to_s }.sort,
+                 "one failure per worker, not one per check"
     failures.each do |r|
       assert_equal "ERROR", r["level"]
       assert_equal @cm.path("policy.yaml"), r["path"]

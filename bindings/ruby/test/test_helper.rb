@@ -51,8 +51,9 @@ module TestSupport
       cert = OpenSSL::X509::Certificate.new
       cert.version = 2
       cert.serial = OpenSSL::BN.rand(127)
-      cert.subject = OpenSSL::X509::Name.new([["O", "Example Corp", OpenSSL::ASN1::UTF8STRING],
-                                              ["CN", "admin\0.evil.com", OpenSSL::ASN1::UTF8STRING]])
+      utf8 = OpenSSL::ASN1::UTF8STRING
+      cert.subject = OpenSSL::X509::Name.new([["O", "Example Corp", utf8],
+                                              ["CN", "admin\0.evil.com", utf8]])
       cert.issuer = int.subject
       cert.public_key = key
       cert.not_before = Time.now - 3600
