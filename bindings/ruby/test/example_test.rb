@@ -41,7 +41,7 @@ class GrapeExampleTest < Minitest::Test
     refute_equal 0, exit_status
     refute_match(/exec started|attached|host access/, server.log)
     dry = 'decision="allow" reason="allowed" rule="ops-read" dry_run=["watch-logs"]'
-    assert_includes server.log, "WARN -- : mtlsauthz decision: #{dry}"
+    assert_includes server.log, "WARN -- : mtlsauthz: #{dry}"
   ensure
     server&.stop
     FileUtils.rm_rf(dir) if dir

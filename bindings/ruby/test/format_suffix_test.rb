@@ -271,7 +271,7 @@ class FormatSuffixTest < Minitest::Test
     r = @records.last
     assert_equal ["deny", "denied", "no-exec", "POST /containers/abc/exec.json", 403],
                  r.values_at("decision", "reason", "rule", "operation", "status")
-    assert_match(/WARN -- : mtlsauthz decision: decision="deny" reason="denied" rule="no-exec" /,
+    assert_match(/WARN -- : mtlsauthz: decision="deny" reason="denied" rule="no-exec" /,
                  @log.string)
   end
 
@@ -283,7 +283,7 @@ class FormatSuffixTest < Minitest::Test
     r = @records.last
     assert_equal ["allow", "ops-containers", ["watch-logs"], "GET /containers/abc/logs.json"],
                  r.values_at("decision", "rule", "dry_run", "operation")
-    assert_match(/WARN -- : mtlsauthz decision: decision="allow" .*dry_run=\["watch-logs"\]/,
+    assert_match(/WARN -- : mtlsauthz: decision="allow" .*dry_run=\["watch-logs"\]/,
                  @log.string)
   end
 
@@ -294,7 +294,7 @@ class FormatSuffixTest < Minitest::Test
     assert_equal "no-exec", last_request.env["mtlsauthz.decision"].rule
     r = @records.last
     assert_equal ["deny", "no-exec", nil], r.values_at("decision", "rule", "status")
-    assert_match(/WARN -- : mtlsauthz decision: decision="deny" reason="denied" rule="no-exec" /,
+    assert_match(/WARN -- : mtlsauthz: decision="deny" reason="denied" rule="no-exec" /,
                  @log.string)
   end
 

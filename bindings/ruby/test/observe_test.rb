@@ -162,7 +162,7 @@ class ObserveTest < Minitest::Test
     assert_equal %w[time level pid msg] + MtlsAuthz::HTTPContract::RECORD_KEYS, first.keys
     assert_equal "WARN", first["level"]
     assert_equal Process.pid, first["pid"]
-    assert_equal "mtlsauthz decision", first["msg"]
+    assert_equal "mtlsauthz", first["msg"]
     assert_in_delta Time.now, Time.iso8601(first["time"]), 60
     assert_equal @records[0], first.slice(*MtlsAuthz::HTTPContract::RECORD_KEYS)
     second = JSON.parse(lines[1])

@@ -192,7 +192,7 @@ class PumaReloadTest < Minitest::Test
     assert_operator all.size, :>, 50
 
     records = log_records
-    failures = records.select { |r| r["msg"].to_s.start_with?("mtlsauthz policy reload failed") }
+    failures = records.select { |r| r["msg"].to_s.start_with?("mtlsauthz: policy reload failed") }
     assert_equal pids, failures.map { |r| r["pid"].to_s }.sort,
                  "one failure per worker, not one per check"
     failures.each do |r|
@@ -200,7 +200,7 @@ class PumaReloadTest < Minitest::Test
       assert_equal @cm.path("policy.yaml"), r["path"]
       assert_match(/missing key 'principals'/, r["error"])
     end
-    reloads = records.select { |r| r["msg"] == "mtlsauthz policy reloaded" }
+    reloads = records.select { |r| r["msg"] == "mtlsauthz: policy reloaded" }
     assert_equal pids.flat_map { |p| [p, p] }, reloads.map { |r| r["pid"].to_s }.sort
     # Nothing was restarted: no shutdown, and each worker booted once.
     refute_match(/Goodbye|shutting down|Gracefully stopping/, @server.log)

@@ -323,7 +323,7 @@ class RackMiddlewareTest < Minitest::Test
     assert_equal 200, last_response.status
     assert_equal [[:exec, "abc"], :healthz], calls
     # Denies still logged at warn; "status" is null: the binding answered nothing itself.
-    assert_match(/WARN -- : mtlsauthz decision: decision="deny" reason="denied" rule="no-con/,
+    assert_match(/WARN -- : mtlsauthz: decision="deny" reason="denied" rule="no-con/,
                  @log.string)
     assert_includes @log.string, 'operation="POST /containers/abc/exec" status=null'
     assert_includes @log.string, 'reason="no_identity" rule=null dry_run=[] ' \
@@ -336,14 +336,14 @@ class RackMiddlewareTest < Minitest::Test
     lines = @log.string.lines
     assert_equal 2, lines.size
     b = identity("builder")
-    assert_includes lines[0], 'WARN -- : mtlsauthz decision: decision="deny" reason="denied" ' \
+    assert_includes lines[0], 'WARN -- : mtlsauthz: decision="deny" reason="denied" ' \
                               'rule="no-container-escape" dry_run=[] ' \
                               'operation="POST /containers/abc/exec" status=403 ' \
                               'spiffe_id="spiffe://prod.example.com/ci/builder" ' \
                               "subject=#{b.dn.to_json} issuer=#{b.issuer.to_json} " \
                               "serial=#{b.serial.to_json} sha256=#{b.sha256.to_json} " \
                               'remote="127.0.0.1" detail=null'
-    assert_includes lines[1], 'WARN -- : mtlsauthz decision: decision="allow" ' \
+    assert_includes lines[1], 'WARN -- : mtlsauthz: decision="allow" ' \
                               'reason="allowed" rule="ops-read" dry_run=["watch-logs"] ' \
                               'operation="GET /containers/abc/logs" status=null spiffe_id=null'
   end

@@ -239,8 +239,8 @@ class ReloadTest < Minitest::Test
                  failed.values_at("result", "path", "rules", "loaded_at")
     assert_match(/missing key .principals./, failed["error"])
     lines = log.string.lines
-    assert_match(/INFO -- : mtlsauthz policy reloaded: result="success" path=/, lines[0])
-    assert_match(/ERROR -- : mtlsauthz policy reload failed; the policy in use is kept: /,
+    assert_match(/INFO -- : mtlsauthz: policy reloaded: result="success" path=/, lines[0])
+    assert_match(/ERROR -- : mtlsauthz: policy reload failed; keeping the last good policy: /,
                  lines[1])
     assert_match(/result="failure" path=.* error=".*missing key/, lines[1])
     assert_equal({ reload_successes: 1, reload_failures: 1, hook_errors: 0 },
@@ -253,7 +253,7 @@ class ReloadTest < Minitest::Test
     mw = MtlsAuthz::Rack.new(->(_e) { [200, {}, ["ok\n"]] }, policy: path)
     File.write(path, BAD)
     _out, err = capture_io { assert_raises(MtlsAuthz::PolicyError) { mw.reload! } }
-    assert_match(/\Amtlsauthz policy reload failed; the policy in use is kept: result="failure"/,
+    assert_match(/\Amtlsauthz: policy reload failed; keeping the last good policy: result="failure"/,
                  err)
   end
 

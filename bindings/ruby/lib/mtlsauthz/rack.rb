@@ -308,9 +308,9 @@ module MtlsAuthz
         warn = rec["decision"] == "deny" || !rec["dry_run"].empty?
         guard("the logger") do
           if warn
-            @logger.warn(log_message("mtlsauthz decision", rec)) if @logger.warn?
+            @logger.warn(log_message("mtlsauthz", rec)) if @logger.warn?
           elsif @logger.info?
-            @logger.info(log_message("mtlsauthz decision", rec))
+            @logger.info(log_message("mtlsauthz", rec))
           end
         end
       end
@@ -366,14 +366,14 @@ module MtlsAuthz
                 "error" => error&.message, "rules" => s[:rules],
                 "load_seconds" => s[:load_seconds], "loaded_at" => s[:loaded_at] }.freeze
       if error
-        msg = "mtlsauthz policy reload failed; the policy in use is kept"
+        msg = "mtlsauthz: policy reload failed; keeping the last good policy"
         if @logger
           guard("the logger") { @logger.error(log_message(msg, event)) }
         else
           Kernel.warn(text_line(msg, event))
         end
       elsif @logger
-        guard("the logger") { @logger.info(log_message("mtlsauthz policy reloaded", event)) }
+        guard("the logger") { @logger.info(log_message("mtlsauthz: policy reloaded", event)) }
       end
       if Rack.notifications_listening?(RELOAD_EVENT)
         guard("an ActiveSupport::Notifications subscriber of #{RELOAD_EVENT}") do
