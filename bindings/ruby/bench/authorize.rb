@@ -76,6 +76,11 @@ raise "expected 403" unless mw.call(deny_env)[0] == 403
 
 rack_allow = measure(n / 10) { mw.call(allow_env) }
 rack_deny = measure(n / 10) { mw.call(deny_env) }
+# With an on_decision hook (a counter, as a metrics hook is): each request builds its record.
+counts = Hash.new(0)
+hooked = MtlsAuthz::Rack.new(app, policy: policy,
+                                  on_decision: ->(r) { counts[r["rule"]] += 1 })
+rack_hook = measure(n / 10) { hooked.call(allow_env) }
 
 puts "ruby #{RUBY_VERSION}, ffi #{FFI::VERSION}, libmtlsauthz #{MtlsAuthz.library_version}, N=#{n}"
 empty = measure(n) {}
@@ -87,3 +92,4 @@ printf("authorize, cached identity, allow: %6.0f  %6.0f\n", *allow)
 printf("authorize, cached identity, deny:  %6.0f  %6.0f\n", *deny)
 printf("Rack middleware, allow:            %6.0f  %6.0f\n", *rack_allow)
 printf("Rack middleware, deny (403):       %6.0f  %6.0f\n", *rack_deny)
+printf("Rack middleware, allow, hook:      %6.0f  %6.0f\n", *rack_hook)

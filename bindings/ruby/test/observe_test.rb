@@ -130,6 +130,17 @@ class ObserveTest < Minitest::Test
     assert_equal Encoding::UTF_8, body.encoding
   end
 
+  # Bodies are interned, in a bounded table: rule ids from many reloads cannot grow it.
+  def test_body_table_is_bounded
+    max = MtlsAuthz::HTTPContract::BODY_CACHE_MAX
+    (max + 10).times do |i|
+      body = MtlsAuthz::HTTPContract.body(403, :denied, "rule-#{i}")
+      assert_equal %({"error":"forbidden","reason":"denied","rule":"rule-#{i}"}\n), body
+      assert_same body, MtlsAuthz::HTTPContract.body(403, :denied, "rule-#{i}")
+    end
+    assert_operator MtlsAuthz::HTTPContract.instance_variable_get(:@size), :<=, max
+  end
+
   # ---- levels and formats ----
 
   def test_levels

@@ -21,6 +21,7 @@ module MtlsAuthz
     # bring new ids, so the table is bounded.
     BODY_CACHE_MAX = 1024
     @bodies = {}.freeze
+    @size = 0
     @lock = Mutex.new
 
     # The exact refusal body: {"error","reason","rule"} in this order, and a newline. `rule`
@@ -28,8 +29,7 @@ module MtlsAuthz
     # minimum (`"`, `\` and control characters); "<", "&" and non-ASCII text are written as
     # they are, in UTF-8. Frozen.
     def self.body(status, reason, rule)
-      key = [status, reason, rule]
-      @bodies[key] || intern_body(key)
+      @bodies.dig(status, reason, rule) || intern_body(status, reason, rule)
     end
 
     # The headers of a refusal (a new Hash each time: middleware further out may change it).
@@ -46,15 +46,19 @@ module MtlsAuthz
       s.dup.force_encoding(Encoding::UTF_8).scrub("\uFFFD")
     end
 
-    def self.intern_body(key)
-      status, reason, rule = key
+    # Copy-on-write (status => reason => rule => body), so readers never lock or allocate.
+    def self.intern_body(status, reason, rule)
       error = ERRORS.fetch(status)
-      rule = rule.nil? || rule.empty? ? nil : HTTPContract.utf8(rule)
-      body = "#{JSON.generate({ 'error' => error, 'reason' => reason.to_s, 'rule' => rule })}\n"
-      body.freeze
+      json_rule = rule.nil? || rule.empty? ? nil : HTTPContract.utf8(rule)
+      fields = { "error" => error, "reason" => reason.to_s, "rule" => json_rule }
+      body = "#{JSON.generate(fields)}\n".freeze
       @lock.synchronize do
-        table = @bodies.size >= BODY_CACHE_MAX ? {} : @bodies
-        @bodies = table.merge(key.freeze => body).freeze
+        @size = 0 if @size >= BODY_CACHE_MAX
+        table = @size.zero? ? {} : @bodies
+        by_reason = table.fetch(status, {})
+        by_rule = by_reason.fetch(reason, {}).merge((rule.nil? ? nil : rule.dup.freeze) => body)
+        @bodies = table.merge(status => by_reason.merge(reason => by_rule.freeze).freeze).freeze
+        @size += 1
       end
       body
     end
