@@ -12,21 +12,9 @@ require "openssl"
 class PumaReloadTest < Minitest::Test
   include TestSupport
 
-  def self.policy(path)
-    <<~YAML
-      version: 1
-      protocol: http
-      rules:
-        - id: allow-#{path}
-          effect: allow
-          principals: ["*"]
-          operations: ["GET /#{path}"]
-    YAML
-  end
-
-  ONE = policy("one")
-  TWO = policy("two")
-  BAD = "version: 1\nprotocol: http\nrules:\n  - id: broken\n    effect: allow\n"
+  ONE = TestSupport.allow_only("one")
+  TWO = TestSupport.allow_only("two")
+  BAD = TestSupport::BAD_POLICY
   INTERVAL = 0.2
 
   APP = <<~RUBY

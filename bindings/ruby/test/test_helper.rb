@@ -32,6 +32,21 @@ module TestSupport
     end
   end
 
+  # A policy that lets any verified client GET /PATH and nothing else, and one that does not
+  # load (a rule without principals): for the reload tests.
+  def self.allow_only(path)
+    <<~YAML
+      version: 1
+      protocol: http
+      rules:
+        - id: allow-#{path}
+          effect: allow
+          principals: ["*"]
+          operations: ["GET /#{path}"]
+    YAML
+  end
+  BAD_POLICY = "version: 1\nprotocol: http\nrules:\n  - id: broken\n    effect: allow\n"
+
   def cert_path(name)
     File.join(TestSupport.certs, name)
   end

@@ -1,6 +1,7 @@
 # frozen_string_literal: true
 
 require "json"
+require "time"
 
 module MtlsAuthz
   # What every HTTP binding answers and logs (docs/http.md, "The HTTP contract"): the refusal
@@ -47,6 +48,21 @@ module MtlsAuthz
     end
 
     # Copy-on-write (status => reason => rule => body), so readers never lock or allocate.
+    # `value` as something JSON.generate writes without raising: Strings as #utf8, a Time
+    # in ISO 8601 with microseconds, a Symbol as its name, NaN and the infinities as text,
+    # Arrays and Hashes element by element, anything else as its #to_s.
+    def self.json_safe(value)
+      case value
+      when String then utf8(value)
+      when nil, true, false, Integer then value
+      when Array then value.map { |v| json_safe(v) }
+      when Hash then value.to_h { |k, v| [k.to_s, json_safe(v)] }
+      when Float then value.finite? ? value : value.to_s
+      when Time then value.iso8601(6)
+      else utf8(value.to_s)
+      end
+    end
+
     def self.intern_body(status, reason, rule)
       error = ERRORS.fetch(status)
       json_rule = rule.nil? || rule.empty? ? nil : HTTPContract.utf8(rule)

@@ -20,27 +20,12 @@ module MtlsAuthz
       line = { "time" => time.iso8601(6), "level" => severity, "pid" => Process.pid }
       line["progname"] = progname if progname
       case msg
-      when Hash then msg.each { |k, v| line[k.to_s] = clean(v) }
-      when String then line["msg"] = clean(msg)
-      when Exception then line["msg"] = clean("#{msg.message} (#{msg.class})")
-      else line["msg"] = clean(msg.inspect)
+      when Hash then msg.each { |k, v| line[k.to_s] = HTTPContract.json_safe(v) }
+      when String then line["msg"] = HTTPContract.utf8(msg)
+      when Exception then line["msg"] = HTTPContract.utf8("#{msg.message} (#{msg.class})")
+      else line["msg"] = HTTPContract.utf8(msg.inspect)
       end
       "#{JSON.generate(line)}\n"
-    end
-
-    private
-
-    def clean(value)
-      case value
-      when String then HTTPContract.utf8(value)
-      when Array then value.map { |v| clean(v) }
-      when Hash then value.to_h { |k, v| [k.to_s, clean(v)] }
-      when nil, true, false, Integer then value
-      when Float then value.finite? ? value : value.to_s
-      when Symbol then value.to_s
-      when Time then value.iso8601(6)
-      else clean(value.to_s)
-      end
     end
   end
 end

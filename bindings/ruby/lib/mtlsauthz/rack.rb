@@ -304,11 +304,14 @@ module MtlsAuthz
       }.freeze
     end
 
+    ANSWERED = "the request is answered as decided"
+    RELOADED = "the reload stands"
+
     # Every observer sees the record; none can change the answer or fail the request.
     def observe(rec)
       if @logger
         warn = rec["decision"] == "deny" || !rec["dry_run"].empty?
-        guard("the logger") do
+        guard("the logger", ANSWERED) do
           if warn
             @logger.warn(log_message("mtlsauthz", rec)) if @logger.warn?
           elsif @logger.info?
@@ -316,12 +319,17 @@ module MtlsAuthz
           end
         end
       end
-      if Rack.notifications_listening?(DECISION_EVENT)
-        guard("an ActiveSupport::Notifications subscriber of #{DECISION_EVENT}") do
-          ::ActiveSupport::Notifications.instrument(DECISION_EVENT, rec)
+      publish(DECISION_EVENT, rec, @on_decision, "on_decision", ANSWERED)
+    end
+
+    # Hands `payload` to ActiveSupport::Notifications, when something listens, and to `hook`.
+    def publish(event, payload, hook, hook_name, outcome)
+      if Rack.notifications_listening?(event)
+        guard("an ActiveSupport::Notifications subscriber of #{event}", outcome) do
+          ::ActiveSupport::Notifications.instrument(event, payload)
         end
       end
-      guard("the on_decision hook") { @on_decision.call(rec) } if @on_decision
+      guard("the #{hook_name} hook", outcome) { hook.call(payload) } if hook
     end
 
     # The logger's message for a record: the Hash itself (log_format: :json, with "msg"
@@ -333,27 +341,17 @@ module MtlsAuthz
     # "MSG: key=value ..." with every key of the record and each value in JSON.
     def text_line(msg, rec)
       line = +"#{msg}:"
-      rec.each { |k, v| line << " " << k << "=" << JSON.generate(json_value(v)) }
+      rec.each { |k, v| line << " " << k << "=" << JSON.generate(HTTPContract.json_safe(v)) }
       line
     end
 
-    def json_value(value)
-      case value
-      when String then HTTPContract.utf8(value)
-      when Array then value.map { |v| json_value(v) }
-      when Time then value.iso8601(6)
-      else value
-      end
-    end
-
     # Runs an observer. An exception is logged at error level (or to $stderr) and counted;
-    # the request goes on as decided.
-    def guard(who)
+    # what was decided (`outcome`) stands.
+    def guard(who, outcome)
       yield
     rescue StandardError => e
       @stats_lock.synchronize { @hook_errors += 1 }
-      message = "mtlsauthz: #{who} raised #{e.class}: #{e.message}; the request is answered " \
-                "as decided"
+      message = "mtlsauthz: #{who} raised #{e.class}: #{e.message}; #{outcome}"
       begin
         @logger ? @logger.error(message) : Kernel.warn(message)
       rescue StandardError
@@ -370,19 +368,15 @@ module MtlsAuthz
       if error
         msg = "mtlsauthz: policy reload failed; keeping the last good policy"
         if @logger
-          guard("the logger") { @logger.error(log_message(msg, event)) }
+          guard("the logger", RELOADED) { @logger.error(log_message(msg, event)) }
         else
           Kernel.warn(text_line(msg, event))
         end
       elsif @logger
-        guard("the logger") { @logger.info(log_message("mtlsauthz: policy reloaded", event)) }
+        msg = "mtlsauthz: policy reloaded"
+        guard("the logger", RELOADED) { @logger.info(log_message(msg, event)) }
       end
-      if Rack.notifications_listening?(RELOAD_EVENT)
-        guard("an ActiveSupport::Notifications subscriber of #{RELOAD_EVENT}") do
-          ::ActiveSupport::Notifications.instrument(RELOAD_EVENT, event)
-        end
-      end
-      guard("the on_reload hook") { @on_reload.call(event) } if @on_reload
+      publish(RELOAD_EVENT, event, @on_reload, "on_reload", RELOADED)
     end
 
     # Operations built from requests are HTTP operations; say so when the policy does not.
