@@ -135,8 +135,7 @@ module MtlsAuthz
       @watch_thread&.alive? ? true : false
     end
 
-    # Stops this process's watch thread (a later #watch_tick starts a new one unless
-    # #watch_interval is cleared by `unwatch`).
+    # Stops watching: clears #watch_interval and stops this process's watch thread.
     def unwatch
       @watch_lock.synchronize do
         @watch_interval = nil
