@@ -25,3 +25,9 @@ check-ruby: deps-ruby all
 	MTLSAUTHZ_LIB=$(TOP)/$(SHLIB) MTLSAUTHZ_TEST_PKGCONFIG=$(TOP)/$(dir $(PC_UNINSTALLED)) \
 	    $(RUBY) -I$(TOP)/bindings/ruby/lib -I$(TOP)/bindings/ruby/test \
 	    -e 'ARGV.each { |f| require File.expand_path(f) }' $(RUBY_TESTS)
+
+# Not part of check-ruby (benchmarks never are): the per-call cost of Policy#authorize and
+# of one request through MtlsAuthz::Rack.
+.PHONY: bench-ruby
+bench-ruby: all
+	MTLSAUTHZ_LIB=$(TOP)/$(SHLIB) $(RUBY) $(TOP)/bindings/ruby/bench/authorize.rb

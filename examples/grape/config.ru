@@ -43,5 +43,6 @@ class ContainerAPI < Grape::API
 end
 
 policy = ENV.fetch("MTLSAUTHZ_POLICY", File.expand_path("../policy.yaml", __dir__))
-use MtlsAuthz::Rack, policy: policy, logger: Logger.new($stderr)
+# watch: reload the policy when the file changes (checked every 2 s, in each Puma process).
+use MtlsAuthz::Rack, policy: policy, logger: Logger.new($stderr), watch: true
 run ContainerAPI

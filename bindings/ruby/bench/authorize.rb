@@ -1,15 +1,19 @@
 # frozen_string_literal: true
 
 # Benchmark: Policy#authorize with a cached identity (the per-request cost in a server that
-# keeps identities per certificate, as MtlsAuthz::Rack does), against a bare FFI call.
+# keeps identities per certificate, as MtlsAuthz::Rack does), against a bare FFI call; and
+# one request through MtlsAuthz::Rack (operation, certificate, identity cache, decision).
 #
+#   make bench-ruby
 #   MTLSAUTHZ_LIB=$PWD/build/lib/libmtlsauthz.so.0 ruby bindings/ruby/bench/authorize.rb [CERT.pem]
 #
 # Without CERT it generates the test certificates (tests/certs/gen-certs.sh) into a temp dir.
-# Prints ns per call, the best of 5 rounds of N calls each (N = ENV["N"] or 1,000,000), in
-# wall-clock time and in this thread's CPU time (the second is steadier on a busy machine).
+# Prints ns per call, the best of 5 rounds of N calls each (N = ENV["N"] or 1,000,000; the
+# middleware rounds are N/10 requests), in wall-clock time and in this thread's CPU time (the
+# second is steadier on a busy machine).
 $LOAD_PATH.unshift File.expand_path("../lib", __dir__)
 require "mtlsauthz"
+require "openssl"
 require "tmpdir"
 
 top = File.expand_path("../../..", __dir__)
@@ -56,6 +60,28 @@ end
 allow = measure(n) { policy.authorize(id, allow_op) }
 deny = measure(n) { policy.authorize(id, deny_op) }
 
+# One request through the middleware, as Puma hands it over: the verified certificate in
+# puma.peercert (its identity cached after the first request), no logger.
+app = ->(_env) { [200, {}, ["ok\n"]] }
+mw = MtlsAuthz::Rack.new(app, policy: policy)
+peercert = OpenSSL::X509::Certificate.new(File.read(cert))
+env_for = lambda do |method, path|
+  { "REQUEST_METHOD" => method, "SCRIPT_NAME" => "", "PATH_INFO" => path,
+    "REMOTE_ADDR" => "127.0.0.1", "puma.peercert" => peercert }
+end
+allow_env = env_for.call("POST", "/images/build")
+deny_env = env_for.call("POST", "/containers/abc/exec")
+raise "expected 200" unless mw.call(allow_env)[0] == 200
+raise "expected 403" unless mw.call(deny_env)[0] == 403
+
+rack_allow = measure(n / 10) { mw.call(allow_env) }
+rack_deny = measure(n / 10) { mw.call(deny_env) }
+# With an on_decision hook (a counter, as a metrics hook is): each request builds its record.
+counts = Hash.new(0)
+hooked = MtlsAuthz::Rack.new(app, policy: policy,
+                                  on_decision: ->(r) { counts[r["rule"]] += 1 })
+rack_hook = measure(n / 10) { hooked.call(allow_env) }
+
 puts "ruby #{RUBY_VERSION}, ffi #{FFI::VERSION}, libmtlsauthz #{MtlsAuthz.library_version}, N=#{n}"
 empty = measure(n) {}
 
@@ -64,3 +90,6 @@ printf("empty loop (overhead, included):   %6.0f  %6.0f\n", *empty)
 printf("bare ffi call (String arg):        %6.0f  %6.0f\n", *bare)
 printf("authorize, cached identity, allow: %6.0f  %6.0f\n", *allow)
 printf("authorize, cached identity, deny:  %6.0f  %6.0f\n", *deny)
+printf("Rack middleware, allow:            %6.0f  %6.0f\n", *rack_allow)
+printf("Rack middleware, deny (403):       %6.0f  %6.0f\n", *rack_deny)
+printf("Rack middleware, allow, hook:      %6.0f  %6.0f\n", *rack_hook)

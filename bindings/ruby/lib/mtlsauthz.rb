@@ -16,9 +16,12 @@ require_relative "mtlsauthz/lib"
 require_relative "mtlsauthz/decision"
 require_relative "mtlsauthz/identity"
 require_relative "mtlsauthz/policy"
+require_relative "mtlsauthz/file_watch"
 require_relative "mtlsauthz/policy_holder"
 require_relative "mtlsauthz/http"
 require_relative "mtlsauthz/lru"
+require_relative "mtlsauthz/http_contract"
+require_relative "mtlsauthz/json_formatter"
 require_relative "mtlsauthz/rack"
 
 module MtlsAuthz

@@ -101,7 +101,9 @@ class FormatSuffixTest < Minitest::Test
   def setup
     SuffixAPIs::CALLS.clear
     @log = StringIO.new
-    @options = { policy: MtlsAuthz::Policy.load(POLICY), logger: Logger.new(@log) }
+    @records = []
+    @options = { policy: MtlsAuthz::Policy.load(POLICY), logger: Logger.new(@log),
+                 on_decision: ->(r) { @records << r } }
     @app = nil
   end
 
@@ -193,8 +195,14 @@ class FormatSuffixTest < Minitest::Test
 
     post "/containers/abc/exec#{'.' * (max + 1)}json", {}, ops
     assert_equal 400, last_response.status
-    assert_equal "bad request target", JSON.parse(last_response.body)["error"]
+    assert_equal %({"error":"bad_request","reason":"bad_target","rule":null}\n), last_response.body
     assert_nil last_request.env["mtlsauthz.decision"]
+    assert_nil last_request.env["mtlsauthz.operation"]
+    r = @records.last
+    assert_equal ["deny", "bad_target", nil, 400], r.values_at("decision", "reason", "operation",
+                                                                 "status")
+    assert_equal "HTTP request refused: more than #{max} '.' in the last path segment",
+                 r["detail"]
     assert_empty calls
   end
 
@@ -255,19 +263,28 @@ class FormatSuffixTest < Minitest::Test
     assert_empty calls
   end
 
-  def test_deny_is_logged_with_the_reading
+  # The record names the operation as sent and the rule that denied its reading.
+  def test_deny_from_a_reading_is_logged_with_its_rule
     post "/containers/abc/exec.json", {}, ops
-    assert_includes @log.string, 'deny "POST /containers/abc/exec.json" ' \
-                                 '(as "POST /containers/abc/exec") for ' \
-                                 '"CN=alice,OU=ops,O=Example Corp" reason=denied rule=no-exec'
+    assert_equal %({"error":"forbidden","reason":"denied","rule":"no-exec"}\n),
+                 last_response.body
+    r = @records.last
+    assert_equal ["deny", "denied", "no-exec", "POST /containers/abc/exec.json", 403],
+                 r.values_at("decision", "reason", "rule", "operation", "status")
+    assert_match(/WARN -- : mtlsauthz: decision="deny" reason="denied" rule="no-exec" /,
+                 @log.string)
   end
 
-  # A dry-run rule reports the requests it would deny once enforced, suffix or not.
+  # A dry-run rule reports the requests it would deny once enforced, suffix or not: the
+  # allow's record lists it and is logged at warn.
   def test_dry_run_rule_matches_the_reading
     get "/containers/abc/logs.json", {}, ops
     assert_equal 200, last_response.status
-    assert_includes @log.string, 'dry-run rule watch-logs matched "GET /containers/abc/logs" ' \
-                                 'for "CN=alice,OU=ops,O=Example Corp"'
+    r = @records.last
+    assert_equal ["allow", "ops-containers", ["watch-logs"], "GET /containers/abc/logs.json"],
+                 r.values_at("decision", "rule", "dry_run", "operation")
+    assert_match(/WARN -- : mtlsauthz: decision="allow" .*dry_run=\["watch-logs"\]/,
+                 @log.string)
   end
 
   def test_middleware_dry_run_lets_a_suffix_deny_through
@@ -275,8 +292,10 @@ class FormatSuffixTest < Minitest::Test
     post "/containers/abc/exec.json", {}, ops
     assert_equal 201, last_response.status
     assert_equal "no-exec", last_request.env["mtlsauthz.decision"].rule
-    assert_includes @log.string, 'deny (dry-run: let through) "POST /containers/abc/exec.json" ' \
-                                 '(as "POST /containers/abc/exec")'
+    r = @records.last
+    assert_equal ["deny", "no-exec", nil], r.values_at("decision", "rule", "status")
+    assert_match(/WARN -- : mtlsauthz: decision="deny" reason="denied" rule="no-exec" /,
+                 @log.string)
   end
 
   # Without a certificate the answer stays 401: the readings add only enforce-mode denies.

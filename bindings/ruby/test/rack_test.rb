@@ -98,7 +98,8 @@ class RackMiddlewareTest < Minitest::Test
     post "/containers/abc/exec", {}, peer("builder")
     assert_equal 403, last_response.status
     assert_equal "application/json", last_response.content_type
-    assert_equal({ "error" => "forbidden", "reason" => "denied" }, json)
+    assert_equal %({"error":"forbidden","reason":"denied","rule":"no-container-escape"}\n),
+                 last_response.body
     assert_equal "no-container-escape", last_request.env["mtlsauthz.decision"].rule
     assert_empty calls
   end
@@ -142,19 +143,27 @@ class RackMiddlewareTest < Minitest::Test
   def test_no_cert_is_401
     get "/healthz"
     assert_equal 401, last_response.status
-    assert_equal({ "error" => "client certificate required", "reason" => "no_identity" }, json)
+    assert_equal %({"error":"unauthorized","reason":"no_identity","rule":null}\n),
+                 last_response.body
     assert_equal :no_identity, last_request.env["mtlsauthz.decision"].reason
     assert_empty calls
   end
 
+  # docs/http.md, "Order of checks": no verified certificate (401), then a refused target
+  # (400), then the policy (403). A refused target is never decided.
   def test_refused_target_is_400_before_authorization
     ["/containers/a%2Fb/exec", "/containers/abc/../x", "/containers//exec", "/a%00b"].each do |path|
       post path, {}, peer("builder")
       assert_equal 400, last_response.status, path
-      assert_equal "bad request target", json["error"]
-      refute_empty json["detail"]
+      assert_equal %({"error":"bad_request","reason":"bad_target","rule":null}\n),
+                   last_response.body
       assert_nil last_request.env["mtlsauthz.decision"], path
-      post path # no certificate: still 400, nothing was authorized
+      assert_nil last_request.env["mtlsauthz.operation"], path
+      post path # no certificate: 401 comes first
+      assert_equal 401, last_response.status, path
+      post path, {}, peer("nul-cn") # a rejected identity is decided after the target: 400
+      assert_equal 400, last_response.status, path
+      post path, {}, "puma.peercert" => "a string" # an unreadable certificate, the same
       assert_equal 400, last_response.status, path
     end
     assert_empty calls
@@ -313,18 +322,30 @@ class RackMiddlewareTest < Minitest::Test
     get "/healthz"
     assert_equal 200, last_response.status
     assert_equal [[:exec, "abc"], :healthz], calls
-    assert_includes @log.string, 'deny (dry-run: let through) "POST /containers/abc/exec" for ' \
-                                 '"spiffe://prod.example.com/ci/builder" reason=denied ' \
-                                 "rule=no-container-escape"
+    # Denies still logged at warn; "status" is null: the binding answered nothing itself.
+    assert_match(/WARN -- : mtlsauthz: decision="deny" reason="denied" rule="no-con/,
+                 @log.string)
+    assert_includes @log.string, 'operation="POST /containers/abc/exec" status=null'
+    assert_includes @log.string, 'reason="no_identity" rule=null dry_run=[] ' \
+                                 'operation="GET /healthz" status=null'
   end
 
   def test_logger_records_denies_and_dry_run_rules
     post "/containers/abc/exec", {}, peer("builder")
     get "/containers/abc/logs", {}, peer("ops")
-    assert_includes @log.string, 'deny "POST /containers/abc/exec" for ' \
-                                 '"spiffe://prod.example.com/ci/builder" reason=denied ' \
-                                 "rule=no-container-escape"
-    assert_match(/dry-run rule watch-logs matched "GET \/containers\/abc\/logs"/, @log.string)
+    lines = @log.string.lines
+    assert_equal 2, lines.size
+    b = identity("builder")
+    assert_includes lines[0], 'WARN -- : mtlsauthz: decision="deny" reason="denied" ' \
+                              'rule="no-container-escape" dry_run=[] ' \
+                              'operation="POST /containers/abc/exec" status=403 ' \
+                              'spiffe_id="spiffe://prod.example.com/ci/builder" ' \
+                              "subject=#{b.dn.to_json} issuer=#{b.issuer.to_json} " \
+                              "serial=#{b.serial.to_json} sha256=#{b.sha256.to_json} " \
+                              'remote="127.0.0.1" detail=null'
+    assert_includes lines[1], 'WARN -- : mtlsauthz: decision="allow" ' \
+                              'reason="allowed" rule="ops-read" dry_run=["watch-logs"] ' \
+                              'operation="GET /containers/abc/logs" status=null spiffe_id=null'
   end
 
   def test_script_name_is_part_of_the_raw_path

@@ -32,6 +32,21 @@ module TestSupport
     end
   end
 
+  # A policy that lets any verified client GET /PATH and nothing else, and one that does not
+  # load (a rule without principals): for the reload tests.
+  def self.allow_only(path)
+    <<~YAML
+      version: 1
+      protocol: http
+      rules:
+        - id: allow-#{path}
+          effect: allow
+          principals: ["*"]
+          operations: ["GET /#{path}"]
+    YAML
+  end
+  BAD_POLICY = "version: 1\nprotocol: http\nrules:\n  - id: broken\n    effect: allow\n"
+
   def cert_path(name)
     File.join(TestSupport.certs, name)
   end
@@ -133,5 +148,45 @@ module CurlSupport
     out, _err, status = Open3.capture3(*args)
     body, _, code = out.rpartition("\n")
     [Integer(code, exception: false) || 0, body, status.exitstatus]
+  end
+end
+
+# A directory laid out the way the kubelet mounts a ConfigMap volume, and updated the way it
+# updates one: the files live in a timestamped directory, `..data` links to it and each file
+# name links through `..data`. An update writes a new timestamped directory, points a
+# `..data_tmp` link at it, renames that over `..data` (one atomic rename(2)) and removes the
+# old directory. The file the application opened is never written.
+class ConfigMapDir
+  attr_reader :dir
+
+  def initialize(dir, files)
+    @dir = dir
+    @serial = 0
+    @current = write_version(files)
+    File.symlink(@current, File.join(dir, "..data"))
+    files.each_key { |name| File.symlink(File.join("..data", name), File.join(dir, name)) }
+  end
+
+  def path(name)
+    File.join(@dir, name)
+  end
+
+  def update(files)
+    old = @current
+    @current = write_version(files)
+    tmp = File.join(@dir, "..data_tmp")
+    File.symlink(@current, tmp)
+    File.rename(tmp, File.join(@dir, "..data"))
+    FileUtils.rm_rf(File.join(@dir, old))
+  end
+
+  private
+
+  def write_version(files)
+    @serial += 1
+    name = format("..2026_12_04_17_30_%02d.%09d", @serial, Process.pid)
+    FileUtils.mkdir_p(File.join(@dir, name))
+    files.each { |file, text| File.write(File.join(@dir, name, file), text) }
+    name
   end
 end

@@ -45,19 +45,29 @@ module MtlsAuthz
       def build
         out = FFI::MemoryPointer.new(:pointer)
         err = Lib::Error.new
-        Lib.check(yield(out, err), err, PolicyError)
-        new(out.read_pointer)
+        started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+        rc = yield(out, err)
+        seconds = Process.clock_gettime(Process::CLOCK_MONOTONIC) - started
+        Lib.check(rc, err, PolicyError)
+        new(out.read_pointer, seconds)
       end
     end
 
     private_class_method :new
 
-    def initialize(ptr) # :nodoc:
+    def initialize(ptr, load_seconds) # :nodoc:
       @handle = FFI::AutoPointer.new(ptr, Lib.method(:mtlsauthz_policy_free))
       @lock = Mutex.new
       @closed = false
       @names = {}.freeze
+      @load_seconds = load_seconds
+      @loaded_at = Time.now
     end
+
+    # How long the library took to read and compile this policy, in seconds (a Float), and
+    # when it finished (a Time): the `mtlsauthz_policy_load_seconds` and
+    # `mtlsauthz_policy_last_reload_success_timestamp_seconds` gauges of docs/http.md.
+    attr_reader :load_seconds, :loaded_at
 
     # Decides whether `identity` (an Identity, or nil) may perform `operation` (a String such
     # as "POST /images/build"). Returns a Decision; never raises for a failed decision: any

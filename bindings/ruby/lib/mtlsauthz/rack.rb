@@ -23,8 +23,22 @@ module MtlsAuthz
   #                    canonical HTTP operation (MtlsAuthz.http_operation) of REQUEST_METHOD
   #                    and the raw path SCRIPT_NAME + PATH_INFO, as the server received it
   #                    (HEAD is decided as GET: routers run the GET handler for it).
-  #   logger:          a Logger: denies at info, allows at debug, dry-run matches at info.
-  #   dry_run:         true: decide and log, but let every request through (roll-out).
+  #   logger:          a Logger for the decision records and reload reports.
+  #   log_format:      :text (default): one line per record, "mtlsauthz: decision=\"deny\"
+  #                    reason=..." with every key and each value in JSON. :json: the record
+  #                    itself, a Hash, for a logger whose formatter writes Hashes as JSON
+  #                    (MtlsAuthz::JSONFormatter, or semantic_logger, ougai, ...).
+  #   on_decision:     ->(record) { ... }: called with each decision record (metrics).
+  #   on_reload:       ->(event) { ... }: called after each reload of the policy, successful
+  #                    or not, with {"result" => "success"|"failure", "path", "error",
+  #                    "rules", "load_seconds", "loaded_at"} (the last three of the policy
+  #                    in use afterwards).
+  #   watch:           reload the policy file when it changes, checking every N seconds
+  #                    (true: PolicyHolder::DEFAULT_WATCH_INTERVAL), from a thread in each
+  #                    process that serves requests (PolicyHolder#watch): the reload for Puma,
+  #                    single or clustered. Needs a policy file (a path or a PolicyHolder).
+  #   dry_run:         true: decide and log, but let every request through (roll-out); the
+  #                    records of requests let through have "status" null.
   #   trusted_proxies: addresses or CIDRs (Strings or IPAddr) of TLS-terminating proxies
   #                    whose forwarded certificate header may be believed. Default: none.
   #   cert_header:     the forwarded certificate header, URL-escaped PEM (nginx
@@ -69,46 +83,87 @@ module MtlsAuthz
   #   that does not verify fails the handshake in both modes. With "none" Puma asks for no
   #   certificate at all.
   #
-  # Answers: 400 for a request target the core refuses (before authorization), 401 when there
-  # is no verified certificate, 403 for a deny; each with a small JSON body. The Decision is in
-  # env["mtlsauthz.decision"], the Identity in env["mtlsauthz.identity"] and the operation in
-  # env["mtlsauthz.operation"].
+  # Answers (docs/http.md, "The HTTP contract"), checked in this order: 401 when there is no
+  # verified client certificate; 400 for a request target the core refuses (or with more
+  # than MAX_SUFFIX_DOTS format-suffix readings); 403 for a deny. Each is a JSON body of
+  # exactly {"error","reason","rule"} and a newline (HTTPContract.body). An allowed request
+  # goes to the app with the Decision in env["mtlsauthz.decision"], the Identity in
+  # env["mtlsauthz.identity"] and the operation in env["mtlsauthz.operation"].
+  #
+  # Observing decisions: one record per request (a frozen Hash with HTTPContract::RECORD_KEYS,
+  # in that order), given to
+  #   - the logger: a deny, and an allow with a dry-run match, at warn; an allow at info;
+  #   - ActiveSupport::Notifications, as "mtlsauthz.decision", when it is loaded and has a
+  #     subscriber (the gem does not load it);
+  #   - the on_decision hook.
+  # None of them can change the answer: an exception from one is logged at error level
+  # (or to $stderr without a logger) and counted (#stats[:hook_errors]), and the request is
+  # answered as decided. Reloads are reported the same way ("mtlsauthz.reload", on_reload).
   class Rack
     DECISION_KEY = "mtlsauthz.decision"
     IDENTITY_KEY = "mtlsauthz.identity"
     OPERATION_KEY = "mtlsauthz.operation"
+    # The ActiveSupport::Notifications event names.
+    DECISION_EVENT = "mtlsauthz.decision"
+    RELOAD_EVENT = "mtlsauthz.reload"
     DEFAULT_CERT_HEADER = "X-SSL-Client-Cert"
     DEFAULT_VERIFY_HEADER = "X-SSL-Client-Verify"
     PEM_BLOCK = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+\/=\s]*)-----END CERTIFICATE-----/.freeze
     # Each dot in the last segment is one more decision: bound the work a request can ask for.
     MAX_SUFFIX_DOTS = 32
     NO_READINGS = [].freeze
+    LOG_FORMATS = %i[text json].freeze
+    # No verified identity: 401 whatever the policy says (docs/http.md, "Order of checks").
+    NO_IDENTITY = Decision.new(false, :no_identity)
 
     attr_reader :holder, :identity_cache
 
-    def initialize(app, policy:, operation: nil, logger: nil, dry_run: false,
-                   trusted_proxies: [], cert_header: DEFAULT_CERT_HEADER,
-                   verify_header: DEFAULT_VERIFY_HEADER, identity_cache: 1024,
-                   format_suffix: true)
+    def initialize(app, policy:, operation: nil, logger: nil, log_format: :text, dry_run: false,
+                   on_decision: nil, on_reload: nil, watch: nil, trusted_proxies: [],
+                   cert_header: DEFAULT_CERT_HEADER, verify_header: DEFAULT_VERIFY_HEADER,
+                   identity_cache: 1024, format_suffix: true)
+      unless LOG_FORMATS.include?(log_format)
+        raise ArgumentError, "log_format must be :text or :json, not #{log_format.inspect}"
+      end
+
+      [[:on_decision, on_decision], [:on_reload, on_reload]].each do |name, hook|
+        next if hook.nil? || hook.respond_to?(:call)
+
+        raise ArgumentError, "#{name} must respond to #call (a lambda), not #{hook.class}"
+      end
       @app = app
-      @holder = policy.is_a?(PolicyHolder) ? policy : PolicyHolder.new(policy)
+      @holder = holder_for(policy, watch)
       @operation = operation
       @format_suffix = format_suffix ? true : false
       @logger = logger
+      @json_log = log_format == :json
+      @on_decision = on_decision
+      @on_reload = on_reload
+      @observed = !(logger.nil? && on_decision.nil?)
       @dry_run = dry_run ? true : false
       @trusted = Array(trusted_proxies).map { |a| a.is_a?(IPAddr) ? a : IPAddr.new(a) }.freeze
       @cert_env = header_env(cert_header)
       @verify_env = header_env(verify_header)
       @identity_cache = LRU.new(identity_cache)
-      return if @operation
-
-      check_protocol(@holder.policy)
-      @holder.on_reload { |fresh| check_protocol(fresh) }
+      @hook_errors = 0
+      @stats_lock = Mutex.new
+      check_protocol(@holder.policy) unless @operation
+      @holder.on_reload do |fresh|
+        check_protocol(fresh) unless @operation
+        report_reload(nil)
+      end
+      @holder.on_reload_failure { |error| report_reload(error) }
     end
 
     # Swaps in a new policy (see PolicyHolder#reload!).
     def reload!(source = nil)
       @holder.reload!(source)
+    end
+
+    # PolicyHolder#stats, and hook_errors: how many times a logger, a notification
+    # subscriber or a hook raised (in this process).
+    def stats
+      @holder.stats.merge(hook_errors: @stats_lock.synchronize { @hook_errors })
     end
 
     # The default operation: the canonical HTTP operation of the raw path. Raises
@@ -135,7 +190,8 @@ module MtlsAuthz
       readings = []
       while dot
         if readings.size == MAX_SUFFIX_DOTS
-          raise OperationError, "more than #{MAX_SUFFIX_DOTS} '.' in the last path segment"
+          raise OperationError, "HTTP request refused: more than #{MAX_SUFFIX_DOTS} '.' in " \
+                                "the last path segment"
         end
 
         # A cut right after the "/" is the parent path, without that "/" unless it is the root.
@@ -145,59 +201,182 @@ module MtlsAuthz
       readings.freeze
     end
 
+    # Is an ActiveSupport::Notifications subscriber listening for `name`? False when
+    # ActiveSupport::Notifications is not loaded: the gem never loads it.
+    def self.notifications_listening?(name)
+      defined?(::ActiveSupport::Notifications) &&
+        ::ActiveSupport::Notifications.notifier.listening?(name) ? true : false
+    end
+
     def call(env)
+      @holder.watch_tick
+      op = refusal = op_error = nil
       readings = NO_READINGS
-      op = begin
-        @operation ? @operation.call(env) : Rack.default_operation(env)
+      begin
+        op = @operation ? @operation.call(env) : Rack.default_operation(env)
+        readings = Rack.format_suffix_readings(op) if @format_suffix && op.is_a?(String)
       rescue OperationError => e
-        return refuse_target(env, e)
+        op = nil
+        refusal = e.message
       rescue StandardError => e
+        op = nil
         op_error = "operation: #{e.class}: #{e.message}"
-        nil
       end
       env[OPERATION_KEY] = op
-      if @format_suffix && op.is_a?(String)
-        begin
-          readings = Rack.format_suffix_readings(op)
-        rescue OperationError => e
-          return refuse_target(env, e)
-        end
-      end
 
       identity, cert_error = client_identity(env)
       env[IDENTITY_KEY] = identity
-      decision, as_op =
-        if cert_error then [Decision.error(cert_error), nil]
-        elsif !op.is_a?(String) then [Decision.error(op_error || "operation is not a String"), nil]
-        else decide(identity, op, readings)
-        end
-      env[DECISION_KEY] = decision
-      log_decision(decision, op, as_op, identity)
-
-      return @app.call(env) if decision.allowed? || @dry_run
+      dry = nil
       if identity.nil? && cert_error.nil?
-        return respond(401, "client certificate required", :no_identity)
+        decision = NO_IDENTITY
+        status = 401
+      elsif refusal
+        decision = nil # never decided: a refused target is never an allow
+        status = 400
+      else
+        decision, dry =
+          if cert_error then Decision.error(cert_error)
+          elsif !op.is_a?(String) then Decision.error(op_error || "operation is not a String")
+          else decide(identity, op, readings)
+          end
+        status = decision.allowed? ? nil : 403
       end
+      env[DECISION_KEY] = decision
+      pass = status.nil? || @dry_run
+      # (defined? inline first: without ActiveSupport this costs about 20 ns, not 60)
+      if @observed ||
+         (defined?(::ActiveSupport::Notifications) && Rack.notifications_listening?(DECISION_EVENT))
+        observe(record(env, decision, dry, op, pass ? nil : status, identity, refusal))
+      end
+      return @app.call(env) if pass
 
-      respond(403, "forbidden", decision.reason)
+      respond(status, decision ? decision.reason : HTTPContract::BAD_TARGET, decision&.rule)
     end
 
     private
 
-    # [Decision, the reading that denied or nil]. The operation as sent decides, unless it
-    # is allowed or matched no rule and a reading without the format suffix is denied by an
-    # enforce-mode rule (or fails): then that deny stands.
+    def holder_for(policy, watch)
+      holder = policy.is_a?(PolicyHolder) ? policy : PolicyHolder.new(policy)
+      holder.watch(watch) if watch
+      holder
+    end
+
+    # [Decision, the dry-run ids of every reading decided, or nil when they are the
+    # Decision's own]. The operation as sent decides, unless it is allowed or matched no
+    # rule and a reading without the format suffix is denied by an enforce-mode rule (or
+    # fails): then that deny stands.
     def decide(identity, op, readings)
       decision = @holder.authorize(identity, op)
+      return [decision, nil] if readings.empty?
       return [decision, nil] unless decision.allowed? || decision.reason == :no_match
 
+      dry = decision.dry_run
       readings.each do |bare|
         d = @holder.authorize(identity, bare)
-        return [d, bare] if d.reason == :denied || d.reason == :error
+        return [d, merge_dry(dry, d.dry_run)] if d.reason == :denied || d.reason == :error
 
-        log_dry_run(d, bare, identity) # a rule in dry-run reports what it would deny
+        dry = merge_dry(dry, d.dry_run) # a rule in dry-run reports what it would deny
       end
-      [decision, nil]
+      [decision, dry.equal?(decision.dry_run) ? nil : dry]
+    end
+
+    def merge_dry(ids, more)
+      more.empty? ? ids : (ids + more).uniq.freeze
+    end
+
+    # The decision-log record (docs/http.md, "The decision log"). `status` is nil for a
+    # request passed on to the app.
+    def record(env, decision, dry, op, status, identity, refusal)
+      {
+        "decision" => decision&.allowed? ? "allow" : "deny",
+        "reason" => decision ? decision.reason.to_s : HTTPContract::BAD_TARGET,
+        "rule" => decision&.rule,
+        "dry_run" => dry || (decision ? decision.dry_run : Decision::EMPTY),
+        "operation" => op,
+        "status" => status,
+        "spiffe_id" => identity&.spiffe_id,
+        "subject" => identity&.dn,
+        "issuer" => identity&.issuer,
+        "serial" => identity&.serial,
+        "sha256" => identity&.sha256,
+        "remote" => env["REMOTE_ADDR"],
+        "detail" => refusal
+      }.freeze
+    end
+
+    ANSWERED = "the request is answered as decided"
+    RELOADED = "the reload stands"
+
+    # Every observer sees the record; none can change the answer or fail the request.
+    def observe(rec)
+      if @logger
+        warn = rec["decision"] == "deny" || !rec["dry_run"].empty?
+        guard("the logger", ANSWERED) do
+          if warn
+            @logger.warn(log_message("mtlsauthz", rec)) if @logger.warn?
+          elsif @logger.info?
+            @logger.info(log_message("mtlsauthz", rec))
+          end
+        end
+      end
+      publish(DECISION_EVENT, rec, @on_decision, "on_decision", ANSWERED)
+    end
+
+    # Hands `payload` to ActiveSupport::Notifications, when something listens, and to `hook`.
+    def publish(event, payload, hook, hook_name, outcome)
+      if Rack.notifications_listening?(event)
+        guard("an ActiveSupport::Notifications subscriber of #{event}", outcome) do
+          ::ActiveSupport::Notifications.instrument(event, payload)
+        end
+      end
+      guard("the #{hook_name} hook", outcome) { hook.call(payload) } if hook
+    end
+
+    # The logger's message for a record: the Hash itself (log_format: :json, with "msg"
+    # first), or #text_line.
+    def log_message(msg, rec)
+      @json_log ? { "msg" => msg }.merge(rec) : text_line(msg, rec)
+    end
+
+    # "MSG: key=value ..." with every key of the record and each value in JSON.
+    def text_line(msg, rec)
+      line = +"#{msg}:"
+      rec.each { |k, v| line << " " << k << "=" << JSON.generate(HTTPContract.json_safe(v)) }
+      line
+    end
+
+    # Runs an observer. An exception is logged at error level (or to $stderr) and counted;
+    # what was decided (`outcome`) stands.
+    def guard(who, outcome)
+      yield
+    rescue StandardError => e
+      @stats_lock.synchronize { @hook_errors += 1 }
+      message = "mtlsauthz: #{who} raised #{e.class}: #{e.message}; #{outcome}"
+      begin
+        @logger ? @logger.error(message) : Kernel.warn(message)
+      rescue StandardError
+        Kernel.warn(message)
+      end
+    end
+
+    # Reports a reload (error: nil for a success) to the logger, ActiveSupport and on_reload.
+    def report_reload(error)
+      s = @holder.stats
+      event = { "result" => error ? "failure" : "success", "path" => s[:path],
+                "error" => error&.message, "rules" => s[:rules],
+                "load_seconds" => s[:load_seconds], "loaded_at" => s[:loaded_at] }.freeze
+      if error
+        msg = "mtlsauthz: policy reload failed; keeping the last good policy"
+        if @logger
+          guard("the logger", RELOADED) { @logger.error(log_message(msg, event)) }
+        else
+          Kernel.warn(text_line(msg, event))
+        end
+      elsif @logger
+        msg = "mtlsauthz: policy reloaded"
+        guard("the logger", RELOADED) { @logger.info(log_message(msg, event)) }
+      end
+      publish(RELOAD_EVENT, event, @on_reload, "on_reload", RELOADED)
     end
 
     # Operations built from requests are HTTP operations; say so when the policy does not.
@@ -216,19 +395,8 @@ module MtlsAuthz
       nil # already replaced by a later reload, which checks its own policy
     end
 
-    def refuse_target(env, error)
-      log(:info) do
-        "mtlsauthz: 400 #{env['REQUEST_METHOD']} #{raw_path(env).inspect}: #{error.message}"
-      end
-      @dry_run ? @app.call(env) : respond(400, "bad request target", nil, error.message)
-    end
-
     def header_env(name)
       "HTTP_#{name.upcase.tr('-', '_')}"
-    end
-
-    def raw_path(env)
-      "#{env['SCRIPT_NAME']}#{env['PATH_INFO']}"
     end
 
     def trusted_proxy?(addr)
@@ -293,44 +461,9 @@ module MtlsAuthz
       [nil, "client certificate: #{e.message}"]
     end
 
-    def respond(status, error, reason, detail = nil)
-      body = { "error" => error }
-      body["reason"] = reason.to_s if reason
-      body["detail"] = detail if detail
-      json = JSON.generate(body)
-      [status, { "content-type" => "application/json", "content-length" => json.bytesize.to_s,
-                 "cache-control" => "no-store" }, [json]]
-    end
-
-    def log(level, &block)
-      @logger&.public_send(level, &block)
-    end
-
-    def who(identity)
-      identity ? (identity.spiffe_id || identity.dn || identity.sha256) : "-"
-    end
-
-    # `as_op`: the reading without the format suffix that was denied, or nil.
-    def log_decision(decision, op, as_op, identity)
-      return unless @logger
-
-      verdict = decision.allowed? ? "allow" : (@dry_run ? "deny (dry-run: let through)" : "deny")
-      line = +"mtlsauthz: #{verdict} #{op.inspect}"
-      line << " (as #{as_op.inspect})" if as_op
-      line << " for #{who(identity).inspect} reason=#{decision.reason}"
-      line << " rule=#{decision.rule}" if decision.rule
-      line << " error=#{decision.error.inspect}" if decision.error
-      decision.allowed? ? @logger.debug(line) : @logger.info(line)
-      log_dry_run(decision, as_op || op, identity)
-    end
-
-    def log_dry_run(decision, op, identity)
-      return unless @logger
-
-      decision.dry_run.each do |id|
-        @logger.info("mtlsauthz: dry-run rule #{id} matched #{op.inspect} for " \
-                     "#{who(identity).inspect}")
-      end
+    def respond(status, reason, rule)
+      body = HTTPContract.body(status, reason, rule)
+      [status, HTTPContract.headers(body), [body]]
     end
   end
 end
