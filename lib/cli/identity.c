@@ -61,7 +61,7 @@ static void append_pem_block(mtlsauthz__buf *b, const unsigned char *der, size_t
 
 int cli_load_identity(mtlsauthz_identity **out, const char *cert_path, const char *chain_path)
 {
-    mtlsauthz_error err = {0, ""};
+    mtlsauthz_error err = {0};
     char *cert = NULL, *chain = NULL;
     size_t cert_len = 0, chain_len = 0;
     int cert_pem, chain_pem, rc;
@@ -210,7 +210,7 @@ static void print_text(FILE *f, const mtlsauthz_identity *id)
 int cli_identity(int argc, char **argv)
 {
     mtlsauthz_identity *id = NULL;
-    mtlsauthz_error err = {0, ""};
+    mtlsauthz_error err = {0};
     const char *format = "text", *path = NULL;
     char *json = NULL;
     size_t json_len = 0;

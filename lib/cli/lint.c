@@ -14,8 +14,8 @@ int cli_lint(int argc, char **argv)
     if (argc != 2 || argv[1][0] == '-') {
         return cli_fail("usage: mtlsauthz lint POLICY");
     }
-    if (mtlsauthz_policy_load_file(&policy, argv[1], &err) != 0) {
-        return cli_fail("%s: %s", argv[1], err.message);
+    if (cli_load_policy(&policy, argv[1]) != 0) {
+        return CLI_EXIT_ERROR; /* cli_load_policy printed the error */
     }
     if (mtlsauthz_policy_lint(&report, &count, policy, &err) != 0) {
         mtlsauthz_policy_free(policy);
