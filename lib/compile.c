@@ -108,6 +108,23 @@ static int err_nomem(compiler *c)
     return mtlsauthz__error_set(c->err, MTLSAUTHZ_ENOMEM, "out of memory compiling the policy");
 }
 
+/* The text after pattern.c's `pattern "<quoted>": ` (its quote escapes '"' and '\\'), or
+ * `msg` itself: `where` already names the pattern. */
+static const char *after_pattern_quote(const char *msg)
+{
+    static const char head[] = "pattern \"";
+    const char *p = msg;
+    if (strncmp(p, head, sizeof(head) - 1) != 0) {
+        return msg;
+    }
+    for (p += sizeof(head) - 1; *p != '\0' && *p != '"'; p++) {
+        if (*p == '\\' && p[1] != '\0') {
+            p++;
+        }
+    }
+    return strncmp(p, "\": ", 3) == 0 ? p + 3 : msg;
+}
+
 /* Re-issues the error in c->err with a prefix naming where it happened. */
 static int err_prefix(compiler *c, int code, const char *where)
 {
@@ -115,7 +132,7 @@ static int err_prefix(compiler *c, int code, const char *where)
     if (c->err == NULL) {
         return code;
     }
-    snprintf(inner, sizeof(inner), "%s", c->err->message);
+    snprintf(inner, sizeof(inner), "%s", after_pattern_quote(c->err->message));
     return mtlsauthz__error_set(c->err, code, "%s: %s", where, inner);
 }
 

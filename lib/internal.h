@@ -115,7 +115,8 @@ int mtlsauthz__buf_take(char **out, size_t *out_len, mtlsauthz__buf *b, mtlsauth
 /* ---- files (io.c) ---- */
 
 /* Reads a whole regular file of at most `max` bytes into a NUL-terminated buffer owned by the
- * caller (mtlsauthz__free). Errors: MTLSAUTHZ_EIO (with strerror), MTLSAUTHZ_ELIMIT. */
+ * caller (mtlsauthz__free). Errors: MTLSAUTHZ_EIO (with strerror), MTLSAUTHZ_ELIMIT,
+ * MTLSAUTHZ_ENOMEM; every message but the NULL path's starts with "PATH: ". */
 int mtlsauthz__read_file(char **out, size_t *out_len, const char *path, size_t max,
                          mtlsauthz_error *err);
 

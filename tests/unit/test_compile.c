@@ -442,7 +442,13 @@ Test(compile_errors, semantic_errors_carry_positions)
                                 "      - ok\n"
                                 "      - \"GET /a/***\"\n",
                                 MTLSAUTHZ_EPOLICY, 8, 9),
-                       "rule 'r', operation 'GET /a/***': ");
+                       "rule 'r', operation 'GET /a/***': '***' is ambiguous (use * or **) at "
+                       "byte 7");
+    /* The pattern is named once, by the rule and operation, not again by pattern.c. */
+    cr_assert_null(strstr(error_at("version: 1\nrules:\n  - {id: r, effect: allow, principals: "
+                                   "[\"*\"], operations: [\"GET /{x\"]}\n",
+                                   MTLSAUTHZ_EPOLICY, 3, 60),
+                          "pattern \""));
     ph_assert_contains(error_at("version: 1\n"
                                 "rules:\n"
                                 "  - id: r\n"
