@@ -531,6 +531,15 @@ static void syntax_message(msg *m, const prepass *pp, const yaml_parser_t *parse
         return;
     }
     if (strcmp(problem, "did not find expected node content") == 0) {
+        const frame *f = pp->depth > 0 ? &pp->stack[pp->depth - 1] : NULL;
+        if (at->index >= pp->len && f != NULL && f->start.index < pp->len &&
+            (pp->yaml[f->start.index] == '[' || pp->yaml[f->start.index] == '{')) {
+            /* The file ends inside a flow collection: the '[' is what to look at. */
+            msg_mark(m, &f->start);
+            msg_printf(m, "this '%c' is never closed (the file ends first)",
+                       pp->yaml[f->start.index]);
+            return;
+        }
         msg_puts(m, "expected a value here");
         return;
     }

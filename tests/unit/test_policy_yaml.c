@@ -372,6 +372,9 @@ Test(policy_yaml, non_yaml_input_is_refused_with_a_location)
     expect_err_at("version: 1\nrules:\n  - id: \"a\\q\"\n", MTLSAUTHZ_EPOLICY, 3, 11,
                   "unknown escape in a double-quoted value");
     expect_err_at("version: 1\nrules: [a,,b]\n", MTLSAUTHZ_EPOLICY, 2, 11, "expected a value here");
+    /* The file ends inside a list: at its '['. */
+    expect_err_at("version: 1\nrules: [a, b,\n", MTLSAUTHZ_EPOLICY, 2, 8,
+                  "this '[' is never closed (the file ends first)");
     expect_err_at("version: 1\nrules: {a: 1\n", MTLSAUTHZ_EPOLICY, 3, 1,
                   "expected ',' or '}' here: the mapping opened with '{' at line 2, column 8");
     expect_err_at("version: 1\nrules:\n  - id: @a\n", MTLSAUTHZ_EPOLICY, 3, 9,
