@@ -512,18 +512,14 @@ static void syntax_message(msg *m, const prepass *pp, const yaml_parser_t *parse
         msg_puts(m, "this quoted value has no closing quote");
         return;
     }
-    if (context != NULL && strcmp(problem, "did not find expected ',' or ']'") == 0) {
+    if (context != NULL && (strcmp(problem, "did not find expected ',' or ']'") == 0 ||
+                            strcmp(problem, "did not find expected ',' or '}'") == 0)) {
+        int list = problem[strlen(problem) - 2] == ']';
         msg_printf(m,
-                   "expected ',' or ']' here: the list opened with '[' at line %u, column %u "
+                   "expected ',' or '%c' here: the %s opened with '%c' at line %u, column %u "
                    "is not closed",
-                   mark_line(ctx), mark_column(ctx));
-        return;
-    }
-    if (context != NULL && strcmp(problem, "did not find expected ',' or '}'") == 0) {
-        msg_printf(m,
-                   "expected ',' or '}' here: the mapping opened with '{' at line %u, column "
-                   "%u is not closed",
-                   mark_line(ctx), mark_column(ctx));
+                   list ? ']' : '}', list ? "list" : "mapping", list ? '[' : '{', mark_line(ctx),
+                   mark_column(ctx));
         return;
     }
     if (strcmp(problem, "block sequence entries are not allowed in this context") == 0) {

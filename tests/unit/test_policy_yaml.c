@@ -60,9 +60,24 @@ static void assert_at(const mtlsauthz_error *err, unsigned line, unsigned column
               err->column, err->message);
 }
 
-/* Loads `len` bytes and expects `code`, *out == NULL, the position `line`:`column` (0:0 for
- * none, ANY_POS for not checked), and the substrings that follow. */
 #define ANY_POS UINT_MAX
+
+/* A failed load (of a policy or test cases, called from line `caller`): `code`, *out reset to
+ * NULL, the position `line`:`column` (0:0 for none, ANY_POS for not checked), and the
+ * substrings in `ap`. */
+static void assert_failure(int caller, int rc, int code, const void *out,
+                           const mtlsauthz_error *err, unsigned line, unsigned column, va_list ap)
+{
+    cr_assert_eq(rc, code, "line %d: expected %s, got %s: %s", caller, mtlsauthz_errname(code),
+                 mtlsauthz_errname(rc), err->message);
+    cr_assert_null(out, "*out must be NULL on error");
+    assert_message(err, code, ap);
+    if (line != ANY_POS) {
+        assert_at(err, line, column, caller);
+    }
+}
+
+/* Loads `len` bytes of policy and expects the failure (assert_failure) that follows. */
 static void expect_err_at_n(int caller, const char *yaml, size_t len, int code, unsigned line,
                             unsigned column, ...)
 {
@@ -70,15 +85,9 @@ static void expect_err_at_n(int caller, const char *yaml, size_t len, int code, 
     mtlsauthz_error err;
     va_list ap;
     int rc = load_n(yaml, len, &ast, &err);
-    cr_assert_eq(rc, code, "line %d: expected %s, got %s: %s", caller, mtlsauthz_errname(code),
-                 mtlsauthz_errname(rc), err.message);
-    cr_assert_null(ast, "*out must be NULL on error");
     va_start(ap, column);
-    assert_message(&err, code, ap);
+    assert_failure(caller, rc, code, ast, &err, line, column, ap);
     va_end(ap);
-    if (line != ANY_POS) {
-        assert_at(&err, line, column, caller);
-    }
 }
 
 #define expect_err_n(yaml, len, code, ...)                                                         \
@@ -1026,15 +1035,9 @@ static void tc_expect_err_at_n(int caller, const char *yaml, size_t len, int cod
     mtlsauthz_error err;
     va_list ap;
     int rc = tc_load(yaml, len, &tc, &err);
-    cr_assert_eq(rc, code, "line %d: expected %s, got %s: %s", caller, mtlsauthz_errname(code),
-                 mtlsauthz_errname(rc), err.message);
-    cr_assert_null(tc, "*out must be NULL on error");
     va_start(ap, column);
-    assert_message(&err, code, ap);
+    assert_failure(caller, rc, code, tc, &err, line, column, ap);
     va_end(ap);
-    if (line != ANY_POS) {
-        assert_at(&err, line, column, caller);
-    }
 }
 
 #define tc_expect_err_n(yaml, len, code, ...)                                                      \
