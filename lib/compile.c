@@ -97,6 +97,23 @@ static int err_nomem(compiler *c)
     return mtlsauthz__error_set(c->err, MTLSAUTHZ_ENOMEM, "out of memory compiling the policy");
 }
 
+/* The text after pattern.c's `pattern "<quoted>": ` (its quote escapes '"' and '\\'), or
+ * `msg` itself: `where` already names the pattern. */
+static const char *after_pattern_quote(const char *msg)
+{
+    static const char head[] = "pattern \"";
+    const char *p = msg;
+    if (strncmp(p, head, sizeof(head) - 1) != 0) {
+        return msg;
+    }
+    for (p += sizeof(head) - 1; *p != '\0' && *p != '"'; p++) {
+        if (*p == '\\' && p[1] != '\0') {
+            p++;
+        }
+    }
+    return strncmp(p, "\": ", 3) == 0 ? p + 3 : msg;
+}
+
 /* Re-issues the error in c->err with a prefix naming where it happened. */
 static int err_prefix(compiler *c, int code, const char *where)
 {
@@ -104,32 +121,14 @@ static int err_prefix(compiler *c, int code, const char *where)
     if (c->err == NULL) {
         return code;
     }
-    snprintf(inner, sizeof(inner), "%s", c->err->message);
+    snprintf(inner, sizeof(inner), "%s", after_pattern_quote(c->err->message));
     return mtlsauthz__error_set(c->err, code, "%s: %s", where, inner);
 }
 
-/*
- * Ends the message in c->err with " (line: N, column: M)", the suffix the YAML front end puts
- * on its own messages, when the position is known. The message is cut first if it must be, so
- * that the position always survives.
- */
+/* Gives the error in c->err the position of what it is about (docs/policy.md, "Errors"). */
 static int err_at(compiler *c, int code, mtlsauthz__pos pos)
 {
-    char suffix[48];
-    size_t len, room;
-    if (c->err == NULL || pos.line == 0) {
-        return code;
-    }
-    snprintf(suffix, sizeof(suffix), " (line: %u, column: %u)", (unsigned)pos.line,
-             (unsigned)pos.column);
-    len = strlen(c->err->message);
-    room = sizeof(c->err->message) - 1 - strlen(suffix);
-    if (len > room) {
-        len = room - 3;
-        memcpy(c->err->message + len, "...", 3);
-        len += 3;
-    }
-    memcpy(c->err->message + len, suffix, strlen(suffix) + 1);
+    mtlsauthz__error_at(c->err, pos.line, pos.column);
     return code;
 }
 
@@ -497,7 +496,7 @@ static int compile_key(compiler *c, mtlsauthz__principal *pr, mtlsauthz__key k,
             for (unsigned j = 0; j < ck->pats[i].ncaps; j++) {
                 rc = add_principal_cap(c, pr, ck->pats[i].cap_names[j], &ck->capmap[i][j]);
                 if (rc < 0) {
-                    return rc;
+                    return rc == MTLSAUTHZ_ENOMEM ? rc : err_at(c, rc, KEY_AT());
                 }
             }
         }
@@ -591,6 +590,43 @@ static int compile_principals(compiler *c, const mtlsauthz__ast *ast, mtlsauthz_
 
 /* ---- rules ---- */
 
+/* "rule 'r': undefined principal 'admins'; did you mean 'admin'?", or the names defined. */
+static int err_undefined(compiler *c, const char *rule, const char *name)
+{
+    const mtlsauthz_policy *p = c->p;
+    char q[PRINTABLE_SIZE], qn[PRINTABLE_SIZE], tail[MTLSAUTHZ_ERROR_MESSAGE_SIZE];
+    mtlsauthz__suggest sg;
+    const char *close;
+    size_t close_len, o = 0;
+
+    mtlsauthz__suggest_init(&sg, name, strlen(name));
+    for (unsigned i = 0; i < p->nprincipals; i++) {
+        mtlsauthz__suggest_add(&sg, p->principals[i].name, strlen(p->principals[i].name));
+    }
+    tail[0] = '\0';
+    /* Names are printable by now (checked before any rule) but may be long: printable() cuts
+     * them. */
+    if (mtlsauthz__suggest_one(&sg, &close, &close_len)) {
+        snprintf(tail, sizeof(tail), "; did you mean '%s'?", printable(q, sizeof(q), close));
+    } else if (sg.total == 0) {
+        snprintf(tail, sizeof(tail),
+                 " (the policy defines no principals; \"*\" means any "
+                 "verified identity)");
+    } else {
+        for (size_t i = 0; i < sg.nlist && o < sizeof(tail); i++) {
+            int n = snprintf(tail + o, sizeof(tail) - o, "%s%s", i == 0 ? " (defined: " : ", ",
+                             printable(q, sizeof(q), sg.list[i]));
+            o += n > 0 ? (size_t)n : 0;
+        }
+        if (o < sizeof(tail)) {
+            snprintf(tail + o, sizeof(tail) - o, "%s)", sg.total > sg.nlist ? ", ..." : "");
+        }
+    }
+    return mtlsauthz__error_set(c->err, MTLSAUTHZ_EPOLICY, "rule '%s': undefined principal '%s'%s",
+                                printable(q, sizeof(q), rule), printable(qn, sizeof(qn), name),
+                                tail);
+}
+
 static int principal_binds(const mtlsauthz__principal *pr, unsigned id, unsigned *slot)
 {
     for (unsigned i = 0; i < pr->ncaps; i++) {
@@ -641,10 +677,7 @@ static int compile_rule(compiler *c, unsigned ri, const mtlsauthz__ast_rule *ar,
             continue;
         }
         if (!mtlsauthz__strmap_get(names, name, strlen(name), &pi)) {
-            return err_at(c,
-                          mtlsauthz__error_set(c->err, MTLSAUTHZ_EPOLICY,
-                                               "rule '%s': undefined principal '%s'", r->id,
-                                               printable(q, sizeof(q), name)),
+            return err_at(c, err_undefined(c, r->id, name),
                           mtlsauthz__ast_rule_principal_pos(c->ast, ri, i));
         }
         for (unsigned j = 0; j < r->nprincipals; j++) {
@@ -702,7 +735,8 @@ static int compile_rule(compiler *c, unsigned ri, const mtlsauthz__ast_rule *ar,
                 return err_at(c,
                               mtlsauthz__error_set(c->err, MTLSAUTHZ_EPOLICY,
                                                    "%s: capture {%s} is not bound by any of the "
-                                                   "rule's principals",
+                                                   "rule's principals; to match any one segment "
+                                                   "without binding it, write *",
                                                    where, cname),
                               OP_AT());
             }

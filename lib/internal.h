@@ -46,6 +46,35 @@ static inline int mtlsauthz__str_eq(const mtlsauthz__str *a, const char *s, size
 int mtlsauthz__error_set(mtlsauthz_error *err, int code, const char *fmt, ...)
     MTLSAUTHZ__PRINTF(3, 4);
 int mtlsauthz__error_vset(mtlsauthz_error *err, int code, const char *fmt, va_list ap);
+/* The same, and the 1-based position of what the message is about (0: unknown). */
+int mtlsauthz__error_set_at(mtlsauthz_error *err, int code, unsigned line, unsigned column,
+                            const char *fmt, ...) MTLSAUTHZ__PRINTF(5, 6);
+/* Sets the position of the error already in `err` (NULL is a no-op). */
+void mtlsauthz__error_at(mtlsauthz_error *err, unsigned line, unsigned column);
+/* Puts the position, and `path` if not NULL, in front of the message: "PATH:LINE:COL: ",
+ * "PATH: " or "LINE:COL: " (docs/policy.md, "Errors"). Once per error, by the public load. */
+void mtlsauthz__error_locate(mtlsauthz_error *err, const char *path);
+
+/*
+ * "Did you mean": feed every known name with _add (names are borrowed until the message is
+ * written); _one gives the name when exactly one is close to what was typed, and list[] holds
+ * the first MTLSAUTHZ__SUGGEST_LIST names (of `total`) for a message that lists them instead.
+ */
+#define MTLSAUTHZ__SUGGEST_LIST 5u
+typedef struct mtlsauthz__suggest {
+    const char *typed;
+    size_t typed_len;
+    const char *close;
+    size_t close_len;
+    size_t nclose;
+    const char *list[MTLSAUTHZ__SUGGEST_LIST];
+    size_t list_len[MTLSAUTHZ__SUGGEST_LIST];
+    size_t nlist;
+    size_t total;
+} mtlsauthz__suggest;
+void mtlsauthz__suggest_init(mtlsauthz__suggest *s, const char *typed, size_t len);
+void mtlsauthz__suggest_add(mtlsauthz__suggest *s, const char *name, size_t len);
+int mtlsauthz__suggest_one(const mtlsauthz__suggest *s, const char **name, size_t *len);
 
 /* ---- allocation (alloc.c) ----
  * Every allocation the library makes itself goes through these, so the allocation-failure
@@ -92,7 +121,8 @@ int mtlsauthz__buf_take(char **out, size_t *out_len, mtlsauthz__buf *b, mtlsauth
 /* ---- files (io.c) ---- */
 
 /* Reads a whole regular file of at most `max` bytes into a NUL-terminated buffer owned by the
- * caller (mtlsauthz__free). Errors: MTLSAUTHZ_EIO (with strerror), MTLSAUTHZ_ELIMIT. */
+ * caller (mtlsauthz__free). Errors: MTLSAUTHZ_EIO (with strerror), MTLSAUTHZ_ELIMIT,
+ * MTLSAUTHZ_ENOMEM; every message but the NULL path's starts with "PATH: ". */
 int mtlsauthz__read_file(char **out, size_t *out_len, const char *path, size_t max,
                          mtlsauthz_error *err);
 

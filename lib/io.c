@@ -43,7 +43,7 @@ int mtlsauthz__read_file(char **out, size_t *out_len, const char *path, size_t m
             }
             p = mtlsauthz__realloc(data, ncap + 1);
             if (p == NULL) {
-                rc = mtlsauthz__error_set(err, MTLSAUTHZ_ENOMEM, "out of memory");
+                rc = mtlsauthz__error_set(err, MTLSAUTHZ_ENOMEM, "%s: out of memory", path);
                 goto fail;
             }
             data = p;
@@ -67,7 +67,7 @@ int mtlsauthz__read_file(char **out, size_t *out_len, const char *path, size_t m
     if (data == NULL) {
         data = mtlsauthz__malloc(1);
         if (data == NULL) {
-            rc = mtlsauthz__error_set(err, MTLSAUTHZ_ENOMEM, "out of memory");
+            rc = mtlsauthz__error_set(err, MTLSAUTHZ_ENOMEM, "%s: out of memory", path);
             goto fail;
         }
     }

@@ -8,19 +8,13 @@
 
 #include "policy_int.h"
 
-int mtlsauthz_policy_load(mtlsauthz_policy **out, const char *yaml, size_t len,
-                          mtlsauthz_error *err)
+/* Parses and compiles; the message is the bare text, with the position in err->line and
+ * err->column (the public loads put them in front). */
+static int load_buffer(mtlsauthz_policy **out, const char *yaml, size_t len, mtlsauthz_error *err)
 {
     mtlsauthz__ast *ast = NULL;
     int rc;
 
-    if (out == NULL) {
-        return mtlsauthz__error_set(err, MTLSAUTHZ_EINVAL, "policy_load: out is NULL");
-    }
-    *out = NULL;
-    if (yaml == NULL) {
-        return mtlsauthz__error_set(err, MTLSAUTHZ_EINVAL, "policy_load: no YAML given");
-    }
     if (len > MTLSAUTHZ__POLICY_MAX_BYTES) {
         return mtlsauthz__error_set(err, MTLSAUTHZ_ELIMIT,
                                     "policy of %zu bytes exceeds the limit of %u bytes", len,
@@ -32,6 +26,25 @@ int mtlsauthz_policy_load(mtlsauthz_policy **out, const char *yaml, size_t len,
     }
     rc = mtlsauthz__policy_compile(out, ast, err);
     mtlsauthz__ast_free(ast);
+    return rc;
+}
+
+int mtlsauthz_policy_load(mtlsauthz_policy **out, const char *yaml, size_t len,
+                          mtlsauthz_error *err)
+{
+    int rc;
+
+    if (out == NULL) {
+        return mtlsauthz__error_set(err, MTLSAUTHZ_EINVAL, "policy_load: out is NULL");
+    }
+    *out = NULL;
+    if (yaml == NULL) {
+        return mtlsauthz__error_set(err, MTLSAUTHZ_EINVAL, "policy_load: no YAML given");
+    }
+    rc = load_buffer(out, yaml, len, err);
+    if (rc < 0) {
+        mtlsauthz__error_locate(err, NULL);
+    }
     return rc;
 }
 
@@ -48,17 +61,16 @@ int mtlsauthz_policy_load_file(mtlsauthz_policy **out, const char *path, mtlsaut
     if (path == NULL) {
         return mtlsauthz__error_set(err, MTLSAUTHZ_EINVAL, "policy_load_file: no path given");
     }
+    /* read_file's messages already start with the path. */
     rc = mtlsauthz__read_file(&data, &len, path, MTLSAUTHZ__POLICY_MAX_BYTES, err);
     if (rc < 0) {
         return rc;
     }
-    rc = mtlsauthz_policy_load(out, data, len, err);
+    rc = load_buffer(out, data, len, err);
     mtlsauthz__free(data);
-    if (rc < 0 && err != NULL) {
+    if (rc < 0) {
         /* Say which file: a server may load several. */
-        char inner[MTLSAUTHZ_ERROR_MESSAGE_SIZE];
-        snprintf(inner, sizeof(inner), "%s", err->message);
-        mtlsauthz__error_set(err, rc, "%s: %s", path, inner);
+        mtlsauthz__error_locate(err, path);
     }
     return rc;
 }

@@ -14,8 +14,11 @@
  *   - counts within the MTLSAUTHZ__POLICY_MAX_* limits.
  * compile.c checks: duplicate names and ids, control characters in names and ids, undefined
  * principals, empty selectors, patterns, CIDRs, hex, captures, SPIFFE trust-domain case, and
- * operation patterns that can never match (op_pattern.h). Its messages end with the line and
- * column of what they are about, from `where`.
+ * operation patterns that can never match (op_pattern.h).
+ *
+ * Both put the position of what an error is about into mtlsauthz_error's line and column
+ * (compile.c from `where`), never into the message text; policy.c puts it in front of the
+ * message (docs/policy.md, "Errors").
  */
 #ifndef MTLSAUTHZ_POLICY_AST_H
 #define MTLSAUTHZ_POLICY_AST_H
@@ -78,8 +81,8 @@ typedef enum mtlsauthz__protocol {
     MTLSAUTHZ__PROTOCOL_HTTP = 1
 } mtlsauthz__protocol;
 
-/* Where a scalar starts in the YAML source, as libyaml marks it, counted from 1 (the
- * " (line: N, column: M)" of every located message). line == 0: not known. */
+/* Where a scalar starts in the YAML source, as libyaml marks it, counted from 1 (what
+ * mtlsauthz_error's line and column say). line == 0: not known. */
 typedef struct mtlsauthz__pos {
     uint32_t line;
     uint32_t column;
@@ -121,8 +124,8 @@ typedef struct mtlsauthz__ast {
 } mtlsauthz__ast;
 
 /* Parses and schema-checks `len` bytes of YAML. *out is owned by the caller
- * (mtlsauthz__ast_free). Errors: EPOLICY (message with libcyaml's path and line), EVERSION,
- * ELIMIT, ENOMEM. */
+ * (mtlsauthz__ast_free). Errors: EPOLICY, EVERSION, ELIMIT (with the position of the node at
+ * fault in err->line and err->column when there is one), ENOMEM. */
 int mtlsauthz__ast_load(mtlsauthz__ast **out, const char *yaml, size_t len, mtlsauthz_error *err);
 void mtlsauthz__ast_free(mtlsauthz__ast *ast);
 

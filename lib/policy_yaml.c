@@ -5,15 +5,22 @@
  * policy straight into the AST structs, but on its own it lets through input that must be
  * refused (measured with libcyaml 1.3.1): a scalar with an embedded NUL loads
  * truncated, a second document is silently ignored, an empty file loads as OK with NULL data,
- * and a future `version` fails as "unexpected key" before it can be checked. So each load is:
+ * and a future `version` fails as "unexpected key" before it can be checked. Its errors also
+ * point at the wrong place: an unknown key is reported at the value before it, a missing key
+ * at the mapping's last value. So each load is:
  *
  *   1. a size check, made before a byte of the input is read;
  *   2. one libyaml event pass (prepass_run): exactly one document, no alias and no anchor, no
  *      NUL inside a scalar, nesting within MTLSAUTHZ__YAML_MAX_DEPTH, no empty list, list
  *      lengths within the limits, the right kind of top-level node, and libyaml's own syntax
- *      errors reported with their line. It also records where each scalar that a semantic
- *      error can be about starts (ids, names, selector entries, operations, `sensitive`),
- *      since libcyaml keeps no positions and compile.c's messages name the line;
+ *      errors, said for people (a tab, a line indented off its block). It also checks the
+ *      document against the libcyaml schema the next steps load with (schema_*: known and
+ *      unique keys, required keys, the kind of every value, enum strings, string lengths),
+ *      so that each finding carries the position of the node at fault: an unknown key at the
+ *      key, a bad value at the value, a missing key at its mapping. And it records where each
+ *      scalar that a semantic error can be about starts (ids, names, selector entries,
+ *      operations, `sensitive`), since libcyaml keeps no positions and compile.c's errors
+ *      carry them;
  *   3. a `version` pass with a one-key schema and CYAML_CFG_IGNORE_UNKNOWN_KEYS, so a future
  *      file is reported as an unsupported version rather than as an unknown key. The pre-pass
  *      sees the top-level `version` scalar; when it is exactly "1" this pass cannot fail, so
@@ -26,7 +33,11 @@
  * libcyaml reports schema errors only through its log callback, as a message line followed
  * by a backtrace ("  in mapping field 'rules' (line: 6, column: 3)"). Each load captures those
  * lines into a buffer on its own stack (never global state, so loads on different threads do
- * not mix), and schema_error() turns them into one readable line for mtlsauthz_error.
+ * not mix), and schema_error() turns them into one readable line for mtlsauthz_error. After
+ * the pre-pass's own schema checks that is a fallback, for a check the pre-pass does not make.
+ *
+ * Messages are plain text without a position or a file name: the position goes into
+ * mtlsauthz_error's line and column, and the public load puts it in front (policy.c).
  *
  * All of libcyaml's allocations go through the library allocator (mem_fn), so the AST is
  * freed with cyaml_free() and the same schema. libyaml's own allocations bypass it.
@@ -44,6 +55,10 @@ const char *const mtlsauthz__key_names[MTLSAUTHZ__KEY_COUNT] = {
     "spiffe", "dns", "uri", "email", "ip",     "eku",
 };
 
+/* The schemas, defined with their loaders below; the pre-pass checks documents against them. */
+static const cyaml_schema_value_t policy_schema;
+static const cyaml_schema_value_t test_cases_schema;
+
 /* ---------------------------------------------------------------------------------------- */
 /* Messages                                                                                  */
 /* ---------------------------------------------------------------------------------------- */
@@ -55,28 +70,22 @@ const char *const mtlsauthz__key_names[MTLSAUTHZ__KEY_COUNT] = {
 typedef struct msg {
     char s[MTLSAUTHZ_ERROR_MESSAGE_SIZE];
     size_t len;
+    unsigned line; /* where the node it is about starts, from 1; 0: unknown */
+    unsigned column;
 } msg;
 
 static void msg_init(msg *m)
 {
     m->s[0] = '\0';
     m->len = 0;
+    m->line = 0;
+    m->column = 0;
 }
 
 /*
  * Appends at most `n` bytes of `p`. Control bytes become '?': quoted scalars can carry
  * newlines and escapes, and the message is one line of plain text.
  */
-static void msg_putn(msg *m, const char *p, size_t n);
-
-/* Starts a message with its prefix ("policy: "). */
-static void msg_begin(msg *m, const char *what)
-{
-    msg_init(m);
-    msg_putn(m, what, strlen(what));
-    msg_putn(m, ": ", 2);
-}
-
 static void msg_putn(msg *m, const char *p, size_t n)
 {
     size_t i;
@@ -107,8 +116,8 @@ static void msg_printf(msg *m, const char *fmt, ...)
     msg_putn(m, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
 
-/* Longest user-supplied text (a key, a value) quoted into a message, so the location that
- * follows it still fits in MTLSAUTHZ_ERROR_MESSAGE_SIZE. */
+/* Longest user-supplied text (a key, a value) quoted into a message, so that a long one
+ * leaves room for the rest of the message in MTLSAUTHZ_ERROR_MESSAGE_SIZE. */
 #define QUOTE_MAX 64u
 
 /* Appends 'text' quoted, cut at QUOTE_MAX bytes. */
@@ -124,15 +133,50 @@ static void msg_quote(msg *m, const char *p, size_t n)
     msg_puts(m, "'");
 }
 
-/* libyaml marks count from 0; people and libcyaml's backtraces count from 1. */
+/* libyaml marks count from 0; people, editors and mtlsauthz_error count from 1. */
+static unsigned mark_line(const yaml_mark_t *mark)
+{
+    return mark->line >= UINT32_MAX ? UINT32_MAX : (unsigned)mark->line + 1u;
+}
+
+static unsigned mark_column(const yaml_mark_t *mark)
+{
+    return mark->column >= UINT32_MAX ? UINT32_MAX : (unsigned)mark->column + 1u;
+}
+
+/* Says where the message is about. */
 static void msg_mark(msg *m, const yaml_mark_t *mark)
 {
-    msg_printf(m, " (line: %zu, column: %zu)", mark->line + 1, mark->column + 1);
+    m->line = mark_line(mark);
+    m->column = mark_column(mark);
 }
 
 static int msg_fail(mtlsauthz_error *err, int code, const msg *m)
 {
-    return mtlsauthz__error_set(err, code, "%s", m->s);
+    return mtlsauthz__error_set_at(err, code, m->line, m->column, "%s", m->s);
+}
+
+/* Appends "; did you mean 'x'?" when exactly one known name is close to the typed one, and
+ * otherwise " (<what>: a, b, c, d, e, ...)" when `what` is not NULL. */
+static void msg_suggest(msg *m, const mtlsauthz__suggest *s, const char *what)
+{
+    const char *name;
+    size_t len;
+    if (mtlsauthz__suggest_one(s, &name, &len)) {
+        msg_puts(m, "; did you mean ");
+        msg_quote(m, name, len);
+        msg_puts(m, "?");
+        return;
+    }
+    if (what == NULL || s->nlist == 0) {
+        return;
+    }
+    msg_printf(m, " (%s: ", what);
+    for (size_t i = 0; i < s->nlist; i++) {
+        msg_puts(m, i > 0 ? ", " : "");
+        msg_putn(m, s->list[i], s->list_len[i]);
+    }
+    msg_puts(m, s->total > s->nlist ? ", ...)" : ")");
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -144,38 +188,61 @@ typedef enum doc_kind { DOC_POLICY, DOC_TESTS } doc_kind;
 /* Keys of the policy's top-level mapping that the pre-pass treats specially. */
 typedef enum top_key { TOP_OTHER = 0, TOP_VERSION, TOP_RULES, TOP_PRINCIPALS } top_key;
 
-/* What a mapping is, for recording positions: the policy's top level, a rule, a principal. */
-typedef enum map_role { ROLE_NONE = 0, ROLE_TOP, ROLE_RULE, ROLE_PRINCIPAL } map_role;
+/* What a mapping is, for recording positions and naming it in messages: the policy's top
+ * level, a rule, a principal, a test case. */
+typedef enum map_role { ROLE_NONE = 0, ROLE_TOP, ROLE_RULE, ROLE_PRINCIPAL, ROLE_CASE } map_role;
 
 typedef struct frame {
     int is_map;
-    int want_key;              /* mapping: the next node is a key */
-    top_key key_class;         /* mapping: the current key, when this is the policy's top level */
-    map_role role;             /* mapping: what it is; sequence: what its mapping entries are */
-    mtlsauthz__posv *record;   /* mapping: where the current key's scalar value is recorded;
-                                  sequence: where its scalar entries are (NULL: nowhere) */
+    int is_entry;            /* an entry of a list, not the value of a key (nor the root) */
+    int want_key;            /* mapping: the next node is a key */
+    top_key key_class;       /* mapping: the current key, when this is the policy's top level */
+    map_role role;           /* mapping: what it is; sequence: what its mapping entries are */
+    mtlsauthz__posv *record; /* mapping: where the current key's scalar value is recorded;
+                                sequence: where its scalar entries are (NULL: nowhere) */
+    /* The schema this node is checked against (NULL: not checked, libcyaml decides): a
+     * mapping's CYAML_MAPPING value, a sequence's CYAML_SEQUENCE value. */
+    const cyaml_schema_value_t *schema;
+    const cyaml_schema_field_t *field; /* mapping: the current key's field (NULL: unknown) */
+    uint32_t seen;                     /* mapping: the fields seen, by index */
+    int key_is_name;                   /* mapping: the current key is its `id` or `name` */
     char key[QUOTE_MAX + 4];   /* mapping: the current key, printable and maybe cut ("...") */
-    char owner[QUOTE_MAX + 4]; /* sequence: the key whose value it is ("" if none) */
+    char owner[QUOTE_MAX + 4]; /* the key whose value it is, or whose list it is an entry of */
+    char name[QUOTE_MAX + 4];  /* mapping: its `id` or `name`, for messages ("" if none yet) */
     unsigned long count;       /* sequence: entries so far */
     unsigned long limit;       /* sequence: most entries allowed */
     yaml_mark_t start;
+    yaml_mark_t key_mark; /* mapping: where the current key starts */
 } frame;
 
 typedef struct prepass {
     doc_kind kind;
-    const char *what; /* "policy" or "tests": the message prefix */
     const char *noun; /* "policy" or "test file" */
+    const char *yaml; /* the input, for the parser's messages */
+    size_t len;
     frame stack[MTLSAUTHZ__YAML_MAX_DEPTH];
     unsigned depth;
     unsigned ndocs;
     int saw_root;
-    unsigned nversion;  /* top-level `version` keys seen */
-    int version_is_one; /* the (last) one's value is exactly "1" */
+    unsigned nversion;      /* top-level `version` keys seen */
+    int version_is_one;     /* the (last) one's value is exactly "1" */
+    yaml_mark_t version_at; /* where that value starts */
+    yaml_mark_t root_start; /* where the top-level node starts */
+    /* The collection that the last event closed, so that an indentation error right after it
+     * can name both blocks. Cleared by every other event. */
+    int popped;
+    int popped_is_map;
+    unsigned popped_depth; /* its index in the stack when it was open */
+    yaml_mark_t popped_start;
+    /* The last event was a scalar value of the innermost mapping starting here (line > 0 as
+     * libyaml counts from 0, so `value_valid` says whether it is set). Cleared likewise. */
+    int value_valid;
+    yaml_mark_t value_start;
     /*
-     * The first schema-level finding (an empty list, a list over its limit). It is reported
-     * only after the version check, so a future-version file that uses empty lists still gets
-     * "unsupported version"; findings that are about safety (aliases, NULs, depth, documents,
-     * syntax) stop the pass at once.
+     * The first schema-level finding (an empty list, a list over its limit, any schema check).
+     * It is reported only after the version check, so a future-version file that uses new
+     * keys still gets "unsupported version"; findings that are about safety (aliases, NULs,
+     * depth, documents, syntax) stop the pass at once.
      */
     int deferred_code;
     msg deferred;
@@ -220,11 +287,6 @@ static void where_free(mtlsauthz__ast_where *w)
     posv_free(&w->sensitive);
 }
 
-static uint32_t mark_u32(size_t v)
-{
-    return v >= UINT32_MAX ? UINT32_MAX : (uint32_t)v + 1u;
-}
-
 /* Appends a scalar's position. Once per recorded scalar of a 100k-rule policy: amortized
  * O(1), one realloc per doubling. */
 static int posv_push(mtlsauthz__posv *pv, const yaml_mark_t *mark)
@@ -238,8 +300,8 @@ static int posv_push(mtlsauthz__posv *pv, const yaml_mark_t *mark)
         pv->v = v;
         pv->cap = cap;
     }
-    pv->v[pv->n].line = mark_u32(mark->line);
-    pv->v[pv->n].column = mark_u32(mark->column);
+    pv->v[pv->n].line = mark_line(mark);
+    pv->v[pv->n].column = mark_column(mark);
     pv->n++;
     return 0;
 }
@@ -275,11 +337,12 @@ static mtlsauthz__posv *record_for(prepass *pp, map_role role, const unsigned ch
 static inline int record_scalar(prepass *pp, mtlsauthz__posv *pv, const yaml_event_t *ev,
                                 mtlsauthz_error *err)
 {
+    (void)pp;
     if (pv == NULL || ev->type != YAML_SCALAR_EVENT) {
         return 0;
     }
     if (posv_push(pv, &ev->start_mark) != 0) {
-        return mtlsauthz__error_set(err, MTLSAUTHZ_ENOMEM, "%s: out of memory", pp->what);
+        return mtlsauthz__error_set(err, MTLSAUTHZ_ENOMEM, "out of memory");
     }
     return 0;
 }
@@ -304,18 +367,218 @@ static void msg_where(msg *m, const prepass *pp)
     }
 }
 
-/* libyaml's own errors: syntax, encoding, memory. */
-static int parser_error(const prepass *pp, const yaml_parser_t *parser, const char *yaml,
-                        size_t len, mtlsauthz_error *err)
+/* Names the mapping or list at stack[i] for a message: "the top level", "rule 'build'",
+ * "a principal", "the list 'operations'", "an entry of 'sensitive'". */
+static void msg_block(msg *m, const prepass *pp, unsigned i)
 {
+    const frame *f = &pp->stack[i];
+    static const char *const role_nouns[] = {
+        [ROLE_RULE] = "rule", [ROLE_PRINCIPAL] = "principal", [ROLE_CASE] = "test case"};
+    if (i == 0 && f->is_map && pp->kind == DOC_POLICY) {
+        msg_puts(m, "the top level");
+    } else if (i == 0) {
+        msg_printf(m, "the list of test cases");
+    } else if (f->is_map && f->is_entry && f->role >= ROLE_RULE && f->role <= ROLE_CASE) {
+        if (f->name[0] != '\0') {
+            msg_printf(m, "%s '%s'", role_nouns[f->role], f->name);
+        } else {
+            msg_printf(m, "a %s", role_nouns[f->role]);
+        }
+    } else if (f->is_entry) {
+        msg_printf(m, "an entry of '%s'", f->owner);
+    } else {
+        msg_printf(m, "the %s '%s'", f->is_map ? "block" : "list", f->owner);
+    }
+}
+
+/* ---- syntax errors, said for people ---- */
+
+/* The frame opened at `mark`, if it is still open. */
+static int frame_at(const prepass *pp, const yaml_mark_t *mark, unsigned *at)
+{
+    for (unsigned i = pp->depth; i-- > 0;) {
+        if (pp->stack[i].start.index == mark->index) {
+            *at = i;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The indentation (leading spaces) of the line that `mark` is on. */
+static size_t line_indent(const prepass *pp, const yaml_mark_t *mark)
+{
+    size_t start = mark->index < pp->len ? mark->index : pp->len, n = 0;
+    while (start > 0 && pp->yaml[start - 1] != '\n') {
+        start--;
+    }
+    while (start + n < pp->len && pp->yaml[start + n] == ' ') {
+        n++;
+    }
+    return n;
+}
+
+/*
+ * "this line is indented differently from the block 'rules' at line 10: its entries start
+ * at column 3, and the keys of its last entry at column 5". `i` is the block whose
+ * indentation libyaml was checking the line against.
+ */
+static void msg_indent(msg *m, const prepass *pp, unsigned i)
+{
+    const frame *f = &pp->stack[i];
+    msg_puts(m, "this line is indented differently from ");
+    msg_block(m, pp, i);
+    msg_printf(m, " at line %u: ", mark_line(&f->start));
+    if (f->is_map) {
+        msg_printf(m, "its keys start at column %u", mark_column(&f->start));
+    } else {
+        msg_printf(m, "its entries start with '-' at column %u", mark_column(&f->start));
+    }
+    if (pp->popped && pp->popped_depth == i + 1) {
+        unsigned col = mark_column(&pp->popped_start);
+        if (!f->is_map) {
+            msg_printf(m, ", and the keys of its last entry at column %u", col);
+        } else if (pp->popped_is_map) {
+            msg_printf(m, ", and the keys of '%s' at column %u", f->key, col);
+        } else {
+            msg_printf(m, ", and the entries of '%s' at column %u", f->key, col);
+        }
+    }
+    msg_puts(m, "; indent it like the lines it belongs with, with spaces");
+}
+
+/* libyaml's scanner and parser errors. The position is libyaml's problem mark, except for
+ * a quoted value that never ends, which is shown where it starts. */
+static void syntax_message(msg *m, const prepass *pp, const yaml_parser_t *parser)
+{
+    const char *problem = parser->problem != NULL ? parser->problem : "syntax error";
+    const char *context = parser->context;
+    const yaml_mark_t *at = &parser->problem_mark;
+    const yaml_mark_t *ctx = &parser->context_mark;
+    unsigned i;
+
+    msg_mark(m, at);
+    if (at->index < pp->len && pp->yaml[at->index] == '\t') {
+        if (line_indent(pp, at) == at->column) {
+            msg_puts(m, "tabs cannot indent YAML; use spaces");
+        } else {
+            msg_puts(m, "a tab cannot be used here; use spaces");
+        }
+        return;
+    }
+    if (strstr(problem, "tab character") != NULL) {
+        msg_puts(m, "tabs cannot indent YAML; use spaces");
+        return;
+    }
+    if (at->index + 1 < pp->len && pp->yaml[at->index] == '-' && pp->yaml[at->index + 1] != ' ' &&
+        pp->yaml[at->index + 1] != '\n' && line_indent(pp, at) == at->column) {
+        /* "-id: b": a key named "-id", not a list entry. */
+        msg_puts(m, "a list entry needs a space after '-'");
+        return;
+    }
+    if ((strcmp(problem, "did not find expected '-' indicator") == 0 ||
+         strcmp(problem, "did not find expected key") == 0) &&
+        frame_at(pp, ctx, &i)) {
+        msg_indent(m, pp, i);
+        return;
+    }
+    if (strcmp(problem, "did not find expected <document start>") == 0 && pp->popped &&
+        pp->popped_depth == 0) {
+        msg_printf(m,
+                   "this line is indented differently from the top-level keys, which start at "
+                   "column %u; every top-level key starts at the same column",
+                   mark_column(&pp->popped_start));
+        return;
+    }
+    if (strcmp(problem, "mapping values are not allowed in this context") == 0) {
+        const frame *f = pp->depth > 0 ? &pp->stack[pp->depth - 1] : NULL;
+        if (f != NULL && f->is_map && pp->value_valid && at->line > pp->value_start.line &&
+            line_indent(pp, at) > f->start.column) {
+            /* A line indented deeper than the keys above it continues the previous value
+             * ("effect: allow" then "  principals: ..." reads as "allow principals"). */
+            msg_printf(m,
+                       "this line is indented more than the key '%s' on line %u, so it reads as "
+                       "more of that key's value; indent it to column %u, like '%s'",
+                       f->key, mark_line(&f->key_mark), mark_column(&f->key_mark), f->key);
+            return;
+        }
+        msg_puts(m, "':' followed by a space cannot appear in a plain value here; quote the "
+                    "value if it contains ': ', or start a new line for a new key");
+        return;
+    }
+    if (context != NULL && strcmp(context, "while scanning a quoted scalar") == 0 &&
+        strcmp(problem, "found unexpected end of stream") == 0) {
+        msg_mark(m, ctx);
+        msg_puts(m, "this quoted value has no closing quote");
+        return;
+    }
+    if (context != NULL && (strcmp(problem, "did not find expected ',' or ']'") == 0 ||
+                            strcmp(problem, "did not find expected ',' or '}'") == 0)) {
+        int list = problem[strlen(problem) - 2] == ']';
+        msg_printf(m,
+                   "expected ',' or '%c' here: the %s opened with '%c' at line %u, column %u "
+                   "is not closed",
+                   list ? ']' : '}', list ? "list" : "mapping", list ? '[' : '{', mark_line(ctx),
+                   mark_column(ctx));
+        return;
+    }
+    if (strcmp(problem, "block sequence entries are not allowed in this context") == 0) {
+        msg_puts(m, "a list cannot start on the line of its key; put each '- ' entry on a line "
+                    "of its own, indented under the key (or write [a, b])");
+        return;
+    }
+    if (strcmp(problem, "did not find expected node content") == 0) {
+        const frame *f = pp->depth > 0 ? &pp->stack[pp->depth - 1] : NULL;
+        if (at->index >= pp->len && f != NULL && f->start.index < pp->len &&
+            (pp->yaml[f->start.index] == '[' || pp->yaml[f->start.index] == '{')) {
+            /* The file ends inside a flow collection: the '[' is what to look at. */
+            msg_mark(m, &f->start);
+            msg_printf(m, "this '%c' is never closed (the file ends first)",
+                       pp->yaml[f->start.index]);
+            return;
+        }
+        msg_puts(m, "expected a value here");
+        return;
+    }
+    if (strcmp(problem, "found unknown escape character") == 0) {
+        msg_puts(m, "unknown escape in a double-quoted value; write \\\\ for a backslash, or "
+                    "use single quotes, where a backslash is just a backslash");
+        return;
+    }
+    if (context != NULL && strcmp(problem, "could not find expected ':'") == 0) {
+        /* libyaml stops at the next line; the line at fault is the one the key is on. */
+        msg_mark(m, ctx);
+        msg_puts(m, "this line has no ':' after its key, or is a value indented off its block");
+        return;
+    }
+    if (strcmp(problem, "found character that cannot start any token") == 0 &&
+        at->index < pp->len) {
+        msg_printf(m, "'%c' cannot start a plain value; put the value in quotes",
+                   pp->yaml[at->index] > 0x20 && pp->yaml[at->index] < 0x7f ? pp->yaml[at->index]
+                                                                            : '?');
+        return;
+    }
+    msg_puts(m, "not valid YAML: ");
+    msg_puts(m, problem);
+    if (context != NULL) {
+        msg_printf(m, " (%s that starts at line %u, column %u)", context, mark_line(ctx),
+                   mark_column(ctx));
+    }
+}
+
+/* libyaml's own errors: syntax, encoding, memory. */
+static int parser_error(const prepass *pp, const yaml_parser_t *parser, mtlsauthz_error *err)
+{
+    const char *yaml = pp->yaml;
+    size_t len = pp->len;
     msg m;
-    msg_begin(&m, pp->what);
+    msg_init(&m);
     switch (parser->error) {
     case YAML_MEMORY_ERROR:
-        msg_puts(&m, "out of memory while parsing YAML");
-        return msg_fail(err, MTLSAUTHZ_ENOMEM, &m);
+        return mtlsauthz__error_set(err, MTLSAUTHZ_ENOMEM, "out of memory while parsing YAML");
     case YAML_READER_ERROR: {
-        /* Reader errors carry a byte offset, not a mark: count the lines ourselves. */
+        /* Reader errors carry a byte offset, not a mark: count the lines ourselves (columns
+         * in bytes, which is what an editor shows for the ASCII that comes before). */
         yaml_mark_t mark = {0, 0, 0};
         size_t i, line_start = 0, off = parser->problem_offset < len ? parser->problem_offset : len;
         for (i = 0; i < off; i++) {
@@ -327,6 +590,7 @@ static int parser_error(const prepass *pp, const yaml_parser_t *parser, const ch
                 mark.column++;
             }
         }
+        msg_mark(&m, &mark);
         if (off < len && yaml[off] == '\0') {
             /* A raw NUL byte: refused like an escaped one, by name. Reader errors
              * come before the events that would say which key this is, so quote the line. */
@@ -339,22 +603,14 @@ static int parser_error(const prepass *pp, const yaml_parser_t *parser, const ch
                 msg_quote(&m, yaml + line_start, off - line_start);
             }
         } else {
-            msg_puts(&m, "not valid YAML: ");
+            msg_puts(&m, "not valid YAML text: ");
             msg_puts(&m, parser->problem != NULL ? parser->problem : "unreadable input");
         }
-        msg_mark(&m, &mark);
         return msg_fail(err, MTLSAUTHZ_EPOLICY, &m);
     }
     case YAML_SCANNER_ERROR:
     case YAML_PARSER_ERROR:
-        msg_puts(&m, "not valid YAML: ");
-        msg_puts(&m, parser->problem != NULL ? parser->problem : "syntax error");
-        msg_mark(&m, &parser->problem_mark);
-        if (parser->context != NULL) {
-            msg_puts(&m, " ");
-            msg_puts(&m, parser->context);
-            msg_mark(&m, &parser->context_mark);
-        }
+        syntax_message(&m, pp, parser);
         return msg_fail(err, MTLSAUTHZ_EPOLICY, &m);
     default:
         msg_puts(&m, "not valid YAML");
@@ -364,7 +620,10 @@ static int parser_error(const prepass *pp, const yaml_parser_t *parser, const ch
 
 static void defer(prepass *pp, int code, const msg *m)
 {
-    if (pp->deferred_code == 0) {
+    /* The first finding in document order, except that a limit outranks the rest: a
+     * million-entry list is reported as that, not as what its first entry got wrong. */
+    if (pp->deferred_code == 0 ||
+        (code == MTLSAUTHZ_ELIMIT && pp->deferred_code != MTLSAUTHZ_ELIMIT)) {
         pp->deferred_code = code;
         pp->deferred = *m;
     }
@@ -388,15 +647,249 @@ static unsigned long seq_limit(const prepass *pp)
     return MTLSAUTHZ__POLICY_MAX_LIST;
 }
 
+/* ---- the schema checks ---- */
+
+/* The field of a mapping schema named by the key `k` (NULL: none), and its index. */
+static const cyaml_schema_field_t *schema_field(const cyaml_schema_value_t *map, const char *k,
+                                                size_t n, unsigned *index)
+{
+    const cyaml_schema_field_t *f = map->mapping.fields;
+    for (unsigned i = 0; f[i].key != NULL; i++) {
+        /* Once per key of a 100k-rule policy: the first byte rules out most fields. */
+        if (n > 0 && f[i].key[0] == k[0] && strncmp(f[i].key, k, n) == 0 && f[i].key[n] == '\0') {
+            *index = i;
+            return &f[i];
+        }
+    }
+    return NULL;
+}
+
+/* What a node of this schema must be, as people say it. */
+static void msg_kind(msg *m, const cyaml_schema_value_t *v)
+{
+    switch (v->type) {
+    case CYAML_SEQUENCE:
+    case CYAML_SEQUENCE_FIXED:
+    case CYAML_FLAGS:
+        msg_puts(m, "a list");
+        break;
+    case CYAML_MAPPING:
+    case CYAML_BITFIELD:
+        msg_puts(m, "a mapping");
+        break;
+    case CYAML_ENUM:
+        for (uint32_t i = 0; i < v->enumeration.count; i++) {
+            msg_puts(m, i == 0 ? "" : i + 1 == v->enumeration.count ? " or " : ", ");
+            msg_puts(m, v->enumeration.strings[i].str);
+        }
+        break;
+    case CYAML_INT:
+    case CYAML_UINT:
+    case CYAML_FLOAT:
+        msg_puts(m, "a number");
+        break;
+    case CYAML_BOOL:
+        msg_puts(m, "true or false");
+        break;
+    default:
+        msg_puts(m, "a string");
+        break;
+    }
+}
+
+static int is_null_scalar(const yaml_event_t *ev)
+{
+    return ev->type == YAML_SCALAR_EVENT && ev->data.scalar.length == 0 &&
+           ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+}
+
+/* 1 if an event of this type can be a node of this schema (unknown types: yes, libcyaml
+ * decides). */
+static int kind_fits(const cyaml_schema_value_t *v, const yaml_event_t *ev)
+{
+    if ((v->flags & CYAML_FLAG_POINTER_NULL) == CYAML_FLAG_POINTER_NULL &&
+        ev->type == YAML_SCALAR_EVENT) {
+        return 1; /* null allowed: any scalar may be one of its spellings */
+    }
+    switch (v->type) {
+    case CYAML_SEQUENCE:
+    case CYAML_SEQUENCE_FIXED:
+    case CYAML_FLAGS:
+        return ev->type == YAML_SEQUENCE_START_EVENT;
+    case CYAML_MAPPING:
+    case CYAML_BITFIELD:
+        return ev->type == YAML_MAPPING_START_EVENT;
+    case CYAML_INT:
+    case CYAML_UINT:
+    case CYAML_BOOL:
+    case CYAML_ENUM:
+    case CYAML_FLOAT:
+    case CYAML_STRING:
+        return ev->type == YAML_SCALAR_EVENT;
+    default:
+        return 1;
+    }
+}
+
+/* Starts a message about the node `ev`: "'effect' " for the value of a key, "an entry of
+ * 'operations' " for a list entry. */
+static void msg_subject(msg *m, const prepass *pp, const frame *parent)
+{
+    if (parent->is_map) {
+        msg_printf(m, "'%s' ", parent->key);
+    } else if (parent->owner[0] != '\0') {
+        msg_printf(m, "an entry of '%s' ", parent->owner);
+    } else if (pp->kind == DOC_TESTS && pp->depth == 1) {
+        msg_puts(m, "a test case ");
+    } else {
+        msg_puts(m, "a list entry ");
+    }
+}
+
+/*
+ * Checks the node `ev` against `v`, the schema of where it sits (a field's value or a list's
+ * entry). Defers the first finding: the wrong kind of node, an enum string that is not one of
+ * its values, a string too short or too long.
+ */
+static void schema_node(prepass *pp, const frame *parent, const cyaml_schema_value_t *v,
+                        const yaml_event_t *ev)
+{
+    const char *s = (const char *)ev->data.scalar.value;
+    size_t n = ev->data.scalar.length;
+    msg m;
+
+    if (!kind_fits(v, ev)) {
+        msg_init(&m);
+        msg_mark(&m, &ev->start_mark);
+        msg_subject(&m, pp, parent);
+        msg_puts(&m, "must be ");
+        msg_kind(&m, v);
+        msg_puts(&m, ", not ");
+        msg_puts(&m, ev->type == YAML_SEQUENCE_START_EVENT  ? "a list"
+                     : ev->type == YAML_MAPPING_START_EVENT ? "a mapping"
+                     : is_null_scalar(ev)                   ? "an empty value"
+                                                            : "a scalar");
+        defer(pp, MTLSAUTHZ_EPOLICY, &m);
+        return;
+    }
+    if (ev->type != YAML_SCALAR_EVENT) {
+        return;
+    }
+    if (v->type == CYAML_ENUM && (v->flags & CYAML_FLAG_STRICT)) {
+        mtlsauthz__suggest sg;
+        mtlsauthz__suggest_init(&sg, s, n);
+        for (uint32_t i = 0; i < v->enumeration.count; i++) {
+            const char *e = v->enumeration.strings[i].str;
+            if (bytes_eq((const unsigned char *)s, n, e)) {
+                return;
+            }
+            mtlsauthz__suggest_add(&sg, e, strlen(e));
+        }
+        msg_init(&m);
+        msg_mark(&m, &ev->start_mark);
+        msg_puts(&m, "invalid value ");
+        msg_quote(&m, s, n);
+        if (parent->is_map) {
+            msg_printf(&m, " for '%s'", parent->key);
+        }
+        if (parent->is_map && pp->depth > 1) {
+            msg_puts(&m, " in ");
+            msg_block(&m, pp, pp->depth - 1);
+        }
+        msg_puts(&m, " (expected ");
+        msg_kind(&m, v);
+        msg_puts(&m, ")");
+        msg_suggest(&m, &sg, NULL);
+        defer(pp, MTLSAUTHZ_EPOLICY, &m);
+        return;
+    }
+    if (v->type == CYAML_STRING && (n < v->string.min || n > v->string.max)) {
+        msg_init(&m);
+        msg_mark(&m, &ev->start_mark);
+        msg_subject(&m, pp, parent);
+        if (n < v->string.min && v->string.min == 1) {
+            msg_puts(&m, "must not be empty");
+        } else if (n < v->string.min) {
+            msg_printf(&m, "is shorter than %u bytes", (unsigned)v->string.min);
+        } else {
+            msg_printf(&m, "is longer than %u bytes", (unsigned)v->string.max);
+        }
+        defer(pp, n > v->string.max ? MTLSAUTHZ_ELIMIT : MTLSAUTHZ_EPOLICY, &m);
+    }
+}
+
+/* A key of a checked mapping: known (suggest the closest otherwise) and not seen before. */
+static void schema_key(prepass *pp, frame *map, const yaml_event_t *ev)
+{
+    const char *k = (const char *)ev->data.scalar.value;
+    size_t n = ev->data.scalar.length;
+    unsigned index = 0;
+    msg m;
+
+    map->field = schema_field(map->schema, k, n, &index);
+    if (map->field == NULL) {
+        mtlsauthz__suggest sg;
+        const cyaml_schema_field_t *f = map->schema->mapping.fields;
+        mtlsauthz__suggest_init(&sg, k, n);
+        for (unsigned i = 0; f[i].key != NULL; i++) {
+            mtlsauthz__suggest_add(&sg, f[i].key, strlen(f[i].key));
+        }
+        msg_init(&m);
+        msg_mark(&m, &ev->start_mark);
+        msg_puts(&m, "unknown key ");
+        msg_quote(&m, k, n);
+        msg_puts(&m, pp->depth == 1 && pp->kind == DOC_POLICY ? " at " : " in ");
+        msg_block(&m, pp, pp->depth - 1);
+        msg_suggest(&m, &sg, "known keys");
+        defer(pp, MTLSAUTHZ_EPOLICY, &m);
+        return;
+    }
+    if (index < 32 && (map->seen & ((uint32_t)1u << index))) {
+        msg_init(&m);
+        msg_mark(&m, &ev->start_mark);
+        msg_puts(&m, "duplicate key ");
+        msg_quote(&m, k, n);
+        msg_puts(&m, pp->depth == 1 && pp->kind == DOC_POLICY ? " at " : " in ");
+        msg_block(&m, pp, pp->depth - 1);
+        msg_puts(&m, "; a key may appear once in a mapping");
+        defer(pp, MTLSAUTHZ_EPOLICY, &m);
+    }
+    if (index < 32) {
+        map->seen |= (uint32_t)1u << index;
+    }
+}
+
+/* At the end of a checked mapping: every required key was there. */
+static void schema_map_end(prepass *pp, const frame *map)
+{
+    const cyaml_schema_field_t *f = map->schema->mapping.fields;
+    for (unsigned i = 0; f[i].key != NULL && i < 32; i++) {
+        msg m;
+        if ((f[i].value.flags & CYAML_FLAG_OPTIONAL) || (map->seen & ((uint32_t)1u << i))) {
+            continue;
+        }
+        msg_init(&m);
+        msg_mark(&m, &map->start);
+        msg_printf(&m, "missing key '%s' %s ", f[i].key,
+                   pp->depth == 1 && pp->kind == DOC_POLICY ? "at" : "in");
+        msg_block(&m, pp, pp->depth - 1);
+        defer(pp, MTLSAUTHZ_EPOLICY, &m);
+        return;
+    }
+}
+
 /*
  * Checks a node (scalar, or the start of a sequence or mapping) against its parent: counts
- * list entries, records mapping keys, and checks the top-level node's kind.
+ * list entries, records mapping keys, checks the top-level node's kind, and checks the node
+ * against the schema.
  */
 static int prepass_node(prepass *pp, const yaml_event_t *ev, mtlsauthz_error *err)
 {
     frame *parent;
     msg m;
 
+    pp->popped = 0;
+    pp->value_valid = 0;
     /* Hot path (once per node of a 100k-rule policy): messages are built only on error. */
     if (pp->depth == 0) {
         int want_map = pp->kind == DOC_POLICY;
@@ -404,22 +897,23 @@ static int prepass_node(prepass *pp, const yaml_event_t *ev, mtlsauthz_error *er
                           : ev->type == YAML_MAPPING_START_EVENT ? "a mapping"
                                                                  : "a list";
         pp->saw_root = 1;
-        if (ev->type == YAML_SCALAR_EVENT && ev->data.scalar.length == 0 &&
-            ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
+        pp->root_start = ev->start_mark;
+        if (is_null_scalar(ev)) {
             /* A bare "---": a document with nothing in it. */
-            msg_begin(&m, pp->what);
+            msg_init(&m);
+            msg_mark(&m, &ev->start_mark);
             msg_printf(&m, "empty %s: the document has no content", pp->noun);
             return msg_fail(err, MTLSAUTHZ_EPOLICY, &m);
         }
         /* Kept until the pass ends, so that "[unclosed" reads as a syntax error. */
         if (want_map && ev->type != YAML_MAPPING_START_EVENT) {
-            msg_begin(&pp->root_error, pp->what);
+            msg_init(&pp->root_error);
             msg_printf(&pp->root_error,
                        "the top level must be a mapping (version, principals, rules), not %s", got);
             msg_mark(&pp->root_error, &ev->start_mark);
         }
         if (!want_map && ev->type != YAML_SEQUENCE_START_EVENT) {
-            msg_begin(&pp->root_error, pp->what);
+            msg_init(&pp->root_error);
             msg_printf(&pp->root_error, "the top level must be a list of test cases, not %s", got);
             msg_mark(&pp->root_error, &ev->start_mark);
         }
@@ -431,12 +925,13 @@ static int prepass_node(prepass *pp, const yaml_event_t *ev, mtlsauthz_error *er
         const unsigned char *k = ev->data.scalar.value;
         size_t n = ev->data.scalar.length;
         if (ev->type != YAML_SCALAR_EVENT) {
-            msg_begin(&m, pp->what);
+            msg_init(&m);
             msg_puts(&m, "a mapping key must be a plain string, not a list or mapping");
             msg_mark(&m, &ev->start_mark);
             return msg_fail(err, MTLSAUTHZ_EPOLICY, &m);
         }
         copy_key(parent->key, sizeof(parent->key), (const char *)k, n);
+        parent->key_mark = ev->start_mark;
         parent->key_class = TOP_OTHER;
         if (pp->kind == DOC_POLICY && pp->depth == 1) {
             parent->key_class = bytes_eq(k, n, "version")      ? TOP_VERSION
@@ -444,7 +939,13 @@ static int prepass_node(prepass *pp, const yaml_event_t *ev, mtlsauthz_error *er
                                 : bytes_eq(k, n, "principals") ? TOP_PRINCIPALS
                                                                : TOP_OTHER;
         }
+        parent->field = NULL;
+        if (parent->schema != NULL) {
+            schema_key(pp, parent, ev);
+        }
         parent->record = record_for(pp, parent->role, k, n);
+        parent->key_is_name = parent->role >= ROLE_RULE && parent->role <= ROLE_CASE &&
+                              bytes_eq(k, n, parent->role == ROLE_RULE ? "id" : "name");
         parent->want_key = 0;
         return 0;
     }
@@ -453,14 +954,26 @@ static int prepass_node(prepass *pp, const yaml_event_t *ev, mtlsauthz_error *er
             pp->nversion++;
             pp->version_is_one = ev->type == YAML_SCALAR_EVENT &&
                                  bytes_eq(ev->data.scalar.value, ev->data.scalar.length, "1");
+            pp->version_at = ev->start_mark;
+        }
+        if (parent->field != NULL) {
+            schema_node(pp, parent, &parent->field->value, ev);
+        }
+        if (ev->type == YAML_SCALAR_EVENT && parent->key_is_name) {
+            copy_key(parent->name, sizeof(parent->name), (const char *)ev->data.scalar.value,
+                     ev->data.scalar.length);
         }
         /* After this value (however deep it goes) the mapping wants its next key. The child
          * frames of a collection value sit above this one, so flipping it now is safe. */
         parent->want_key = 1;
+        if (ev->type == YAML_SCALAR_EVENT) {
+            pp->value_valid = 1;
+            pp->value_start = ev->start_mark;
+        }
         return record_scalar(pp, parent->record, ev, err);
     }
-    if (parent->count == parent->limit && pp->deferred_code == 0) {
-        msg_begin(&m, pp->what);
+    if (parent->count == parent->limit && pp->deferred_code != MTLSAUTHZ_ELIMIT) {
+        msg_init(&m);
         msg_puts(&m, "too many entries in ");
         if (parent->owner[0] != '\0') {
             msg_printf(&m, "'%s'", parent->owner);
@@ -473,6 +986,9 @@ static int prepass_node(prepass *pp, const yaml_event_t *ev, mtlsauthz_error *er
     }
     if (parent->count < parent->limit) {
         parent->count++;
+    }
+    if (parent->schema != NULL) {
+        schema_node(pp, parent, parent->schema->sequence.entry, ev);
     }
     return record_scalar(pp, parent->record, ev, err);
 }
@@ -487,7 +1003,7 @@ static int prepass_scalar(prepass *pp, const yaml_event_t *ev, mtlsauthz_error *
         msg m;
         size_t prefix = strnlen(v, n);
         msg_init(&m);
-        msg_printf(&m, "%s: NUL byte in ", pp->what);
+        msg_puts(&m, "NUL byte in ");
         msg_where(&m, pp);
         if (prefix > 0) {
             msg_puts(&m, " after ");
@@ -499,18 +1015,48 @@ static int prepass_scalar(prepass *pp, const yaml_event_t *ev, mtlsauthz_error *
     return prepass_node(pp, ev, err);
 }
 
+/* The schema a new collection is checked against: its field's value, or its list's entry
+ * schema, when that is a collection schema libcyaml reads the same way (NULL otherwise). */
+static const cyaml_schema_value_t *child_schema(const prepass *pp, const yaml_event_t *ev)
+{
+    const cyaml_schema_value_t *v;
+    const frame *parent;
+    if (pp->depth == 0) {
+        v = pp->kind == DOC_POLICY ? &policy_schema : &test_cases_schema;
+    } else {
+        parent = &pp->stack[pp->depth - 1];
+        if (parent->is_map) {
+            v = parent->field != NULL ? &parent->field->value : NULL;
+        } else {
+            v = parent->schema != NULL ? parent->schema->sequence.entry : NULL;
+        }
+    }
+    if (v == NULL) {
+        return NULL;
+    }
+    if (ev->type == YAML_MAPPING_START_EVENT && v->type == CYAML_MAPPING) {
+        return v;
+    }
+    if (ev->type == YAML_SEQUENCE_START_EVENT && v->type == CYAML_SEQUENCE) {
+        return v;
+    }
+    return NULL;
+}
+
 static int prepass_push(prepass *pp, const yaml_event_t *ev, mtlsauthz_error *err)
 {
+    const cyaml_schema_value_t *schema;
     frame *f;
     int rc;
     if (pp->depth >= MTLSAUTHZ__YAML_MAX_DEPTH) {
         msg m;
         msg_init(&m);
-        msg_printf(&m, "%s: YAML nested deeper than %u levels", pp->what,
-                   MTLSAUTHZ__YAML_MAX_DEPTH);
+        msg_printf(&m, "YAML nested deeper than %u levels", MTLSAUTHZ__YAML_MAX_DEPTH);
         msg_mark(&m, &ev->start_mark);
         return msg_fail(err, MTLSAUTHZ_ELIMIT, &m);
     }
+    /* Before prepass_node: it moves the parent on to its next key. */
+    schema = child_schema(pp, ev);
     rc = prepass_node(pp, ev, err);
     if (rc != 0) {
         return rc;
@@ -518,6 +1064,12 @@ static int prepass_push(prepass *pp, const yaml_event_t *ev, mtlsauthz_error *er
     f = &pp->stack[pp->depth];
     memset(f, 0, sizeof(*f));
     f->start = ev->start_mark;
+    f->schema = schema;
+    if (pp->depth > 0) {
+        const frame *parent = &pp->stack[pp->depth - 1];
+        f->is_entry = !parent->is_map;
+        memcpy(f->owner, parent->is_map ? parent->key : parent->owner, sizeof(f->owner));
+    }
     if (ev->type == YAML_MAPPING_START_EVENT) {
         f->is_map = 1;
         f->want_key = 1;
@@ -528,9 +1080,11 @@ static int prepass_push(prepass *pp, const yaml_event_t *ev, mtlsauthz_error *er
         }
     } else {
         f->limit = seq_limit(pp);
+        if (pp->depth == 0 && pp->kind == DOC_TESTS) {
+            f->role = ROLE_CASE;
+        }
         if (pp->depth > 0 && pp->stack[pp->depth - 1].is_map) {
             const frame *parent = &pp->stack[pp->depth - 1];
-            memcpy(f->owner, parent->key, sizeof(f->owner));
             f->record = parent->record;
             if (parent->role == ROLE_TOP) {
                 f->role = parent->key_class == TOP_RULES        ? ROLE_RULE
@@ -552,17 +1106,24 @@ static void prepass_pop(prepass *pp, const yaml_event_t *ev)
         msg m;
         msg_init(&m);
         if (pp->depth == 1) {
-            msg_printf(&m, "%s: empty list: there are no test cases", pp->what);
+            msg_puts(&m, "empty list: there are no test cases");
         } else if (f->owner[0] != '\0') {
-            msg_printf(&m, "%s: empty list for key '%s'; a list needs at least one entry", pp->what,
-                       f->owner);
+            msg_printf(&m, "empty list for key '%s'; a list needs at least one entry", f->owner);
         } else {
-            msg_printf(&m, "%s: empty list; a list needs at least one entry", pp->what);
+            msg_puts(&m, "empty list; a list needs at least one entry");
         }
         msg_mark(&m, &f->start);
         defer(pp, MTLSAUTHZ_EPOLICY, &m);
     }
+    if (f->is_map && f->schema != NULL && pp->deferred_code == 0) {
+        schema_map_end(pp, f);
+    }
     pp->depth--;
+    pp->value_valid = 0;
+    pp->popped = 1;
+    pp->popped_is_map = f->is_map;
+    pp->popped_depth = pp->depth;
+    pp->popped_start = f->start;
 }
 
 static int prepass_event(prepass *pp, const yaml_event_t *ev, mtlsauthz_error *err)
@@ -587,7 +1148,7 @@ static int prepass_event(prepass *pp, const yaml_event_t *ev, mtlsauthz_error *e
     if (anchor != NULL) {
         /* Anchors exist only to be aliased, and aliases are refused; saying so at the anchor
          * is clearer than at the first alias. */
-        msg_printf(&m, "%s: YAML anchor '&%s' is not allowed (no anchors or aliases)", pp->what,
+        msg_printf(&m, "YAML anchor '&%s' is not allowed (no anchors or aliases)",
                    (const char *)anchor);
         msg_mark(&m, &ev->start_mark);
         return msg_fail(err, MTLSAUTHZ_EPOLICY, &m);
@@ -597,8 +1158,8 @@ static int prepass_event(prepass *pp, const yaml_event_t *ev, mtlsauthz_error *e
     case YAML_DOCUMENT_START_EVENT:
         if (++pp->ndocs > 1) {
             /* libcyaml silently ignores every document after the first. */
-            msg_printf(&m, "%s: a second YAML document starts here; a %s is exactly one document",
-                       pp->what, pp->noun);
+            msg_printf(&m, "a second YAML document starts here; a %s is exactly one document",
+                       pp->noun);
             msg_mark(&m, &ev->start_mark);
             return msg_fail(err, MTLSAUTHZ_EPOLICY, &m);
         }
@@ -606,7 +1167,7 @@ static int prepass_event(prepass *pp, const yaml_event_t *ev, mtlsauthz_error *e
     case YAML_ALIAS_EVENT:
         /* Refused here, before libcyaml could expand anything: a "billion laughs" bomb fails
          * at its first alias. */
-        msg_printf(&m, "%s: YAML alias '*%s' is not allowed (no anchors or aliases)", pp->what,
+        msg_printf(&m, "YAML alias '*%s' is not allowed (no anchors or aliases)",
                    (const char *)ev->data.alias.anchor);
         msg_mark(&m, &ev->start_mark);
         return msg_fail(err, MTLSAUTHZ_EPOLICY, &m);
@@ -647,30 +1208,31 @@ static int prepass_run(prepass *pp, doc_kind kind, const char *yaml, size_t len,
 
     memset(pp, 0, sizeof(*pp));
     pp->kind = kind;
-    pp->what = kind == DOC_POLICY ? "policy" : "tests";
     pp->noun = kind == DOC_POLICY ? "policy" : "test file";
+    pp->yaml = yaml;
+    pp->len = len;
 
     if (yaml == NULL && len > 0) {
-        return mtlsauthz__error_set(err, MTLSAUTHZ_EINVAL, "%s: NULL input", pp->what);
+        return mtlsauthz__error_set(err, MTLSAUTHZ_EINVAL, "NULL input");
     }
     /* Before reading a byte: the limit must hold however long the caller says the input is. */
     if (len > MTLSAUTHZ__POLICY_MAX_BYTES) {
         return mtlsauthz__error_set(err, MTLSAUTHZ_ELIMIT,
-                                    "%s: %zu bytes is over the size limit of %u bytes", pp->what,
-                                    len, MTLSAUTHZ__POLICY_MAX_BYTES);
+                                    "%zu bytes is over the size limit of %u bytes", len,
+                                    MTLSAUTHZ__POLICY_MAX_BYTES);
     }
     if (all_blank(yaml, len)) {
-        return mtlsauthz__error_set(err, MTLSAUTHZ_EPOLICY, "%s: empty %s (the input is blank)",
-                                    pp->what, pp->noun);
+        return mtlsauthz__error_set(err, MTLSAUTHZ_EPOLICY, "empty %s (the input is blank)",
+                                    pp->noun);
     }
 
     if (!yaml_parser_initialize(&parser)) {
-        return mtlsauthz__error_set(err, MTLSAUTHZ_ENOMEM, "%s: out of memory", pp->what);
+        return mtlsauthz__error_set(err, MTLSAUTHZ_ENOMEM, "out of memory");
     }
     yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, len);
     while (!done) {
         if (!yaml_parser_parse(&parser, &ev)) {
-            rc = parser_error(pp, &parser, yaml, len, err);
+            rc = parser_error(pp, &parser, err);
             goto out;
         }
         done = ev.type == YAML_STREAM_END_EVENT;
@@ -684,9 +1246,9 @@ static int prepass_run(prepass *pp, doc_kind kind, const char *yaml, size_t len,
         rc = msg_fail(err, MTLSAUTHZ_EPOLICY, &pp->root_error);
     } else if (pp->ndocs == 0 || !pp->saw_root) {
         rc = mtlsauthz__error_set(err, MTLSAUTHZ_EPOLICY,
-                                  "%s: empty %s: the input has no YAML content (only whitespace "
+                                  "empty %s: the input has no YAML content (only whitespace "
                                   "or comments)",
-                                  pp->what, pp->noun);
+                                  pp->noun);
     }
 out:
     yaml_parser_delete(&parser);
@@ -825,7 +1387,7 @@ static void translate(msg *m, const char *line, const char *field, int *skip_fir
     unsigned a, b;
 
     if ((rest = skip_prefix(line, "Unexpected key: ")) != NULL) {
-        msg_puts(m, "unexpected key ");
+        msg_puts(m, "unknown key ");
         msg_quote(m, rest, strlen(rest));
     } else if ((rest = skip_prefix(line, "Mapping field already seen: ")) != NULL) {
         msg_puts(m, "duplicate key ");
@@ -898,6 +1460,7 @@ static void translate(msg *m, const char *line, const char *field, int *skip_fir
     }
 }
 
+/* `what` ("policy", "tests") is kept for the callers; messages no longer start with it. */
 static int schema_error(const char *what, cyaml_err_t cerr, const capture *cap,
                         mtlsauthz_error *err)
 {
@@ -908,9 +1471,10 @@ static int schema_error(const char *what, cyaml_err_t cerr, const capture *cap,
     int code, skip_first = 0;
     msg m;
 
+    (void)what;
     switch (cerr) {
     case CYAML_ERR_OOM:
-        return mtlsauthz__error_set(err, MTLSAUTHZ_ENOMEM, "%s: out of memory", what);
+        return mtlsauthz__error_set(err, MTLSAUTHZ_ENOMEM, "out of memory");
     case CYAML_ERR_SEQUENCE_ENTRIES_MAX:
     case CYAML_ERR_STRING_LENGTH_MAX:
         code = MTLSAUTHZ_ELIMIT;
@@ -959,7 +1523,6 @@ static int schema_error(const char *what, cyaml_err_t cerr, const capture *cap,
         backtrace_field(trace[first], field, sizeof(field));
     }
     msg_init(&m);
-    msg_printf(&m, "%s: ", what);
     if (main_line != NULL) {
         translate(&m, main_line, field, &skip_first);
     } else {
@@ -970,9 +1533,17 @@ static int schema_error(const char *what, cyaml_err_t cerr, const capture *cap,
         skip_prefix(trace[0], "in mapping field ") != NULL) {
         first = 1;
     }
+    /* The innermost backtrace line that has one gives the position. libcyaml's is the node
+     * it was reading, which for some errors is near rather than at the fault; the pre-pass
+     * reports those itself, so this is the fallback. */
     for (i = first; i < ntrace; i++) {
-        msg_puts(&m, i == first ? " " : ", ");
-        msg_puts(&m, trace[i]);
+        const char *at = strstr(trace[i], "(line: ");
+        unsigned line, column;
+        if (at != NULL && sscanf(at, "(line: %u, column: %u)", &line, &column) == 2) {
+            m.line = line;
+            m.column = column;
+            break;
+        }
     }
     return msg_fail(err, code, &m);
 }
@@ -1062,9 +1633,10 @@ static const cyaml_schema_value_t rule_schema = {
     CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, mtlsauthz__ast_rule, rule_fields),
 };
 
+/* In the order messages list them ("http or any"). */
 static const cyaml_strval_t protocol_strings[] = {
-    {"any", MTLSAUTHZ__PROTOCOL_ANY},
     {"http", MTLSAUTHZ__PROTOCOL_HTTP},
+    {"any", MTLSAUTHZ__PROTOCOL_ANY},
 };
 
 static const cyaml_schema_field_t policy_fields[] = {
@@ -1114,15 +1686,16 @@ static const cyaml_schema_value_t version_schema = {
 
 #define POLICY_VERSION 1u
 
-static int version_error(unsigned version, mtlsauthz_error *err)
+/* `at`: where the version's value is. */
+static int version_error(unsigned version, const yaml_mark_t *at, mtlsauthz_error *err)
 {
-    return mtlsauthz__error_set(err, MTLSAUTHZ_EVERSION,
-                                "policy: unsupported policy version %u (this library reads "
-                                "version %u)",
-                                version, POLICY_VERSION);
+    return mtlsauthz__error_set_at(err, MTLSAUTHZ_EVERSION, mark_line(at), mark_column(at),
+                                   "unsupported policy version %u (this library reads "
+                                   "version %u)",
+                                   version, POLICY_VERSION);
 }
 
-static int version_pass(const char *yaml, size_t len, mtlsauthz_error *err)
+static int version_pass(const char *yaml, size_t len, const yaml_mark_t *at, mtlsauthz_error *err)
 {
     cyaml_config_t cfg;
     capture cap;
@@ -1134,12 +1707,17 @@ static int version_pass(const char *yaml, size_t len, mtlsauthz_error *err)
     cerr = cyaml_load_data((const uint8_t *)yaml, len, &cfg, &version_schema, (cyaml_data_t **)&v,
                            NULL);
     if (cerr != CYAML_OK) {
-        return schema_error("policy", cerr, &cap, err);
+        rc = schema_error("policy", cerr, &cap, err);
+        /* What this pass reads is the version's value (a string, a list...). */
+        if (rc != MTLSAUTHZ_ENOMEM) {
+            mtlsauthz__error_at(err, mark_line(at), mark_column(at));
+        }
+        return rc;
     }
     if (v == NULL) {
-        return mtlsauthz__error_set(err, MTLSAUTHZ_EPOLICY, "policy: missing key 'version'");
+        return mtlsauthz__error_set(err, MTLSAUTHZ_EPOLICY, "missing key 'version'");
     }
-    rc = v->version == POLICY_VERSION ? 0 : version_error(v->version, err);
+    rc = v->version == POLICY_VERSION ? 0 : version_error(v->version, at, err);
     cyaml_free(&cfg, &version_schema, v, 0);
     return rc;
 }
@@ -1156,15 +1734,24 @@ int mtlsauthz__ast_load(mtlsauthz__ast **out, const char *yaml, size_t len, mtls
     int rc;
 
     if (out == NULL) {
-        return mtlsauthz__error_set(err, MTLSAUTHZ_EINVAL, "policy: no output pointer");
+        return mtlsauthz__error_set(err, MTLSAUTHZ_EINVAL, "no output pointer");
     }
     *out = NULL;
     rc = prepass_run(&pp, DOC_POLICY, yaml, len, err);
     if (rc != 0) {
         goto fail;
     }
-    if (pp.nversion != 1 || !pp.version_is_one) {
-        rc = version_pass(yaml, len, err);
+    if (pp.nversion == 0) {
+        /* Before any other finding: without a version nothing else can be judged. */
+        rc = mtlsauthz__error_set_at(err, MTLSAUTHZ_EPOLICY, mark_line(&pp.root_start),
+                                     mark_column(&pp.root_start),
+                                     "missing key 'version' at the top level (a policy starts "
+                                     "with version: %u)",
+                                     POLICY_VERSION);
+        goto fail;
+    }
+    if (pp.nversion == 1 && !pp.version_is_one) {
+        rc = version_pass(yaml, len, &pp.version_at, err);
         if (rc != 0) {
             goto fail;
         }
@@ -1184,14 +1771,14 @@ int mtlsauthz__ast_load(mtlsauthz__ast **out, const char *yaml, size_t len, mtls
     if (ast == NULL) {
         /* libcyaml returns OK with NULL data for a document with no content; the pre-pass
          * refuses those, so this is a second guard. */
-        rc = mtlsauthz__error_set(err, MTLSAUTHZ_EPOLICY, "policy: empty policy");
+        rc = mtlsauthz__error_set(err, MTLSAUTHZ_EPOLICY, "empty policy");
         goto fail;
     }
     /* libcyaml leaves fields outside the schema as they were; set ours before anything can
      * free the AST. */
     memset(&ast->where, 0, sizeof(ast->where));
     if (ast->version != POLICY_VERSION) {
-        rc = version_error(ast->version, err);
+        rc = version_error(ast->version, &pp.version_at, err);
         goto fail;
     }
     if (where_agrees(&pp.where, ast)) {
@@ -1411,12 +1998,12 @@ static void test_case_positions(mtlsauthz__test_case *cases, unsigned n, const c
     mtlsauthz__free(pos);
 }
 
-/* Fails with "tests: case N 'name': <why> (line: L, column: C)". */
+/* Fails with "case N 'name': <why>", at the case's line and column. */
 static int test_case_error(const mtlsauthz__test_case *c, unsigned index, mtlsauthz_error *err,
                            const char *why)
 {
     msg m;
-    msg_begin(&m, "tests");
+    msg_init(&m);
     msg_printf(&m, "case %u", index + 1);
     if (c->name != NULL) {
         msg_puts(&m, " ");
@@ -1424,10 +2011,8 @@ static int test_case_error(const mtlsauthz__test_case *c, unsigned index, mtlsau
     }
     msg_puts(&m, ": ");
     msg_puts(&m, why);
-    if (c->where.line != 0) {
-        msg_printf(&m, " (line: %u, column: %u)", (unsigned)c->where.line,
-                   (unsigned)c->where.column);
-    }
+    m.line = (unsigned)c->where.line;
+    m.column = (unsigned)c->where.column;
     return msg_fail(err, MTLSAUTHZ_EPOLICY, &m);
 }
 

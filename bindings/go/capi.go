@@ -105,6 +105,8 @@ func newError(rc C.int, cerr *C.mtlsauthz_error) *Error {
 	e := &Error{Code: int(rc), Name: C.GoString(C.mtlsauthz_errname(rc))}
 	if cerr != nil && cerr.code != 0 {
 		e.Message = C.GoString(&cerr.message[0])
+		e.Line = int(cerr.line)
+		e.Column = int(cerr.column)
 	}
 	if e.Message == "" {
 		e.Message = C.GoString(C.mtlsauthz_strerror(rc))
@@ -144,7 +146,9 @@ func cPolicyLoadFile(path string) (*C.mtlsauthz_policy, error) {
 	var out *C.mtlsauthz_policy
 	var cerr C.mtlsauthz_error
 	if rc := C.mtlsauthz_policy_load_file(&out, cpath, &cerr); rc != 0 {
-		return nil, newError(rc, &cerr)
+		e := newError(rc, &cerr)
+		e.File = path
+		return nil, e
 	}
 	return out, nil
 }

@@ -9,10 +9,19 @@ import (
 
 // Error is an error reported by the C library: its code, the code's symbolic name and the
 // library's one-line message (for a policy, the key, rule, principal or pattern, and where).
+//
+// A policy load error also says where it is (docs/policy.md, "Errors"): Line and Column are
+// the 1-based position of the YAML node at fault (0 when there is none, as for a file that
+// cannot be read), and File is the path LoadPolicyFile was given ("" for LoadPolicy). The
+// Message already starts with them: "FILE:LINE:COLUMN: text", "FILE: text" or
+// "LINE:COLUMN: text".
 type Error struct {
 	Code    int    // the negative MTLSAUTHZ_E* code
 	Name    string // "MTLSAUTHZ_EPOLICY", ...
 	Message string // the library's message
+	File    string // the policy file, for LoadPolicyFile and Store errors
+	Line    int    // 1-based line of the YAML node at fault; 0 when unknown
+	Column  int    // 1-based column of the YAML node at fault; 0 when unknown
 }
 
 func (e *Error) Error() string { return "mtlsauthz: " + e.Message }
@@ -83,7 +92,8 @@ type policyState struct {
 	names  nameCache
 }
 
-// LoadPolicy compiles a policy from YAML text. Errors are *Error with the library's message.
+// LoadPolicy compiles a policy from YAML text. Errors are *Error with the library's message
+// and the position of the mistake (Line, Column).
 func LoadPolicy(yaml []byte) (*Policy, error) {
 	c, err := cPolicyLoad(string(yaml))
 	if err != nil {
@@ -93,7 +103,7 @@ func LoadPolicy(yaml []byte) (*Policy, error) {
 }
 
 // LoadPolicyFile compiles the policy in the file at path. Errors are *Error with the
-// library's message.
+// library's message, File set to path, and the position of the mistake (Line, Column).
 func LoadPolicyFile(path string) (*Policy, error) {
 	c, err := cPolicyLoadFile(path)
 	if err != nil {

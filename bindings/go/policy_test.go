@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"os"
 	"path/filepath"
 	"reflect"
 	"runtime"
@@ -78,6 +79,47 @@ func TestLoadPolicyErrorsCarryTheLibraryMessage(t *testing.T) {
 	_, err = LoadPolicy([]byte("version: 1\nrules:\n  - id: \"r\x00\"\n"))
 	if !errors.As(err, &e) {
 		t.Fatalf("NUL in policy: %v", err)
+	}
+}
+
+func TestLoadPolicyErrorsSayWhere(t *testing.T) {
+	// An unknown key, at the key (line 4, column 5), with the key meant.
+	const broken = "version: 1\nrules:\n  - id: r\n    efect: allow\n    principals: [\"*\"]\n    operations: [x]\n"
+	const text = "unknown key 'efect' in rule 'r'; did you mean 'effect'?"
+	var e *Error
+	_, err := LoadPolicy([]byte(broken))
+	if !errors.As(err, &e) {
+		t.Fatalf("%T %v, want *Error", err, err)
+	}
+	if e.File != "" || e.Line != 4 || e.Column != 5 || e.Message != "4:5: "+text {
+		t.Errorf("LoadPolicy: %+v", e)
+	}
+
+	path := filepath.Join(t.TempDir(), "broken.yaml")
+	if err := os.WriteFile(path, []byte(broken), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = LoadPolicyFile(path)
+	if !errors.As(err, &e) {
+		t.Fatalf("%T %v, want *Error", err, err)
+	}
+	// The path once, in front: FILE:LINE:COLUMN: text.
+	if e.File != path || e.Line != 4 || e.Column != 5 || e.Message != path+":4:5: "+text ||
+		err.Error() != "mtlsauthz: "+path+":4:5: "+text {
+		t.Errorf("LoadPolicyFile: %+v", e)
+	}
+
+	// No position: a file that cannot be read.
+	missing := filepath.Join(t.TempDir(), "missing.yaml")
+	_, err = LoadPolicyFile(missing)
+	if !errors.As(err, &e) || e.File != missing || e.Line != 0 || e.Column != 0 ||
+		!strings.HasPrefix(e.Message, missing+": ") || strings.Count(e.Message, missing) != 1 {
+		t.Errorf("missing file: %+v", e)
+	}
+
+	// A Store's load error is LoadPolicyFile's.
+	if _, err := NewStore(path); !errors.As(err, &e) || e.File != path || e.Line != 4 {
+		t.Errorf("NewStore: %v", err)
 	}
 }
 

@@ -44,15 +44,27 @@ typedef enum mtlsauthz_errno {
 
 /**
  * Details of a failure. Owned by the caller (usually on the stack). The library writes
- * `code` and a NUL-terminated `message` when a call fails, and leaves the struct alone on
- * success. Zero-initialize it, or use mtlsauthz_error_clear().
+ * `code`, `line`, `column` and a NUL-terminated `message` when a call fails, and leaves the
+ * struct alone on success. Zero-initialize it, or use mtlsauthz_error_clear().
+ *
+ * `line` and `column` say where in a policy a load error is (mtlsauthz_policy_load(),
+ * mtlsauthz_policy_load_file()): the 1-based line and column of the YAML node at fault (an
+ * unknown key at the key, a bad value at the value, an undefined principal at its mention in
+ * the rule, a missing key at the mapping that lacks it, a syntax error where the parser
+ * stopped). Both are 0 when no position applies (an unreadable file, a size limit, out of
+ * memory, any error that is not a load error). The message repeats the position as a prefix,
+ * "LINE:COLUMN: text" (mtlsauthz_policy_load) or "PATH:LINE:COLUMN: text"
+ * (mtlsauthz_policy_load_file; "PATH: text" without a position), the form editors and CI
+ * annotators read. docs/policy.md, "Errors", lists the messages.
  */
 typedef struct mtlsauthz_error {
     int code;
+    unsigned int line;   /* 1-based; 0 when unknown */
+    unsigned int column; /* 1-based, in characters (code points); 0 when unknown */
     char message[MTLSAUTHZ_ERROR_MESSAGE_SIZE];
 } mtlsauthz_error;
 
-/** Resets `err` to code 0 and an empty message. NULL is a no-op. */
+/** Resets `err` to code 0, position 0:0 and an empty message. NULL is a no-op. */
 MTLSAUTHZ_API void mtlsauthz_error_clear(mtlsauthz_error *err);
 
 /**

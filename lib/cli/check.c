@@ -128,9 +128,8 @@ int cli_check(int argc, char **argv)
     if (strcmp(format, "text") != 0 && strcmp(format, "json") != 0) {
         return cli_fail("check: --format must be text or json, not '%s'", format);
     }
-    rc = mtlsauthz_policy_load_file(&policy, policy_path, &err);
-    if (rc < 0) {
-        return cli_fail("%s", err.message);
+    if (cli_load_policy(&policy, policy_path) != 0) {
+        return CLI_EXIT_ERROR; /* cli_load_policy printed the error */
     }
     if (cli_load_identity(&id, cert, chain) != 0) {
         goto out; /* cli_load_identity printed the reason */

@@ -49,6 +49,15 @@ int cli_option(const char **value, int argc, char **argv, int *i, const char *na
  * escaped, so a value can neither hide its tail nor drive the terminal. */
 void cli_print_safe(FILE *f, const char *p, size_t len);
 
+/* Loads the policy file at `path` into *out. Returns 0, or prints the error (once, with
+ * cli_report_error) and returns CLI_EXIT_ERROR. */
+int cli_load_policy(mtlsauthz_policy **out, const char *path);
+
+/* Prints a load error of the file `path` on one line of stderr, GNU style:
+ * "PATH:LINE:COL: error: message", or "PATH: error: message" when err has no position. The
+ * library's own "PATH:LINE:COL: " in front of the message is not repeated. */
+void cli_report_error(const char *path, const mtlsauthz_error *err);
+
 /* Reads a PEM or DER certificate file (detected by content) into an identity; `chain_path`
  * (may be NULL) names extra chain certificates (PEM or DER) appended after the leaf.
  * Returns 0, or prints the reason and returns CLI_EXIT_ERROR. */

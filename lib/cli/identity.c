@@ -84,7 +84,7 @@ static int because(char *why, size_t why_size, const char *fmt, ...)
 int cli_read_identity(mtlsauthz_identity **out, const char *cert_path, const char *chain_path,
                       char *why, size_t why_size)
 {
-    mtlsauthz_error err = {0, ""};
+    mtlsauthz_error err = {0};
     char *cert = NULL, *chain = NULL;
     size_t cert_len = 0, chain_len = 0;
     int cert_pem, chain_pem, rc;
@@ -247,7 +247,7 @@ static void print_text(FILE *f, const mtlsauthz_identity *id)
 int cli_identity(int argc, char **argv)
 {
     mtlsauthz_identity *id = NULL;
-    mtlsauthz_error err = {0, ""};
+    mtlsauthz_error err = {0};
     const char *format = "text", *path = NULL;
     char *json = NULL;
     size_t json_len = 0;

@@ -71,8 +71,8 @@ int cli_lint(int argc, char **argv)
     if (path == NULL) {
         return cli_fail("lint: no POLICY given (usage: %s)", LINT_USAGE);
     }
-    if (mtlsauthz_policy_load_file(&policy, path, &err) != 0) {
-        return cli_fail("%s: %s", path, err.message);
+    if (cli_load_policy(&policy, path) != 0) {
+        return CLI_EXIT_ERROR; /* cli_load_policy printed the error */
     }
     if (mtlsauthz_policy_lint_report(&report, &count, policy, path, format, &err) != 0) {
         mtlsauthz_policy_free(policy);

@@ -422,12 +422,13 @@ int cli_test(int argc, char **argv)
         dirname_of(base, sizeof(base), tests_path);
     }
 
-    if (mtlsauthz_policy_load_file(&policy, policy_path, &err) != 0) {
-        return cli_fail("%s: %s", policy_path, err.message);
+    if (cli_load_policy(&policy, policy_path) != 0) {
+        return CLI_EXIT_ERROR; /* cli_load_policy printed the error */
     }
     if (mtlsauthz__read_file(&text, &len, tests_path, MTLSAUTHZ__POLICY_MAX_BYTES, &err) != 0 ||
         mtlsauthz__test_cases_load(&tcs, text, len, &err) != 0) {
-        rc = cli_fail("%s: %s", tests_path, err.message);
+        cli_report_error(tests_path, &err);
+        rc = CLI_EXIT_ERROR;
         goto out;
     }
     ids = mtlsauthz__calloc(tcs->ncases, sizeof(*ids));

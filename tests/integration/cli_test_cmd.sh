@@ -164,15 +164,15 @@ tf() {
     printf '%s\n' "$3" >"$TMP/bad.yaml"
     expect "$name" 2 err "$pattern" -- "$CLI" test "$POLICY" "$TMP/bad.yaml"
 }
-tf "unknown inline key" "unexpected key 'dn'.*in mapping field 'identity'" \
+tf "unknown inline key" "bad.yaml:1:23: error: unknown key 'dn' in the block 'identity' (known keys: spiffe, cn, o, ou, dns, ...)" \
     '- identity: {cn: [x], dn: ["CN=x"]}
   op: x
   expect: deny'
-tf "unknown inline key issuer" "unexpected key 'issuer'" \
+tf "unknown inline key issuer" "bad.yaml:1:14: error: unknown key 'issuer' in the block 'identity'" \
     '- identity: {issuer: ["CN=x"]}
   op: x
   expect: deny'
-tf "cert and identity" "case 2 'both': give either 'cert' or 'identity', not both (line: 2, column: 3)" \
+tf "cert and identity" "bad.yaml:2:3: error: case 2 'both': give either 'cert' or 'identity', not both" \
     '- {identity: {cn: [x]}, op: x, expect: deny}
 - name: both
   cert: a.pem
@@ -197,7 +197,7 @@ tf "dry_run with expect error" "'rule' and 'dry_run' cannot go with 'expect: err
     '- {identity: {cn: [x]}, request: GET /x, expect: error, dry_run: [watch-logs]}'
 tf "dry_run twice" "'dry_run' lists 'watch-logs' twice" \
     '- {identity: {cn: [x]}, op: x, expect: deny, dry_run: [watch-logs, watch-logs]}'
-tf "a bad expect names error" "invalid value 'maybe' for 'expect' (expected allow, deny or error)" \
+tf "a bad expect names error" "bad.yaml:1:40: error: invalid value 'maybe' for 'expect' in a test case (expected allow, deny or error)" \
     '- {identity: {cn: [x]}, op: x, expect: maybe}'
 tf "an IP block is not an address" "case 1 'cidr': identity: ip '10.0.0.0/8' is a block" \
     '- {name: cidr, identity: {ip: [10.0.0.0/8]}, op: x, expect: deny}'
@@ -470,7 +470,7 @@ expect "--format without a value" 2 err "--format needs a value" -- \
     "$CLI" test "$POLICY" "$TMP/requests.yaml" --format
 # An error in JSON mode prints nothing on stdout (run checks it).
 printf -- '- {identity: {dn: [x]}, op: x, expect: deny}\n' >"$TMP/bad.yaml"
-expect "an error with --format json prints no document" 2 err "unexpected key 'dn'" -- \
+expect "an error with --format json prints no document" 2 err "unknown key 'dn'" -- \
     "$CLI" test --format json "$POLICY" "$TMP/bad.yaml"
 
 # ---- options in any order, --help, unknown options ----

@@ -80,7 +80,7 @@ static mtlsauthz_identity *eku_identity(void)
     unsigned char *der = eku_cert(&len);
     const unsigned char *certs[1] = {der};
     mtlsauthz_identity *walker = NULL, *openssl = NULL;
-    mtlsauthz_error err = {0, ""};
+    mtlsauthz_error err = {0};
     const char *a, *b;
     size_t alen, blen;
 
@@ -113,7 +113,7 @@ static int load_eku(mtlsauthz_policy **out, const char *value)
 {
     char selector[256];
     const char *yaml;
-    mtlsauthz_error err = {0, ""};
+    mtlsauthz_error err = {0};
     snprintf(selector, sizeof(selector), "    eku: [\"%s\"]\n", value);
     yaml = ph_selector_yaml(selector);
     *out = NULL;
@@ -126,7 +126,7 @@ static int eku_selects(const char *value, const mtlsauthz_identity *id)
 {
     mtlsauthz_policy *p = NULL;
     mtlsauthz_decision d;
-    mtlsauthz_error err = {0, ""};
+    mtlsauthz_error err = {0};
     int rc = load_eku(&p, value);
     if (rc != 0) {
         cr_assert_eq(rc, MTLSAUTHZ_EPOLICY, "eku %s: %s", value, mtlsauthz_errname(rc));

@@ -38,7 +38,7 @@ static int try_load(mtlsauthz_identity **out, const char *name, mtlsauthz_error 
 static mtlsauthz_identity *load(const char *name)
 {
     mtlsauthz_identity *id = NULL;
-    mtlsauthz_error err = {0, ""};
+    mtlsauthz_error err = {0};
     int rc = try_load(&id, name, &err);
     cr_assert_eq(rc, 0, "%s: %s", name, err.message);
     cr_assert_not_null(id);
@@ -48,7 +48,7 @@ static mtlsauthz_identity *load(const char *name)
 static void expect_error(const char *name, int code)
 {
     mtlsauthz_identity *id = (mtlsauthz_identity *)0x1;
-    mtlsauthz_error err = {0, ""};
+    mtlsauthz_error err = {0};
     int rc = try_load(&id, name, &err);
     cr_assert_eq(rc, code, "%s: got %d (%s), want %d", name, rc, err.message, code);
     cr_assert_null(id, "%s: *out must be NULL on error", name);
@@ -405,7 +405,7 @@ Test(identity, dn_attribute_names_from_both_extractors)
     const unsigned char *certs[1] = {(const unsigned char *)der};
     const unsigned char *p = (const unsigned char *)der;
     mtlsauthz_identity *walker = NULL, *openssl = NULL, *x509 = NULL, *pem = load("dn-attrs.pem");
-    mtlsauthz_error err = {0, ""};
+    mtlsauthz_error err = {0};
     X509 *x = d2i_X509(NULL, &p, (long)len);
     cr_assert_not_null(x);
     cr_assert_eq(mtlsauthz__der_from_der_certs(&walker, certs, &len, 1, 1), 0,
@@ -464,7 +464,7 @@ Test(identity, nul_free_names_are_accepted)
 Test(identity, json_escapes_nul)
 {
     mtlsauthz_identity *id = load("nul-cn.pem");
-    mtlsauthz_error err = {0, ""};
+    mtlsauthz_error err = {0};
     char *json = NULL;
     size_t len = 0;
     cr_assert_eq(mtlsauthz_identity_to_json(&json, &len, id, &err), 0, "%s", err.message);
@@ -639,7 +639,7 @@ static mtlsauthz_identity *build_with(const char *const *uris, size_t n, int is_
 {
     static const unsigned char one = 1, md[32] = {0};
     mtlsauthz_identity *id = NULL;
-    mtlsauthz_error err = {0, ""};
+    mtlsauthz_error err = {0};
     mtlsauthz__idb b;
     size_t i;
     mtlsauthz__idb_init(&b);
@@ -852,7 +852,7 @@ Test(identity, from_x509_equals_from_der)
         const unsigned char *p = (const unsigned char *)der;
         X509 *x = d2i_X509(NULL, &p, (long)len);
         mtlsauthz_identity *a = load(cert_file(all_certs[i], "der")), *b = NULL;
-        mtlsauthz_error err = {0, ""};
+        mtlsauthz_error err = {0};
         cr_assert_not_null(x, "%s", all_certs[i]);
         cr_assert_eq(mtlsauthz_identity_from_x509(&b, x, NULL, &err), 0, "%s: %s", all_certs[i],
                      err.message);
@@ -881,7 +881,7 @@ Test(identity, from_x509_counts_the_chain)
     X509 *leaf = read_x509("builder.der"), *inter = read_x509("int.der");
     STACK_OF(X509) *with_leaf = sk_X509_new_null(), *without_leaf = sk_X509_new_null();
     mtlsauthz_identity *id = NULL;
-    mtlsauthz_error err = {0, ""};
+    mtlsauthz_error err = {0};
     cr_assert(sk_X509_push(with_leaf, leaf) && sk_X509_push(with_leaf, inter));
     cr_assert(sk_X509_push(without_leaf, inter));
     /* A client's verified chain includes the leaf... */
@@ -916,7 +916,7 @@ typedef void (*identity_check)(const mtlsauthz_identity *id, const void *ctx);
 static void each_input(const char *name, identity_check check, const void *ctx)
 {
     mtlsauthz_identity *id;
-    mtlsauthz_error err = {0, ""};
+    mtlsauthz_error err = {0};
     X509 *x;
     id = load(cert_file(name, "der"));
     check(id, ctx);
@@ -1047,7 +1047,7 @@ Test(identity, rejected_identities_are_denied_everything)
         "spiffe-no-ku.pem",
     };
     mtlsauthz_policy *p = NULL;
-    mtlsauthz_error err = {0, ""};
+    mtlsauthz_error err = {0};
     mtlsauthz_decision d;
     mtlsauthz_identity *id;
     size_t i;
@@ -1072,7 +1072,7 @@ Test(identity, from_x509_refuses_an_overlong_chain)
     X509 *leaf = read_x509("ops.der"), *inter = read_x509("int.der");
     STACK_OF(X509) *chain = sk_X509_new_null();
     mtlsauthz_identity *id = NULL;
-    mtlsauthz_error err = {0, ""};
+    mtlsauthz_error err = {0};
     size_t i;
     for (i = 0; i < MTLSAUTHZ__MAX_CHAIN; i++) {
         cr_assert(sk_X509_push(chain, inter));
@@ -1106,7 +1106,7 @@ Test(identity, der_chain_equals_concatenated_der)
     const unsigned char *certs[2] = {(const unsigned char *)a, (const unsigned char *)b};
     size_t lens[2] = {la, lb};
     mtlsauthz_identity *x = NULL, *y = NULL, *z = NULL, *leaf = load("full.der");
-    mtlsauthz_error err = {0, ""};
+    mtlsauthz_error err = {0};
     cr_assert_eq(mtlsauthz_identity_from_der_chain(&x, certs, lens, 2, &err), 0, "%s", err.message);
     cr_assert_eq(mtlsauthz_identity_from_der(&y, (const unsigned char *)both, len, &err), 0, "%s",
                  err.message);
@@ -1134,7 +1134,7 @@ Test(identity, der_chain_errors)
     const unsigned char *certs[MTLSAUTHZ__MAX_CHAIN + 1];
     size_t lens[MTLSAUTHZ__MAX_CHAIN + 1], i;
     mtlsauthz_identity *id = NULL;
-    mtlsauthz_error err = {0, ""};
+    mtlsauthz_error err = {0};
     for (i = 0; i <= MTLSAUTHZ__MAX_CHAIN; i++) {
         certs[i] = (const unsigned char *)a;
         lens[i] = la;
@@ -1166,7 +1166,7 @@ Test(identity, der_chain_length_limit)
     char *a = th_cert("ops.der", &la);
     unsigned char *buf = malloc(la * (MTLSAUTHZ__MAX_CHAIN + 1));
     mtlsauthz_identity *id = NULL;
-    mtlsauthz_error err = {0, ""};
+    mtlsauthz_error err = {0};
     cr_assert_not_null(buf);
     for (i = 0; i <= MTLSAUTHZ__MAX_CHAIN; i++) {
         memcpy(buf + i * la, a, la);
@@ -1188,7 +1188,7 @@ Test(identity, pem_chain_length_limit)
     char *a = th_cert("ops.pem", &la);
     char *buf = malloc(la * (MTLSAUTHZ__MAX_CHAIN + 1));
     mtlsauthz_identity *id = NULL;
-    mtlsauthz_error err = {0, ""};
+    mtlsauthz_error err = {0};
     cr_assert_not_null(buf);
     for (i = 0; i <= MTLSAUTHZ__MAX_CHAIN; i++) {
         memcpy(buf + i * la, a, la);
@@ -1208,7 +1208,7 @@ Test(identity, input_size_limits)
     size_t n = MTLSAUTHZ__MAX_INPUT_BYTES + 1;
     char *big = calloc(1, n);
     mtlsauthz_identity *id = NULL;
-    mtlsauthz_error err = {0, ""};
+    mtlsauthz_error err = {0};
     cr_assert_not_null(big);
     cr_assert_eq(mtlsauthz_identity_from_der(&id, (unsigned char *)big, n, &err), MTLSAUTHZ_ELIMIT);
     cr_assert_eq(mtlsauthz_identity_from_pem(&id, big, n, &err), MTLSAUTHZ_ELIMIT);
@@ -1243,7 +1243,7 @@ Test(identity, pem_text_around_blocks_is_ignored)
     char *pem = th_cert("ops.pem", &len);
     char *framed = malloc(len + 64);
     mtlsauthz_identity *id = NULL;
-    mtlsauthz_error err = {0, ""};
+    mtlsauthz_error err = {0};
     int n = snprintf(framed, len + 64, "subject: ops\n%s\ntrailer\n", pem);
     cr_assert_eq(mtlsauthz_identity_from_pem(&id, framed, (size_t)n, &err), 0, "%s", err.message);
     EXPECT(id, MTLSAUTHZ_FIELD_CN, "alice");
@@ -1259,7 +1259,7 @@ Test(identity, pem_is_not_der_and_der_is_not_pem)
     size_t lp, ld;
     char *pem = th_cert("ops.pem", &lp), *der = th_cert("ops.der", &ld);
     mtlsauthz_identity *id = NULL;
-    mtlsauthz_error err = {0, ""};
+    mtlsauthz_error err = {0};
     cr_assert_eq(mtlsauthz_identity_from_der(&id, (unsigned char *)pem, lp, &err), MTLSAUTHZ_ECERT);
     cr_assert_eq(mtlsauthz_identity_from_pem(&id, der, ld, &err), MTLSAUTHZ_ECERT);
     cr_assert_null(id);
@@ -1273,7 +1273,7 @@ Test(identity, every_truncation_of_a_der_is_an_error)
     char *der = th_cert("full.der", &len);
     for (cut = 0; cut < len; cut++) {
         mtlsauthz_identity *id = NULL;
-        mtlsauthz_error err = {0, ""};
+        mtlsauthz_error err = {0};
         int rc = mtlsauthz_identity_from_der(&id, (unsigned char *)der, cut, &err);
         cr_assert(rc == MTLSAUTHZ_ECERT, "cut at %zu: rc %d", cut, rc);
         cr_assert_null(id);
@@ -1305,7 +1305,7 @@ Test(identity, malformed_san_extension_fails_closed)
     size_t len;
     unsigned char *der = patched("builder.der", &len, from, to, sizeof(from) - 1);
     mtlsauthz_identity *id = NULL;
-    mtlsauthz_error err = {0, ""};
+    mtlsauthz_error err = {0};
     cr_assert_eq(mtlsauthz_identity_from_der(&id, der, len, &err), MTLSAUTHZ_ECERT);
     cr_assert_null(id);
     cr_assert_not_null(strstr(err.message, "subjectAltName"), "%s", err.message);
@@ -1319,7 +1319,7 @@ Test(identity, malformed_eku_extension_fails_closed)
     size_t len;
     unsigned char *der = patched("builder.der", &len, from, to, sizeof(from) - 1);
     mtlsauthz_identity *id = NULL;
-    mtlsauthz_error err = {0, ""};
+    mtlsauthz_error err = {0};
     cr_assert_eq(mtlsauthz_identity_from_der(&id, der, len, &err), MTLSAUTHZ_ECERT);
     cr_assert_null(id);
     cr_assert_not_null(strstr(err.message, "extendedKeyUsage"), "%s", err.message);
@@ -1334,7 +1334,7 @@ Test(identity, ip_san_of_bad_length_is_rejected)
     size_t len;
     unsigned char *der = patched("full.der", &len, from, to, sizeof(from) - 1);
     mtlsauthz_identity *id = NULL;
-    mtlsauthz_error err = {0, ""};
+    mtlsauthz_error err = {0};
     cr_assert_eq(mtlsauthz_identity_from_der(&id, der, len, &err), 0, "%s", err.message);
     expect_rejected(id, "malformed iPAddress SAN");
     EXPECT(id, MTLSAUTHZ_FIELD_SAN_DNS, "API.Example.COM");
@@ -1351,7 +1351,7 @@ Test(identity, unread_san_types_are_ignored)
     size_t len;
     unsigned char *der = patched("full.der", &len, from, to, sizeof(from) - 1);
     mtlsauthz_identity *id = NULL;
-    mtlsauthz_error err = {0, ""};
+    mtlsauthz_error err = {0};
     int rc = mtlsauthz_identity_from_der(&id, der, len, &err);
     /* The bytes are not a valid OID, so OpenSSL may refuse the extension: either way no URI
      * appears and nothing is accepted by mistake. */
@@ -1372,7 +1372,7 @@ Test(identity, openssl_error_queue_is_not_touched)
     size_t len;
     char *garbage = th_cert("garbage.pem", &len);
     mtlsauthz_identity *id = NULL;
-    mtlsauthz_error err = {0, ""};
+    mtlsauthz_error err = {0};
     ERR_clear_error();
     cr_assert_eq(mtlsauthz_identity_from_pem(&id, garbage, len, &err), MTLSAUTHZ_ECERT);
     cr_assert_eq(ERR_peek_error(), 0, "errors leaked into the caller's queue");
@@ -1417,7 +1417,7 @@ Test(identity, getters_refuse_bad_arguments)
 Test(identity, constructors_refuse_bad_arguments)
 {
     mtlsauthz_identity *id = (mtlsauthz_identity *)0x1;
-    mtlsauthz_error err = {0, ""};
+    mtlsauthz_error err = {0};
     static const unsigned char one = 0x30;
     cr_assert_eq(mtlsauthz_identity_from_der(NULL, &one, 1, &err), MTLSAUTHZ_EINVAL);
     cr_assert_eq(mtlsauthz_identity_from_der(&id, NULL, 1, &err), MTLSAUTHZ_EINVAL);
@@ -1434,7 +1434,7 @@ Test(identity, constructors_refuse_bad_arguments)
 Test(identity, json_shape)
 {
     mtlsauthz_identity *id = load("builder.pem");
-    mtlsauthz_error err = {0, ""};
+    mtlsauthz_error err = {0};
     char *json = NULL, want[1024];
     const char *serial, *sha;
     size_t sl, hl;
@@ -1465,7 +1465,7 @@ Test(identity, json_shape)
 Test(builder, per_field_value_limit)
 {
     mtlsauthz__idb b;
-    mtlsauthz_error err = {0, ""};
+    mtlsauthz_error err = {0};
     size_t i;
     mtlsauthz__idb_init(&b);
     for (i = 0; i < MTLSAUTHZ__MAX_VALUES; i++) {
@@ -1481,7 +1481,7 @@ Test(builder, misuse_is_an_internal_error)
 {
     mtlsauthz__idb b;
     mtlsauthz_identity *id = (mtlsauthz_identity *)0x1;
-    mtlsauthz_error err = {0, ""};
+    mtlsauthz_error err = {0};
     mtlsauthz__idb_init(&b);
     cr_assert_eq(mtlsauthz__idb_add(&b, MTLSAUTHZ_FIELD_SPIFFE_ID, "x", 1, &err),
                  MTLSAUTHZ_EINTERNAL);
@@ -1511,7 +1511,7 @@ Test(builder, nul_in_other_dn_attribute_rejects)
     {
         static const unsigned char one = 1, md[32] = {0};
         mtlsauthz__idb b;
-        mtlsauthz_error err = {0, ""};
+        mtlsauthz_error err = {0};
         mtlsauthz__idb_init(&b);
         mtlsauthz__idb_dn_attribute(&b, "Calif", 5);
         cr_assert(!b.nul_in_dn_attr);
@@ -1560,7 +1560,7 @@ static void alloc_failure_sweep(const char *name)
     int der = ends_with(name, ".der");
     for (n = 0; n < 1000; n++) {
         mtlsauthz_identity *id = NULL;
-        mtlsauthz_error err = {0, ""};
+        mtlsauthz_error err = {0};
         char *json = NULL;
         int rc;
         mtlsauthz__alloc_fail_after(n);
@@ -1633,7 +1633,7 @@ static void corrupt_every_byte(const char *name, unsigned char mask)
     unsigned char *der = (unsigned char *)th_cert(name, &len);
     for (i = 0; i < len; i++) {
         mtlsauthz_identity *id = NULL;
-        mtlsauthz_error err = {0, ""};
+        mtlsauthz_error err = {0};
         int rc;
         der[i] ^= mask;
         rc = mtlsauthz_identity_from_der(&id, der, len, &err);

@@ -4,6 +4,7 @@
  * NUL, second document, numeric enums, empty and comment-only files, `cn: []`, future versions).
  * Inputs are inline where short; NUL cases pass explicit lengths.
  */
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 
@@ -28,14 +29,20 @@ static mtlsauthz__ast *load_ok(const char *yaml)
     return ast;
 }
 
-/* Checks the message: its prefix, never a bare "invalid value", and each of the
- * NULL-terminated substrings in `ap`. */
-static void assert_message(const mtlsauthz_error *err, int code, const char *prefix, va_list ap)
+/*
+ * Checks the message: the code, no position inside the text (it is in err->line and
+ * err->column, and the public load puts it in front), never a bare "invalid value", and each
+ * of the NULL-terminated substrings in `ap`.
+ */
+static void assert_message(const mtlsauthz_error *err, int code, va_list ap)
 {
     const char *needle;
     cr_assert_eq(err->code, code);
-    cr_assert(strncmp(err->message, prefix, strlen(prefix)) == 0, "no prefix: %s", err->message);
-    cr_assert(strlen(err->message) > strlen(prefix));
+    cr_assert(err->message[0] != '\0');
+    cr_assert(strncmp(err->message, "policy: ", 8) != 0 && strncmp(err->message, "tests: ", 7) != 0,
+              "prefixed: %s", err->message);
+    cr_assert(strstr(err->message, "(line:") == NULL && strstr(err->message, "column:") == NULL,
+              "position in the text: %s", err->message);
     cr_assert(strstr(err->message, "invalid value") == NULL ||
                   strstr(err->message, "invalid value '") != NULL,
               "bare invalid value: %s", err->message);
@@ -45,22 +52,50 @@ static void assert_message(const mtlsauthz_error *err, int code, const char *pre
     }
 }
 
-/* Loads `len` bytes and expects `code`, *out == NULL, and the substrings that follow. */
-static void expect_err_n(const char *yaml, size_t len, int code, ...)
+/* Asserts the error's position: 1-based line and column of the node at fault. */
+static void assert_at(const mtlsauthz_error *err, unsigned line, unsigned column, int caller)
+{
+    cr_assert(err->line == line && err->column == column,
+              "line %d: expected position %u:%u, got %u:%u: %s", caller, line, column, err->line,
+              err->column, err->message);
+}
+
+#define ANY_POS UINT_MAX
+
+/* A failed load (of a policy or test cases, called from line `caller`): `code`, *out reset to
+ * NULL, the position `line`:`column` (0:0 for none, ANY_POS for not checked), and the
+ * substrings in `ap`. */
+static void assert_failure(int caller, int rc, int code, const void *out,
+                           const mtlsauthz_error *err, unsigned line, unsigned column, va_list ap)
+{
+    cr_assert_eq(rc, code, "line %d: expected %s, got %s: %s", caller, mtlsauthz_errname(code),
+                 mtlsauthz_errname(rc), err->message);
+    cr_assert_null(out, "*out must be NULL on error");
+    assert_message(err, code, ap);
+    if (line != ANY_POS) {
+        assert_at(err, line, column, caller);
+    }
+}
+
+/* Loads `len` bytes of policy and expects the failure (assert_failure) that follows. */
+static void expect_err_at_n(int caller, const char *yaml, size_t len, int code, unsigned line,
+                            unsigned column, ...)
 {
     mtlsauthz__ast *ast = (mtlsauthz__ast *)(uintptr_t)1; /* must be reset to NULL */
     mtlsauthz_error err;
     va_list ap;
     int rc = load_n(yaml, len, &ast, &err);
-    cr_assert_eq(rc, code, "expected %s, got %s: %s", mtlsauthz_errname(code),
-                 mtlsauthz_errname(rc), err.message);
-    cr_assert_null(ast, "*out must be NULL on error");
-    va_start(ap, code);
-    assert_message(&err, code, "policy: ", ap);
+    va_start(ap, column);
+    assert_failure(caller, rc, code, ast, &err, line, column, ap);
     va_end(ap);
 }
 
-#define expect_err(yaml, code, ...) expect_err_n((yaml), strlen(yaml), (code), __VA_ARGS__, NULL)
+#define expect_err_n(yaml, len, code, ...)                                                         \
+    expect_err_at_n(__LINE__, (yaml), (len), (code), ANY_POS, ANY_POS, __VA_ARGS__)
+#define expect_err(yaml, code, ...)                                                                \
+    expect_err_at_n(__LINE__, (yaml), strlen(yaml), (code), ANY_POS, ANY_POS, __VA_ARGS__, NULL)
+#define expect_err_at(yaml, code, line, column, ...)                                               \
+    expect_err_at_n(__LINE__, (yaml), strlen(yaml), (code), (line), (column), __VA_ARGS__, NULL)
 
 /* A valid policy with one rule, for tests that change one thing. */
 #define RULE_OK "  - id: r\n    effect: allow\n    principals: [\"*\"]\n    operations: [x]\n"
@@ -329,17 +364,105 @@ Test(policy_yaml, empty_inputs_are_refused)
 Test(policy_yaml, non_yaml_input_is_refused_with_a_location)
 {
     static const char png[] = "\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x01";
-    expect_err_n(png, sizeof(png) - 1, MTLSAUTHZ_EPOLICY, "not valid YAML", "line: 1", NULL);
-    expect_err("[unclosed\n", MTLSAUTHZ_EPOLICY, "not valid YAML", "line: 2", "flow sequence");
-    expect_err(HEAD "  - id: \"unterminated\n", MTLSAUTHZ_EPOLICY, "not valid YAML", "line: ");
-    expect_err("version: 1\n  rules: bad indent\n", MTLSAUTHZ_EPOLICY, "not valid YAML", "line: 2");
-    expect_err("version: 1: 2\n", MTLSAUTHZ_EPOLICY, "not valid YAML", "line: 1");
+    expect_err_at_n(__LINE__, png, sizeof(png) - 1, MTLSAUTHZ_EPOLICY, 1, 1, "not valid YAML text",
+                    "invalid leading UTF-8 octet", NULL);
+    /* Where libyaml stopped, said for people. */
+    expect_err_at("[unclosed\n", MTLSAUTHZ_EPOLICY, 2, 1,
+                  "expected ',' or ']' here: the list opened with '[' at line 1, column 1 is not "
+                  "closed");
+    /* A quoted value that never ends: at its opening quote, not at the end of the file. */
+    expect_err_at(HEAD "  - id: \"unterminated\n", MTLSAUTHZ_EPOLICY, 3, 9,
+                  "this quoted value has no closing quote");
+    expect_err_at("version: 1\n  rules: bad indent\n", MTLSAUTHZ_EPOLICY, 2, 8,
+                  "this line is indented more than the key 'version' on line 1, so it reads as "
+                  "more of that key's value; indent it to column 1, like 'version'");
+    expect_err_at("version: 1: 2\n", MTLSAUTHZ_EPOLICY, 1, 11,
+                  "':' followed by a space cannot appear in a plain value here; quote the value");
+    expect_err_at("version: 1\nrules:\n  - id: \"a\\q\"\n", MTLSAUTHZ_EPOLICY, 3, 11,
+                  "unknown escape in a double-quoted value");
+    expect_err_at("version: 1\nrules: [a,,b]\n", MTLSAUTHZ_EPOLICY, 2, 11, "expected a value here");
+    /* The file ends inside a list: at its '['. */
+    expect_err_at("version: 1\nrules: [a, b,\n", MTLSAUTHZ_EPOLICY, 2, 8,
+                  "this '[' is never closed (the file ends first)");
+    expect_err_at("version: 1\nrules: {a: 1\n", MTLSAUTHZ_EPOLICY, 3, 1,
+                  "expected ',' or '}' here: the mapping opened with '{' at line 2, column 8");
+    expect_err_at("version: 1\nrules:\n  - id: @a\n", MTLSAUTHZ_EPOLICY, 3, 9,
+                  "'@' cannot start a plain value; put the value in quotes");
+    expect_err_at("version: 1\nrules: - a\n", MTLSAUTHZ_EPOLICY, 2, 8,
+                  "a list cannot start on the line of its key");
+    expect_err_at("version: 1\nrules:\n  - id: a\n  -id: b\n", MTLSAUTHZ_EPOLICY, 4, 3,
+                  "a list entry needs a space after '-'");
+    expect_err_at("version: 1\nrules:\n  - id: a\n  x\n", MTLSAUTHZ_EPOLICY, 4, 3,
+                  "this line has no ':' after its key");
+}
+
+Test(policy_yaml, tabs_are_named)
+{
+    /* libyaml says "found character that cannot start any token" or "a tab character that
+     * violates indentation"; either way the author needs to hear "tab". */
+    expect_err_at("version: 1\nrules:\n\t- id: a\n", MTLSAUTHZ_EPOLICY, 3, 1,
+                  "tabs cannot indent YAML; use spaces");
+    expect_err_at("version: 1\nprincipals:\n  - name: admin\n\tou: [admins]\nrules: []\n",
+                  MTLSAUTHZ_EPOLICY, 4, 1, "tabs cannot indent YAML; use spaces");
+    expect_err_at("version: 1\nrules:\n  - id: a\n    operations: |\n\t x\n", MTLSAUTHZ_EPOLICY, 5,
+                  1, "tabs cannot indent YAML; use spaces");
+}
+
+Test(policy_yaml, a_bad_indent_names_the_block_it_broke)
+{
+    /* One space short of the entry's keys: libyaml's "did not find expected '-' indicator". */
+    expect_err_at("version: 1\nprincipals:\n  - name: admin\n   ou: [admins]\nrules: []\n",
+                  MTLSAUTHZ_EPOLICY, 4, 4,
+                  "this line is indented differently from the list 'principals' at line 3: its "
+                  "entries start with '-' at column 3, and the keys of its last entry at column "
+                  "5; indent it like the lines it belongs with, with spaces");
+    /* A rule's next key one space in from its mapping: "did not find expected key". */
+    expect_err_at(
+        HEAD "  - id: r\n    effect: allow\n    principals:\n      - a\n     operations: [x]\n",
+        MTLSAUTHZ_EPOLICY, 7, 6,
+        "this line is indented differently from rule 'r' at line 3: its keys start at "
+        "column 5, and the entries of 'principals' at column 7");
+    /* A new rule one space out from the list. */
+    expect_err_at(HEAD RULE_OK " - id: s\n", MTLSAUTHZ_EPOLICY, 7, 2,
+                  "this line is indented differently from the top level at line 1: its keys "
+                  "start at column 1, and the entries of 'rules' at column 3");
+    /* Deeper than the keys above: it continues the value before it. */
+    expect_err_at(HEAD "  - id: r\n    effect: allow\n      principals: [\"*\"]\n",
+                  MTLSAUTHZ_EPOLICY, 5, 17,
+                  "this line is indented more than the key 'effect' on line 4, so it reads as "
+                  "more of that key's value; indent it to column 5, like 'effect'");
+    /* Top-level keys that do not line up. */
+    expect_err_at("  version: 1\nrules: x\n", MTLSAUTHZ_EPOLICY, 2, 1,
+                  "this line is indented differently from the top-level keys, which start at "
+                  "column 3");
+}
+
+Test(policy_yaml, enum_values_suggest_the_close_one)
+{
+    expect_err_at(HEAD
+                  "  - id: r\n    effect: alow\n    principals: [\"*\"]\n    operations: [x]\n",
+                  MTLSAUTHZ_EPOLICY, 4, 13,
+                  "invalid value 'alow' for 'effect' in rule 'r' (expected allow or deny); did "
+                  "you mean 'allow'?");
+    expect_err_at(HEAD "  - id: r\n    effect: allow\n    mode: dryrun\n    principals: [\"*\"]\n"
+                       "    operations: [x]\n",
+                  MTLSAUTHZ_EPOLICY, 5, 11,
+                  "invalid value 'dryrun' for 'mode' in rule 'r' (expected enforce or dry-run); "
+                  "did you mean 'dry-run'?");
+    expect_err_at("version: 1\nprotocol: htp\nrules:\n" RULE_OK, MTLSAUTHZ_EPOLICY, 2, 11,
+                  "invalid value 'htp' for 'protocol' (expected http or any); did you mean "
+                  "'http'?");
+    /* Nothing close: no guess. */
+    expect_err_at(HEAD
+                  "  - id: r\n    effect: permit\n    principals: [\"*\"]\n    operations: [x]\n",
+                  MTLSAUTHZ_EPOLICY, 4, 13,
+                  "invalid value 'permit' for 'effect' in rule 'r' (expected allow or deny)");
 }
 
 Test(policy_yaml, top_level_must_be_a_mapping)
 {
-    expect_err("- version: 1\n", MTLSAUTHZ_EPOLICY, "top level must be a mapping", "not a list",
-               "line: 1");
+    expect_err_at("- version: 1\n", MTLSAUTHZ_EPOLICY, 1, 1, "top level must be a mapping",
+                  "not a list");
     expect_err("hello\n", MTLSAUTHZ_EPOLICY, "top level must be a mapping", "not a scalar");
     expect_err("\"1\"\n", MTLSAUTHZ_EPOLICY, "top level must be a mapping");
 }
@@ -348,27 +471,27 @@ Test(policy_yaml, top_level_must_be_a_mapping)
 
 Test(policy_yaml, second_document_is_refused)
 {
-    expect_err(HEAD RULE_OK "---\nversion: 1\n", MTLSAUTHZ_EPOLICY, "second YAML document",
-               "line: 7");
+    expect_err_at(HEAD RULE_OK "---\nversion: 1\n", MTLSAUTHZ_EPOLICY, 7, 1,
+                  "second YAML document");
     /* Even an empty second document: the file is not one document. */
     expect_err(HEAD RULE_OK "...\n---\n", MTLSAUTHZ_EPOLICY, "second YAML document");
     /* And when the first one is the bad one, the pass still stops at the first problem. */
-    expect_err("---\nversion: 1\n---\n", MTLSAUTHZ_EPOLICY, "second YAML document", "line: 3");
+    expect_err_at("---\nversion: 1\n---\n", MTLSAUTHZ_EPOLICY, 3, 1, "second YAML document");
 }
 
 /* ---- aliases and anchors ---- */
 
 Test(policy_yaml, alias_is_refused)
 {
-    expect_err("version: 1\nrules: *r\n", MTLSAUTHZ_EPOLICY, "alias '*r'", "line: 2");
+    expect_err_at("version: 1\nrules: *r\n", MTLSAUTHZ_EPOLICY, 2, 8, "alias '*r'");
 }
 
 Test(policy_yaml, anchor_is_refused)
 {
-    expect_err("version: 1\nrules: &r\n" RULE_OK, MTLSAUTHZ_EPOLICY, "anchor '&r'", "line: 2");
-    expect_err(HEAD "  - id: &i r\n    effect: allow\n    principals: [\"*\"]\n"
-                    "    operations: [x]\n",
-               MTLSAUTHZ_EPOLICY, "anchor '&i'", "line: 3");
+    expect_err_at("version: 1\nrules: &r\n" RULE_OK, MTLSAUTHZ_EPOLICY, 2, 8, "anchor '&r'");
+    expect_err_at(HEAD "  - id: &i r\n    effect: allow\n    principals: [\"*\"]\n"
+                       "    operations: [x]\n",
+                  MTLSAUTHZ_EPOLICY, 3, 9, "anchor '&i'");
 }
 
 Test(policy_yaml, billion_laughs_fails_fast)
@@ -387,7 +510,7 @@ Test(policy_yaml, billion_laughs_fails_fast)
         "h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]\n"
         "i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]\n"
         "rules: *i\n";
-    expect_err(bomb, MTLSAUTHZ_EPOLICY, "anchor '&a'", "line: 2");
+    expect_err_at(bomb, MTLSAUTHZ_EPOLICY, 2, 4, "anchor '&a'");
     /* The same bomb written for a future version: still refused, not version-checked. */
     expect_err(bomb + strlen("version: 1\n"), MTLSAUTHZ_EPOLICY, "anchor");
 }
@@ -397,20 +520,21 @@ Test(policy_yaml, billion_laughs_fails_fast)
 Test(policy_yaml, escaped_nul_in_double_quotes_is_refused)
 {
     /* "host:\0**" would load as "host:" and, as a deny pattern, match less than written. */
-    expect_err(HEAD "  - id: r\n    effect: deny\n    principals: [\"*\"]\n"
-                    "    operations: [\"host:\\0**\"]\n",
-               MTLSAUTHZ_EPOLICY, "NUL byte", "'operations'", "'host:'", "line: 6");
+    expect_err_at(HEAD "  - id: r\n    effect: deny\n    principals: [\"*\"]\n"
+                       "    operations: [\"host:\\0**\"]\n",
+                  MTLSAUTHZ_EPOLICY, 6, 18, "NUL byte", "'operations'", "'host:'");
     /* Every spelling of NUL that YAML double quotes allow. */
-    expect_err(HEAD "  - id: \"r\\x00\"\n    effect: deny\n    principals: [\"*\"]\n"
-                    "    operations: [x]\n",
-               MTLSAUTHZ_EPOLICY, "NUL byte", "key 'id'", "line: 3");
-    expect_err("version: 1\nprincipals:\n  - name: \"a\\u0000b\"\n    cn: [x]\nrules:\n" RULE_OK,
-               MTLSAUTHZ_EPOLICY, "NUL byte", "key 'name'", "line: 3");
-    expect_err("version: 1\nprincipals:\n  - name: a\n    cn: [\"\\U00000000\"]\nrules:\n" RULE_OK,
-               MTLSAUTHZ_EPOLICY, "NUL byte", "'cn'", "line: 4");
+    expect_err_at(HEAD "  - id: \"r\\x00\"\n    effect: deny\n    principals: [\"*\"]\n"
+                       "    operations: [x]\n",
+                  MTLSAUTHZ_EPOLICY, 3, 9, "NUL byte", "key 'id'");
+    expect_err_at("version: 1\nprincipals:\n  - name: \"a\\u0000b\"\n    cn: [x]\nrules:\n" RULE_OK,
+                  MTLSAUTHZ_EPOLICY, 3, 11, "NUL byte", "key 'name'");
+    expect_err_at(
+        "version: 1\nprincipals:\n  - name: a\n    cn: [\"\\U00000000\"]\nrules:\n" RULE_OK,
+        MTLSAUTHZ_EPOLICY, 4, 10, "NUL byte", "'cn'");
     /* In a key. */
-    expect_err("version: 1\n\"rul\\0es\": []\n", MTLSAUTHZ_EPOLICY, "NUL byte", "mapping key",
-               "line: 2");
+    expect_err_at("version: 1\n\"rul\\0es\": []\n", MTLSAUTHZ_EPOLICY, 2, 1, "NUL byte",
+                  "mapping key");
 }
 
 Test(policy_yaml, raw_nul_byte_is_refused)
@@ -418,10 +542,10 @@ Test(policy_yaml, raw_nul_byte_is_refused)
     static const char raw[] = "version: 1\nrules:\n  - id: r\n    effect: deny\n"
                               "    principals: [\"*\"]\n    operations: [\"host:\0**\"]\n";
     static const char raw_plain[] = "version: 1\nrules:\n  - id: r\0x\n";
-    expect_err_n(raw, sizeof(raw) - 1, MTLSAUTHZ_EPOLICY, "NUL byte", "operations", "line: 6",
-                 "column: 24", NULL);
-    expect_err_n(raw_plain, sizeof(raw_plain) - 1, MTLSAUTHZ_EPOLICY, "NUL byte", "id: r",
-                 "line: 3", NULL);
+    expect_err_at_n(__LINE__, raw, sizeof(raw) - 1, MTLSAUTHZ_EPOLICY, 6, 24, "NUL byte",
+                    "operations", NULL);
+    expect_err_at_n(__LINE__, raw_plain, sizeof(raw_plain) - 1, MTLSAUTHZ_EPOLICY, 3, 10,
+                    "NUL byte", "id: r", NULL);
     /* A trailing NUL counted in the length (a common off-by-one in callers) is refused too. */
     expect_err_n(HEAD RULE_OK, sizeof(HEAD RULE_OK), MTLSAUTHZ_EPOLICY, "NUL byte", NULL);
 }
@@ -430,20 +554,20 @@ Test(policy_yaml, raw_nul_byte_is_refused)
 
 Test(policy_yaml, enum_as_number_is_refused)
 {
-    expect_err(HEAD "  - id: r\n    effect: 1\n    principals: [\"*\"]\n    operations: [x]\n",
-               MTLSAUTHZ_EPOLICY, "invalid value '1'", "'effect'", "allow or deny", "line: 4");
+    expect_err_at(HEAD "  - id: r\n    effect: 1\n    principals: [\"*\"]\n    operations: [x]\n",
+                  MTLSAUTHZ_EPOLICY, 4, 13, "invalid value '1'", "'effect'", "allow or deny");
     expect_err(HEAD "  - id: r\n    effect: 0\n    principals: [\"*\"]\n    operations: [x]\n",
                MTLSAUTHZ_EPOLICY, "'0'", "'effect'");
-    expect_err(HEAD "  - id: r\n    effect: allow\n    mode: 1\n    principals: [\"*\"]\n"
-                    "    operations: [x]\n",
-               MTLSAUTHZ_EPOLICY, "invalid value '1'", "'mode'", "enforce or dry-run", "line: 5");
+    expect_err_at(HEAD "  - id: r\n    effect: allow\n    mode: 1\n    principals: [\"*\"]\n"
+                       "    operations: [x]\n",
+                  MTLSAUTHZ_EPOLICY, 5, 11, "invalid value '1'", "'mode'", "enforce or dry-run");
 }
 
 Test(policy_yaml, unknown_enum_values_are_refused)
 {
-    expect_err(HEAD "  - id: r\n    effect: permit\n    principals: [\"*\"]\n    operations: [x]\n",
-               MTLSAUTHZ_EPOLICY, "'permit'", "'effect'", "allow or deny", "line: 4",
-               "mapping field 'rules'");
+    expect_err_at(HEAD
+                  "  - id: r\n    effect: permit\n    principals: [\"*\"]\n    operations: [x]\n",
+                  MTLSAUTHZ_EPOLICY, 4, 13, "'permit'", "'effect'", "allow or deny", "in rule 'r'");
     /* Case matters: "Allow" is not "allow". */
     expect_err(HEAD "  - id: r\n    effect: Allow\n    principals: [\"*\"]\n    operations: [x]\n",
                MTLSAUTHZ_EPOLICY, "'Allow'");
@@ -472,8 +596,8 @@ Test(policy_yaml, protocol_is_optional_and_read)
 
 Test(policy_yaml, protocol_values_are_strict)
 {
-    expect_err("version: 1\nprotocol: HTTP\nrules:\n" RULE_OK, MTLSAUTHZ_EPOLICY, "'HTTP'",
-               "'protocol'", "http or any", "line: 2");
+    expect_err_at("version: 1\nprotocol: HTTP\nrules:\n" RULE_OK, MTLSAUTHZ_EPOLICY, 2, 11,
+                  "'HTTP'", "'protocol'", "http or any");
     expect_err("version: 1\nprotocol: grpc\nrules:\n" RULE_OK, MTLSAUTHZ_EPOLICY, "'grpc'",
                "http or any");
     expect_err("version: 1\nprotocol: 1\nrules:\n" RULE_OK, MTLSAUTHZ_EPOLICY, "'1'", "'protocol'");
@@ -485,13 +609,14 @@ Test(policy_yaml, protocol_values_are_strict)
 
 Test(policy_yaml, empty_lists_are_refused_by_key)
 {
-    expect_err("version: 1\nprincipals:\n  - name: a\n    cn: []\nrules:\n" RULE_OK,
-               MTLSAUTHZ_EPOLICY, "empty list for key 'cn'", "line: 4", "column: 9");
-    expect_err(HEAD "  - id: r\n    effect: allow\n    principals: [\"*\"]\n    operations: []\n",
-               MTLSAUTHZ_EPOLICY, "empty list", "'operations'", "line: 6");
-    expect_err(HEAD "  - id: r\n    effect: allow\n    principals: []\n    operations: [x]\n",
-               MTLSAUTHZ_EPOLICY, "empty list", "'principals'", "line: 5");
-    expect_err("version: 1\nrules: []\n", MTLSAUTHZ_EPOLICY, "empty list", "'rules'", "line: 2");
+    expect_err_at("version: 1\nprincipals:\n  - name: a\n    cn: []\nrules:\n" RULE_OK,
+                  MTLSAUTHZ_EPOLICY, 4, 9, "empty list for key 'cn'");
+    expect_err_at(HEAD
+                  "  - id: r\n    effect: allow\n    principals: [\"*\"]\n    operations: []\n",
+                  MTLSAUTHZ_EPOLICY, 6, 17, "empty list", "'operations'");
+    expect_err_at(HEAD "  - id: r\n    effect: allow\n    principals: []\n    operations: [x]\n",
+                  MTLSAUTHZ_EPOLICY, 5, 17, "empty list", "'principals'");
+    expect_err_at("version: 1\nrules: []\n", MTLSAUTHZ_EPOLICY, 2, 8, "empty list", "'rules'");
     expect_err("version: 1\nprincipals: []\nrules:\n" RULE_OK, MTLSAUTHZ_EPOLICY, "empty list",
                "'principals'");
     expect_err("version: 1\nsensitive: []\nrules:\n" RULE_OK, MTLSAUTHZ_EPOLICY, "empty list",
@@ -511,101 +636,120 @@ Test(policy_yaml, absent_optional_key_is_not_an_empty_list)
 
 Test(policy_yaml, future_version_with_unknown_keys_is_eversion)
 {
-    expect_err("version: 2\nconditions: {time: weekdays}\nrules:\n  - id: r\n    when: now\n",
-               MTLSAUTHZ_EVERSION, "unsupported policy version 2 (this library reads version 1)");
+    /* At the version's value. */
+    expect_err_at("version: 2\nconditions: {time: weekdays}\nrules:\n  - id: r\n    when: now\n",
+                  MTLSAUTHZ_EVERSION, 1, 10,
+                  "unsupported policy version 2 (this library reads version 1)");
     /* Empty lists and unknown layouts are v2's business. */
-    expect_err("version: 2\nnew_list: []\n", MTLSAUTHZ_EVERSION, "version 2");
-    expect_err("rules: x\nversion: 7\n", MTLSAUTHZ_EVERSION, "version 7");
-    expect_err("version: 0\nrules:\n" RULE_OK, MTLSAUTHZ_EVERSION, "version 0");
+    expect_err_at("version: 2\nnew_list: []\n", MTLSAUTHZ_EVERSION, 1, 10, "version 2");
+    expect_err_at("rules: x\nversion: 7\n", MTLSAUTHZ_EVERSION, 2, 10, "version 7");
+    expect_err_at("version: 0\nrules:\n" RULE_OK, MTLSAUTHZ_EVERSION, 1, 10, "version 0");
 }
 
 Test(policy_yaml, missing_or_malformed_version_is_epolicy)
 {
-    expect_err("rules:\n" RULE_OK, MTLSAUTHZ_EPOLICY, "missing key 'version'");
-    expect_err("version: one\nrules:\n" RULE_OK, MTLSAUTHZ_EPOLICY, "'one'", "'version'",
-               "line: 1");
-    expect_err("version: -1\nrules:\n" RULE_OK, MTLSAUTHZ_EPOLICY, "'-1'", "'version'");
-    expect_err("version: [1]\nrules:\n" RULE_OK, MTLSAUTHZ_EPOLICY, "'version'");
-    expect_err("version: 1\nversion: 1\nrules:\n" RULE_OK, MTLSAUTHZ_EPOLICY,
-               "duplicate key 'version'");
-    expect_err("version: 2\nversion: 1\nrules:\n" RULE_OK, MTLSAUTHZ_EPOLICY,
-               "duplicate key 'version'");
+    /* A missing key is reported at the mapping that lacks it. */
+    expect_err_at("rules:\n" RULE_OK, MTLSAUTHZ_EPOLICY, 1, 1,
+                  "missing key 'version' at the top level (a policy starts with version: 1)");
+    expect_err_at("version: one\nrules:\n" RULE_OK, MTLSAUTHZ_EPOLICY, 1, 10, "'one'", "'version'");
+    expect_err_at("version: -1\nrules:\n" RULE_OK, MTLSAUTHZ_EPOLICY, 1, 10, "'-1'", "'version'");
+    expect_err_at("version: [1]\nrules:\n" RULE_OK, MTLSAUTHZ_EPOLICY, 1, 10, "'version'");
+    /* A duplicate key at the second one. */
+    expect_err_at("version: 1\nversion: 1\nrules:\n" RULE_OK, MTLSAUTHZ_EPOLICY, 2, 1,
+                  "duplicate key 'version' at the top level");
+    expect_err_at("version: 2\nversion: 1\nrules:\n" RULE_OK, MTLSAUTHZ_EPOLICY, 2, 1,
+                  "duplicate key 'version'");
 }
 
 /* ---- unknown keys, missing keys, wrong types ---- */
 
-Test(policy_yaml, unknown_keys_are_refused_with_their_path)
+Test(policy_yaml, unknown_keys_are_refused_at_the_key)
 {
-    expect_err("version: 1\npricipals: []\nrules:\n" RULE_OK, MTLSAUTHZ_EPOLICY, "'pricipals'");
-    expect_err("version: 1\npricipals:\n  - name: a\nrules:\n" RULE_OK, MTLSAUTHZ_EPOLICY,
-               "unexpected key 'pricipals'", "line: ");
-    expect_err(HEAD "  - id: r\n    effect: allow\n    pricipals: [\"*\"]\n    operations: [x]\n",
-               MTLSAUTHZ_EPOLICY, "unexpected key 'pricipals'", "mapping field 'rules'", "line: 3");
-    expect_err("version: 1\nprincipals:\n  - name: a\n    commonName: [x]\nrules:\n" RULE_OK,
-               MTLSAUTHZ_EPOLICY, "unexpected key 'commonName'", "mapping field 'principals'");
+    /* At the key itself, not at the value before it (libcyaml's position), with the key
+     * meant when exactly one known key is close. */
+    expect_err_at("version: 1\npricipals: []\nrules:\n" RULE_OK, MTLSAUTHZ_EPOLICY, 2, 1,
+                  "unknown key 'pricipals' at the top level; did you mean 'principals'?");
+    expect_err_at(
+        "version: 1\nsensitive:\n  - \"DELETE /x\"\npricipals:\n  - name: a\nrules:\n" RULE_OK,
+        MTLSAUTHZ_EPOLICY, 4, 1,
+        "unknown key 'pricipals' at the top level; did you mean 'principals'?");
+    expect_err_at(
+        HEAD "  - id: r\n    effect: allow\n    pricipals: [\"*\"]\n    operations: [x]\n",
+        MTLSAUTHZ_EPOLICY, 5, 5, "unknown key 'pricipals' in rule 'r'; did you mean 'principals'?");
+    expect_err_at(
+        HEAD "  - id: r\n    efect: allow\n    principals: [\"*\"]\n    operations: [x]\n",
+        MTLSAUTHZ_EPOLICY, 4, 5, "unknown key 'efect' in rule 'r'; did you mean 'effect'?");
+    expect_err_at(HEAD "  - effect: allow\n    principls: [\"*\"]\n", MTLSAUTHZ_EPOLICY, 4, 5,
+                  "unknown key 'principls' in a rule; did you mean 'principals'?");
+    /* Nothing close: the known keys, five at most. */
+    expect_err_at(HEAD "  - id: r\n    when: now\n", MTLSAUTHZ_EPOLICY, 4, 5,
+                  "unknown key 'when' in rule 'r' (known keys: id, effect, mode, principals, "
+                  "operations)");
+    expect_err_at("version: 1\nprincipals:\n  - name: a\n    commonName: [x]\nrules:\n" RULE_OK,
+                  MTLSAUTHZ_EPOLICY, 4, 5,
+                  "unknown key 'commonName' in principal 'a' (known keys: name, cn, o, ou, dn, "
+                  "...)");
+    /* Two known keys as close ("o" and "ou" from "u"... and none for a short key). */
+    expect_err_at("version: 1\nprincipals:\n  - name: a\n    cm: [x]\nrules:\n" RULE_OK,
+                  MTLSAUTHZ_EPOLICY, 4, 5, "unknown key 'cm' in principal 'a' (known keys: ");
     /* Keys are case-sensitive. */
-    expect_err("version: 1\nRules:\n" RULE_OK, MTLSAUTHZ_EPOLICY, "unexpected key 'Rules'");
+    expect_err_at("version: 1\nRules:\n" RULE_OK, MTLSAUTHZ_EPOLICY, 2, 1,
+                  "unknown key 'Rules' at the top level; did you mean 'rules'?");
 }
 
-Test(policy_yaml, missing_required_keys_are_named)
+Test(policy_yaml, missing_required_keys_are_named_at_their_mapping)
 {
-    expect_err("version: 1\n", MTLSAUTHZ_EPOLICY, "missing key 'rules'");
-    expect_err(HEAD "  - effect: allow\n    principals: [\"*\"]\n    operations: [x]\n",
-               MTLSAUTHZ_EPOLICY, "missing key 'id'", "mapping field 'rules'", "line: 3");
-    expect_err(HEAD "  - id: r\n    principals: [\"*\"]\n    operations: [x]\n", MTLSAUTHZ_EPOLICY,
-               "missing key 'effect'", "line: 3");
-    expect_err(HEAD "  - id: r\n    effect: allow\n    operations: [x]\n", MTLSAUTHZ_EPOLICY,
-               "missing key 'principals'");
-    expect_err(HEAD "  - id: r\n    effect: allow\n    principals: [\"*\"]\n", MTLSAUTHZ_EPOLICY,
-               "missing key 'operations'");
-    expect_err("version: 1\nprincipals:\n  - cn: [x]\nrules:\n" RULE_OK, MTLSAUTHZ_EPOLICY,
-               "missing key 'name'", "mapping field 'principals'");
-    expect_err(HEAD "  - {}\n", MTLSAUTHZ_EPOLICY, "missing key 'id'");
-    /* The misleading "last field read" line libcyaml puts first is left out. */
-    {
-        mtlsauthz__ast *ast = NULL;
-        mtlsauthz_error err;
-        static const char y[] = HEAD "  - id: r\n    effect: allow\n    principals: [\"*\"]\n";
-        cr_assert_eq(load_n(y, strlen(y), &ast, &err), MTLSAUTHZ_EPOLICY);
-        cr_assert(strstr(err.message, "mapping field 'principals'") == NULL, "%s", err.message);
-    }
+    expect_err_at("version: 1\n", MTLSAUTHZ_EPOLICY, 1, 1, "missing key 'rules' at the top level");
+    expect_err_at(HEAD "  - effect: allow\n    principals: [\"*\"]\n    operations: [x]\n",
+                  MTLSAUTHZ_EPOLICY, 3, 5, "missing key 'id' in a rule");
+    expect_err_at(HEAD "  - id: r\n    principals: [\"*\"]\n    operations: [x]\n",
+                  MTLSAUTHZ_EPOLICY, 3, 5, "missing key 'effect' in rule 'r'");
+    expect_err_at(HEAD RULE_OK "  - id: s\n    effect: allow\n    operations: [x]\n",
+                  MTLSAUTHZ_EPOLICY, 7, 5, "missing key 'principals' in rule 's'");
+    expect_err_at(HEAD "  - id: r\n    effect: allow\n    principals: [\"*\"]\n", MTLSAUTHZ_EPOLICY,
+                  3, 5, "missing key 'operations' in rule 'r'");
+    expect_err_at("version: 1\nprincipals:\n  - cn: [x]\nrules:\n" RULE_OK, MTLSAUTHZ_EPOLICY, 3, 5,
+                  "missing key 'name' in a principal");
+    expect_err_at(HEAD "  - {}\n", MTLSAUTHZ_EPOLICY, 3, 5, "missing key 'id' in a rule");
 }
 
-Test(policy_yaml, wrong_types_are_refused)
+Test(policy_yaml, wrong_types_are_refused_at_the_value)
 {
-    expect_err("version: 1\nprincipals: builder\nrules:\n" RULE_OK, MTLSAUTHZ_EPOLICY,
-               "'principals' must be a list, not a scalar", "line: 2");
-    expect_err(HEAD "  - id: r\n    effect: allow\n    principals: builder\n    operations: [x]\n",
-               MTLSAUTHZ_EPOLICY, "'principals' must be a list, not a scalar", "line: 5");
-    expect_err("version: 1\nprincipals: [builder]\nrules:\n" RULE_OK, MTLSAUTHZ_EPOLICY,
-               "must be a mapping, not a scalar", "mapping field 'principals'");
-    expect_err("version: 1\nrules: {id: r}\n", MTLSAUTHZ_EPOLICY,
-               "'rules' must be a list, not a mapping");
-    expect_err(HEAD "  - id: [r]\n    effect: allow\n    principals: [\"*\"]\n"
-                    "    operations: [x]\n",
-               MTLSAUTHZ_EPOLICY, "'id' must be a string, not a list");
-    expect_err(HEAD "  - id: r\n    effect: allow\n    principals: [\"*\"]\n"
-                    "    operations: [[x]]\n",
-               MTLSAUTHZ_EPOLICY, "must be a string, not a list", "mapping field 'operations'");
-    expect_err(HEAD "  - id: r\n    effect: allow\n    principals: [\"*\"]\n    operations:\n",
-               MTLSAUTHZ_EPOLICY, "'operations' must be a list");
-    expect_err("version: 1\n? [complex, key]\n: 1\nrules:\n" RULE_OK, MTLSAUTHZ_EPOLICY,
-               "mapping key must be a plain string");
+    expect_err_at("version: 1\nprincipals: builder\nrules:\n" RULE_OK, MTLSAUTHZ_EPOLICY, 2, 13,
+                  "'principals' must be a list, not a scalar");
+    expect_err_at(HEAD
+                  "  - id: r\n    effect: allow\n    principals: builder\n    operations: [x]\n",
+                  MTLSAUTHZ_EPOLICY, 5, 17, "'principals' must be a list, not a scalar");
+    expect_err_at("version: 1\nprincipals: [builder]\nrules:\n" RULE_OK, MTLSAUTHZ_EPOLICY, 2, 14,
+                  "an entry of 'principals' must be a mapping, not a scalar");
+    expect_err_at("version: 1\nrules: {id: r}\n", MTLSAUTHZ_EPOLICY, 2, 8,
+                  "'rules' must be a list, not a mapping");
+    expect_err_at(HEAD "  - id: [r]\n    effect: allow\n    principals: [\"*\"]\n"
+                       "    operations: [x]\n",
+                  MTLSAUTHZ_EPOLICY, 3, 9, "'id' must be a string, not a list");
+    expect_err_at(HEAD "  - id: r\n    effect: allow\n    principals: [\"*\"]\n"
+                       "    operations: [[x]]\n",
+                  MTLSAUTHZ_EPOLICY, 6, 18,
+                  "an entry of 'operations' must be a string, not a list");
+    expect_err_at(HEAD "  - id: r\n    effect: allow\n    principals: [\"*\"]\n    operations:\n",
+                  MTLSAUTHZ_EPOLICY, 6, 16, "'operations' must be a list, not an empty value");
+    expect_err_at("version: 1\n? [complex, key]\n: 1\nrules:\n" RULE_OK, MTLSAUTHZ_EPOLICY, 2, 3,
+                  "mapping key must be a plain string");
 }
 
 Test(policy_yaml, duplicate_keys_are_refused)
 {
-    expect_err(HEAD "  - id: r\n    id: s\n    effect: allow\n    principals: [\"*\"]\n"
-                    "    operations: [x]\n",
-               MTLSAUTHZ_EPOLICY, "duplicate key 'id'", "line: ");
+    expect_err_at(HEAD "  - id: r\n    id: s\n    effect: allow\n    principals: [\"*\"]\n"
+                       "    operations: [x]\n",
+                  MTLSAUTHZ_EPOLICY, 4, 5, "duplicate key 'id'");
     expect_err(HEAD RULE_OK "rules:\n" RULE_OK, MTLSAUTHZ_EPOLICY, "duplicate key 'rules'");
 }
 
 Test(policy_yaml, empty_names_are_refused)
 {
-    expect_err(HEAD "  - id: \"\"\n    effect: allow\n    principals: [\"*\"]\n"
-                    "    operations: [x]\n",
-               MTLSAUTHZ_EPOLICY, "'id' must not be empty", "line: 3");
+    expect_err_at(HEAD "  - id: \"\"\n    effect: allow\n    principals: [\"*\"]\n"
+                       "    operations: [x]\n",
+                  MTLSAUTHZ_EPOLICY, 3, 9, "'id' must not be empty");
     expect_err("version: 1\nprincipals:\n  - name: ''\n    cn: [x]\nrules:\n" RULE_OK,
                MTLSAUTHZ_EPOLICY, "'name' must not be empty");
 }
@@ -640,7 +784,7 @@ Test(policy_yaml, nesting_depth_is_capped)
         *p++ = ']';
     }
     strcpy(p, "\n");
-    expect_err(yaml, MTLSAUTHZ_ELIMIT, "nested deeper than 16", "line: 2");
+    expect_err_at(yaml, MTLSAUTHZ_ELIMIT, 2, 19, "nested deeper than 16");
 }
 
 Test(policy_yaml, deep_nesting_attack_fails_fast)
@@ -727,8 +871,8 @@ Test(policy_yaml, list_length_limit)
     char *yaml = list_of(HEAD "  - id: r\n    effect: allow\n    principals: [\"*\"]\n"
                               "    operations: ",
                          MTLSAUTHZ__POLICY_MAX_LIST + 1, "\n", &len);
-    expect_err_n(yaml, len, MTLSAUTHZ_ELIMIT, "too many entries in 'operations'", "100000",
-                 "line: 6", NULL);
+    expect_err_at_n(__LINE__, yaml, len, MTLSAUTHZ_ELIMIT, 6, 200018,
+                    "too many entries in 'operations'", "100000", NULL);
     free(yaml);
     yaml = list_of(HEAD "  - id: r\n    effect: allow\n    principals: [\"*\"]\n"
                         "    operations: ",
@@ -762,7 +906,7 @@ Test(policy_yaml, name_length_limit)
     snprintf(yaml, sizeof(yaml),
              HEAD "  - id: %s\n    effect: allow\n    principals: [\"*\"]\n    operations: [x]\n",
              name);
-    expect_err(yaml, MTLSAUTHZ_ELIMIT, "'id' is longer than 256 bytes", "line: 3");
+    expect_err_at(yaml, MTLSAUTHZ_ELIMIT, 3, 9, "'id' is longer than 256 bytes");
     snprintf(yaml, sizeof(yaml),
              "version: 1\nprincipals:\n  - name: %s\n    cn: [x]\nrules:\n" RULE_OK, name);
     expect_err(yaml, MTLSAUTHZ_ELIMIT, "'name' is longer than 256 bytes");
@@ -776,7 +920,7 @@ Test(policy_yaml, long_values_are_cut_in_messages)
     memset(key, 'k', sizeof(key) - 1);
     key[sizeof(key) - 1] = '\0';
     snprintf(yaml, sizeof(yaml), HEAD "  - id: r\n    %s: 1\n", key);
-    expect_err(yaml, MTLSAUTHZ_EPOLICY, "unexpected key 'kkkk", "...'", "mapping field 'rules'");
+    expect_err_at(yaml, MTLSAUTHZ_EPOLICY, 4, 5, "unknown key 'kkkk", "...' in rule 'r'");
 }
 
 Test(policy_yaml, control_bytes_in_messages_are_neutralized)
@@ -884,22 +1028,24 @@ static int tc_load(const char *yaml, size_t len, mtlsauthz__test_cases **out, mt
     return mtlsauthz__test_cases_load(out, yaml, len, err);
 }
 
-static void tc_expect_err_n(const char *yaml, size_t len, int code, ...)
+static void tc_expect_err_at_n(int caller, const char *yaml, size_t len, int code, unsigned line,
+                               unsigned column, ...)
 {
     mtlsauthz__test_cases *tc = (mtlsauthz__test_cases *)(uintptr_t)1;
     mtlsauthz_error err;
     va_list ap;
     int rc = tc_load(yaml, len, &tc, &err);
-    cr_assert_eq(rc, code, "expected %s, got %s: %s", mtlsauthz_errname(code),
-                 mtlsauthz_errname(rc), err.message);
-    cr_assert_null(tc, "*out must be NULL on error");
-    va_start(ap, code);
-    assert_message(&err, code, "tests: ", ap);
+    va_start(ap, column);
+    assert_failure(caller, rc, code, tc, &err, line, column, ap);
     va_end(ap);
 }
 
+#define tc_expect_err_n(yaml, len, code, ...)                                                      \
+    tc_expect_err_at_n(__LINE__, (yaml), (len), (code), ANY_POS, ANY_POS, __VA_ARGS__)
 #define tc_expect_err(yaml, code, ...)                                                             \
-    tc_expect_err_n((yaml), strlen(yaml), (code), __VA_ARGS__, NULL)
+    tc_expect_err_at_n(__LINE__, (yaml), strlen(yaml), (code), ANY_POS, ANY_POS, __VA_ARGS__, NULL)
+#define tc_expect_err_at(yaml, code, line, column, ...)                                            \
+    tc_expect_err_at_n(__LINE__, (yaml), strlen(yaml), (code), (line), (column), __VA_ARGS__, NULL)
 
 #define CASE_OK "- cert: a.pem\n  op: x\n  expect: deny\n"
 
@@ -932,8 +1078,8 @@ Test(policy_tests, example_loads)
 
 Test(policy_tests, expect_is_a_strict_enum)
 {
-    tc_expect_err("- cert: a.pem\n  op: x\n  expect: 1\n", MTLSAUTHZ_EPOLICY, "'1'", "'expect'",
-                  "allow, deny or error", "line: 3");
+    tc_expect_err_at("- cert: a.pem\n  op: x\n  expect: 1\n", MTLSAUTHZ_EPOLICY, 3, 11, "'1'",
+                     "'expect'", "allow, deny or error");
     tc_expect_err("- cert: a.pem\n  op: x\n  expect: true\n", MTLSAUTHZ_EPOLICY, "'true'");
     tc_expect_err("- cert: a.pem\n  op: x\n  expect: allowed\n", MTLSAUTHZ_EPOLICY, "'allowed'");
 }
@@ -944,27 +1090,33 @@ Test(policy_tests, empty_and_non_list_inputs_are_refused)
     tc_expect_err("# nothing\n", MTLSAUTHZ_EPOLICY, "empty test file");
     tc_expect_err("[]\n", MTLSAUTHZ_EPOLICY, "no test cases");
     tc_expect_err("cert: a.pem\n", MTLSAUTHZ_EPOLICY, "list of test cases", "not a mapping");
-    tc_expect_err("- [unclosed\n", MTLSAUTHZ_EPOLICY, "not valid YAML", "line: ");
-    tc_expect_err("- a.pem\n", MTLSAUTHZ_EPOLICY, "must be a mapping");
+    tc_expect_err_at("- [unclosed\n", MTLSAUTHZ_EPOLICY, 2, 1,
+                     "the list opened with '[' at line 1, column 3 is not closed");
+    tc_expect_err_at("- a.pem\n", MTLSAUTHZ_EPOLICY, 1, 3, "a test case must be a mapping");
 }
 
 Test(policy_tests, same_strictness_as_policies)
 {
-    tc_expect_err(CASE_OK "---\n" CASE_OK, MTLSAUTHZ_EPOLICY, "second YAML document", "line: 4");
-    tc_expect_err("- &c {cert: a.pem, op: x, expect: deny}\n- *c\n", MTLSAUTHZ_EPOLICY,
-                  "anchor '&c'");
-    tc_expect_err("- cert: a.pem\n  op: \"GET /\\0admin\"\n  expect: deny\n", MTLSAUTHZ_EPOLICY,
-                  "NUL byte", "key 'op'", "'GET /'", "line: 2");
+    tc_expect_err_at(CASE_OK "---\n" CASE_OK, MTLSAUTHZ_EPOLICY, 4, 1, "second YAML document");
+    tc_expect_err_at("- &c {cert: a.pem, op: x, expect: deny}\n- *c\n", MTLSAUTHZ_EPOLICY, 1, 3,
+                     "anchor '&c'");
+    tc_expect_err_at("- cert: a.pem\n  op: \"GET /\\0admin\"\n  expect: deny\n", MTLSAUTHZ_EPOLICY,
+                     2, 7, "NUL byte", "key 'op'", "'GET /'");
     {
         static const char raw[] = "- cert: a.pem\n  op: \"x\0y\"\n  expect: deny\n";
-        tc_expect_err_n(raw, sizeof(raw) - 1, MTLSAUTHZ_EPOLICY, "NUL byte", "line: 2", NULL);
+        tc_expect_err_at_n(__LINE__, raw, sizeof(raw) - 1, MTLSAUTHZ_EPOLICY, 2, 9, "NUL byte",
+                           NULL);
     }
-    tc_expect_err(CASE_OK "  extra: 1\n", MTLSAUTHZ_EPOLICY, "unexpected key 'extra'");
-    tc_expect_err("- cert: a.pem\n  expect: deny\n", MTLSAUTHZ_EPOLICY, "missing key 'op'");
-    tc_expect_err("- op: x\n  expect: deny\n", MTLSAUTHZ_EPOLICY, "missing key 'cert'");
-    tc_expect_err("- cert: a.pem\n  op: x\n", MTLSAUTHZ_EPOLICY, "missing key 'expect'");
-    tc_expect_err("- cert: [a.pem]\n  op: x\n  expect: deny\n", MTLSAUTHZ_EPOLICY,
-                  "'cert' must be a string");
+    tc_expect_err_at(CASE_OK "  extra: 1\n", MTLSAUTHZ_EPOLICY, 4, 3,
+                     "unknown key 'extra' in a test case (known keys: name, cert, chain, identity, "
+                     "op, ...)");
+    tc_expect_err_at("- cert: a.pem\n  expect: deny\n", MTLSAUTHZ_EPOLICY, 1, 3,
+                     "case 1: missing key 'op' or 'request'");
+    tc_expect_err_at("- op: x\n  expect: deny\n", MTLSAUTHZ_EPOLICY, 1, 3, "missing key 'cert'");
+    tc_expect_err_at("- name: n\n  cert: a.pem\n  op: x\n", MTLSAUTHZ_EPOLICY, 1, 3,
+                     "missing key 'expect' in test case 'n'");
+    tc_expect_err_at("- cert: [a.pem]\n  op: x\n  expect: deny\n", MTLSAUTHZ_EPOLICY, 1, 9,
+                     "'cert' must be a string");
     tc_expect_err_n(CASE_OK, (size_t)MTLSAUTHZ__POLICY_MAX_BYTES + 1, MTLSAUTHZ_ELIMIT,
                     "size limit", NULL);
 }

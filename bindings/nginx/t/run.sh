@@ -569,12 +569,17 @@ printf 'version: 1\nprincipals:\n  - name: ops\n    ou: [ops]\nrules:\n  - id: a
 write_conf "$T/bad.conf" "" "location /bad/ { mtlsauthz_policy $T/bad.yaml; }"
 out=$(N -t -c "$T/bad.conf" 2>&1)
 rc=$?
-want="$T/bad.yaml: rule 'a': undefined principal 'nobody'"
+# PATH:LINE:COLUMN: text, the path once, at the reference in the rule (docs/policy.md, "Errors").
+want="mtlsauthz_policy: $T/bad.yaml:8:18: rule 'a': undefined principal 'nobody' (defined: ops) in $T/bad.conf:"
 if [ -n "$CLI" ]; then
-    # The library's own message, as the CLI prints it after its "mtlsauthz: PATH: " prefix.
-    want=$("$CLI" lint "$T/bad.yaml" 2>&1 | sed -e "s|^mtlsauthz: $T/bad.yaml: ||")
+    # The library's own message, as the CLI prints it: "PATH:LINE:COL: error: text".
+    cli_want=$("$CLI" lint "$T/bad.yaml" 2>&1 | sed -e "s|: error: |: |")
+    if [ "mtlsauthz_policy: $cli_want in $T/bad.conf:" != "$want" ]; then
+        not_ok "the CLI and nginx print the same load error" "$cli_want"
+    fi
 fi
-if [ $rc -ne 0 ] && grep -qF -- "mtlsauthz_policy: $want" <<<"$out"; then
+if [ $rc -ne 0 ] && grep -qF -- "$want" <<<"$out" &&
+    [ "$(grep -F "$want" <<<"$out" | grep -oF "$T/bad.yaml" | wc -l)" -eq 1 ]; then
     ok "nginx -t fails on a bad policy with the library's message"
 else
     not_ok "nginx -t fails on a bad policy with the library's message" "rc=$rc" "$out" "want: $want"
@@ -1164,7 +1169,7 @@ printf 'version: 1\nrules: [oops\n' > "$T/reload.yaml"
 # "nginx -s reload" parses the configuration first, and refuses to signal a bad one.
 out=$(N -c "$T/nginx.conf" -s reload 2>&1)
 rc=$?
-if [ $rc -ne 0 ] && grep -qF "mtlsauthz_policy: $T/reload.yaml: " <<<"$out"; then
+if [ $rc -ne 0 ] && grep -qF "mtlsauthz_policy: $T/reload.yaml:3:1: expected ',' or ']' here" <<<"$out"; then
     ok "nginx -s reload refuses a bad policy with the library's message"
 else
     not_ok "nginx -s reload refuses a bad policy with the library's message" "rc=$rc" "$out"

@@ -166,9 +166,39 @@ class PolicyTest < Minitest::Test
 
   def test_load_file_errors
     e = assert_raises(MtlsAuthz::PolicyError) { MtlsAuthz::Policy.load_file("/nonexistent/p.yaml") }
-    assert_match(%r{/nonexistent/p\.yaml}, e.message)
+    assert_match(%r{\A/nonexistent/p\.yaml: }, e.message)
+    assert_equal 1, e.message.scan("/nonexistent/p.yaml").size
+    assert_equal "/nonexistent/p.yaml", e.file
+    assert_nil e.line
+    assert_nil e.column
     assert_raises(MtlsAuthz::PolicyError) { MtlsAuthz::Policy.load_file("a\0b") }
     assert_raises(TypeError) { MtlsAuthz::Policy.load(nil) }
+  end
+
+  BROKEN = "version: 1\nrules:\n  - id: r\n    efect: allow\n    principals: [\"*\"]\n" \
+           "    operations: [x]\n"
+  BROKEN_TEXT = "unknown key 'efect' in rule 'r'; did you mean 'effect'?"
+
+  def test_policy_error_says_where
+    # At the key (line 4, column 5), as attributes and in front of the message.
+    e = assert_raises(MtlsAuthz::PolicyError) { MtlsAuthz::Policy.load(BROKEN) }
+    assert_nil e.file
+    assert_equal [4, 5], [e.line, e.column]
+    assert_equal "4:5: #{BROKEN_TEXT}", e.message
+
+    Dir.mktmpdir do |dir|
+      path = File.join(dir, "broken.yaml")
+      File.write(path, BROKEN)
+      e = assert_raises(MtlsAuthz::PolicyError) { MtlsAuthz::Policy.load_file(path) }
+      assert_equal path, e.file
+      assert_equal [4, 5], [e.line, e.column]
+      assert_equal "#{path}:4:5: #{BROKEN_TEXT}", e.message
+
+      # A holder's reload raises the same error and keeps the old policy.
+      holder = MtlsAuthz::PolicyHolder.new(MtlsAuthz::Policy.load(DRY))
+      e = assert_raises(MtlsAuthz::PolicyError) { holder.reload!(path) }
+      assert_equal [path, 4, 5], [e.file, e.line, e.column]
+    end
   end
 
   def test_close_denies_and_is_idempotent

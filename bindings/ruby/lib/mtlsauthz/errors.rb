@@ -18,8 +18,22 @@ module MtlsAuthz
   end
 
   # A policy failed to load. The message is the C library's, naming the key, rule, principal
-  # or pattern and where it is.
-  class PolicyError < Error; end
+  # or pattern, and starting with where it is: "FILE:LINE:COLUMN: text" for Policy.load_file
+  # ("FILE: text" when no position applies), "LINE:COLUMN: text" for Policy.load
+  # (docs/policy.md, "Errors"). The same position, as attributes:
+  #   #file    the path given to Policy.load_file (nil for Policy.load)
+  #   #line    the 1-based line of the YAML node at fault, or nil
+  #   #column  its 1-based column, or nil
+  class PolicyError < Error
+    attr_reader :file, :line, :column
+
+    def initialize(message = nil, code: nil, file: nil, line: nil, column: nil)
+      super(message, code: code)
+      @file = file
+      @line = line
+      @column = column
+    end
+  end
 
   # A certificate could not be read into an identity.
   class IdentityError < Error; end

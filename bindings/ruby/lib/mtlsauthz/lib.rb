@@ -70,9 +70,12 @@ module MtlsAuthz
 
     LOADED_FROM = load_library
 
-    # mtlsauthz_error: caller-owned, {int code; char message[512];}.
+    # mtlsauthz_error: caller-owned,
+    # {int code; unsigned int line; unsigned int column; char message[512];}.
     class Error < FFI::Struct
       layout :code, :int,
+             :line, :uint,
+             :column, :uint,
              :message, [:char, 512]
 
       def message_string

@@ -27,29 +27,39 @@ module MtlsAuthz
 
         # The load runs without the GVL: hand C a frozen copy that no other thread can resize.
         text = yaml.dup.freeze
-        build { |out, err| Lib.mtlsauthz_policy_load(out, text, text.bytesize, err) }
+        build(nil) { |out, err| Lib.mtlsauthz_policy_load(out, text, text.bytesize, err) }
       end
 
       # Loads and compiles the YAML file at `path`. Raises PolicyError.
       def load_file(path)
         path = path.to_path if path.respond_to?(:to_path)
         raise TypeError, "expected a path, got #{path.class}" unless path.is_a?(String)
-        raise PolicyError, "policy path contains a NUL byte" if path.include?("\0")
+        raise PolicyError.new("policy path contains a NUL byte", file: path) if path.include?("\0")
 
         path = path.dup.freeze # read by C without the GVL
-        build { |out, err| Lib.mtlsauthz_policy_load_file(out, path, err) }
+        build(path) { |out, err| Lib.mtlsauthz_policy_load_file(out, path, err) }
       end
 
       private
 
-      def build
+      # `file`: the path the error is about (nil for YAML text).
+      def build(file)
         out = FFI::MemoryPointer.new(:pointer)
         err = Lib::Error.new
         started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
         rc = yield(out, err)
         seconds = Process.clock_gettime(Process::CLOCK_MONOTONIC) - started
-        Lib.check(rc, err, PolicyError)
+        raise load_error(rc, err, file) unless rc.zero?
+
         new(out.read_pointer, seconds)
+      end
+
+      def load_error(rc, err, file)
+        return PolicyError.new(Lib.mtlsauthz_strerror(rc), code: rc, file: file) if err[:code].zero?
+
+        line = err[:line].zero? ? nil : err[:line]
+        column = line && err[:column]
+        PolicyError.new(err.message_string, code: rc, file: file, line: line, column: column)
       end
     end
 
