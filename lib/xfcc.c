@@ -36,18 +36,25 @@
 
 /* ---- the keys ---- */
 
-enum { K_BY, K_HASH, K_CERT, K_CHAIN, K_SUBJECT, K_URI, K_DNS, K_COUNT };
+enum { K_BY, K_HASH, K_CERT, K_CHAIN, K_SUBJECT, K_URI, K_DNS, K_OTHER, K_COUNT };
 
 /*
  * Envoy writes By once per URI SAN of its own certificate, URI once per URI SAN of the client's
- * (releases before 1.28 the first one only; an empty `URI=` when there is none), and DNS once
- * per DNS SAN. The others appear at most once.
+ * (before envoyproxy/envoy#20724, 2022, the first one only; an empty `URI=` when there is none),
+ * and DNS once per DNS SAN. The others appear at most once.
+ *
+ * Any other key is parsed like these and then ignored (K_OTHER): Envoy has added keys over the
+ * years (DNS, Chain, and an Issuer in 2026), and a key the library does not read adds nothing
+ * to an identity, so refusing it would only turn a proxy upgrade into a denial of every request.
+ * A key Envoy has never written is still read as a pair, so it cannot hide where an element
+ * ends.
  */
 static const struct xfcc_key {
     const char *name;
     int repeats;
 } keys[K_COUNT] = {
-    {"By", 1}, {"Hash", 0}, {"Cert", 0}, {"Chain", 0}, {"Subject", 0}, {"URI", 1}, {"DNS", 1},
+    {"By", 1},      {"Hash", 0}, {"Cert", 0}, {"Chain", 0},
+    {"Subject", 0}, {"URI", 1},  {"DNS", 1},  {NULL, 1},
 };
 
 /* ---- the scanner ---- */
@@ -135,7 +142,7 @@ static int hex_value(unsigned char c)
 static int key_is(const struct xfcc_key *k, const char *p, size_t len)
 {
     size_t i;
-    if (strlen(k->name) != len) {
+    if (k->name == NULL || strlen(k->name) != len) {
         return 0;
     }
     for (i = 0; i < len; i++) {
@@ -202,12 +209,13 @@ static int read_plain(xval *v, scan *sc, const char *key, mtlsauthz_error *err)
     return 0;
 }
 
-/* One Key=value pair at sc->pos: *key its index in keys[]. */
+/* One Key=value pair at sc->pos: *key its index in keys[], K_OTHER for a key not read. */
 static int read_pair(int *key, xval *v, scan *sc, mtlsauthz_error *err)
 {
     const unsigned char *s = (const unsigned char *)sc->s;
     size_t start = sc->pos, i = start;
-    char c[8];
+    char c[8], other[NAME_MAX_SHOWN + 8];
+    const char *name;
     int k;
     while (i < sc->len && mtlsauthz__is_tchar(s[i])) {
         i++;
@@ -232,19 +240,20 @@ static int read_pair(int *key, xval *v, scan *sc, mtlsauthz_error *err)
         return bad(err, sc, i, "%s in the key '%.*s'", shown(c, s[i]), shown_len(i - start),
                    sc->s + start);
     }
-    for (k = 0; k < K_COUNT && !key_is(&keys[k], sc->s + start, i - start); k++) {
+    for (k = 0; k < K_OTHER && !key_is(&keys[k], sc->s + start, i - start); k++) {
     }
-    if (k == K_COUNT) {
-        return bad(err, sc, start,
-                   "unknown key '%.*s' (the keys are By, Hash, Cert, Chain, Subject, URI and DNS)",
-                   shown_len(i - start), sc->s + start);
+    if (k == K_OTHER) {
+        snprintf(other, sizeof(other), "'%.*s'", shown_len(i - start), sc->s + start);
+        name = other;
+    } else {
+        name = keys[k].name;
     }
     *key = k;
     sc->pos = i + 1;
     if (sc->pos < sc->len && s[sc->pos] == '"') {
-        return read_quoted(v, sc, keys[k].name, err);
+        return read_quoted(v, sc, name, err);
     }
-    return read_plain(v, sc, keys[k].name, err);
+    return read_plain(v, sc, name, err);
 }
 
 /*
@@ -308,6 +317,11 @@ static int parse(xelem *last, scan *sc, mtlsauthz_error *err)
     if (sc->pos == sc->len) {
         return mtlsauthz__error_set(err, MTLSAUTHZ_ECERT,
                                     "X-Forwarded-Client-Cert: the header is empty");
+    }
+    if (sc->s[sc->pos] == '{' || sc->s[sc->pos] == '[') {
+        return bad(err, sc, sc->pos,
+                   "the header is JSON, which is not read; have the proxy write its default "
+                   "Key=value format (Envoy: leave set_client_cert_format unset)");
     }
     while (more) {
         if ((rc = read_element(last, &more, sc, err)) != 0) {
@@ -830,7 +844,7 @@ static int from_names(mtlsauthz_identity **out, const xelem *e, scan *sc, mtlsau
         e->counts[K_DNS] == 0) {
         return bad(err, sc, e->start,
                    "the element names no client certificate: it has none of Cert, Chain, Hash, "
-                   "Subject, URI and DNS");
+                   "Subject, URI and DNS (the keys read)");
     }
     mtlsauthz__idb_init(&b);
     /* OpenSSL reports through its thread-local queue; leave it as the caller had it. */

@@ -40,10 +40,13 @@ extern "C" {
  *
  * *out receives a new identity owned by the caller (free with mtlsauthz_identity_free()), or
  * NULL on error; nothing of `header` is kept.
+ * Keys other than these are parsed and ignored.
+ *
  * Errors: MTLSAUTHZ_EINVAL (NULL arguments), MTLSAUTHZ_ECERT (a header that does not parse:
- * bad quoting, a pair without `=`, an unknown or repeated key, bad percent-encoding, a
- * `Subject` that is not an RFC 2253 DN, a `Cert` that is not a certificate; the message says
- * which and where), MTLSAUTHZ_ELIMIT (a header longer than 65536 bytes, docs/limits.md),
+ * bad quoting, a pair without `=`, a key that may appear once appearing twice, bad
+ * percent-encoding, a `Subject` that is not an RFC 2253 DN, a `Cert` that is not a
+ * certificate; the message says which and where), MTLSAUTHZ_ELIMIT (a header longer than 65536
+ * bytes, more than 256 values of a field or attributes in the Subject; docs/limits.md),
  * MTLSAUTHZ_ENOMEM. A header that does not parse never gives an identity.
  */
 MTLSAUTHZ_API MTLSAUTHZ_WARN_UNUSED int mtlsauthz_identity_from_xfcc(mtlsauthz_identity **out,

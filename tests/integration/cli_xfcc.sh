@@ -195,7 +195,7 @@ refused() {
 }
 refused "has no closing '\"'" --xfcc 'Subject="CN=a'
 refused "Hash appears twice in one element" --xfcc "Hash=$H64;hash=$H64"
-refused "unknown key 'Foo'" --xfcc "Foo=1;Hash=$H64"
+refused "the header is JSON" --xfcc "[{\"hash\":\"$H64\"}]"
 refused "old one-line form" --xfcc "Hash=$H64;Subject=\"/C=US/CN=Test Client\""
 refused "'+' in Cert is not URL-encoded" --xfcc 'Cert="a+b"'
 refused "the header is empty" --xfcc ''

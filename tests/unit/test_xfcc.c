@@ -251,7 +251,7 @@ Test(xfcc, multiple_hops_take_the_last)
     mtlsauthz_identity_free(id);
 
     /* Every element must parse, not only the last. */
-    refused("URI=spiffe://td/a;Bogus=1,URI=spiffe://td/b", "unknown key 'Bogus'");
+    refused("URI=spiffe://td/a;Bogus=\"1,URI=spiffe://td/b", "the quoted value of 'Bogus'");
     refused("Hash=" H64 ";Hash=" H64 ",URI=spiffe://td/b", "element 1");
     refused("URI=spiffe://td/a,URI=\"spiffe://td/b", "element 2");
 }
@@ -296,10 +296,33 @@ Test(xfcc, malformed_headers_are_refused)
     refused("Subject=\"CN=a\"x", "'x' after the quoted value of Subject");
     refused("Subject=\"CN=a\tb\"", "control byte 0x09");
     refused("URI=spiffe://td/a\r\nX-Evil: 1", "control byte 0x0d");
-    refused("Foo=bar;Hash=" H64, "unknown key 'Foo'");
+    refused("Foo=b=r;Hash=" H64, "'=' in the unquoted value of 'Foo'");
+    refused("[{\"hash\":\"" H64 "\"}]", "the header is JSON");
+    refused(" {\"hash\":\"" H64 "\"}", "the header is JSON");
     refused("By=spiffe://td/proxy", "names no client certificate");
     refused("Hash=" H64 ";URI=spiffe://td/a\\b", "a '\\' in a URI value");
     refused("Hash=" H64 ";DNS=\"a\\\"b.example\"", "a '\\' in a DNS value");
+}
+
+/* A key the library does not read is parsed, then ignored: Envoy adds keys (Issuer, 2026), and
+ * one it does not read cannot add to the identity. */
+Test(xfcc, other_keys_are_parsed_and_ignored)
+{
+    mtlsauthz_identity *id =
+        xfcc("Hash=" H64 ";Issuer=\"CN=Example CA,O=Example\";Subject=\"CN=a\";Foo=1;Foo=2;"
+             "URI=spiffe://td/a");
+    assert_partial(id);
+    assert_value(id, MTLSAUTHZ_FIELD_SPIFFE_ID, 0, "spiffe://td/a");
+    assert_count(id, MTLSAUTHZ_FIELD_ISSUER_DN, 0);
+    cr_assert_eq(ph_selects("    issuer: [\"**\"]\n", id), 0);
+    mtlsauthz_identity_free(id);
+    /* They name no certificate on their own. */
+    refused("Issuer=\"CN=Example CA\";By=spiffe://td/proxy", "names no client certificate");
+    /* Nor may they stand for a key that is read: keys are compared whole. */
+    id = xfcc("Hash=" H64 ";URIs=spiffe://td/admin;XDNS=admin.example");
+    assert_count(id, MTLSAUTHZ_FIELD_SAN_URI, 0);
+    assert_count(id, MTLSAUTHZ_FIELD_SAN_DNS, 0);
+    mtlsauthz_identity_free(id);
 }
 
 Test(xfcc, whitespace_around_element_separators_is_allowed)
