@@ -734,6 +734,23 @@ static int same_value(const mtlsauthz_identity *a, const mtlsauthz_identity *b, 
            mtlsauthz__str_eq(&a->values[f][0], b->values[f][0].ptr, b->values[f][0].len);
 }
 
+/* Whether a Hash read by read_hash() (64 hex digits, either case) is the identity's SHA-256,
+ * which the builder writes in lowercase hex. */
+static int same_hash(const mtlsauthz_identity *id, const xval *hash)
+{
+    const mtlsauthz__str *mine = &id->values[MTLSAUTHZ_FIELD_SHA256][0];
+    size_t i;
+    if (id->counts[MTLSAUTHZ_FIELD_SHA256] != 1 || mine->len != hash->len) {
+        return 0;
+    }
+    for (i = 0; i < hash->len; i++) {
+        if ((unsigned char)mine->ptr[i] != mtlsauthz__lower((unsigned char)hash->p[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /*
  * With Cert or Chain, the identity is the certificate's. Chain holds the whole chain, leaf
  * first (Envoy: SSL_get_peer_full_cert_chain), so it gives the chain length; Cert alone is one
@@ -774,19 +791,8 @@ static int from_certificate(mtlsauthz_identity **out, const xelem *e, const scan
         id = leaf;
         leaf = NULL;
     }
-    if (e->counts[K_HASH] != 0) {
-        /* The builder's text form of the digest, to compare with the identity's. */
-        static const char hex[] = "0123456789abcdef";
-        char text[64];
-        size_t i;
-        for (i = 0; i < 32; i++) {
-            text[2 * i] = hex[digest[i] >> 4];
-            text[2 * i + 1] = hex[digest[i] & 0xf];
-        }
-        if (id->counts[MTLSAUTHZ_FIELD_SHA256] != 1 ||
-            !mtlsauthz__str_eq(&id->values[MTLSAUTHZ_FIELD_SHA256][0], text, sizeof(text))) {
-            mtlsauthz__identity_reject(id, "XFCC Hash is not the certificate's SHA-256");
-        }
+    if (e->counts[K_HASH] != 0 && !same_hash(id, &e->first[K_HASH])) {
+        mtlsauthz__identity_reject(id, "XFCC Hash is not the certificate's SHA-256");
     }
     *out = id;
     return 0;

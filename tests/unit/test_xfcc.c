@@ -651,6 +651,21 @@ Test(xfcc, cert_with_matching_hash_is_the_certificates_identity)
     mtlsauthz_identity_free(id);
     free(h);
 
+    /* The Hash in uppercase is the same digest. */
+    {
+        char upper[65];
+        for (size_t i = 0; i < 64; i++) {
+            char c = sha256_of(cert)[i];
+            upper[i] = (char)(c >= 'a' && c <= 'f' ? c - 'a' + 'A' : c);
+        }
+        upper[64] = '\0';
+        h = header("Hash=%s;Cert=\"%s\"", upper, enc, NULL);
+        id = xfcc(h);
+        cr_assert_null(mtlsauthz_identity_rejected(id), "%s", mtlsauthz_identity_rejected(id));
+        mtlsauthz_identity_free(id);
+        free(h);
+    }
+
     /* Without Hash, and with lowercase escapes. */
     for (char *p = enc; *p; p++) {
         if (p[0] == '%' && p[1] && p[2]) {
