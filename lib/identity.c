@@ -223,6 +223,11 @@ size_t mtlsauthz_identity_chain_length(const mtlsauthz_identity *id)
     return id == NULL ? 0 : id->chain_len;
 }
 
+int mtlsauthz_identity_partial(const mtlsauthz_identity *id)
+{
+    return id != NULL && id->partial;
+}
+
 /* ---- JSON ---- */
 
 static void json_value(mtlsauthz__buf *b, const mtlsauthz_identity *id, mtlsauthz_field f)
@@ -292,6 +297,7 @@ int mtlsauthz_identity_to_json(char **out, size_t *out_len, const mtlsauthz_iden
     json_value(&b, id, MTLSAUTHZ_FIELD_NOT_BEFORE);
     mtlsauthz__buf_puts(&b, ",\"not_after\":");
     json_value(&b, id, MTLSAUTHZ_FIELD_NOT_AFTER);
+    mtlsauthz__buf_puts(&b, id->partial ? ",\"partial\":true" : ",\"partial\":false");
     mtlsauthz__buf_puts(&b, ",\"rejected\":");
     if (id->rejected == NULL) {
         mtlsauthz__buf_puts(&b, "null");

@@ -384,6 +384,11 @@ void mtlsauthz__idb_set_key_usage(mtlsauthz__idb *b, unsigned int bits)
     b->key_usage = bits;
 }
 
+void mtlsauthz__idb_set_partial(mtlsauthz__idb *b)
+{
+    b->partial = 1;
+}
+
 /* ---- SPIFFE ---- */
 
 static int spiffe_td_char(unsigned char c)
@@ -578,6 +583,12 @@ static const char *rejection(const mtlsauthz__idb *b, size_t *spiffe_uri)
     if (reason != NULL) {
         return reason;
     }
+    /* A partial identity carries no extensions: whether the leaf is a CA and what its key may
+     * do were the proxy's to check when it verified the certificate (identity_build.h). */
+    if (b->partial) {
+        *spiffe_uri = 0;
+        return NULL;
+    }
     /* X509-SVID spec §4.1: a leaf SVID must not be a CA. */
     if (b->is_ca) {
         return "invalid SPIFFE ID: leaf is a CA";
@@ -620,7 +631,7 @@ int mtlsauthz__idb_finish(mtlsauthz_identity **out, mtlsauthz__idb *b, size_t ch
     int rc;
 
     *out = NULL;
-    for (i = 0; i < MTLSAUTHZ__ARRAY_LEN(required); i++) {
+    for (i = 0; i < MTLSAUTHZ__ARRAY_LEN(required) && !b->partial; i++) {
         if (b->counts[required[i]] != 1) {
             rc = mtlsauthz__error_set(err, MTLSAUTHZ_EINTERNAL, "%s missing",
                                       field_names[required[i]]);
@@ -679,9 +690,17 @@ int mtlsauthz__idb_finish(mtlsauthz_identity **out, mtlsauthz__idb *b, size_t ch
     }
     id->rejected = reason;
     id->chain_len = chain_len;
+    id->partial = b->partial;
     *out = id;
     rc = 0;
 out:
     mtlsauthz__idb_free(b);
     return rc;
+}
+
+void mtlsauthz__identity_reject(mtlsauthz_identity *id, const char *reason)
+{
+    if (id != NULL && reason != NULL) {
+        id->rejected = reason;
+    }
 }

@@ -30,6 +30,7 @@ typedef struct mtlsauthz__idb {
     int is_ca;              /* basicConstraints cA is TRUE */
     int has_key_usage;      /* the leaf has a keyUsage extension */
     unsigned int key_usage; /* its named bits, MTLSAUTHZ__KU_* */
+    int partial;            /* built from forwarded fields, not a certificate */
 } mtlsauthz__idb;
 
 /* A field's name for messages ("subject CN", "DNS SAN"). Never NULL. */
@@ -92,12 +93,32 @@ void mtlsauthz__idb_set_ca(mtlsauthz__idb *b, int is_ca);
 void mtlsauthz__idb_set_key_usage(mtlsauthz__idb *b, unsigned int bits);
 
 /*
+ * Marks the identity as partial: built from the fields a proxy forwarded in
+ * X-Forwarded-Client-Cert without the certificate (xfcc.c), not from a certificate. Then
+ * mtlsauthz__idb_finish() requires none of the single-valued fields (each has 0 or 1 value:
+ * what the header did not carry is absent and never matches), and of the X.509-SVID rules it
+ * applies those the forwarded names can show (one URI SAN, a valid SPIFFE ID) but not those
+ * about the leaf's extensions (not a CA, keyUsage), which the header does not carry and the
+ * proxy that verified the certificate answers for (docs/policy.md, "Identities from
+ * X-Forwarded-Client-Cert").
+ */
+void mtlsauthz__idb_set_partial(mtlsauthz__idb *b);
+
+/*
  * Checks that every single-valued field is set, applies the rejection rules, derives the
  * SPIFFE ID and moves everything into a new immutable identity (*out, owned by the caller).
  * `b` is reset either way. Errors: MTLSAUTHZ_ENOMEM, MTLSAUTHZ_EINTERNAL (a field missing).
  */
 int mtlsauthz__idb_finish(mtlsauthz_identity **out, mtlsauthz__idb *b, size_t chain_len,
                           mtlsauthz_error *err);
+
+/*
+ * Rejects an identity just built, that its entry point has not handed out yet, for a reason
+ * the certificate cannot show: the X-Forwarded-Client-Cert header it came with disagrees with
+ * it (its Hash is another certificate's). `reason` is a static string. The reason replaces
+ * any the builder gave, since it says the input as a whole cannot be trusted.
+ */
+void mtlsauthz__identity_reject(mtlsauthz_identity *id, const char *reason);
 
 /*
  * NULL when `uri` (len bytes) is a valid SPIFFE ID for an X.509-SVID (SPIFFE ID spec §2,

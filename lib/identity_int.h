@@ -14,6 +14,7 @@
 #define MTLSAUTHZ__MAX_INPUT_BYTES (1024u * 1024u) /* a whole DER chain or PEM bundle */
 #define MTLSAUTHZ__MAX_CHAIN 16u                   /* certificates in a chain */
 #define MTLSAUTHZ__MAX_VALUES 256u                 /* values per field (SANs, OUs, ...) */
+#define MTLSAUTHZ__MAX_XFCC_BYTES (64u * 1024u)    /* an X-Forwarded-Client-Cert value */
 
 /*
  * Invariants:
@@ -22,7 +23,10 @@
  * - ip_raw has counts[MTLSAUTHZ_FIELD_SAN_IP] entries, parallel to values[SAN_IP]: the 4 or 16
  *   network-order address bytes (len 4 or 16; other lengths are malformed and rejected);
  * - SPIFFE_ID has 0 or 1 value, and 1 only for a valid X.509-SVID leaf;
- * - SERIAL, SHA256, SUBJECT_DN, ISSUER_DN, NOT_BEFORE and NOT_AFTER have exactly 1 value;
+ * - SERIAL, SHA256, SUBJECT_DN, ISSUER_DN, NOT_BEFORE and NOT_AFTER have exactly 1 value,
+ *   except in a partial identity, where each has 0 or 1;
+ * - partial is 1 only for an identity built from the fields a proxy forwarded without the
+ *   certificate (X-Forwarded-Client-Cert, xfcc.c); its chain_len is 0;
  * - rejected is NULL or a static string;
  * - all memory is owned by the identity and freed by mtlsauthz_identity_free().
  */
@@ -32,6 +36,7 @@ struct mtlsauthz_identity {
     mtlsauthz__str *ip_raw;
     const char *rejected;
     size_t chain_len;
+    int partial;
     void *storage; /* implementation-defined backing memory */
 };
 

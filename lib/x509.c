@@ -112,6 +112,22 @@ static int add_subject_values(mtlsauthz__idb *b, const X509_NAME *name, mtlsauth
     return 0;
 }
 
+/* The subject DN, then its CN, O and OU values. */
+static int add_subject(mtlsauthz__idb *b, const X509_NAME *name, mtlsauthz_error *err)
+{
+    int rc = add_dn(b, MTLSAUTHZ_FIELD_SUBJECT_DN, name, err);
+    return rc != 0 ? rc : add_subject_values(b, name, err);
+}
+
+int mtlsauthz__x509_add_subject(mtlsauthz__idb *b, const X509_NAME *name, mtlsauthz_error *err)
+{
+    int rc;
+    ERR_set_mark();
+    rc = add_subject(b, name, err);
+    ERR_pop_to_mark();
+    return rc;
+}
+
 /*
  * X509_get_ext_d2i() with no index gives NULL for an absent extension (crit -1), for one that
  * occurs more than once (crit -2; RFC 5280 §4.2 forbids that) and for one that does not decode.
@@ -279,8 +295,7 @@ static int extract(mtlsauthz__idb *b, X509 *x, const unsigned char *der, size_t 
     unsigned int md_len = 0;
     int rc, ok;
 
-    if ((rc = add_dn(b, MTLSAUTHZ_FIELD_SUBJECT_DN, X509_get_subject_name(x), err)) != 0 ||
-        (rc = add_subject_values(b, X509_get_subject_name(x), err)) != 0 ||
+    if ((rc = add_subject(b, X509_get_subject_name(x), err)) != 0 ||
         (rc = add_dn(b, MTLSAUTHZ_FIELD_ISSUER_DN, X509_get_issuer_name(x), err)) != 0) {
         return rc;
     }

@@ -2,7 +2,8 @@
  * The OpenSSL side of identity extraction (x509.c): the PEM decoder, the OpenSSL extractor
  * that feeds the identity builder (identity_build.h) from a parsed X509, and the encoding of a
  * caller's X509 for the DER walker. Only identity.c calls these, through its one dispatch
- * (docs/internals.md, "Data flow").
+ * (docs/internals.md, "Data flow"), except mtlsauthz__x509_add_subject(), which xfcc.c uses
+ * so that a subject read from X-Forwarded-Client-Cert is printed as a certificate's is.
  *
  * OpenSSL reports failures on its thread-local error queue. Every function here sets a mark on
  * entry and pops back to it on exit, so the library neither leaves errors behind in the
@@ -50,6 +51,17 @@ int mtlsauthz__x509_leaf_der(unsigned char **der, size_t *der_len, size_t *chain
 int mtlsauthz__x509_pem_to_der(unsigned char *blocks[MTLSAUTHZ__MAX_CHAIN],
                                size_t lens[MTLSAUTHZ__MAX_CHAIN], size_t *count, const char *pem,
                                size_t pem_len, mtlsauthz_error *err);
+
+struct mtlsauthz__idb; /* identity_build.h */
+
+/*
+ * Feeds the builder a subject name as the OpenSSL extractor feeds a certificate's: the DN in
+ * RFC 2253 form (`openssl x509 -nameopt RFC2253,-esc_msb`), then its CN, O and OU values as
+ * UTF-8, every other attribute only checked for NUL. Errors: MTLSAUTHZ_ECERT (a value that does
+ * not decode), the builder's.
+ */
+int mtlsauthz__x509_add_subject(struct mtlsauthz__idb *b, const X509_NAME *name,
+                                mtlsauthz_error *err);
 
 /* Frees `count` buffers from mtlsauthz__x509_pem_to_der() or mtlsauthz__x509_leaf_der(). */
 void mtlsauthz__x509_free_der(unsigned char *const *ders, size_t count);

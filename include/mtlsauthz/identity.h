@@ -107,16 +107,32 @@ MTLSAUTHZ_API MTLSAUTHZ_WARN_UNUSED int mtlsauthz_identity_get(const char **valu
  * "invalid SPIFFE ID: ..." for a spiffe URI on a leaf that is not a valid X.509-SVID: a bad
  * URI, more than one URI SAN, "leaf is a CA", "leaf has no keyUsage extension", "leaf keyUsage
  * lacks digitalSignature", "leaf keyUsage has keyCertSign", "leaf keyUsage has cRLSign"
- * (X509-SVID spec §4.1, §4.3). A rejected identity is denied every operation. A NULL identity
- * is reported as rejected.
+ * (X509-SVID spec §4.1, §4.3). From mtlsauthz_identity_from_xfcc() also "XFCC Hash is not the
+ * certificate's SHA-256" and "XFCC Cert is not the first certificate of Chain". A rejected
+ * identity is denied every operation. A NULL identity is reported as rejected.
  */
 MTLSAUTHZ_API const char *mtlsauthz_identity_rejected(const mtlsauthz_identity *id);
 
-/** Number of certificates in the chain the identity was read from (1 = leaf only). */
+/**
+ * Number of certificates in the chain the identity was read from (1 = leaf only); 0 for a
+ * partial identity, which was read from no certificate.
+ */
 MTLSAUTHZ_API size_t mtlsauthz_identity_chain_length(const mtlsauthz_identity *id);
 
 /**
- * Renders the identity as one JSON object (the `mtlsauthz identity --format json` document).
+ * 1 when the identity is *partial*: built by mtlsauthz_identity_from_xfcc() from the names a
+ * proxy forwarded (Hash, Subject, URI, DNS) without the certificate. Only those fields are
+ * set; the fields the header cannot carry (issuer, serial, EKU, email and IP SANs, validity,
+ * and O/OU unless the Subject holds them) have no value, so no selector on them matches
+ * (docs/policy.md, "Identities from X-Forwarded-Client-Cert"). 0 for an identity read from a
+ * certificate, and for NULL.
+ */
+MTLSAUTHZ_API int mtlsauthz_identity_partial(const mtlsauthz_identity *id);
+
+/**
+ * Renders the identity as one JSON object (the `mtlsauthz identity --format json` document):
+ * its fields, `"partial"` (see mtlsauthz_identity_partial()) and `"rejected"` (the reason, or
+ * null). A field without a value is null, a list without values [].
  * *out receives a NUL-terminated string owned by the caller, freed with mtlsauthz_string_free();
  * *out_len (may be NULL) its length. Errors: MTLSAUTHZ_EINVAL, MTLSAUTHZ_ENOMEM.
  */

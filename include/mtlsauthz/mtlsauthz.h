@@ -11,6 +11,7 @@
 #include "version.h"
 #include "error.h"
 #include "identity.h"
+#include "xfcc.h"
 #include "policy.h"
 #include "http.h"
 

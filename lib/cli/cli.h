@@ -15,7 +15,7 @@
 
 /* The synopses of the subcommands that share them between their --help and the overview of
  * `mtlsauthz --help`. */
-#define CLI_USAGE_IDENTITY "identity [--format text|json] FILE"
+#define CLI_USAGE_IDENTITY "identity [--format text|json] FILE | --xfcc HEADER"
 #define CLI_USAGE_CHECK                                                                            \
     "check --policy P --cert CERT [--chain CHAIN] --op OP [--explain] [--format text|json]"
 #define CLI_USAGE_LINT "lint [--format text|json] POLICY"

@@ -1,4 +1,5 @@
-/* mtlsauthz identity: shows the identity the library reads from a certificate. */
+/* mtlsauthz identity: shows the identity the library reads from a certificate, or from an
+ * X-Forwarded-Client-Cert header. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,11 +9,15 @@
 
 #define IDENTITY_USAGE "usage: mtlsauthz " CLI_USAGE_IDENTITY
 #define IDENTITY_HELP                                                                              \
-    IDENTITY_USAGE "\n"                                                                            \
-                   "Shows the identity the library reads from a certificate file (PEM or DER):\n"  \
-                   "the fields a policy's selectors match, and whether it is rejected.\n"          \
-                   "  --format text|json  the output form (default: text)\n"                       \
-                   "Exit status: 0 shown, 2 an error.\n"
+    IDENTITY_USAGE                                                                                 \
+    "\n"                                                                                           \
+    "Shows the identity the library reads from a certificate file (PEM or DER):\n"                 \
+    "the fields a policy's selectors match, and whether it is rejected.\n"                         \
+    "  --xfcc HEADER       read it from the value of an X-Forwarded-Client-Cert\n"                 \
+    "                      header instead (- reads the value from stdin); without\n"               \
+    "                      Cert the identity is partial (docs/policy.md)\n"                        \
+    "  --format text|json  the output form (default: text)\n"                                      \
+    "Exit status: 0 shown, 2 an error.\n"
 
 /* DER when the file starts with a well-formed certificate header (a DER certificate may hold
  * any bytes, "-----BEGIN " included); otherwise PEM if it holds a PEM boundary line anywhere
@@ -219,24 +224,32 @@ static void print_field(FILE *f, const mtlsauthz_identity *id, const char *label
     }
 }
 
+/* A partial identity (mtlsauthz_identity_partial()) says which fields it lacks, since those
+ * never match; a certificate's always has its single-valued fields. */
 static void print_text(FILE *f, const mtlsauthz_identity *id)
 {
     const char *reason = mtlsauthz_identity_rejected(id);
-    print_field(f, id, "subject:", MTLSAUTHZ_FIELD_SUBJECT_DN, "");
+    int partial = mtlsauthz_identity_partial(id);
+    const char *absent = partial ? "(absent)" : "";
+    print_field(f, id, "subject:", MTLSAUTHZ_FIELD_SUBJECT_DN, absent);
     print_field(f, id, "  CN:", MTLSAUTHZ_FIELD_CN, NULL);
     print_field(f, id, "  O:", MTLSAUTHZ_FIELD_O, NULL);
     print_field(f, id, "  OU:", MTLSAUTHZ_FIELD_OU, NULL);
-    print_field(f, id, "issuer:", MTLSAUTHZ_FIELD_ISSUER_DN, "");
-    print_field(f, id, "serial:", MTLSAUTHZ_FIELD_SERIAL, "");
-    print_field(f, id, "sha256:", MTLSAUTHZ_FIELD_SHA256, "");
+    print_field(f, id, "issuer:", MTLSAUTHZ_FIELD_ISSUER_DN, absent);
+    print_field(f, id, "serial:", MTLSAUTHZ_FIELD_SERIAL, absent);
+    print_field(f, id, "sha256:", MTLSAUTHZ_FIELD_SHA256, absent);
     print_field(f, id, "SPIFFE ID:", MTLSAUTHZ_FIELD_SPIFFE_ID, "(none)");
     print_field(f, id, "DNS:", MTLSAUTHZ_FIELD_SAN_DNS, NULL);
     print_field(f, id, "URI:", MTLSAUTHZ_FIELD_SAN_URI, NULL);
-    print_field(f, id, "email:", MTLSAUTHZ_FIELD_SAN_EMAIL, NULL);
-    print_field(f, id, "IP:", MTLSAUTHZ_FIELD_SAN_IP, NULL);
-    print_field(f, id, "EKU:", MTLSAUTHZ_FIELD_EKU, "(none)");
-    print_field(f, id, "not before:", MTLSAUTHZ_FIELD_NOT_BEFORE, "");
-    print_field(f, id, "not after:", MTLSAUTHZ_FIELD_NOT_AFTER, "");
+    print_field(f, id, "email:", MTLSAUTHZ_FIELD_SAN_EMAIL, partial ? "(absent)" : NULL);
+    print_field(f, id, "IP:", MTLSAUTHZ_FIELD_SAN_IP, partial ? "(absent)" : NULL);
+    print_field(f, id, "EKU:", MTLSAUTHZ_FIELD_EKU, partial ? "(absent)" : "(none)");
+    print_field(f, id, "not before:", MTLSAUTHZ_FIELD_NOT_BEFORE, absent);
+    print_field(f, id, "not after:", MTLSAUTHZ_FIELD_NOT_AFTER, absent);
+    if (partial) {
+        fprintf(f, "%-12s %s\n",
+                "partial:", "yes: X-Forwarded-Client-Cert without Cert; absent fields never match");
+    }
     if (reason == NULL) {
         fprintf(f, "%-12s %s\n", "status:", "ok");
     } else {
@@ -244,11 +257,51 @@ static void print_text(FILE *f, const mtlsauthz_identity *id)
     }
 }
 
+/* Reads the header value from stdin for `--xfcc -`: at most one byte more than the library
+ * takes, so that a longer one is refused by the library's limit, and without the line end a
+ * shell or file adds. */
+static int read_stdin(char **out, size_t *out_len)
+{
+    size_t cap = MTLSAUTHZ__MAX_XFCC_BYTES + 3, n;
+    char *buf = mtlsauthz__malloc(cap);
+    if (buf == NULL) {
+        return cli_fail("out of memory");
+    }
+    n = fread(buf, 1, cap, stdin);
+    if (ferror(stdin)) {
+        mtlsauthz__free(buf);
+        return cli_fail("identity: cannot read the header from standard input");
+    }
+    if (n > 0 && buf[n - 1] == '\n') {
+        n--;
+        if (n > 0 && buf[n - 1] == '\r') {
+            n--;
+        }
+    }
+    *out = buf;
+    *out_len = n;
+    return 0;
+}
+
+static int load_xfcc(mtlsauthz_identity **out, const char *header)
+{
+    mtlsauthz_error err = {0};
+    char *in = NULL;
+    size_t len = strlen(header);
+    int rc;
+    if (strcmp(header, "-") == 0 && (rc = read_stdin(&in, &len)) != 0) {
+        return rc;
+    }
+    rc = mtlsauthz_identity_from_xfcc(out, in != NULL ? in : header, len, &err);
+    mtlsauthz__free(in);
+    return rc != 0 ? cli_fail("%s", err.message) : 0;
+}
+
 int cli_identity(int argc, char **argv)
 {
     mtlsauthz_identity *id = NULL;
     mtlsauthz_error err = {0};
-    const char *format = "text", *path = NULL;
+    const char *format = "text", *path = NULL, *xfcc = NULL;
     char *json = NULL;
     size_t json_len = 0;
     int i, rc, options_done = 0;
@@ -259,7 +312,8 @@ int cli_identity(int argc, char **argv)
             fputs(IDENTITY_HELP, stdout);
             return CLI_EXIT_OK;
         }
-        if (!options_done && (got = cli_option(&format, argc, argv, &i, "--format")) != 0) {
+        if (!options_done && ((got = cli_option(&format, argc, argv, &i, "--format")) != 0 ||
+                              (got = cli_option(&xfcc, argc, argv, &i, "--xfcc")) != 0)) {
             if (got < 0) {
                 return CLI_EXIT_ERROR;
             }
@@ -276,10 +330,14 @@ int cli_identity(int argc, char **argv)
     if (strcmp(format, "text") != 0 && strcmp(format, "json") != 0) {
         return cli_fail("identity: unknown format '%s' (text or json)", format);
     }
-    if (path == NULL) {
+    if (path != NULL && xfcc != NULL) {
+        return cli_fail("identity: give a FILE or --xfcc, not both; " IDENTITY_USAGE);
+    }
+    if (path == NULL && xfcc == NULL) {
         return cli_fail("identity: no FILE; " IDENTITY_USAGE);
     }
-    if ((rc = cli_load_identity(&id, path, NULL)) != 0) {
+    rc = xfcc != NULL ? load_xfcc(&id, xfcc) : cli_load_identity(&id, path, NULL);
+    if (rc != 0) {
         return rc;
     }
     if (strcmp(format, "json") == 0) {

@@ -195,7 +195,8 @@ if "$CLI" identity --format json "$CERTS/plain.der" > "$TMP/plain.json" &&
 import json, sys
 d = json.load(open(sys.argv[1]))
 assert list(d) == ["subject", "issuer", "serial", "sha256", "spiffe_id", "san", "eku",
-                   "not_before", "not_after", "rejected"], list(d)
+                   "not_before", "not_after", "partial", "rejected"], list(d)
+assert d["partial"] is False
 assert d["subject"]["o"] == [] and d["subject"]["ou"] == [] and d["eku"] == []
 assert d["san"] == {"dns": [], "uri": [], "email": [], "ip": []}, d["san"]
 assert d["spiffe_id"] is None and d["rejected"] is None

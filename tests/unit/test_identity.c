@@ -1449,7 +1449,7 @@ Test(identity, json_shape)
              "\"san\":{\"dns\":[],\"uri\":[\"spiffe://prod.example.com/ci/builder\"],"
              "\"email\":[],\"ip\":[]},\"eku\":[\"clientAuth\"],"
              "\"not_before\":\"2020-01-01T00:00:00Z\",\"not_after\":\"2051-01-02T03:04:05Z\","
-             "\"rejected\":null}",
+             "\"partial\":false,\"rejected\":null}",
              serial, sha);
     cr_assert_eq(mtlsauthz_identity_to_json(&json, NULL, id, &err), 0, "%s", err.message);
     cr_assert_str_eq(json, want);
