@@ -6,7 +6,10 @@ import (
 	"crypto/x509"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"unsafe"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 
 	mtlsauthz "github.com/libmtlsauthz/mtlsauthz/bindings/go"
 )
@@ -32,7 +35,56 @@ type identityCache struct {
 
 type cacheEntry struct {
 	key [sha256.Size]byte
-	id  *mtlsauthz.Identity
+	ci  *cachedIdentity
+}
+
+// cachedIdentity is an identity and the responses already built for it. A CheckResponse
+// depends only on the answer (status, reason, rule) and on the identity (its SPIFFE ID, in the
+// metadata), and nothing changes a response once it is built (gRPC only reads it to send
+// it), so one identity's requests share their responses.
+type cachedIdentity struct {
+	id *mtlsauthz.Identity
+	// responses is a small copy-on-write list, read without locks; mu serializes additions.
+	responses atomic.Pointer[[]cachedResponse]
+	mu        sync.Mutex
+}
+
+type responseKey struct {
+	status       int
+	reason, rule string
+}
+
+type cachedResponse struct {
+	key responseKey
+	r   *authv3.CheckResponse
+}
+
+// maxResponses bounds the responses kept per identity: the answers it gets are few (a rule
+// or two, a deny), and one it gets rarely is built each time.
+const maxResponses = 8
+
+// response is st's response, built once per identity and answer.
+func (ci *cachedIdentity) response(st *checkState) *authv3.CheckResponse {
+	k := responseKey{st.status, st.d.Reason, st.d.Rule}
+	if l := ci.responses.Load(); l != nil {
+		for _, e := range *l {
+			if e.key == k {
+				return e.r
+			}
+		}
+	}
+	r := response(st)
+	ci.mu.Lock()
+	defer ci.mu.Unlock()
+	var l []cachedResponse
+	if old := ci.responses.Load(); old != nil {
+		l = *old
+	}
+	if len(l) < maxResponses {
+		l = append(l[:len(l):len(l)], cachedResponse{k, r})
+		ci.responses.Store(&l)
+	}
+	return r
 }
 
 func newIdentityCache(max int) *identityCache {
@@ -44,11 +96,11 @@ func newIdentityCache(max int) *identityCache {
 
 // get is the identity of the certificate in attr, read on a miss. Failures are not cached: a
 // certificate Envoy verified does not fail to decode, so a failure is rare.
-func (c *identityCache) get(attr string) (*mtlsauthz.Identity, error) {
+func (c *identityCache) get(attr string) (*cachedIdentity, error) {
 	// The bytes are only read, never kept or changed.
 	key := sha256.Sum256(unsafe.Slice(unsafe.StringData(attr), len(attr)))
-	if id := c.lookup(key); id != nil {
-		return id, nil
+	if ci := c.lookup(key); ci != nil {
+		return ci, nil
 	}
 	id, err := readIdentity(attr)
 	if err != nil {
@@ -57,7 +109,7 @@ func (c *identityCache) get(attr string) (*mtlsauthz.Identity, error) {
 	return c.insert(key, id), nil
 }
 
-func (c *identityCache) lookup(key [sha256.Size]byte) *mtlsauthz.Identity {
+func (c *identityCache) lookup(key [sha256.Size]byte) *cachedIdentity {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.m[key]
@@ -65,26 +117,27 @@ func (c *identityCache) lookup(key [sha256.Size]byte) *mtlsauthz.Identity {
 		return nil
 	}
 	c.ll.MoveToFront(e)
-	return e.Value.(*cacheEntry).id
+	return e.Value.(*cacheEntry).ci
 }
 
-// insert adds id under key and returns the cached identity: id, or the one another request
+// insert adds id under key and returns the cached identity: id's, or the one another request
 // read meanwhile (then id, which nobody else has seen, is closed).
-func (c *identityCache) insert(key [sha256.Size]byte, id *mtlsauthz.Identity) *mtlsauthz.Identity {
+func (c *identityCache) insert(key [sha256.Size]byte, id *mtlsauthz.Identity) *cachedIdentity {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.m[key]; ok {
 		c.ll.MoveToFront(e)
 		id.Close()
-		return e.Value.(*cacheEntry).id
+		return e.Value.(*cacheEntry).ci
 	}
-	c.m[key] = c.ll.PushFront(&cacheEntry{key: key, id: id})
+	ci := &cachedIdentity{id: id}
+	c.m[key] = c.ll.PushFront(&cacheEntry{key: key, ci: ci})
 	for c.ll.Len() > c.max {
 		last := c.ll.Back()
 		c.ll.Remove(last)
 		delete(c.m, last.Value.(*cacheEntry).key)
 	}
-	return id
+	return ci
 }
 
 // len is the number of cached identities.

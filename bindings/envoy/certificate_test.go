@@ -2,6 +2,7 @@ package mtlsauthzenvoy
 
 import (
 	"bytes"
+	"context"
 	"crypto/x509"
 	"errors"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	mtlsauthz "github.com/libmtlsauthz/mtlsauthz/bindings/go"
 )
 
@@ -93,11 +95,11 @@ func TestIdentityCache(t *testing.T) {
 	a, b, c := attr("builder"), attr("ops"), attr("plain")
 	cache := newIdentityCache(2)
 	get := func(s string) *mtlsauthz.Identity {
-		id, err := cache.get(s)
+		ci, err := cache.get(s)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return id
+		return ci.id
 	}
 	idA := get(a)
 	if get(a) != idA {
@@ -129,7 +131,9 @@ func TestIdentityCache(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ids[i], _ = cache.get(a)
+			if ci, err := cache.get(a); err == nil {
+				ids[i] = ci.id
+			}
 		}()
 	}
 	wg.Wait()
@@ -137,5 +141,42 @@ func TestIdentityCache(t *testing.T) {
 		if id != ids[0] || id.SubjectDN() != "CN=builder,O=Example Corp" {
 			t.Fatalf("concurrent misses kept different identities (or a closed one): %q", id.SubjectDN())
 		}
+	}
+}
+
+// TestResponsesShared: one identity's requests with the same answer share one response, and
+// its responses carry its own SPIFFE ID; an answer without an identity is built each time.
+func TestResponsesShared(t *testing.T) {
+	store, err := mtlsauthz.NewStore(examplePolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	srv := NewServer(store)
+	builder, ops := downstreamOf(t, "builder"), downstreamOf(t, "ops")
+	check := func(ds downstream, method, path string) *authv3.CheckResponse {
+		r, err := srv.Check(context.Background(), checkRequest(ds, method, path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	a1, a2 := check(builder, "POST", "/images/build"), check(builder, "POST", "/images/a/push")
+	if a1 != a2 {
+		t.Error("two allows by the same rule for one identity were built twice")
+	}
+	if d := check(builder, "POST", "/containers/a/exec"); d == a1 || answerOf(t, d).status != 403 {
+		t.Error("a deny shares the allow's response")
+	}
+	if o := check(ops, "GET", "/containers/a"); o == a1 || answerOf(t, o).metadata["spiffe_id"] != nil {
+		t.Error("ops shares the builder's response")
+	}
+	if m := answerOf(t, check(builder, "POST", "/images/build")).metadata; m["spiffe_id"] != "spiffe://prod.example.com/ci/builder" ||
+		m["rule"] != "build-images" || m["decision"] != "allow" {
+		t.Errorf("the shared response's metadata: %v", m)
+	}
+	none := downstreamOf(t, "")
+	if check(none, "GET", "/healthz") == check(none, "GET", "/healthz") {
+		t.Error("responses without an identity are shared")
 	}
 }

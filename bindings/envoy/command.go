@@ -74,20 +74,20 @@ func ParseFlags(args []string, output io.Writer) (*Config, error) {
 		fl.PrintDefaults()
 	}
 	fl.StringVar(&cfg.Policy, "policy", "", "the policy `FILE` (docs/policy.md); reloaded when it changes and on SIGHUP")
-	fl.StringVar(&cfg.Listen, "listen", "", "where Envoy connects: unix:`PATH`, or tcp:HOST:PORT")
+	fl.StringVar(&cfg.Listen, "listen", "", "where Envoy connects (`ADDRESS`): unix:PATH, or tcp:HOST:PORT")
 	fl.Var((*modeFlag)(&cfg.SocketMode), "socket-mode", "the Unix socket's `MODE`, in octal; owner and group only")
 	fl.StringVar(&cfg.TLSCert, "tls-cert", "", "the server's certificate chain (PEM `FILE`), for tcp: with mutual TLS")
 	fl.StringVar(&cfg.TLSKey, "tls-key", "", "the server's private key (PEM `FILE`)")
 	fl.StringVar(&cfg.ClientCA, "client-ca", "", "the CA certificates (PEM `FILE`) that verify the Envoy proxies' client certificates")
-	fl.Var((*listFlag)(&cfg.AllowClients), "allow-client", "a `KEY:PATTERN` selecting the Envoy proxies that may ask, as a principal "+
-		"key of the policy language (spiffe:spiffe://cluster.local/ns/edge/sa/envoy); repeat for more")
+	fl.Var((*listFlag)(&cfg.AllowClients), "allow-client", "let in the Envoy proxies whose identity matches `KEY:PATTERN`, a principal "+
+		"key of the policy language and a pattern (spiffe:spiffe://cluster.local/ns/edge/sa/envoy); repeat for more")
 	fl.BoolVar(&cfg.InsecurePlaintextTCP, "insecure-allow-plaintext-tcp", false,
 		"serve plain TCP on an address that is not loopback, so that anyone who can reach it may ask")
 	fl.StringVar(&cfg.MetricsListen, "metrics-listen", "", "serve Prometheus metrics (/metrics) and /healthz over HTTP on `HOST:PORT`")
 	fl.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "the log's `FORMAT`: json or text")
 	fl.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "the lowest `LEVEL` logged: debug, info, warn or error (warn drops the records of allowed requests)")
-	fl.IntVar(&cfg.CacheSize, "cache-size", cfg.CacheSize, "how many client certificates to keep read (`N`, least recently used out first)")
-	fl.DurationVar(&cfg.ReloadInterval, "reload-interval", cfg.ReloadInterval, "how often to look at the policy file for a change (`DURATION`); 0 turns the watch off (SIGHUP still reloads)")
+	fl.IntVar(&cfg.CacheSize, "cache-size", cfg.CacheSize, "keep the identities of the last `N` client certificates seen")
+	fl.DurationVar(&cfg.ReloadInterval, "reload-interval", cfg.ReloadInterval, "look at the policy file for a change every `DURATION`; 0 turns the watch off (SIGHUP still reloads)")
 	if err := fl.Parse(args); err != nil {
 		return nil, err
 	}

@@ -76,6 +76,7 @@ func NewServer(store *mtlsauthz.Store, opts ...Option) *Server {
 // checkState is one Check: the decision and what the log and the answer need.
 type checkState struct {
 	d       mtlsauthz.Decision
+	ci      *cachedIdentity // the identity and its responses, when one was read
 	id      *mtlsauthz.Identity
 	op      string
 	status  int // 0: allowed, the request goes on
@@ -106,6 +107,9 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 	if s.logger != nil {
 		s.log(ctx, &st, req)
 	}
+	if st.ci != nil {
+		return st.ci.response(&st), nil
+	}
 	return response(&st), nil
 }
 
@@ -123,7 +127,11 @@ func (s *Server) decide(st *checkState, req *authv3.CheckRequest) {
 		return
 	}
 	// The identity of a refused target is read too, for the log.
-	id, idErr := s.cache.get(cert)
+	ci, idErr := s.cache.get(cert)
+	var id *mtlsauthz.Identity
+	if ci != nil {
+		st.ci, id = ci, ci.id
+	}
 	st.id = id
 	var certErr *CertificateError
 	switch {
