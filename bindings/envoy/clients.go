@@ -13,7 +13,7 @@ import (
 // against --client-ca, and the certificate's identity must match one of the --allow-client
 // selectors. A selector is KEY:PATTERN, one principal key of the policy language and one of
 // its patterns (docs/policy.md, "Principals"): spiffe:spiffe://cluster.local/ns/edge/sa/envoy,
-// dns:envoy.internal.example.com, dn:CN=envoy\,O=Example Corp, sha256:<fingerprint>. The
+// dns:envoy.internal.example.com, dn:CN=envoy,O=Example Corp, sha256:<fingerprint>. The
 // selectors become a policy of their own with one allow rule for the operation below, which
 // the library compiles and decides, so a selector means exactly what the same pattern means in
 // any policy; this package matches nothing itself.
