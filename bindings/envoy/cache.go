@@ -31,6 +31,8 @@ type identityCache struct {
 	mu sync.Mutex
 	ll list.List // of *cacheEntry, most recently used first
 	m  map[[sha256.Size]byte]*list.Element
+	// reads counts the certificates read (the misses).
+	reads atomic.Uint64
 }
 
 type cacheEntry struct {
@@ -102,6 +104,7 @@ func (c *identityCache) get(attr string) (*cachedIdentity, error) {
 	if ci := c.lookup(key); ci != nil {
 		return ci, nil
 	}
+	c.reads.Add(1)
 	id, err := readIdentity(attr)
 	if err != nil {
 		return nil, err

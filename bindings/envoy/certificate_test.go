@@ -102,8 +102,8 @@ func TestIdentityCache(t *testing.T) {
 		return ci.id
 	}
 	idA := get(a)
-	if get(a) != idA {
-		t.Error("a hit read the certificate again")
+	if get(a) != idA || cache.reads.Load() != 1 {
+		t.Errorf("a hit read the certificate again (%d reads)", cache.reads.Load())
 	}
 	idB := get(b)
 	get(a) // a is now the most recent
@@ -114,8 +114,8 @@ func TestIdentityCache(t *testing.T) {
 	if get(a) != idA {
 		t.Error("the most recently used entry was evicted")
 	}
-	if get(b) == idB {
-		t.Error("the least recently used entry was kept")
+	if get(b) == idB || cache.reads.Load() != 4 {
+		t.Errorf("the least recently used entry was kept (%d reads, want 4)", cache.reads.Load())
 	}
 	if _, err := cache.get("%"); err == nil || cache.len() != 2 {
 		t.Errorf("a failure: %v, %d entries", err, cache.len())
