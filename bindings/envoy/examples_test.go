@@ -296,6 +296,12 @@ func TestExampleIstio(t *testing.T) {
 			grpcProvider.GetPort(), namespace)
 	}
 
+	// The README's server container listens where the ServiceEntry points.
+	listen := fmt.Sprintf(`"tcp:%s:%d"`, se.GetEndpoints()[0].GetAddress(), grpcProvider.GetPort())
+	if readme := string(readFileT(t, "README.md")); !strings.Contains(readme, listen) {
+		t.Errorf("README.md's server container does not listen on %s", listen)
+	}
+
 	var ef networkingv1alpha3.EnvoyFilter
 	obj, err = loadIstio(readFileT(t, examplesDir+"istio/envoy-filter.yaml"),
 		"networking.istio.io/v1alpha3", "EnvoyFilter", &ef)
