@@ -14,7 +14,10 @@ import (
 	"google.golang.org/grpc/codes"
 )
 
+// The contract's bodies (docs/http.md), written out.
 const (
+	bodyUnauthorized      = `{"error":"unauthorized","reason":"no_identity","rule":null}` + "\n"
+	bodyBadRequest        = `{"error":"bad_request","reason":"bad_target","rule":null}` + "\n"
 	bodyForbiddenRejected = `{"error":"forbidden","reason":"identity_rejected","rule":null}` + "\n"
 	bodyForbiddenNoMatch  = `{"error":"forbidden","reason":"no_match","rule":null}` + "\n"
 	bodyForbiddenEscape   = `{"error":"forbidden","reason":"denied","rule":"no-container-escape"}` + "\n"

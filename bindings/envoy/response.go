@@ -38,13 +38,6 @@ func refusalHeader(k, v string) *corev3.HeaderValueOption {
 	}
 }
 
-// The refusal bodies of docs/http.md: three keys in this order, and a newline. A 403 is built
-// per request (its reason and rule vary).
-const (
-	bodyUnauthorized = `{"error":"unauthorized","reason":"no_identity","rule":null}` + "\n"
-	bodyBadRequest   = `{"error":"bad_request","reason":"bad_target","rule":null}` + "\n"
-)
-
 // response is the CheckResponse for st: OkHttpResponse for an allow, DeniedHttpResponse with
 // the contract's status, headers and body for a refusal, and the decision as dynamic metadata
 // in both (for Envoy's access log: %DYNAMIC_METADATA(envoy.filters.http.ext_authz:reason)%).
@@ -56,20 +49,20 @@ func response(st *checkState) *authv3.CheckResponse {
 		return r
 	}
 	var code typev3.StatusCode
-	var body string
 	switch st.status {
 	case 401:
-		r.Status, code, body = statusUnauthorized, typev3.StatusCode_Unauthorized, bodyUnauthorized
+		r.Status, code = statusUnauthorized, typev3.StatusCode_Unauthorized
 	case 400:
-		r.Status, code, body = statusBadRequest, typev3.StatusCode_BadRequest, bodyBadRequest
+		r.Status, code = statusBadRequest, typev3.StatusCode_BadRequest
 	default:
 		r.Status = &rpcstatus.Status{Code: int32(codes.PermissionDenied), Message: st.d.Reason}
-		code, body = typev3.StatusCode_Forbidden, forbiddenBody(st.d.Reason, st.d.Rule)
+		code = typev3.StatusCode_Forbidden
 	}
 	r.HttpResponse = &authv3.CheckResponse_DeniedResponse{DeniedResponse: &authv3.DeniedHttpResponse{
 		Status:  &typev3.HttpStatus{Code: code},
 		Headers: refusalHeaders,
-		Body:    body,
+		// The contract's bytes, from the Go binding: one place for them.
+		Body: mtlsauthz.RefusalBody(st.status, st.d),
 	}}
 	return r
 }
@@ -105,37 +98,4 @@ func nullableValue(s string) *structpb.Value {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
 	return structpb.NewStringValue(s)
-}
-
-// forbiddenBody is the 403 body; rule "" is null. Strings are escaped as JSON requires and no
-// more (no HTML escaping), so that every binding writes the same bytes for a rule id.
-func forbiddenBody(reason, rule string) string {
-	b := make([]byte, 0, 64+len(reason)+len(rule))
-	b = append(b, `{"error":"forbidden","reason":`...)
-	b = appendJSONString(b, reason)
-	b = append(b, `,"rule":`...)
-	if rule == "" {
-		b = append(b, "null"...)
-	} else {
-		b = appendJSONString(b, rule)
-	}
-	return string(append(b, "}\n"...))
-}
-
-// appendJSONString appends s as a JSON string (RFC 8259 section 7): '"', '\\' and control
-// characters escaped, invalid UTF-8 replaced by U+FFFD.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for _, r := range s {
-		switch {
-		case r == '"' || r == '\\':
-			b = append(b, '\\', byte(r))
-		case r < 0x20:
-			b = append(b, '\\', 'u', '0', '0', hex[r>>4], hex[r&0xf])
-		default:
-			b = utf8.AppendRune(b, r)
-		}
-	}
-	return append(b, '"')
 }
