@@ -145,7 +145,7 @@ check: deps-test
 	@$(MAKE) --no-print-directory check-all
 
 check-all: all check-unit check-cli check-install check-symbols check-headers check-format \
-           check-includes check-noalloc fuzz-replay check-go check-ruby check-nginx
+           check-includes check-noalloc fuzz-replay check-go check-envoy check-ruby check-nginx
 
 check-unit: $(UNIT_BIN) $(TEST_CERTS)/.stamp
 	MTLSAUTHZ_TEST_CERTS=$(TOP)/$(TEST_CERTS) MTLSAUTHZ_TEST_DATA=$(TOP)/tests/data \
@@ -187,5 +187,6 @@ clean:
 -include tests/fuzz/fuzz.mk
 -include tests/hardening.mk
 -include bindings/go/go.mk
+-include bindings/envoy/envoy.mk
 -include bindings/ruby/ruby.mk
 -include bindings/nginx/nginx.mk
