@@ -3,6 +3,7 @@ package mtlsauthzenvoy
 import (
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -41,8 +42,8 @@ func ClientPolicy(selectors []string) (*mtlsauthz.Policy, error) {
 		// Each selector alone first, so that an error names the selector it is about.
 		one, err := clientPolicy([]string{key}, []string{pattern})
 		if err != nil {
-			return nil, fmt.Errorf("--allow-client %q: %w (a selector is KEY:PATTERN with a principal "+
-				"key of docs/policy.md, \"Principals\")", sel, err)
+			return nil, fmt.Errorf("--allow-client %q: %s (a selector is KEY:PATTERN with a principal "+
+				"key of docs/policy.md, \"Principals\")", sel, withoutPosition(err))
 		}
 		one.Close()
 		keys, patterns = append(keys, key), append(patterns, pattern)
@@ -127,4 +128,15 @@ func verifyCaller(p *mtlsauthz.Policy, onRefuse func(error)) func(tls.Connection
 		}
 		return refused
 	}
+}
+
+// withoutPosition is a load error without the "LINE:COL: " the library puts in front of the
+// message for a policy read from memory: this policy is written from the flags, so its lines
+// and columns would mean nothing to the user.
+func withoutPosition(err error) string {
+	var e *mtlsauthz.Error
+	if errors.As(err, &e) && e.Line > 0 {
+		return "mtlsauthz: " + strings.TrimPrefix(e.Message, fmt.Sprintf("%d:%d: ", e.Line, e.Column))
+	}
+	return err.Error()
 }

@@ -68,10 +68,11 @@ func contractLogKeys(t testing.TB) []string {
 // (mtlsauthz identity; RFC 2253), written out so that the test does not read them through the
 // code it tests.
 var libraryDN = map[string]string{
-	"plain":   "CN=plain",
-	"builder": "CN=builder,O=Example Corp",
-	"ops":     "CN=alice,OU=ops,O=Example Corp",
-	"nul-cn":  `CN=admin\00.evil.com,O=Example Corp`,
+	"plain":          "CN=plain",
+	"builder":        "CN=builder,O=Example Corp",
+	"ops":            "CN=alice,OU=ops,O=Example Corp",
+	"nul-cn":         `CN=admin\00.evil.com,O=Example Corp`,
+	"spiffe-two-uri": "CN=spiffe-two-uri",
 }
 
 const testIssuerDN = "CN=mtlsauthz Test Intermediate CA,O=Example Corp"
