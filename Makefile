@@ -2,12 +2,17 @@
 # `make check` runs every test; `make demo` runs the example; `make install` installs.
 # Dependencies come from Debian packages via scripts/install-deps (see README.md).
 
-VERSION_MAJOR := 0
-VERSION_MINOR := 1
-VERSION_PATCH := 0
+# The version comes from include/mtlsauthz/version.h, its one source (docs/abi.md, "One
+# version"); the soname follows the ABI, not the package version.
+VERSION_H := include/mtlsauthz/version.h
+version_h = $(shell awk '$$2 == "MTLSAUTHZ_$(1)" { print $$3; exit }' $(VERSION_H))
+VERSION_MAJOR := $(call version_h,VERSION_MAJOR)
+VERSION_MINOR := $(call version_h,VERSION_MINOR)
+VERSION_PATCH := $(call version_h,VERSION_PATCH)
+ABI_VERSION := $(call version_h,ABI_VERSION)
+$(foreach v,VERSION_MAJOR VERSION_MINOR VERSION_PATCH ABI_VERSION,\
+    $(if $($(v)),,$(error cannot read MTLSAUTHZ_$(v) from $(VERSION_H))))
 VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
-# The soname follows the ABI, not the package version (include/mtlsauthz/version.h).
-ABI_VERSION := 0
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -48,7 +53,8 @@ CLI := $(B)/bin/mtlsauthz
 PC_UNINSTALLED := $(B)/pkgconfig/mtlsauthz.pc
 
 .PHONY: all deps deps-test lib cli demo check check-all check-unit check-cli check-install check-format \
-        check-symbols check-headers check-includes check-noalloc format install uninstall clean
+        check-symbols check-headers check-includes check-noalloc check-version print-version format \
+        install uninstall clean
 
 all: lib cli $(PC_UNINSTALLED)
 
@@ -145,7 +151,8 @@ check: deps-test
 	@$(MAKE) --no-print-directory check-all
 
 check-all: all check-unit check-cli check-install check-symbols check-headers check-format \
-           check-includes check-noalloc fuzz-replay check-go check-envoy check-ruby check-nginx
+           check-includes check-noalloc check-version fuzz-replay check-go check-envoy check-ruby \
+           check-nginx
 
 check-unit: $(UNIT_BIN) $(TEST_CERTS)/.stamp
 	MTLSAUTHZ_TEST_CERTS=$(TOP)/$(TEST_CERTS) MTLSAUTHZ_TEST_DATA=$(TOP)/tests/data \
@@ -174,6 +181,16 @@ check-includes:
 # docs/internals.md: nothing in the per-request objects (decide.o, http.o) reaches an allocator.
 check-noalloc: $(LIB_OBJS)
 	@scripts/check-noalloc $(B)/obj decide http
+
+# docs/abi.md, "One version": everything that states the version agrees with version.h (and
+# the check itself fails when one of them differs).
+check-version: $(SHLIB) $(CLI) $(PC_UNINSTALLED)
+	@scripts/check-version --build $(B)
+	@tests/integration/check_version.sh
+
+# The version and ABI number the build uses, as read from version.h (for scripts/check-version).
+print-version:
+	@echo $(VERSION) $(ABI_VERSION)
 
 format:
 	$(CLANG_FORMAT) -i $$(git ls-files '*.c' '*.h' | grep -v '^bindings/nginx/')

@@ -4,14 +4,33 @@
 
 #include "internal.h"
 
+/*
+ * The codes are 0, -1, -2, ... without a gap, so that MTLSAUTHZ_ERRNO_LAST_ (counted from the
+ * list in error.h) is one below the lowest: each code lies in (LAST_, 0], and the switch in
+ * mtlsauthz_strerror() refuses two codes with one value, so the N codes fill the N values.
+ */
+#define MTLSAUTHZ__ERRNO_IN_RANGE(name, value, desc)                                               \
+    _Static_assert((value) <= 0 && (value) > MTLSAUTHZ_ERRNO_LAST_,                                \
+                   "MTLSAUTHZ_" #name " is not the next free code (error.h)");
+MTLSAUTHZ_ERRNO_MAP(MTLSAUTHZ__ERRNO_IN_RANGE)
+
+/* A later field lives in `reserved` and must read 0 from this library (docs/abi.md). */
+static void error_reset(mtlsauthz_error *err, int code)
+{
+    err->code = code;
+    err->line = 0;
+    err->column = 0;
+    for (size_t i = 0; i < sizeof(err->reserved) / sizeof(err->reserved[0]); i++) {
+        err->reserved[i] = NULL;
+    }
+}
+
 void mtlsauthz_error_clear(mtlsauthz_error *err)
 {
     if (err == NULL) {
         return;
     }
-    err->code = 0;
-    err->line = 0;
-    err->column = 0;
+    error_reset(err, 0);
     err->message[0] = '\0';
 }
 
@@ -46,9 +65,7 @@ int mtlsauthz__error_vset(mtlsauthz_error *err, int code, const char *fmt, va_li
     if (err == NULL) {
         return code;
     }
-    err->code = code;
-    err->line = 0;
-    err->column = 0;
+    error_reset(err, code);
     if (fmt == NULL) {
         snprintf(err->message, sizeof(err->message), "%s", mtlsauthz_strerror(code));
         return code;

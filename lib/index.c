@@ -1,4 +1,4 @@
-/* clang-format off: the table in this comment keeps its columns. */
+/* clang-format off */
 /*
  * The principal index (docs/performance.md: per-connection resolution must cost O(identity),
  * not O(policy)). The hash it files entries under is in strmap.c.
@@ -33,6 +33,7 @@
 
 enum { IX_EXACT = 0, IX_PREFIX = 1, IX_SUFFIX = 2, IX_KINDS = 3 };
 
+/* clang-format off */
 /*
  * What a probe hit proves, per (entry, principal). A principal with a single key (not eku) and
  * no capture that a rule needs matches as soon as one of its patterns matches one value; for
@@ -46,6 +47,7 @@ enum { IX_EXACT = 0, IX_PREFIX = 1, IX_SUFFIX = 2, IX_KINDS = 3 };
  * (mtlsauthz__pattern_wild_span()): non-empty, whole units, none the wildcard stops at. The
  * prefix is the pattern's whole leading literal, which ends on a unit boundary (pattern.h).
  */
+/* clang-format on */
 enum {
     SHAPE_VERIFY = 0,
     SHAPE_EXACT,

@@ -1,3 +1,4 @@
+/* clang-format off */
 /*
  * Static checks of a compiled policy (`mtlsauthz lint`). Each finding has a kind, a subject (a
  * rule, a principal or a `sensitive` entry), the position of the subject in the YAML (its
@@ -26,6 +27,7 @@
  * real; a wildcard grant is reported unless a deny provably covers the sensitive operation, and
  * a grant is taken as explicit only when it provably lies within the sensitive pattern).
  */
+/* clang-format on */
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>

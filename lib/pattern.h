@@ -1,3 +1,4 @@
+/* clang-format off */
 /*
  * Patterns, for identity fields and operations alike (docs/policy.md, "Patterns").
  *
@@ -22,6 +23,7 @@
  * pattern that compare case-insensitively (by `fold`), and the policy engine lowercases the
  * same parts of identity values once per connection. Matching itself is byte for byte.
  */
+/* clang-format on */
 #ifndef MTLSAUTHZ_PATTERN_H
 #define MTLSAUTHZ_PATTERN_H
 

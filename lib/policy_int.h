@@ -293,7 +293,8 @@ struct mtlsauthz_peer {
 /* ---- decide.c: the per-request phase, which makes no allocation ---- */
 
 /* Sets a decision to deny/error with nothing matched, before any work (fail closed). Field by
- * field: cheaper than memset on the request path, and just as complete. */
+ * field: cheaper than memset on the request path, and just as complete. `reserved` is zeroed
+ * too, so a field a later release puts there reads 0 from this one (docs/abi.md). */
 static inline void mtlsauthz__decision_reset(mtlsauthz_decision *d)
 {
     d->allowed = 0;
@@ -302,6 +303,9 @@ static inline void mtlsauthz__decision_reset(mtlsauthz_decision *d)
     d->dry_run_count = 0;
     for (size_t i = 0; i < MTLSAUTHZ_DECISION_DRY_RUN_MAX; i++) {
         d->dry_run[i] = NULL;
+    }
+    for (size_t i = 0; i < sizeof(d->reserved) / sizeof(d->reserved[0]); i++) {
+        d->reserved[i] = NULL;
     }
 }
 

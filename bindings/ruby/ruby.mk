@@ -1,5 +1,4 @@
-# The Ruby binding's tests, included from the top Makefile (`include bindings/ruby/ruby.mk`).
-# Until then: make -f Makefile -f bindings/ruby/ruby.mk check-ruby
+# The Ruby binding's tests, included from the top Makefile (`-include bindings/ruby/ruby.mk`).
 #
 # check-ruby installs Ruby, ruby-ffi, ruby-grape, ruby-rack-test, Puma and curl (Debian
 # packages, via scripts/install-deps ruby), builds the library, and runs the Minitest suite

@@ -51,6 +51,21 @@ typedef enum mtlsauthz_field {
 } mtlsauthz_field;
 
 /**
+ * The name of `field`: its enumerator in lowercase without the prefix ("subject_dn" for
+ * MTLSAUTHZ_FIELD_SUBJECT_DN, "san_ip", "not_after"), a static string; NULL for a number that
+ * is not a field. With mtlsauthz_field_count() it lets an FFI binding check its copy of the
+ * field numbers at load (docs/abi.md). Thread-safe.
+ */
+MTLSAUTHZ_API const char *mtlsauthz_field_name(mtlsauthz_field field);
+
+/**
+ * How many fields the library loaded at run time knows (MTLSAUTHZ_FIELD_COUNT_ of its build):
+ * the fields are numbered 0 to count - 1. A later minor release may add fields at the end,
+ * never renumber them. Thread-safe.
+ */
+MTLSAUTHZ_API size_t mtlsauthz_field_count(void);
+
+/**
  * Reads an identity from a DER-encoded chain: one or more certificates concatenated, leaf
  * first. Every certificate must parse and the input must end exactly after the last one.
  *

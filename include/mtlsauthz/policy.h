@@ -57,12 +57,22 @@ typedef enum mtlsauthz_reason {
 /** The stable string for `reason` ("allowed", "no_match", ...); "error" if unknown. */
 MTLSAUTHZ_API const char *mtlsauthz_reason_string(mtlsauthz_reason reason);
 
-/** How many matched dry-run rule ids a decision lists by name. */
+/**
+ * How many matched dry-run rule ids a decision lists by name. Part of the layout of
+ * mtlsauthz_decision, so it changes only with the soname; mtlsauthz_decision_dry_run_max()
+ * gives the loaded library's value to bindings that cannot read this header.
+ */
 #define MTLSAUTHZ_DECISION_DRY_RUN_MAX 8
 
 /**
- * The outcome of a decision. Caller-owned (usually on the stack). String pointers are borrowed
- * from the policy and live as long as a reference to it is held (a peer holds one).
+ * The outcome of a decision. Caller-owned (usually on the stack); it needs no initialization,
+ * since every function that takes one sets all of it, `reserved` included, before any work.
+ * String pointers are borrowed from the policy and live as long as a reference to it is held
+ * (a peer holds one).
+ *
+ * Its size is fixed for the life of the soname: a later minor release adds fields only in
+ * `reserved`, which this library sets to zero in every decision, so a field added later
+ * reads 0 (NULL: "not reported") from this library (docs/abi.md). Do not use `reserved`.
  */
 typedef struct mtlsauthz_decision {
     int allowed;             /* 1 = allow, 0 = deny */
@@ -71,7 +81,14 @@ typedef struct mtlsauthz_decision {
                                 deny rule in file order, else the first matching allow rule */
     size_t dry_run_count;    /* how many dry-run rules matched (may exceed the array) */
     const char *dry_run[MTLSAUTHZ_DECISION_DRY_RUN_MAX]; /* their ids, in file order */
+    void *reserved[4]; /* room for later fields; zero (docs/abi.md) */
 } mtlsauthz_decision;
+
+/**
+ * MTLSAUTHZ_DECISION_DRY_RUN_MAX of the library loaded at run time, for FFI bindings that
+ * check their copy of the layout at load (docs/abi.md). Thread-safe.
+ */
+MTLSAUTHZ_API size_t mtlsauthz_decision_dry_run_max(void);
 
 /**
  * Loads and compiles a policy from YAML text of `len` bytes (NUL bytes inside are an error).
@@ -170,9 +187,16 @@ typedef enum mtlsauthz_format {
  * others did not; under a principal that did not match, the identity's values for the key that
  * failed and the key's patterns (the first few of each, control and non-ASCII bytes escaped).
  * *out receives a NUL-terminated string owned by the caller (mtlsauthz_string_free()), or NULL
- * on error. The decision itself is written to `decision` if not NULL (deny/error on error).
- * Errors: those of mtlsauthz_peer_new() and mtlsauthz_peer_decide(). Not for the request
- * path: it matches every principal and rule. Thread-safe.
+ * on error. The decision itself is written to `decision` if not NULL: deny/error before any
+ * work, and still deny/error on error. A NULL or rejected identity is not an error; the account
+ * says so. Nothing passed in is kept.
+ * Errors: MTLSAUTHZ_EINVAL (`out` or `policy` NULL, or `op` NULL with a length),
+ * MTLSAUTHZ_ELIMIT (the identity exceeds the matching limits, or the operation is too long),
+ * MTLSAUTHZ_EOPERATION (a NUL byte in the operation), MTLSAUTHZ_ENOMEM: those of
+ * mtlsauthz_peer_new() and mtlsauthz_peer_decide(), with the same messages.
+ * Thread-safe: the policy and the identity are only read, so any number of threads may explain
+ * while others decide on the same policy. Not for the request path: it allocates, and matches
+ * every principal and rule.
  */
 MTLSAUTHZ_API MTLSAUTHZ_WARN_UNUSED int
 mtlsauthz_policy_explain(char **out, mtlsauthz_decision *decision, mtlsauthz_policy *policy,
@@ -198,8 +222,10 @@ mtlsauthz_policy_explain_report(char **out, mtlsauthz_decision *decision, mtlsau
  * rule, principal or `sensitive` entry it is about, and the position is that of its `id:`,
  * `name:` or entry, left out when unknown), in file order, owned by the caller
  * (mtlsauthz_string_free()); *count the number of findings (0 = clean, and *out is "").
- * On error *out is NULL and *count 0. Errors: MTLSAUTHZ_EINVAL (a NULL argument),
- * MTLSAUTHZ_ENOMEM. Thread-safe: the policy is only read.
+ * On error *out is NULL and *count 0 (when they are not NULL themselves). Nothing passed in is
+ * kept. Errors: MTLSAUTHZ_EINVAL (`out`, `count` or `policy` NULL), MTLSAUTHZ_ENOMEM.
+ * Thread-safe: the policy is only read, so any number of threads may lint it while others
+ * decide on it. Not for the request path: it allocates, and compares every pair of rules.
  */
 MTLSAUTHZ_API MTLSAUTHZ_WARN_UNUSED int mtlsauthz_policy_lint(char **out, size_t *count,
                                                               const mtlsauthz_policy *policy,

@@ -2137,3 +2137,50 @@ Test(decide_operation, lowercase_method_is_another_method)
     mtlsauthz_identity_free(b);
     mtlsauthz_policy_free(p);
 }
+
+/* ---- the reserved space of a decision (docs/abi.md) ---- */
+
+static void assert_decision_reserved_zero(const mtlsauthz_decision *d, const char *what)
+{
+    for (size_t i = 0; i < sizeof(d->reserved) / sizeof(d->reserved[0]); i++) {
+        cr_assert_null(d->reserved[i], "%s: reserved[%zu] was left as the caller had it", what, i);
+    }
+}
+
+Test(decide_abi, every_decision_zeroes_reserved_space)
+{
+    mtlsauthz_policy *p = ph_load(issue_policy);
+    mtlsauthz_identity *b = ph_cert("builder");
+    mtlsauthz_peer *peer = NULL;
+    mtlsauthz_decision d;
+    char *text = NULL;
+
+    cr_assert_eq(mtlsauthz_peer_new(&peer, p, b, NULL), 0);
+    memset(&d, 0xa5, sizeof(d));
+    cr_assert_eq(mtlsauthz_peer_decide(&d, peer, "images:build", 12, NULL), 0);
+    cr_assert_eq(d.allowed, 1);
+    assert_decision_reserved_zero(&d, "peer_decide, allowed");
+
+    memset(&d, 0xa5, sizeof(d));
+    cr_assert_eq(mtlsauthz_peer_decide(&d, peer, "x\0y", 3, NULL), MTLSAUTHZ_EOPERATION);
+    cr_assert_eq(d.allowed, 0);
+    assert_decision_reserved_zero(&d, "peer_decide, refused");
+
+    memset(&d, 0xa5, sizeof(d));
+    cr_assert_eq(mtlsauthz_policy_decide(&d, p, b, "images:push", 11, NULL), 0);
+    cr_assert_eq(d.dry_run_count, 1);
+    assert_decision_reserved_zero(&d, "policy_decide");
+
+    memset(&d, 0xa5, sizeof(d));
+    cr_assert_eq(mtlsauthz_policy_decide(&d, NULL, b, "images:push", 11, NULL), MTLSAUTHZ_EINVAL);
+    assert_decision_reserved_zero(&d, "policy_decide, no policy");
+
+    memset(&d, 0xa5, sizeof(d));
+    cr_assert_eq(mtlsauthz_policy_explain(&text, &d, p, b, "images:build", 12, NULL), 0);
+    assert_decision_reserved_zero(&d, "explain");
+    mtlsauthz_string_free(text);
+
+    mtlsauthz_peer_free(peer);
+    mtlsauthz_identity_free(b);
+    mtlsauthz_policy_free(p);
+}

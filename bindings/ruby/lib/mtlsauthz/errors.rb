@@ -46,4 +46,16 @@ module MtlsAuthz
 
   # The shared library could not be found or loaded.
   class LibraryNotFound < ::LoadError; end
+
+  # The loaded library's struct layouts or constants are not the ones this gem copies (a gem
+  # and a library from different releases): raised by `require "mtlsauthz"`, before anything
+  # is called. #mismatches lists [what, the library's value, the gem's value].
+  class ABIMismatch < ::LoadError
+    attr_reader :mismatches
+
+    def initialize(message = nil, mismatches = [])
+      super(message)
+      @mismatches = mismatches.freeze
+    end
+  end
 end

@@ -70,13 +70,19 @@ module MtlsAuthz
 
     LOADED_FROM = load_library
 
-    # mtlsauthz_error: caller-owned,
-    # {int code; unsigned int line; unsigned int column; char message[512];}.
+    # The C structs this gem allocates and reads, copied from the headers. FFI cannot read a
+    # header, so the copy is checked against the loaded library before anything uses it
+    # (check_abi, below; docs/abi.md, "Bindings"). `reserved` is room the library keeps for
+    # later fields: it is part of the size, and never read.
+
+    # mtlsauthz_error: caller-owned, {int code; unsigned int line; unsigned int column;
+    # char message[512]; void *reserved[4];}.
     class Error < FFI::Struct
       layout :code, :int,
              :line, :uint,
              :column, :uint,
-             :message, [:char, 512]
+             :message, [:char, 512],
+             :reserved, [:pointer, 4]
 
       def message_string
         self[:message].to_ptr.get_string(0, 512).force_encoding(Encoding::UTF_8).scrub
@@ -90,8 +96,12 @@ module MtlsAuthz
              :reason, :int, # enum mtlsauthz_reason
              :rule, :pointer,
              :dry_run_count, :size_t,
-             :dry_run, [:pointer, DRY_RUN_MAX]
+             :dry_run, [:pointer, DRY_RUN_MAX],
+             :reserved, [:pointer, 4]
     end
+
+    # [C struct name, mtlsauthz_struct_id, the gem's copy], for check_abi.
+    STRUCTS = [["mtlsauthz_error", 0, Error], ["mtlsauthz_decision", 1, Decision]].freeze
 
     # The fields of an identity (enum mtlsauthz_field; the numbers are ABI).
     FIELD_SUBJECT_DN = 0
@@ -163,11 +173,72 @@ module MtlsAuthz
       attach_function :mtlsauthz_http_operation,
                       [:pointer, :size_t, :pointer, :buffer_in, :size_t, :buffer_in, :size_t,
                        :pointer], :int
+
+      # The layout facts, for check_abi (include/mtlsauthz/version.h, identity.h, policy.h).
+      attach_function :mtlsauthz_struct_size, [:int], :size_t
+      attach_function :mtlsauthz_struct_member, [:pointer, :pointer, :int, :string], :int
+      attach_function :mtlsauthz_decision_dry_run_max, [], :size_t
+      attach_function :mtlsauthz_field_name, [:int], :string
+      attach_function :mtlsauthz_field_count, [], :size_t
     rescue FFI::NotFoundError => e
       raise LibraryNotFound,
             "mtlsauthz: #{LOADED_FROM} is missing a symbol this gem needs " \
             "(#{e.message}); it is probably an older libmtlsauthz"
     end
+
+    # Where this gem's copy of the C layout differs from the loaded library's:
+    # [[what, the library's value, the gem's value], ...], empty when they agree. Compared:
+    # each struct's size, the offset and size of each member the gem reads, the dry-run
+    # maximum, every FIELD_* number (by the field's name) and the error code the gem names.
+    def self.abi_mismatches
+      out = []
+      off = FFI::MemoryPointer.new(:size_t)
+      size = FFI::MemoryPointer.new(:size_t)
+      STRUCTS.each do |name, id, copy|
+        out << ["sizeof(#{name})", mtlsauthz_struct_size(id), copy.size]
+        layout = copy.new.layout # the class's #layout would redefine it
+        copy.members.each do |m|
+          next if m == :reserved
+
+          field = layout[m]
+          lib = if mtlsauthz_struct_member(off, size, id, m.to_s).zero?
+                  "offset #{off.read(:size_t)}, size #{size.read(:size_t)}"
+                else
+                  "no such member"
+                end
+          out << ["#{name}.#{m}", lib, "offset #{field.offset}, size #{field.size}"]
+        end
+      end
+      out << ["MTLSAUTHZ_DECISION_DRY_RUN_MAX", mtlsauthz_decision_dry_run_max, DRY_RUN_MAX]
+      constants.grep(/\AFIELD_/).sort_by { |c| const_get(c) }.each do |c|
+        n = const_get(c)
+        lib = mtlsauthz_field_name(n)
+        lib = lib ? "field #{n} is #{lib}" : "no field #{n}"
+        out << ["MTLSAUTHZ_#{c}", lib, "field #{n} is #{c.to_s.delete_prefix('FIELD_').downcase}"]
+      end
+      out << ["error code #{EOPERATION}", mtlsauthz_errname(EOPERATION), "MTLSAUTHZ_EOPERATION"]
+      out.reject { |_, lib, gem| lib == gem }
+    end
+
+    # Raises ABIMismatch, naming every difference, unless the loaded library's layout is the
+    # gem's. Using a struct of the wrong size would make C write past the gem's buffer.
+    def self.check_abi
+      diff = abi_mismatches
+      return if diff.empty?
+
+      lines = diff.map { |what, lib, gem| "  #{what}: the library has #{lib}, this gem #{gem}" }
+      raise ABIMismatch.new(<<~MSG.chomp, diff)
+        mtlsauthz: the library's memory layout is not the one this gem copies; refusing to run.
+          library: #{LOADED_FROM} (libmtlsauthz #{mtlsauthz_version})
+          gem: mtlsauthz #{VERSION}, written for libmtlsauthz.so.#{ABI_VERSION}
+        #{lines.join("\n")}
+        C would read and write the gem's structs at the wrong places. Use a gem and a library
+        from the same release: upgrade or rebuild the gem for this library, or install (or point
+        MTLSAUTHZ_LIB at) the library the gem was made for. See docs/abi.md, "Bindings".
+      MSG
+    end
+
+    check_abi
 
     # Reason codes, by their C number; the strings come from the library.
     REASONS = (0..15).map { |i| mtlsauthz_reason_string(i).to_sym }.freeze
