@@ -10,58 +10,13 @@
 #include <string.h>
 
 #include "identity_int.h"
+#include "keys.h"
 #include "op_pattern.h"
 #include "policy_int.h"
 #include "strmap.h"
 
-/*
- * Per key: the identity field it reads, what its wildcards may consume, and how it folds case.
- * Each key reads only its own field: `dns` never falls back to the CN, `email` never reads the
- * DN's emailAddress, `spiffe` only a valid SVID. docs/policy.md's key table says the same.
- */
-static const struct {
-    mtlsauthz_field field;
-    mtlsauthz__wclass wclass;
-    mtlsauthz__fold fold;
-} key_facts[MTLSAUTHZ__KEY_COUNT] = {
-    [MTLSAUTHZ__KEY_CN] = {MTLSAUTHZ_FIELD_CN, MTLSAUTHZ__WC_ANY, MTLSAUTHZ__FOLD_NONE},
-    [MTLSAUTHZ__KEY_O] = {MTLSAUTHZ_FIELD_O, MTLSAUTHZ__WC_ANY, MTLSAUTHZ__FOLD_NONE},
-    [MTLSAUTHZ__KEY_OU] = {MTLSAUTHZ_FIELD_OU, MTLSAUTHZ__WC_ANY, MTLSAUTHZ__FOLD_NONE},
-    /* RFC 4514 strings: a wildcard stays in one RDN and never splits an escape. */
-    [MTLSAUTHZ__KEY_DN] = {MTLSAUTHZ_FIELD_SUBJECT_DN, MTLSAUTHZ__WC_DN, MTLSAUTHZ__FOLD_NONE},
-    [MTLSAUTHZ__KEY_ISSUER] = {MTLSAUTHZ_FIELD_ISSUER_DN, MTLSAUTHZ__WC_DN, MTLSAUTHZ__FOLD_NONE},
-    [MTLSAUTHZ__KEY_SERIAL] = {MTLSAUTHZ_FIELD_SERIAL, MTLSAUTHZ__WC_ANY, MTLSAUTHZ__FOLD_NONE},
-    [MTLSAUTHZ__KEY_SHA256] = {MTLSAUTHZ_FIELD_SHA256, MTLSAUTHZ__WC_ANY, MTLSAUTHZ__FOLD_NONE},
-    [MTLSAUTHZ__KEY_SPIFFE] = {MTLSAUTHZ_FIELD_SPIFFE_ID, MTLSAUTHZ__WC_SLASH,
-                               MTLSAUTHZ__FOLD_NONE},
-    /* RFC 4343: DNS names compare case-insensitively. */
-    [MTLSAUTHZ__KEY_DNS] = {MTLSAUTHZ_FIELD_SAN_DNS, MTLSAUTHZ__WC_DOT, MTLSAUTHZ__FOLD_ALL},
-    /* RFC 3986 §3: a wildcard stays in its component. */
-    [MTLSAUTHZ__KEY_URI] = {MTLSAUTHZ_FIELD_SAN_URI, MTLSAUTHZ__WC_URI, MTLSAUTHZ__FOLD_NONE},
-    /* RFC 5321 §2.4: only the domain is foldable. */
-    [MTLSAUTHZ__KEY_EMAIL] = {MTLSAUTHZ_FIELD_SAN_EMAIL, MTLSAUTHZ__WC_ANY,
-                              MTLSAUTHZ__FOLD_AFTER_LAST_AT},
-    [MTLSAUTHZ__KEY_IP] = {MTLSAUTHZ_FIELD_SAN_IP, MTLSAUTHZ__WC_ANY, MTLSAUTHZ__FOLD_NONE},
-    [MTLSAUTHZ__KEY_EKU] = {MTLSAUTHZ_FIELD_EKU, MTLSAUTHZ__WC_ANY, MTLSAUTHZ__FOLD_NONE},
-};
-
 /* Operations and `sensitive` patterns: `*` is one path segment (or one name between '/'). */
 #define OP_WCLASS MTLSAUTHZ__WC_SLASH
-
-mtlsauthz_field mtlsauthz__key_field(mtlsauthz__key key)
-{
-    return key_facts[key].field;
-}
-
-mtlsauthz__wclass mtlsauthz__key_wclass(mtlsauthz__key key)
-{
-    return key_facts[key].wclass;
-}
-
-mtlsauthz__fold mtlsauthz__key_fold(mtlsauthz__key key)
-{
-    return key_facts[key].fold;
-}
 
 int mtlsauthz__cidr_contains(const mtlsauthz__cidr *c, const unsigned char *addr, size_t len)
 {
@@ -412,6 +367,7 @@ static int compile_key(compiler *c, mtlsauthz__principal *pr, mtlsauthz__key k,
 {
     mtlsauthz__ckey *ck = &pr->keyv[pr->key_at[k] - 1u];
     const char *kname = mtlsauthz__key_names[k];
+    const mtlsauthz__key_kind kind = mtlsauthz__key_kind_of(k);
     const unsigned pi = (unsigned)(pr - c->p->principals);
     char where[MTLSAUTHZ__NAME_MAX_LEN + PRINTABLE_SIZE + 64];
     char q[PRINTABLE_SIZE];
@@ -426,7 +382,7 @@ static int compile_key(compiler *c, mtlsauthz__principal *pr, mtlsauthz__key k,
     if (ck->src == NULL) {
         return err_nomem(c);
     }
-    if (k == MTLSAUTHZ__KEY_IP) {
+    if (kind == MTLSAUTHZ__KIND_CIDR) {
         ck->cidrs = mtlsauthz__calloc(v->n, sizeof(*ck->cidrs));
     } else {
         ck->pats = mtlsauthz__calloc(v->n, sizeof(*ck->pats));
@@ -446,8 +402,8 @@ static int compile_key(compiler *c, mtlsauthz__principal *pr, mtlsauthz__key k,
         if (ck->src[i] == NULL) {
             return err_nomem(c);
         }
-        switch (k) {
-        case MTLSAUTHZ__KEY_IP:
+        switch (kind) {
+        case MTLSAUTHZ__KIND_CIDR:
             bad = parse_cidr(&ck->cidrs[i], s);
             if (bad != NULL) {
                 KEY_WHERE();
@@ -456,23 +412,23 @@ static int compile_key(compiler *c, mtlsauthz__principal *pr, mtlsauthz__key k,
                               KEY_AT());
             }
             continue;
-        case MTLSAUTHZ__KEY_SERIAL:
+        case MTLSAUTHZ__KIND_SERIAL:
             bad = check_serial(s);
             break;
-        case MTLSAUTHZ__KEY_SHA256:
+        case MTLSAUTHZ__KIND_SHA256:
             bad = check_sha256(s);
             break;
-        case MTLSAUTHZ__KEY_EKU:
+        case MTLSAUTHZ__KIND_EKU:
             compile_src = canonical_eku(s);
             if (compile_src == NULL) {
                 bad = "not a known extended key usage (clientAuth, serverAuth, codeSigning, "
                       "emailProtection, timeStamping, OCSPSigning) or a dotted OID";
             }
             break;
-        case MTLSAUTHZ__KEY_SPIFFE:
+        case MTLSAUTHZ__KIND_SPIFFE:
             bad = check_spiffe(s);
             break;
-        default:
+        case MTLSAUTHZ__KIND_PATTERN:
             break;
         }
         if (bad != NULL) {

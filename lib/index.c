@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keys.h"
 #include "policy_int.h"
 #include "strmap.h"
 
@@ -203,7 +204,7 @@ static unsigned choose_anchor(const mtlsauthz__principal *pr)
             }
         }
         /* EKU values are shared by most certificates: a last resort as an anchor. */
-        if (k == MTLSAUTHZ__KEY_EKU && score > 0) {
+        if (mtlsauthz__key_kind_of((mtlsauthz__key)k) == MTLSAUTHZ__KIND_EKU && score > 0) {
             score = 1;
         }
         if (score > best_score) {
@@ -270,8 +271,8 @@ static unsigned posting_shape(const mtlsauthz__principal *pr, unsigned k,
                               const mtlsauthz__pattern *pat, const ix_choice *c)
 {
     const mtlsauthz__tok *t = pat->toks;
-    if ((pr->key_mask & (pr->key_mask - 1u)) != 0 || k == MTLSAUTHZ__KEY_EKU ||
-        pr->needed_caps != 0) {
+    if ((pr->key_mask & (pr->key_mask - 1u)) != 0 ||
+        mtlsauthz__key_kind_of((mtlsauthz__key)k) == MTLSAUTHZ__KIND_EKU || pr->needed_caps != 0) {
         return SHAPE_VERIFY;
     }
     if (c->kind == IX_EXACT) {

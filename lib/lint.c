@@ -132,7 +132,7 @@ static int principal_is_wildcard(const mtlsauthz__principal *pr)
     unsigned k, i, entries = 0;
     for (k = 0; k < MTLSAUTHZ__KEY_COUNT; k++) {
         const mtlsauthz__ckey *key = mtlsauthz__principal_key(pr, k);
-        if (k == MTLSAUTHZ__KEY_EKU) {
+        if (mtlsauthz__key_kind_of((mtlsauthz__key)k) == MTLSAUTHZ__KIND_EKU) {
             continue;
         }
         for (i = 0; i < key->n; i++) {

@@ -42,9 +42,9 @@ static void fold_value(char *dst, const char *src, size_t len, mtlsauthz__fold f
 
 int mtlsauthz__fold_identity(mtlsauthz__folded *f, const mtlsauthz_identity *id)
 {
-    static const mtlsauthz_field folded_fields[2] = {MTLSAUTHZ_FIELD_SAN_DNS,
-                                                     MTLSAUTHZ_FIELD_SAN_EMAIL};
-    static const mtlsauthz__fold folds[2] = {MTLSAUTHZ__FOLD_ALL, MTLSAUTHZ__FOLD_AFTER_LAST_AT};
+    /* Each folding key reads a field no other key reads (tests/unit/test_keys.c). */
+    static const mtlsauthz__key folded[MTLSAUTHZ__KEYS_FOLDED] = {
+        MTLSAUTHZ__SELECTOR_KEYS(MTLSAUTHZ__KEY_IF_FOLDS)};
     size_t total = 0, off = 0;
 
     memset(f, 0, sizeof(*f));
@@ -53,8 +53,8 @@ int mtlsauthz__fold_identity(mtlsauthz__folded *f, const mtlsauthz_identity *id)
         f->counts[i] = id->values[i] != NULL ? id->counts[i] : 0;
     }
     f->ip_raw = id->ip_raw;
-    for (unsigned j = 0; j < 2; j++) {
-        mtlsauthz_field fld = folded_fields[j];
+    for (unsigned j = 0; j < MTLSAUTHZ__KEYS_FOLDED; j++) {
+        mtlsauthz_field fld = mtlsauthz__key_field(folded[j]);
         for (size_t i = 0; i < f->counts[fld]; i++) {
             total += id->values[fld][i].len + 1u; /* bounded by the certificate's size */
         }
@@ -63,8 +63,8 @@ int mtlsauthz__fold_identity(mtlsauthz__folded *f, const mtlsauthz_identity *id)
     if (f->bytes == NULL) {
         return MTLSAUTHZ_ENOMEM;
     }
-    for (unsigned j = 0; j < 2; j++) {
-        mtlsauthz_field fld = folded_fields[j];
+    for (unsigned j = 0; j < MTLSAUTHZ__KEYS_FOLDED; j++) {
+        mtlsauthz_field fld = mtlsauthz__key_field(folded[j]);
         size_t n = f->counts[fld];
         if (n == 0) {
             continue;
@@ -76,7 +76,7 @@ int mtlsauthz__fold_identity(mtlsauthz__folded *f, const mtlsauthz_identity *id)
         }
         for (size_t i = 0; i < n; i++) {
             const mtlsauthz__str *v = &id->values[fld][i];
-            fold_value(f->bytes + off, v->ptr, v->len, folds[j]);
+            fold_value(f->bytes + off, v->ptr, v->len, mtlsauthz__key_fold(folded[j]));
             f->owned[j][i].ptr = f->bytes + off;
             f->owned[j][i].len = v->len;
             off += v->len + 1u;
@@ -88,8 +88,9 @@ int mtlsauthz__fold_identity(mtlsauthz__folded *f, const mtlsauthz_identity *id)
 
 void mtlsauthz__folded_free(mtlsauthz__folded *f)
 {
-    mtlsauthz__free(f->owned[0]);
-    mtlsauthz__free(f->owned[1]);
+    for (unsigned j = 0; j < MTLSAUTHZ__KEYS_FOLDED; j++) {
+        mtlsauthz__free(f->owned[j]);
+    }
     mtlsauthz__free(f->bytes);
     memset(f, 0, sizeof(*f));
 }
@@ -117,7 +118,7 @@ static int key_matches(const mtlsauthz__principal *pr, mtlsauthz__key k, const m
     const mtlsauthz__str *vals = f->vals[fld];
     size_t nvals = f->counts[fld];
 
-    if (k == MTLSAUTHZ__KEY_EKU) {
+    if (mtlsauthz__key_kind_of(k) == MTLSAUTHZ__KIND_EKU) {
         /* Every listed EKU must be present (RFC 5280 §4.2.1.12); no extension, no EKUs. */
         for (unsigned i = 0; i < ck->n; i++) {
             int found = 0;
@@ -130,7 +131,7 @@ static int key_matches(const mtlsauthz__principal *pr, mtlsauthz__key k, const m
         }
         return 1;
     }
-    if (k == MTLSAUTHZ__KEY_IP) {
+    if (mtlsauthz__key_kind_of(k) == MTLSAUTHZ__KIND_CIDR) {
         for (size_t j = 0; j < nvals; j++) {
             if (f->ip_raw == NULL) {
                 return 0;

@@ -24,6 +24,7 @@
 #define MTLSAUTHZ_POLICY_AST_H
 
 #include "internal.h"
+#include "keys.h" /* the selector keys: mtlsauthz__key, mtlsauthz__key_names */
 
 #define MTLSAUTHZ__POLICY_MAX_BYTES (64u * 1024u * 1024u)
 #define MTLSAUTHZ__POLICY_MAX_RULES 1000000u
@@ -31,27 +32,6 @@
 #define MTLSAUTHZ__POLICY_MAX_LIST 100000u /* entries in any one list */
 #define MTLSAUTHZ__YAML_MAX_DEPTH 16u
 #define MTLSAUTHZ__NAME_MAX_LEN 256u /* principal names and rule ids */
-
-/* Selector keys, in the order docs/policy.md lists them. */
-typedef enum mtlsauthz__key {
-    MTLSAUTHZ__KEY_CN = 0,
-    MTLSAUTHZ__KEY_O,
-    MTLSAUTHZ__KEY_OU,
-    MTLSAUTHZ__KEY_DN,
-    MTLSAUTHZ__KEY_ISSUER,
-    MTLSAUTHZ__KEY_SERIAL,
-    MTLSAUTHZ__KEY_SHA256,
-    MTLSAUTHZ__KEY_SPIFFE,
-    MTLSAUTHZ__KEY_DNS,
-    MTLSAUTHZ__KEY_URI,
-    MTLSAUTHZ__KEY_EMAIL,
-    MTLSAUTHZ__KEY_IP,
-    MTLSAUTHZ__KEY_EKU,
-    MTLSAUTHZ__KEY_COUNT
-} mtlsauthz__key;
-
-/* The YAML key names, indexed by mtlsauthz__key ("cn", "o", ...). */
-extern const char *const mtlsauthz__key_names[MTLSAUTHZ__KEY_COUNT];
 
 typedef struct mtlsauthz__strv {
     char **v; /* NUL-terminated strings (NUL-free, guaranteed by the front end) */

@@ -142,11 +142,6 @@ int mtlsauthz__policy_compile(mtlsauthz_policy **out, const mtlsauthz__ast *ast,
  * last mtlsauthz_policy_free()). */
 void mtlsauthz__policy_destroy(mtlsauthz_policy *p);
 
-/* The identity field a key reads, what its wildcards may consume and its case folding. */
-mtlsauthz_field mtlsauthz__key_field(mtlsauthz__key key);
-mtlsauthz__wclass mtlsauthz__key_wclass(mtlsauthz__key key);
-mtlsauthz__fold mtlsauthz__key_fold(mtlsauthz__key key);
-
 /* 1 if the raw address (4 or 16 bytes) lies in the block; families never cross. */
 int mtlsauthz__cidr_contains(const mtlsauthz__cidr *c, const unsigned char *addr, size_t len);
 
@@ -173,13 +168,14 @@ int mtlsauthz__index_candidates(const mtlsauthz_policy *p,
 
 /* ---- peer.c: the per-connection phase (folding and matching are used by explain.c too) ---- */
 
-/* Identity values as the policy matches them: DNS names lowercased, email domains lowercased,
- * owned by the struct. */
+/* Identity values as the policy matches them: the fields of the keys that fold case (keys.h)
+ * folded as those keys fold (DNS names lowercased, email domains lowercased), owned by the
+ * struct. */
 typedef struct mtlsauthz__folded {
     const mtlsauthz__str *vals[MTLSAUTHZ_FIELD_COUNT_];
     size_t counts[MTLSAUTHZ_FIELD_COUNT_];
     const mtlsauthz__str *ip_raw;
-    mtlsauthz__str *owned[2]; /* folded copies of SAN_DNS and SAN_EMAIL */
+    mtlsauthz__str *owned[MTLSAUTHZ__KEYS_FOLDED]; /* folded copies, per folding key */
     char *bytes;
 } mtlsauthz__folded;
 

@@ -50,11 +50,6 @@
 
 #include "policy_ast.h"
 
-const char *const mtlsauthz__key_names[MTLSAUTHZ__KEY_COUNT] = {
-    "cn",     "o",   "ou",  "dn",    "issuer", "serial", "sha256",
-    "spiffe", "dns", "uri", "email", "ip",     "eku",
-};
-
 /* The schemas, defined with their loaders below; the pre-pass checks documents against them. */
 static const cyaml_schema_value_t policy_schema;
 static const cyaml_schema_value_t test_cases_schema;
@@ -1573,27 +1568,15 @@ static const cyaml_schema_value_t name_entry = {
             CYAML_VALUE_SEQUENCE((flags_) | CYAML_FLAG_POINTER, char *, (entry_), 1, (max_))},     \
     }
 
-#define SELECTOR_FIELD(name_, idx_)                                                                \
-    STRV_FIELD(name_, CYAML_FLAG_OPTIONAL, mtlsauthz__ast_principal, keys[idx_], &string_entry,    \
-               MTLSAUTHZ__POLICY_MAX_LIST)
+/* One optional list per selector key (keys.h), in key order. */
+#define SELECTOR_FIELD(e_, name_, field_, wclass_, fold_, kind_)                                   \
+    STRV_FIELD(name_, CYAML_FLAG_OPTIONAL, mtlsauthz__ast_principal, keys[MTLSAUTHZ__KEY_##e_],    \
+               &string_entry, MTLSAUTHZ__POLICY_MAX_LIST),
 
 static const cyaml_schema_field_t principal_fields[] = {
     CYAML_FIELD_STRING_PTR("name", CYAML_FLAG_DEFAULT, mtlsauthz__ast_principal, name, 1,
                            MTLSAUTHZ__NAME_MAX_LEN),
-    SELECTOR_FIELD("cn", MTLSAUTHZ__KEY_CN),
-    SELECTOR_FIELD("o", MTLSAUTHZ__KEY_O),
-    SELECTOR_FIELD("ou", MTLSAUTHZ__KEY_OU),
-    SELECTOR_FIELD("dn", MTLSAUTHZ__KEY_DN),
-    SELECTOR_FIELD("issuer", MTLSAUTHZ__KEY_ISSUER),
-    SELECTOR_FIELD("serial", MTLSAUTHZ__KEY_SERIAL),
-    SELECTOR_FIELD("sha256", MTLSAUTHZ__KEY_SHA256),
-    SELECTOR_FIELD("spiffe", MTLSAUTHZ__KEY_SPIFFE),
-    SELECTOR_FIELD("dns", MTLSAUTHZ__KEY_DNS),
-    SELECTOR_FIELD("uri", MTLSAUTHZ__KEY_URI),
-    SELECTOR_FIELD("email", MTLSAUTHZ__KEY_EMAIL),
-    SELECTOR_FIELD("ip", MTLSAUTHZ__KEY_IP),
-    SELECTOR_FIELD("eku", MTLSAUTHZ__KEY_EKU),
-    CYAML_FIELD_END,
+    MTLSAUTHZ__SELECTOR_KEYS(SELECTOR_FIELD) CYAML_FIELD_END,
 };
 
 /* One field per selector key, plus `name` and the terminator. */
