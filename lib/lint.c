@@ -620,5 +620,19 @@ int mtlsauthz_policy_lint(char **out, size_t *count, const mtlsauthz_policy *pol
 int mtlsauthz_policy_lint_report(char **out, size_t *count, const mtlsauthz_policy *policy,
                                  const char *file, mtlsauthz_format format, mtlsauthz_error *err)
 {
+    /* Only the public formats: FORM_LINES is this file's own, so a caller's (mtlsauthz_format)-1
+     * is refused like any other value that is not a format. */
+    if (format != MTLSAUTHZ_FORMAT_TEXT && format != MTLSAUTHZ_FORMAT_JSON) {
+        if (out != NULL) {
+            *out = NULL;
+        }
+        if (count != NULL) {
+            *count = 0;
+        }
+        return mtlsauthz__error_set(err, MTLSAUTHZ_EINVAL,
+                                    "lint: unknown format %d (MTLSAUTHZ_FORMAT_TEXT or "
+                                    "MTLSAUTHZ_FORMAT_JSON)",
+                                    (int)format);
+    }
     return lint_write(out, count, policy, file, (int)format, err);
 }

@@ -643,6 +643,14 @@ Test(lint, report_refuses_bad_arguments)
     cr_assert_null(r);
     cr_assert_eq(n, 0);
     cr_assert(strstr(err.message, "unknown format 2") != NULL, "%s", err.message);
+    /* -1 is the value lint.c uses inside for the one-line-per-finding form: still refused. */
+    r = (char *)1;
+    n = 7;
+    cr_assert_eq(mtlsauthz_policy_lint_report(&r, &n, p, "p", (mtlsauthz_format)-1, &err),
+                 MTLSAUTHZ_EINVAL);
+    cr_assert_null(r);
+    cr_assert_eq(n, 0);
+    cr_assert(strstr(err.message, "unknown format -1") != NULL, "%s", err.message);
     r = (char *)1;
     n = 7;
     cr_assert_eq(mtlsauthz_policy_lint_report(&r, &n, NULL, "p", MTLSAUTHZ_FORMAT_JSON, &err),
