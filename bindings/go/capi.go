@@ -72,6 +72,12 @@ static int gomtlsauthz_policy_load(mtlsauthz_policy **out, _GoString_ yaml, mtls
 	return mtlsauthz_policy_load(out, gomtlsauthz_str(yaml), _GoStringLen(yaml), err);
 }
 
+static int gomtlsauthz_identity_from_xfcc(mtlsauthz_identity **out, _GoString_ header,
+                                          mtlsauthz_error *err)
+{
+	return mtlsauthz_identity_from_xfcc(out, gomtlsauthz_str(header), _GoStringLen(header), err);
+}
+
 // out is a Go byte buffer: C writes plain bytes into it and keeps nothing. The length comes
 // back by value for the same reason as the decision.
 typedef struct gomtlsauthz_oplen {
@@ -188,6 +194,20 @@ func cIdentityFromChain(chain []*x509.Certificate) (*C.mtlsauthz_identity, error
 	}
 	return out, nil
 }
+
+// cIdentityFromXFCC is mtlsauthz_identity_from_xfcc() over the header's value as Go holds it;
+// the library copies what it keeps.
+func cIdentityFromXFCC(header string) (*C.mtlsauthz_identity, error) {
+	var out *C.mtlsauthz_identity
+	var cerr C.mtlsauthz_error
+	if rc := C.gomtlsauthz_identity_from_xfcc(&out, header, &cerr); rc != 0 {
+		return nil, newError(rc, &cerr)
+	}
+	return out, nil
+}
+
+// cIdentityPartial is mtlsauthz_identity_partial().
+func cIdentityPartial(id *C.mtlsauthz_identity) bool { return C.mtlsauthz_identity_partial(id) == 1 }
 
 func cIdentityFree(id *C.mtlsauthz_identity) { C.mtlsauthz_identity_free(id) }
 

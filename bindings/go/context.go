@@ -34,7 +34,8 @@ func (s *requestState) Value(key any) any {
 // identity, from r.Context() in a handler behind Middleware or StoreMiddleware, or in a
 // decision hook (WithDecisionHook). ok is false when the context has passed through neither.
 // The identity is nil when there was no verified client certificate, and for the rare
-// certificate the library could not read (then the decision's Err says why). It belongs to
+// certificate the library could not read (then the decision's Err says why). Under WithXFCC it
+// is the identity a trusted proxy forwarded (Leaf is nil, and it may be Partial). It belongs to
 // the middleware's per-connection cache: use it, do not Close it.
 func FromContext(ctx context.Context) (d Decision, id *Identity, ok bool) {
 	s, ok := ctx.Value(stateKey{}).(*requestState)

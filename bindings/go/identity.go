@@ -19,15 +19,19 @@ type Identity struct {
 	// peers is a small copy-on-write list, read without locks on every decision.
 	peers atomic.Pointer[[]peerEntry]
 	leaf  *x509.Certificate
+	// partial: read from an X-Forwarded-Client-Cert without the certificate (Partial).
+	partial bool
 	// names is what the library read for the decision log, copied on first use.
 	names atomic.Pointer[identityNames]
 }
 
 // identityNames are an identity's fields in the decision log (docs/http.md), as the library
-// prints them; hasSPIFFE is false when the leaf is not an X.509-SVID.
+// prints them; a has flag is false when the identity holds no such field (hasSPIFFE when the
+// leaf is not an X.509-SVID; the others only for a partial identity, which has no issuer or
+// serial, and may have no subject or SHA-256).
 type identityNames struct {
-	subject, issuer, serial, sha256, spiffeID string
-	hasSPIFFE                                 bool
+	subject, issuer, serial, sha256, spiffeID              string
+	hasSubject, hasIssuer, hasSerial, hasSHA256, hasSPIFFE bool
 }
 
 // peer is the library's identity resolved against one policy (mtlsauthz_peer). It holds a C
@@ -89,8 +93,17 @@ func IdentityFromConnectionState(cs *tls.ConnectionState) (*Identity, error) {
 	return IdentityFromChain(verifiedChain(cs))
 }
 
-// Leaf is the leaf certificate the identity was read from.
+// Leaf is the leaf certificate the identity was read from; nil for an identity read from an
+// X-Forwarded-Client-Cert header (IdentityFromXFCC), whose certificate, if the header sent it,
+// this process did not verify.
 func (id *Identity) Leaf() *x509.Certificate { return id.leaf }
+
+// Partial reports whether the identity was read from an X-Forwarded-Client-Cert header without
+// the certificate (mtlsauthz_identity_partial): it holds only what the header said (SHA-256,
+// subject DN and its CN, O and OU, URI and DNS SANs), and a principal key on any other field
+// (issuer, serial, eku, email, ip) never matches it (docs/policy.md, "Identities from
+// X-Forwarded-Client-Cert").
+func (id *Identity) Partial() bool { return id.partial }
 
 // Rejected is the library's reason why the identity may never be authorized (a NUL byte in a
 // name, an invalid SPIFFE ID), or "" when it may be. A closed identity reports ErrClosed's text.
@@ -144,10 +157,10 @@ func (id *Identity) fields() *identityNames {
 		return &identityNames{}
 	}
 	n := &identityNames{}
-	n.subject, _ = cIdentityField(id.c, fieldSubjectDN)
-	n.issuer, _ = cIdentityField(id.c, fieldIssuerDN)
-	n.serial, _ = cIdentityField(id.c, fieldSerial)
-	n.sha256, _ = cIdentityField(id.c, fieldSHA256)
+	n.subject, n.hasSubject = cIdentityField(id.c, fieldSubjectDN)
+	n.issuer, n.hasIssuer = cIdentityField(id.c, fieldIssuerDN)
+	n.serial, n.hasSerial = cIdentityField(id.c, fieldSerial)
+	n.sha256, n.hasSHA256 = cIdentityField(id.c, fieldSHA256)
 	n.spiffeID, n.hasSPIFFE = cIdentityField(id.c, fieldSPIFFEID)
 	id.names.Store(n)
 	return n

@@ -41,6 +41,10 @@ type config struct {
 	dryRun       bool
 	cacheSize    int
 	hooks        []func(*http.Request, Decision)
+	// xfcc is WithXFCC's trust function (nil: the header is never read); xfccIgnored limits
+	// the warnings about headers from other peers.
+	xfcc        func(*http.Request) bool
+	xfccIgnored ignoredXFCC
 }
 
 // WithOperation replaces the default operation (RequestOperation). An error answers 400
@@ -80,7 +84,8 @@ func WithDryRun() Option {
 }
 
 // WithIdentityCacheSize bounds how many client identities the middleware keeps (one per
-// TLS connection it has seen recently; default 1024).
+// TLS connection it has seen recently, and under WithXFCC one per distinct header value;
+// default 1024).
 func WithIdentityCacheSize(n int) Option {
 	return func(c *config) {
 		if n > 0 {
@@ -128,8 +133,11 @@ func StoreMiddleware(s *Store, opts ...Option) func(http.Handler) http.Handler {
 	return cfg.middleware(s.Authorize)
 }
 
+// defaultCacheSize is how many identities the middleware keeps by default.
+const defaultCacheSize = 1024
+
 func newConfig(opts []Option) *config {
-	cfg := &config{operation: RequestOperation, cacheSize: 1024}
+	cfg := &config{operation: RequestOperation, cacheSize: defaultCacheSize}
 	for _, o := range opts {
 		o(cfg)
 	}
@@ -199,14 +207,13 @@ func (c *config) decide(st *requestState, r *http.Request, cache *identityCache,
 	if opErr != nil {
 		st.op = ""
 	}
-	chain := verifiedChain(r.TLS)
-	if chain == nil {
+	id, ok, err := c.identity(r, cache)
+	if !ok {
 		st.d = Decision{Reason: ReasonNoIdentity}
 		st.status = http.StatusUnauthorized
 	} else {
 		// The identity of a refused target is read too, for the log, and cached for the
 		// connection as usual.
-		id, err := cache.get(chain)
 		st.id = id
 		switch {
 		case opErr != nil:
@@ -214,7 +221,14 @@ func (c *config) decide(st *requestState, r *http.Request, cache *identityCache,
 			st.detail = refusalDetail(opErr)
 			st.status = http.StatusBadRequest
 		case err != nil:
-			st.d = denyError(err)
+			// A header a trusted proxy sent that gives no identity refuses the identity, as a
+			// rejected certificate does (docs/http.md, "Behind a trusted proxy").
+			if xe, isXFCC := err.(*xfccError); isXFCC {
+				st.d = Decision{Reason: ReasonIdentityRejected, Err: err}
+				st.detail = xe.detail
+			} else {
+				st.d = denyError(err)
+			}
 			st.status = http.StatusForbidden
 		default:
 			st.d = authorize(id, st.op)
@@ -226,6 +240,23 @@ func (c *config) decide(st *requestState, r *http.Request, cache *identityCache,
 	if c.dryRun {
 		st.status = 0
 	}
+}
+
+// identity is the identity r is decided on; ok is false when it has none (401). It is the
+// client certificate's, or, under WithXFCC from a trusted peer, the X-Forwarded-Client-Cert
+// header's (see xfccIdentity).
+func (c *config) identity(r *http.Request, cache *identityCache) (id *Identity, ok bool, err error) {
+	if c.xfcc != nil && c.xfcc(r) {
+		return xfccIdentity(r, cache)
+	}
+	if chain := verifiedChain(r.TLS); chain != nil {
+		id, err = cache.get(chain)
+		ok = true
+	}
+	if c.xfcc != nil && len(r.Header[xfccHeader]) > 0 {
+		c.ignoreXFCC(r, id)
+	}
+	return id, ok, err
 }
 
 // refusalDetail is the log's detail for a refused target: the library's own message, or the
@@ -340,12 +371,12 @@ func decisionRecord(st *requestState, remote string) []slog.Attr {
 		nullable("operation", st.op, st.op != ""),
 		nullableInt("status", st.status),
 		nullable("spiffe_id", names.spiffeID, names.hasSPIFFE),
-		nullable("subject", names.subject, st.id != nil),
-		nullable("issuer", names.issuer, st.id != nil),
-		nullable("serial", names.serial, st.id != nil),
-		nullable("sha256", names.sha256, st.id != nil),
+		nullable("subject", names.subject, names.hasSubject),
+		nullable("issuer", names.issuer, names.hasIssuer),
+		nullable("serial", names.serial, names.hasSerial),
+		nullable("sha256", names.sha256, names.hasSHA256),
 		slog.String("remote", remote),
-		nullable("detail", st.detail, d.Reason == ReasonBadTarget),
+		nullable("detail", st.detail, d.Reason == ReasonBadTarget || st.detail != ""),
 	}
 }
 
@@ -372,7 +403,7 @@ func nullableInt(key string, v int) slog.Attr {
 // memory goes with the garbage collector.
 type identityCache struct {
 	max int
-	m   sync.Map // *x509.Certificate -> *Identity
+	m   sync.Map // *x509.Certificate or xfccKey -> *Identity
 	n   atomic.Int64
 }
 
@@ -385,13 +416,21 @@ func (c *identityCache) get(chain []*x509.Certificate) (*Identity, error) {
 	if err != nil {
 		return nil, err
 	}
-	if v, loaded := c.m.LoadOrStore(leaf, id); loaded {
+	return c.add(leaf, id), nil
+}
+
+// add stores id under key, unless another request stored one first (then id is closed and
+// that one returned), and evicts other entries beyond max. Keys of different types never
+// compare equal, so certificate and X-Forwarded-Client-Cert identities share the map and its
+// bound.
+func (c *identityCache) add(key any, id *Identity) *Identity {
+	if v, loaded := c.m.LoadOrStore(key, id); loaded {
 		id.Close()
-		return v.(*Identity), nil
+		return v.(*Identity)
 	}
 	if c.n.Add(1) > int64(c.max) {
 		c.m.Range(func(k, _ any) bool {
-			if k == leaf {
+			if k == key {
 				return true
 			}
 			if _, ok := c.m.LoadAndDelete(k); ok {
@@ -400,7 +439,7 @@ func (c *identityCache) get(chain []*x509.Certificate) (*Identity, error) {
 			return c.n.Load() > int64(c.max)
 		})
 	}
-	return id, nil
+	return id
 }
 
 // verifiedChain is cs.VerifiedChains[0], or nil. Never cs.PeerCertificates: under

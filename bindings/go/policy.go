@@ -65,7 +65,8 @@ type Decision struct {
 	// named; DryRunCount says how many matched).
 	DryRun      []string
 	DryRunCount int
-	// Err is why the decision failed, when Reason is "error".
+	// Err is why the decision failed, when Reason is "error", or why a trusted proxy's
+	// X-Forwarded-Client-Cert gave no identity (errors.Is ErrXFCC; see WithXFCC).
 	Err error
 }
 
