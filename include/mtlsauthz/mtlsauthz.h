@@ -13,5 +13,6 @@
 #include "identity.h"
 #include "policy.h"
 #include "http.h"
+#include "policy_test.h"
 
 #endif
