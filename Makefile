@@ -72,9 +72,15 @@ $(B)/obj/%.o: lib/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
+# The CLI is a client of the public API (docs/internals.md, "File map"): its objects see only
+# include/ (no -Ilib, no dependency's headers), and it links the shared library, so it runs on
+# the exported ABI. tests/integration/cli_client.sh checks both.
+CLI_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L $(OPTFLAGS) $(WARNFLAGS) $(SANFLAGS) -Iinclude \
+             $(CFLAGS)
+
 $(B)/obj/cli/%.o: lib/cli/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(CC) $(CLI_CFLAGS) -c -o $@ $<
 
 $(SHLIB): $(LIB_OBJS) lib/libmtlsauthz.map
 	@mkdir -p $(dir $@)
@@ -88,11 +94,24 @@ $(STLIB): $(LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $(LIB_OBJS)
 
-# The CLI links the archive: it uses a few internals (the policy-test loader) that the shared
-# library does not export.
-$(CLI): $(CLI_OBJS) $(STLIB)
+# The CLI finds the library through a RUNPATH relative to itself ($ORIGIN), so a tree or a
+# DESTDIR can move: $(B)/bin -> $(B)/lib in the tree, and BINDIR -> LIBDIR for the copy that
+# `make install` links (with the BINDIR and LIBDIR given to it). Naming the .so file makes the
+# link take it, not the archive beside it; its soname is what the CLI needs at run time.
+cli_link = $(CC) $(SANFLAGS) $(LDFLAGS) -Wl,-rpath,'$$ORIGIN/$(1)' -o $@ $(CLI_OBJS) $(SHLIB)
+CLI_INSTALLED := $(B)/install/bin/mtlsauthz
+
+$(CLI): $(CLI_OBJS) $(SHLIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJS) $(STLIB) $(DEPS_LIBS)
+	$(call cli_link,../lib)
+
+# Linked at every install: BINDIR and LIBDIR may differ from the last one's.
+$(CLI_INSTALLED): $(CLI_OBJS) $(SHLIB) FORCE
+	@mkdir -p $(dir $@)
+	$(call cli_link,$(shell realpath -m --relative-to=$(BINDIR) $(LIBDIR)))
+
+.PHONY: FORCE
+FORCE:
 
 # An uninstalled pkg-config file pointing at this tree, for the bindings and tests.
 $(PC_UNINSTALLED): pkgconfig/mtlsauthz.pc.in Makefile
@@ -105,7 +124,7 @@ $(B)/pkgconfig/installed/mtlsauthz.pc: pkgconfig/mtlsauthz.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
 
-install: all $(B)/pkgconfig/installed/mtlsauthz.pc
+install: all $(B)/pkgconfig/installed/mtlsauthz.pc $(CLI_INSTALLED)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/mtlsauthz $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 644 include/mtlsauthz/*.h $(DESTDIR)$(INCLUDEDIR)/mtlsauthz/
@@ -114,7 +133,7 @@ install: all $(B)/pkgconfig/installed/mtlsauthz.pc
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libmtlsauthz.so
 	install -m 644 $(STLIB) $(DESTDIR)$(LIBDIR)/
 	install -m 644 $(B)/pkgconfig/installed/mtlsauthz.pc $(DESTDIR)$(PKGCONFIGDIR)/
-	install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/
+	install -m 755 $(CLI_INSTALLED) $(DESTDIR)$(BINDIR)/
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libmtlsauthz.so* $(DESTDIR)$(LIBDIR)/libmtlsauthz.a \
@@ -162,8 +181,8 @@ check-cli: all $(TEST_CERTS)/.stamp
 	MTLSAUTHZ_TEST_CERTS=$(TOP)/$(TEST_CERTS) MTLSAUTHZ_CLI=$(TOP)/$(CLI) \
 	    tests/integration/run.sh
 
-check-install: all
-	B=$(B) tests/integration/install.sh
+check-install: all $(TEST_CERTS)/.stamp
+	B=$(B) MTLSAUTHZ_TEST_CERTS=$(TOP)/$(TEST_CERTS) tests/integration/install.sh
 
 check-symbols: $(SHLIB)
 	tests/integration/symbols.sh $(SHLIB) lib/libmtlsauthz.sym

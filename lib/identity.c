@@ -6,6 +6,7 @@
  * extractor feeds the builder (identity_build.c), which holds every rule about what an identity
  * says.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "der.h"
@@ -33,12 +34,53 @@ static int extract(mtlsauthz_identity **out, const unsigned char *const *certs, 
 
 /* ---- the public API ---- */
 
+/*
+ * Splits `der_len` bytes (at least one) into the DER certificates they hold, appended to
+ * certs[] and lens[] after the *n already there, at most MTLSAUTHZ__MAX_CHAIN in all. The
+ * certificates point into `der`. Errors: MTLSAUTHZ_ECERT, MTLSAUTHZ_ELIMIT; certificates are
+ * counted from the first of this input in the messages.
+ */
+static int frame_der(const unsigned char *certs[MTLSAUTHZ__MAX_CHAIN],
+                     size_t lens[MTLSAUTHZ__MAX_CHAIN], size_t *n, const unsigned char *der,
+                     size_t der_len, mtlsauthz_error *err)
+{
+    size_t off = 0, first = *n, len;
+
+    while (off < der_len) {
+        if (*n == MTLSAUTHZ__MAX_CHAIN) {
+            return mtlsauthz__error_set(err, MTLSAUTHZ_ELIMIT, "chain longer than %u certificates",
+                                        MTLSAUTHZ__MAX_CHAIN);
+        }
+        len = mtlsauthz__der_cert_len(der + off, der_len - off);
+        if (len == 0) {
+            if (*n == first) {
+                return mtlsauthz__error_set(err, MTLSAUTHZ_ECERT,
+                                            "not a DER certificate, or truncated");
+            }
+            return mtlsauthz__error_set(err, MTLSAUTHZ_ECERT,
+                                        "%zu bytes after certificate %zu are not a certificate",
+                                        der_len - off, *n - first);
+        }
+        if (len > MTLSAUTHZ__MAX_CERT_BYTES) {
+            return mtlsauthz__error_set(err, MTLSAUTHZ_ELIMIT,
+                                        "certificate %zu is larger than %u bytes", *n - first + 1,
+                                        MTLSAUTHZ__MAX_CERT_BYTES);
+        }
+        certs[*n] = der + off;
+        lens[*n] = len;
+        (*n)++;
+        off += len;
+    }
+    return 0;
+}
+
 int mtlsauthz_identity_from_der(mtlsauthz_identity **out, const unsigned char *der, size_t der_len,
                                 mtlsauthz_error *err)
 {
     const unsigned char *certs[MTLSAUTHZ__MAX_CHAIN];
     size_t lens[MTLSAUTHZ__MAX_CHAIN];
-    size_t off = 0, n = 0, len;
+    size_t n = 0;
+    int rc;
 
     if (out == NULL) {
         return mtlsauthz__error_set(err, MTLSAUTHZ_EINVAL, "out is NULL");
@@ -54,30 +96,8 @@ int mtlsauthz_identity_from_der(mtlsauthz_identity **out, const unsigned char *d
         return mtlsauthz__error_set(err, MTLSAUTHZ_ELIMIT, "input larger than %u bytes",
                                     MTLSAUTHZ__MAX_INPUT_BYTES);
     }
-    while (off < der_len) {
-        if (n == MTLSAUTHZ__MAX_CHAIN) {
-            return mtlsauthz__error_set(err, MTLSAUTHZ_ELIMIT, "chain longer than %u certificates",
-                                        MTLSAUTHZ__MAX_CHAIN);
-        }
-        len = mtlsauthz__der_cert_len(der + off, der_len - off);
-        if (len == 0) {
-            if (n == 0) {
-                return mtlsauthz__error_set(err, MTLSAUTHZ_ECERT,
-                                            "not a DER certificate, or truncated");
-            }
-            return mtlsauthz__error_set(err, MTLSAUTHZ_ECERT,
-                                        "%zu bytes after certificate %zu are not a certificate",
-                                        der_len - off, n);
-        }
-        if (len > MTLSAUTHZ__MAX_CERT_BYTES) {
-            return mtlsauthz__error_set(err, MTLSAUTHZ_ELIMIT,
-                                        "certificate %zu is larger than %u bytes", n + 1,
-                                        MTLSAUTHZ__MAX_CERT_BYTES);
-        }
-        certs[n] = der + off;
-        lens[n] = len;
-        n++;
-        off += len;
+    if ((rc = frame_der(certs, lens, &n, der, der_len, err)) != 0) {
+        return rc;
     }
     return extract(out, certs, lens, n, n, NULL, err);
 }
@@ -152,6 +172,136 @@ int mtlsauthz_identity_from_pem(mtlsauthz_identity **out, const char *pem, size_
      * refuse ("trailing data after certificate N"), as is one that does not parse. */
     rc = extract(out, (const unsigned char *const *)blocks, lens, n, n, NULL, err);
     mtlsauthz__x509_free_der(blocks, n);
+    return rc;
+}
+
+/* ---- certificate files ---- */
+
+/* DER when the file starts with a well-formed certificate header (a DER certificate may hold
+ * any bytes, "-----BEGIN " included); otherwise PEM if it holds a PEM boundary line anywhere
+ * (RFC 7468 §2 allows text before it). Anything else goes to the DER reader, which says what is
+ * wrong with it. */
+static int looks_like_pem(const char *data, size_t len)
+{
+    static const char marker[] = "-----BEGIN ";
+    const size_t mlen = sizeof(marker) - 1;
+    size_t i;
+
+    if (mtlsauthz__der_cert_len((const unsigned char *)data, len) != 0) {
+        return 0;
+    }
+    for (i = 0; i + mlen <= len; i++) {
+        if (data[i] == '-' && memcmp(data + i, marker, mlen) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The certificates of one file, framed into DER: they point into `data` (DER) or `blocks`
+ * (decoded PEM). */
+typedef struct cert_file {
+    char *data;
+    size_t len;
+    const unsigned char *certs[MTLSAUTHZ__MAX_CHAIN];
+    size_t lens[MTLSAUTHZ__MAX_CHAIN];
+    size_t n;
+    unsigned char *blocks[MTLSAUTHZ__MAX_CHAIN];
+    size_t nblocks;
+} cert_file;
+
+static void cert_file_free(cert_file *f)
+{
+    mtlsauthz__x509_free_der(f->blocks, f->nblocks);
+    mtlsauthz__free(f->data);
+}
+
+/* Reads and frames the file at `path`, as from_pem or from_der reads its content. Every message
+ * starts with the path. */
+static int cert_file_read(cert_file *f, const char *path, mtlsauthz_error *err)
+{
+    size_t i;
+    int rc;
+
+    memset(f, 0, sizeof(*f));
+    /* read_file's messages already start with the path. */
+    if ((rc = mtlsauthz__read_file(&f->data, &f->len, path, MTLSAUTHZ__MAX_INPUT_BYTES, err)) !=
+        0) {
+        return rc;
+    }
+    if (f->len == 0) {
+        rc = mtlsauthz__error_set(err, MTLSAUTHZ_ECERT, "no certificate: input is empty");
+    } else if (looks_like_pem(f->data, f->len)) {
+        rc = mtlsauthz__x509_pem_to_der(f->blocks, f->lens, &f->nblocks, f->data, f->len, err);
+        for (i = 0; rc == 0 && i < f->nblocks; i++) {
+            f->certs[i] = f->blocks[i];
+        }
+        f->n = f->nblocks;
+    } else {
+        rc = frame_der(f->certs, f->lens, &f->n, (const unsigned char *)f->data, f->len, err);
+    }
+    if (rc != 0) {
+        mtlsauthz__error_locate(err, path);
+    }
+    return rc;
+}
+
+int mtlsauthz_identity_from_file(mtlsauthz_identity **out, const char *cert_path,
+                                 const char *chain_path, mtlsauthz_error *err)
+{
+    cert_file files[2];
+    const unsigned char *certs[MTLSAUTHZ__MAX_CHAIN];
+    size_t lens[MTLSAUTHZ__MAX_CHAIN], n = 0, total = 0, i, k, nfiles = 0;
+    char what[MTLSAUTHZ_ERROR_MESSAGE_SIZE];
+    int rc;
+
+    if (out == NULL) {
+        return mtlsauthz__error_set(err, MTLSAUTHZ_EINVAL, "out is NULL");
+    }
+    *out = NULL;
+    if (cert_path == NULL) {
+        return mtlsauthz__error_set(err, MTLSAUTHZ_EINVAL, "no certificate file given");
+    }
+    rc = cert_file_read(&files[nfiles++], cert_path, err);
+    if (rc == 0 && chain_path != NULL) {
+        rc = cert_file_read(&files[nfiles++], chain_path, err);
+    }
+    if (rc != 0) {
+        goto out;
+    }
+    /* One chain, leaf first, under the limits of one input. */
+    if (chain_path != NULL) {
+        snprintf(what, sizeof(what), "%s with chain %s", cert_path, chain_path);
+    } else {
+        snprintf(what, sizeof(what), "%s", cert_path);
+    }
+    for (k = 0; k < nfiles; k++) {
+        for (i = 0; i < files[k].n; i++) {
+            if (n == MTLSAUTHZ__MAX_CHAIN) {
+                rc =
+                    mtlsauthz__error_set(err, MTLSAUTHZ_ELIMIT, "chain longer than %u certificates",
+                                         MTLSAUTHZ__MAX_CHAIN);
+                goto located;
+            }
+            certs[n] = files[k].certs[i];
+            lens[n] = files[k].lens[i];
+            total += lens[n++];
+        }
+    }
+    if (total > MTLSAUTHZ__MAX_INPUT_BYTES) {
+        rc = mtlsauthz__error_set(err, MTLSAUTHZ_ELIMIT, "input larger than %u bytes",
+                                  MTLSAUTHZ__MAX_INPUT_BYTES);
+        goto located;
+    }
+    rc = extract(out, certs, lens, n, n, NULL, err);
+located:
+    if (rc != 0) {
+        mtlsauthz__error_locate(err, what);
+    }
+out:
+    for (k = 0; k < nfiles; k++) {
+        cert_file_free(&files[k]);
+    }
     return rc;
 }
 

@@ -128,9 +128,9 @@ const char *mtlsauthz__spiffe_validate(const char *uri, size_t len);
 
 /*
  * ---- declared where they live, in der.h and x509.h ----
- * Repeated here for the callers that include only this header (the CLI's identity command, the
- * identity tests); every file that includes both (der.c, x509.c) makes the compiler check that
- * the two declarations agree. See der.h and x509.h for what they do.
+ * Repeated here for the callers that include only this header (the identity tests); every
+ * file that includes both (der.c, x509.c) makes the compiler check that the two declarations
+ * agree. See der.h and x509.h for what they do.
  */
 size_t mtlsauthz__der_cert_len(const unsigned char *p, size_t avail);
 int mtlsauthz__x509_from_der_certs(mtlsauthz_identity **out, const unsigned char *const *certs,

@@ -122,12 +122,13 @@ mtlsauthz__pos mtlsauthz__ast_key_pos(const mtlsauthz__ast *ast, unsigned princi
 mtlsauthz__pos mtlsauthz__ast_sensitive_pos(const mtlsauthz__ast *ast, unsigned j);
 
 /*
- * Policy test cases (`mtlsauthz test POLICY TESTS.yaml`; docs/policy.md, "Policy tests"): a
- * YAML list of mappings, read with the same strictness as a policy. mtlsauthz__test_cases_load
- * guarantees, beyond the schema, that every case has exactly one of `cert` and `identity`,
- * `chain` only with `cert`, exactly one of `op` and `request`, a `request` of the form
- * "METHOD TARGET" (one space, no other blank), neither `rule` nor `dry_run` with
- * `expect: error`, and no rule id twice in `dry_run`. The values of an inline identity are
+ * Policy test cases (mtlsauthz_policy_test_load(), which policy_test.c builds on;
+ * docs/policy.md, "Policy tests"): a YAML list of mappings, read with the same strictness as a
+ * policy. mtlsauthz__test_cases_load guarantees, beyond the schema, that every case has
+ * exactly one of `cert` and `identity`, `chain` only with `cert`, exactly one of `op` and
+ * `request`, a `request` of the form "METHOD TARGET" (one space, no other blank), neither
+ * `rule` nor `dry_run` with `expect: error`, at most MTLSAUTHZ_DECISION_DRY_RUN_MAX ids in
+ * `dry_run` and none twice, and no NUL byte in any value. The values of an inline identity are
  * checked when it is built (identity_inline.h).
  */
 typedef enum mtlsauthz__expect {
@@ -163,8 +164,17 @@ typedef struct mtlsauthz__test_cases {
     void *priv;
 } mtlsauthz__test_cases;
 
+/* Parses and checks `len` bytes of YAML. *out is owned by the caller
+ * (mtlsauthz__test_cases_free). Errors as mtlsauthz__ast_load(), the position in err->line and
+ * err->column, never in the message. */
 int mtlsauthz__test_cases_load(mtlsauthz__test_cases **out, const char *yaml, size_t len,
                                mtlsauthz_error *err);
 void mtlsauthz__test_cases_free(mtlsauthz__test_cases *tc);
+
+/* Fails with `code` and "case N 'name': <why>" at the position of case `index`, the form of
+ * the loader's own errors about a case, for what is checked after the load (an inline
+ * identity that cannot be built). Returns `code`. */
+int mtlsauthz__test_case_fail(const mtlsauthz__test_cases *tcs, unsigned index, int code,
+                              const char *why, mtlsauthz_error *err);
 
 #endif

@@ -1981,9 +1981,9 @@ static void test_case_positions(mtlsauthz__test_case *cases, unsigned n, const c
     mtlsauthz__free(pos);
 }
 
-/* Fails with "case N 'name': <why>", at the case's line and column. */
-static int test_case_error(const mtlsauthz__test_case *c, unsigned index, mtlsauthz_error *err,
-                           const char *why)
+/* Fails with `code` and "case N 'name': <why>", at the case's line and column. */
+static int case_fail(const mtlsauthz__test_case *c, unsigned index, int code, const char *why,
+                     mtlsauthz_error *err)
 {
     msg m;
     msg_init(&m);
@@ -1996,7 +1996,19 @@ static int test_case_error(const mtlsauthz__test_case *c, unsigned index, mtlsau
     msg_puts(&m, why);
     m.line = (unsigned)c->where.line;
     m.column = (unsigned)c->where.column;
-    return msg_fail(err, MTLSAUTHZ_EPOLICY, &m);
+    return msg_fail(err, code, &m);
+}
+
+static int test_case_error(const mtlsauthz__test_case *c, unsigned index, mtlsauthz_error *err,
+                           const char *why)
+{
+    return case_fail(c, index, MTLSAUTHZ_EPOLICY, why, err);
+}
+
+int mtlsauthz__test_case_fail(const mtlsauthz__test_cases *tcs, unsigned index, int code,
+                              const char *why, mtlsauthz_error *err)
+{
+    return case_fail(&tcs->cases[index], index, code, why, err);
 }
 
 /* "METHOD TARGET": one space between two non-empty parts, and no other blank. */
@@ -2070,7 +2082,7 @@ int mtlsauthz__test_cases_load(mtlsauthz__test_cases **out, const char *yaml, si
     int rc;
 
     if (out == NULL) {
-        return mtlsauthz__error_set(err, MTLSAUTHZ_EINVAL, "tests: no output pointer");
+        return mtlsauthz__error_set(err, MTLSAUTHZ_EINVAL, "out is NULL");
     }
     *out = NULL;
     rc = prepass_run(&pp, DOC_TESTS, yaml, len, err);
@@ -2087,7 +2099,7 @@ int mtlsauthz__test_cases_load(mtlsauthz__test_cases **out, const char *yaml, si
         return schema_error("tests", cerr, &cap, err);
     }
     if (cases == NULL || n == 0) {
-        rc = mtlsauthz__error_set(err, MTLSAUTHZ_EPOLICY, "tests: empty test file");
+        rc = mtlsauthz__error_set(err, MTLSAUTHZ_EPOLICY, "empty test file");
         goto fail;
     }
     test_case_positions(cases, n, yaml, len);
@@ -2098,7 +2110,7 @@ int mtlsauthz__test_cases_load(mtlsauthz__test_cases **out, const char *yaml, si
     }
     tc = mtlsauthz__calloc(1, sizeof(*tc));
     if (tc == NULL) {
-        rc = mtlsauthz__error_set(err, MTLSAUTHZ_ENOMEM, "tests: out of memory");
+        rc = mtlsauthz__error_set(err, MTLSAUTHZ_ENOMEM, "out of memory");
         goto fail;
     }
     tc->cases = cases;

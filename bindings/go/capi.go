@@ -1,7 +1,8 @@
 package mtlsauthz
 
-// This file is the only one that talks to C. Everything here is a thin, policy-free wrapper
-// over include/mtlsauthz/*.h; the rest of the package is plain Go built on these calls.
+// This file and policytest.go are the only ones that talk to C. Everything here is a thin,
+// policy-free wrapper over include/mtlsauthz/*.h; the rest of the package is plain Go built on
+// these calls.
 
 /*
 #cgo pkg-config: mtlsauthz

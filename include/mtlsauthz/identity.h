@@ -97,6 +97,24 @@ MTLSAUTHZ_API MTLSAUTHZ_WARN_UNUSED int mtlsauthz_identity_from_pem(mtlsauthz_id
                                                                     const char *pem, size_t pem_len,
                                                                     mtlsauthz_error *err);
 
+/**
+ * Reads an identity from the certificate file at `cert_path`, and the chain file at
+ * `chain_path` (NULL for none), whose certificates follow the leaf file's. Each file is PEM or
+ * DER, told apart by its content: DER when it starts with a well-formed certificate header,
+ * else PEM when it holds a PEM boundary line ("-----BEGIN "), else DER (so the DER reader
+ * says what is wrong). A PEM file is read as mtlsauthz_identity_from_pem() reads a bundle and
+ * a DER file as mtlsauthz_identity_from_der() reads a chain; the leaf is the first certificate
+ * of `cert_path`. Each file is at most the input limit (docs/limits.md).
+ * Ownership as mtlsauthz_identity_from_der(). The message starts with the file it is about:
+ * "PATH: text", or "CERT with chain CHAIN: text" for a certificate of the joined chain. Errors:
+ * those of mtlsauthz_identity_from_der() and MTLSAUTHZ_EIO (with the system's reason).
+ * Thread-safe.
+ */
+MTLSAUTHZ_API MTLSAUTHZ_WARN_UNUSED int mtlsauthz_identity_from_file(mtlsauthz_identity **out,
+                                                                     const char *cert_path,
+                                                                     const char *chain_path,
+                                                                     mtlsauthz_error *err);
+
 /** Frees an identity. NULL is a no-op. */
 MTLSAUTHZ_API void mtlsauthz_identity_free(mtlsauthz_identity *id);
 

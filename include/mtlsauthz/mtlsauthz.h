@@ -14,5 +14,6 @@
 #include "xfcc.h"
 #include "policy.h"
 #include "http.h"
+#include "policy_test.h"
 
 #endif

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "internal.h"
+#include "json.h"
 
 #define CHECK_USAGE "mtlsauthz " CLI_USAGE_CHECK
 
@@ -38,29 +38,28 @@ static void check_help(void)
 
 static void print_json(const mtlsauthz_decision *d)
 {
-    mtlsauthz__buf b;
+    cli_buf b;
     size_t n = d->dry_run_count < MTLSAUTHZ_DECISION_DRY_RUN_MAX ? d->dry_run_count
                                                                  : MTLSAUTHZ_DECISION_DRY_RUN_MAX;
-    mtlsauthz__buf_init(&b);
-    mtlsauthz__buf_printf(&b, "{\"decision\": \"%s\", \"rule\": ", d->allowed ? "allow" : "deny");
+    cli_buf_init(&b);
+    cli_buf_printf(&b, "{\"decision\": \"%s\", \"rule\": ", d->allowed ? "allow" : "deny");
     if (d->rule != NULL) {
-        mtlsauthz__buf_json_string(&b, d->rule, strlen(d->rule));
+        cli_json_escape(&b, d->rule, strlen(d->rule));
     } else {
-        mtlsauthz__buf_puts(&b, "null");
+        cli_buf_puts(&b, "null");
     }
-    mtlsauthz__buf_printf(&b, ", \"reason\": \"%s\", \"dry_run\": [",
-                          mtlsauthz_reason_string(d->reason));
+    cli_buf_printf(&b, ", \"reason\": \"%s\", \"dry_run\": [", mtlsauthz_reason_string(d->reason));
     for (size_t i = 0; i < n; i++) {
         if (i > 0) {
-            mtlsauthz__buf_puts(&b, ", ");
+            cli_buf_puts(&b, ", ");
         }
-        mtlsauthz__buf_json_string(&b, d->dry_run[i], strlen(d->dry_run[i]));
+        cli_json_escape(&b, d->dry_run[i], strlen(d->dry_run[i]));
     }
-    mtlsauthz__buf_puts(&b, "]}\n");
+    cli_buf_puts(&b, "]}\n");
     if (!b.failed && b.ptr != NULL) {
         fputs(b.ptr, stdout);
     }
-    mtlsauthz__buf_free(&b);
+    cli_buf_free(&b);
 }
 
 static void print_text(const mtlsauthz_decision *d)

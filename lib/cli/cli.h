@@ -58,14 +58,9 @@ int cli_load_policy(mtlsauthz_policy **out, const char *path);
  * library's own "PATH:LINE:COL: " in front of the message is not repeated. */
 void cli_report_error(const char *path, const mtlsauthz_error *err);
 
-/* Reads a PEM or DER certificate file (detected by content) into an identity; `chain_path`
- * (may be NULL) names extra chain certificates (PEM or DER) appended after the leaf.
- * Returns 0, or prints the reason and returns CLI_EXIT_ERROR. */
+/* Reads a certificate file, and an optional chain file (NULL for none), into an identity
+ * (mtlsauthz_identity_from_file(): PEM or DER, told apart by content). Returns 0, or prints
+ * the library's reason, which names the file, and returns CLI_EXIT_ERROR. */
 int cli_load_identity(mtlsauthz_identity **out, const char *cert_path, const char *chain_path);
-
-/* cli_load_identity() without printing: on failure, the reason (naming the file) is written to
- * `why` (`why_size` bytes) and CLI_EXIT_ERROR returned. */
-int cli_read_identity(mtlsauthz_identity **out, const char *cert_path, const char *chain_path,
-                      char *why, size_t why_size);
 
 #endif

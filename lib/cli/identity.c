@@ -1,11 +1,15 @@
+<<<<<<< HEAD
 /* mtlsauthz identity: shows the identity the library reads from a certificate, or from an
  * X-Forwarded-Client-Cert header. */
 #include <stdarg.h>
+=======
+/* mtlsauthz identity: shows the identity the library reads from a certificate. */
+>>>>>>> cliapi
 #include <stdio.h>
 #include <string.h>
 
+#include "buf.h"
 #include "cli.h"
-#include "identity_build.h"
 
 #define IDENTITY_USAGE "usage: mtlsauthz " CLI_USAGE_IDENTITY
 #define IDENTITY_HELP                                                                              \
@@ -19,150 +23,12 @@
     "  --format text|json  the output form (default: text)\n"                                      \
     "Exit status: 0 shown, 2 an error.\n"
 
-/* DER when the file starts with a well-formed certificate header (a DER certificate may hold
- * any bytes, "-----BEGIN " included); otherwise PEM if it holds a PEM boundary line anywhere
- * (RFC 7468 §2 allows text before it). Anything else goes to the DER parser, which says what
- * is wrong with it. */
-static int looks_like_pem(const char *data, size_t len)
-{
-    static const char marker[] = "-----BEGIN ";
-    const size_t mlen = sizeof(marker) - 1;
-    size_t i;
-    if (mtlsauthz__der_cert_len((const unsigned char *)data, len) != 0) {
-        return 0;
-    }
-    for (i = 0; i + mlen <= len; i++) {
-        if (data[i] == '-' && memcmp(data + i, marker, mlen) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* Appends `der` as one PEM CERTIFICATE block (RFC 7468 §3: base64, 64 columns). */
-static void append_pem_block(mtlsauthz__buf *b, const unsigned char *der, size_t len)
-{
-    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t i, col = 0;
-    mtlsauthz__buf_puts(b, "-----BEGIN CERTIFICATE-----\n");
-    for (i = 0; i < len; i += 3) {
-        unsigned long v = (unsigned long)der[i] << 16;
-        char q[4];
-        if (i + 1 < len) {
-            v |= (unsigned long)der[i + 1] << 8;
-        }
-        if (i + 2 < len) {
-            v |= der[i + 2];
-        }
-        q[0] = b64[(v >> 18) & 63];
-        q[1] = b64[(v >> 12) & 63];
-        q[2] = i + 1 < len ? b64[(v >> 6) & 63] : '=';
-        q[3] = i + 2 < len ? b64[v & 63] : '=';
-        mtlsauthz__buf_append(b, q, 4);
-        col += 4;
-        if (col == 64) {
-            mtlsauthz__buf_append(b, "\n", 1);
-            col = 0;
-        }
-    }
-    if (col != 0) {
-        mtlsauthz__buf_append(b, "\n", 1);
-    }
-    mtlsauthz__buf_puts(b, "-----END CERTIFICATE-----\n");
-}
-
-/* Writes the reason a certificate could not be used and returns CLI_EXIT_ERROR. */
-static int because(char *why, size_t why_size, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-static int because(char *why, size_t why_size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, why_size, fmt, ap);
-    va_end(ap);
-    return CLI_EXIT_ERROR;
-}
-
-int cli_read_identity(mtlsauthz_identity **out, const char *cert_path, const char *chain_path,
-                      char *why, size_t why_size)
-{
-    mtlsauthz_error err = {0};
-    char *cert = NULL, *chain = NULL;
-    size_t cert_len = 0, chain_len = 0;
-    int cert_pem, chain_pem, rc;
-    mtlsauthz__buf joined;
-
-    *out = NULL;
-    mtlsauthz__buf_init(&joined);
-    if (mtlsauthz__read_file(&cert, &cert_len, cert_path, MTLSAUTHZ__MAX_INPUT_BYTES, &err) != 0) {
-        rc = because(why, why_size, "%s", err.message);
-        goto out;
-    }
-    cert_pem = looks_like_pem(cert, cert_len);
-    if (chain_path == NULL) {
-        rc = cert_pem
-                 ? mtlsauthz_identity_from_pem(out, cert, cert_len, &err)
-                 : mtlsauthz_identity_from_der(out, (const unsigned char *)cert, cert_len, &err);
-        if (rc != 0) {
-            rc = because(why, why_size, "%s: %s", cert_path, err.message);
-        }
-        goto out;
-    }
-    if (mtlsauthz__read_file(&chain, &chain_len, chain_path, MTLSAUTHZ__MAX_INPUT_BYTES, &err) !=
-        0) {
-        rc = because(why, why_size, "%s", err.message);
-        goto out;
-    }
-    chain_pem = looks_like_pem(chain, chain_len);
-    /* One input, leaf first. A DER file next to a PEM one becomes a PEM block, so a DER file
-     * mixed with PEM must hold exactly one certificate. */
-    if (!cert_pem && !chain_pem) {
-        mtlsauthz__buf_append(&joined, cert, cert_len);
-        mtlsauthz__buf_append(&joined, chain, chain_len);
-    } else {
-        if (cert_pem) {
-            mtlsauthz__buf_append(&joined, cert, cert_len);
-            mtlsauthz__buf_append(&joined, "\n", 1);
-        } else {
-            append_pem_block(&joined, (const unsigned char *)cert, cert_len);
-        }
-        if (chain_pem) {
-            mtlsauthz__buf_append(&joined, chain, chain_len);
-        } else {
-            append_pem_block(&joined, (const unsigned char *)chain, chain_len);
-        }
-    }
-    if (joined.failed) {
-        rc = because(why, why_size, "out of memory");
-        goto out;
-    }
-    rc =
-        (cert_pem || chain_pem)
-            ? mtlsauthz_identity_from_pem(out, joined.ptr, joined.len, &err)
-            : mtlsauthz_identity_from_der(out, (const unsigned char *)joined.ptr, joined.len, &err);
-    if (rc != 0) {
-        rc = because(why, why_size, "%s with chain %s: %s", cert_path, chain_path, err.message);
-    }
-out:
-    mtlsauthz__buf_free(&joined);
-    mtlsauthz__free(cert);
-    mtlsauthz__free(chain);
-    if (rc != 0) {
-        mtlsauthz_identity_free(*out);
-        *out = NULL;
-        return CLI_EXIT_ERROR;
-    }
-    return 0;
-}
-
 int cli_load_identity(mtlsauthz_identity **out, const char *cert_path, const char *chain_path)
 {
-    char why[2 * MTLSAUTHZ_ERROR_MESSAGE_SIZE];
-    if (cli_read_identity(out, cert_path, chain_path, why, sizeof(why)) != 0) {
-        return cli_fail("%s", why);
+    mtlsauthz_error err = {0};
+
+    if (mtlsauthz_identity_from_file(out, cert_path, chain_path, &err) != 0) {
+        return cli_fail("%s", err.message); /* the message starts with the file's name */
     }
     return 0;
 }
@@ -184,7 +50,7 @@ static void print_value(FILE *f, const char *p, size_t len, int is_dn)
             fprintf(f, "\\x%02x", s[i]);
         } else if (s[i] < 0x80) {
             fputc(s[i], f);
-        } else if ((n = mtlsauthz__utf8_decode(s + i, len - i, &cp)) == 0) {
+        } else if ((n = cli_utf8_decode(s + i, len - i, &cp)) == 0) {
             fprintf(f, "\\x%02x", s[i]);
         } else if (cp >= 0x80 && cp <= 0x9f) {
             fprintf(f, "\\u%04x", (unsigned int)cp);

@@ -1,23 +1,25 @@
 /* The CLI's JSON document writer (json.h). */
+#include <string.h>
+
 #include "json.h"
 
 void cli_json_init(cli_json *j)
 {
     memset(j, 0, sizeof(*j));
-    mtlsauthz__buf_init(&j->b);
+    cli_buf_init(&j->b);
 }
 
 void cli_json_free(cli_json *j)
 {
-    mtlsauthz__buf_free(&j->b);
+    cli_buf_free(&j->b);
     cli_json_init(j);
 }
 
 static void newline(cli_json *j, unsigned depth)
 {
-    mtlsauthz__buf_append(&j->b, "\n", 1);
+    cli_buf_append(&j->b, "\n", 1);
     for (unsigned i = 0; i < depth; i++) {
-        mtlsauthz__buf_append(&j->b, "  ", 2);
+        cli_buf_append(&j->b, "  ", 2);
     }
 }
 
@@ -25,7 +27,7 @@ static void newline(cli_json *j, unsigned depth)
 static void next_member(cli_json *j)
 {
     if (j->members[j->depth - 1]++ > 0) {
-        mtlsauthz__buf_append(&j->b, ",", 1);
+        cli_buf_append(&j->b, ",", 1);
     }
     newline(j, j->depth);
 }
@@ -57,7 +59,7 @@ static void open_container(cli_json *j, char c)
         j->misused = 1;
         return;
     }
-    mtlsauthz__buf_append(&j->b, &c, 1);
+    cli_buf_append(&j->b, &c, 1);
     j->open[j->depth] = c;
     j->members[j->depth] = 0;
     j->depth++;
@@ -83,7 +85,7 @@ void cli_json_end(cli_json *j)
     if (j->members[j->depth] > 0) {
         newline(j, j->depth);
     }
-    mtlsauthz__buf_append(&j->b, j->open[j->depth] == '{' ? "}" : "]", 1);
+    cli_buf_append(&j->b, j->open[j->depth] == '{' ? "}" : "]", 1);
 }
 
 void cli_json_key(cli_json *j, const char *key)
@@ -93,15 +95,15 @@ void cli_json_key(cli_json *j, const char *key)
         return;
     }
     next_member(j);
-    mtlsauthz__buf_json_string(&j->b, key, strlen(key));
-    mtlsauthz__buf_append(&j->b, ": ", 2);
+    cli_json_escape(&j->b, key, strlen(key));
+    cli_buf_append(&j->b, ": ", 2);
     j->after_key = 1;
 }
 
 void cli_json_string(cli_json *j, const char *p, size_t len)
 {
     if (before_value(j) == 0) {
-        mtlsauthz__buf_json_string(&j->b, p, len);
+        cli_json_escape(&j->b, p, len);
     }
 }
 
@@ -117,21 +119,21 @@ void cli_json_str(cli_json *j, const char *s)
 void cli_json_bool(cli_json *j, int v)
 {
     if (before_value(j) == 0) {
-        mtlsauthz__buf_puts(&j->b, v ? "true" : "false");
+        cli_buf_puts(&j->b, v ? "true" : "false");
     }
 }
 
 void cli_json_uint(cli_json *j, unsigned long v)
 {
     if (before_value(j) == 0) {
-        mtlsauthz__buf_printf(&j->b, "%lu", v);
+        cli_buf_printf(&j->b, "%lu", v);
     }
 }
 
 void cli_json_null(cli_json *j)
 {
     if (before_value(j) == 0) {
-        mtlsauthz__buf_puts(&j->b, "null");
+        cli_buf_puts(&j->b, "null");
     }
 }
 
@@ -144,4 +146,35 @@ int cli_json_write(cli_json *j, FILE *f)
         return -1;
     }
     return 0;
+}
+
+void cli_json_escape(cli_buf *b, const char *p, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)p;
+    size_t i = 0, run;
+    uint32_t cp;
+    cli_buf_append(b, "\"", 1);
+    while (i < len) {
+        unsigned char c = s[i];
+        if (c == '"' || c == '\\') {
+            cli_buf_append(b, "\\", 1);
+            cli_buf_append(b, &s[i], 1);
+            i++;
+        } else if (c < 0x20 || c == 0x7f) {
+            cli_buf_printf(b, "\\u%04x", c);
+            i++;
+        } else if (c < 0x80) {
+            cli_buf_append(b, &s[i], 1);
+            i++;
+        } else if ((run = cli_utf8_decode(s + i, len - i, &cp)) > 0) {
+            cli_buf_append(b, &s[i], run);
+            i += run;
+        } else {
+            /* Not UTF-8: the byte as the code point of the same number, so the JSON stays
+             * valid and the byte is still visible. */
+            cli_buf_printf(b, "\\u%04x", c);
+            i++;
+        }
+    }
+    cli_buf_append(b, "\"", 1);
 }

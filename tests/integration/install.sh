@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # `make install DESTDIR=...` installs a usable library: a tiny C program compiled with
-# `pkg-config --cflags --libs mtlsauthz` against the installed tree (shared and static) runs.
+# `pkg-config --cflags --libs mtlsauthz` against the installed tree (shared and static) runs,
+# and the installed CLI runs on the installed shared library (found through its RUNPATH,
+# $ORIGIN/../lib, so the tree may move) and runs the example policy's tests.
+# Environment: B (the build directory), MTLSAUTHZ_TEST_CERTS (certificates of
+# tests/certs/gen-certs.sh; generated here when unset).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 dest=$(mktemp -d)
@@ -86,10 +90,63 @@ if ldd "$dest/tiny-static" | grep -q libmtlsauthz; then
 else
     ok "static build does not need libmtlsauthz.so"
 fi
-if "$dest$prefix/bin/mtlsauthz" --version | grep -q '^mtlsauthz 0.1.0$'; then
+# ---- the installed CLI, on the installed library ----
+
+cli=$dest$prefix/bin/mtlsauthz
+if "$cli" --version | grep -q '^mtlsauthz 0.1.0$'; then
     ok "installed CLI runs"
 else
     bad "installed CLI runs"
+fi
+if readelf -d "$cli" | grep -q 'NEEDED.*\[libmtlsauthz\.so\.0\]' &&
+    readelf -d "$cli" | grep -q 'RUNPATH.*\[\$ORIGIN/\.\./lib\]'; then
+    ok "installed CLI needs libmtlsauthz.so.0 from \$ORIGIN/../lib"
+else
+    bad "installed CLI needs libmtlsauthz.so.0 from \$ORIGIN/../lib"
+fi
+# uses LIBDIR: which libmtlsauthz.so.0 a binary loads, resolved.
+uses() { readlink -f "$(ldd "$1" | awk '$1 == "libmtlsauthz.so.0" {print $3}')"; }
+if [ "$(uses "$cli")" = "$(readlink -f "$dest$prefix/lib/libmtlsauthz.so.0")" ]; then
+    ok "installed CLI loads the installed library"
+else
+    bad "installed CLI loads the installed library (it loads '$(uses "$cli")')"
+fi
+
+certs=${MTLSAUTHZ_TEST_CERTS:-}
+if [ -z "$certs" ]; then
+    certs=$dest/certs
+    tests/certs/gen-certs.sh "$certs" >/dev/null
+fi
+if out=$("$cli" test --certs "$certs" examples/policy.yaml examples/policy-tests.yaml) &&
+    printf '%s\n' "$out" | grep -q '^examples/policy-tests.yaml: 14 passed, 0 failed$'; then
+    ok "installed CLI runs the example policy's tests"
+else
+    bad "installed CLI runs the example policy's tests (got '${out:-}')"
+fi
+printf -- '- {identity: {cn: [x]}, op: POST /images/build, expect: allow}\n' >"$dest/fail.yaml"
+rc=0
+"$cli" test examples/policy.yaml "$dest/fail.yaml" >"$dest/out" 2>&1 || rc=$?
+if [ "$rc" -eq 1 ] && grep -q '^FAIL POST /images/build: expected allow, got deny' "$dest/out"; then
+    ok "installed CLI fails a failing test file (exit 1)"
+else
+    bad "installed CLI fails a failing test file (exit $rc: $(cat "$dest/out"))"
+fi
+# The installed tree can move: the CLI finds the library relative to itself.
+cp -a "$dest$prefix" "$dest/moved"
+if "$dest/moved/bin/mtlsauthz" --version >/dev/null &&
+    [ "$(uses "$dest/moved/bin/mtlsauthz")" = "$(readlink -f "$dest/moved/lib/libmtlsauthz.so.0")" ]; then
+    ok "a moved install's CLI loads the library beside it"
+else
+    bad "a moved install's CLI loads the library beside it"
+fi
+# Another LIBDIR: the installed CLI's RUNPATH follows it.
+make --no-print-directory install B="${B:-build}" DESTDIR="$dest/lib64" PREFIX="$prefix" \
+    LIBDIR="$prefix/lib64" >/dev/null
+if readelf -d "$dest/lib64$prefix/bin/mtlsauthz" | grep -q 'RUNPATH.*\[\$ORIGIN/\.\./lib64\]' &&
+    [ "$(uses "$dest/lib64$prefix/bin/mtlsauthz")" = "$(readlink -f "$dest/lib64$prefix/lib64/libmtlsauthz.so.0")" ]; then
+    ok "LIBDIR=$prefix/lib64: the installed CLI loads the library from there"
+else
+    bad "LIBDIR=$prefix/lib64: the installed CLI loads the library from there"
 fi
 echo "install: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

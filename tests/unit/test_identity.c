@@ -3,6 +3,9 @@
  * attacks docs/policy.md names (NUL in names, invalid SPIFFE IDs, malformed input).
  * Certificates come from tests/certs/gen-certs.sh.
  */
+#include <stdint.h>
+#include <unistd.h>
+
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -1200,6 +1203,133 @@ Test(identity, pem_chain_length_limit)
                  MTLSAUTHZ_ELIMIT);
     cr_assert_null(id);
     free(buf);
+    free(a);
+}
+
+/* ---- mtlsauthz_identity_from_file ---- */
+
+static mtlsauthz_identity *from_files(const char *cert, const char *chain)
+{
+    char c[4096];
+    mtlsauthz_identity *id = NULL;
+    mtlsauthz_error err = {0};
+    snprintf(c, sizeof(c), "%s", th_cert_path(cert));
+    cr_assert_eq(
+        mtlsauthz_identity_from_file(&id, c, chain != NULL ? th_cert_path(chain) : NULL, &err), 0,
+        "%s + %s: %s", cert, chain != NULL ? chain : "-", err.message);
+    return id;
+}
+
+/* The error of from_file(cert, chain), whose message must be `want` once "$CERTS/" is dropped
+ * from every path in it. */
+static void from_files_fails(const char *cert, const char *chain, int code, const char *want)
+{
+    char c[4096], got[MTLSAUTHZ_ERROR_MESSAGE_SIZE], *at;
+    const char *dir = getenv("MTLSAUTHZ_TEST_CERTS");
+    mtlsauthz_identity *id = (mtlsauthz_identity *)(uintptr_t)1;
+    mtlsauthz_error err = {0};
+    size_t dlen = strlen(dir);
+    snprintf(c, sizeof(c), "%s", th_cert_path(cert));
+    cr_assert_eq(
+        mtlsauthz_identity_from_file(&id, c, chain != NULL ? th_cert_path(chain) : NULL, &err),
+        code, "%s + %s: %s", cert, chain != NULL ? chain : "-", err.message);
+    cr_assert_null(id);
+    snprintf(got, sizeof(got), "%s", err.message);
+    while ((at = strstr(got, dir)) != NULL && at[dlen] == '/') {
+        memmove(at, at + dlen + 1, strlen(at + dlen + 1) + 1);
+    }
+    cr_assert_str_eq(got, want);
+}
+
+Test(identity, from_file_reads_pem_or_der_by_content)
+{
+    static const char *const names[] = {"full", "builder", "ops", "nul-cn"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        char pem[64], der[64];
+        mtlsauthz_identity *a, *b, *want;
+        snprintf(pem, sizeof(pem), "%s.pem", names[i]);
+        snprintf(der, sizeof(der), "%s.der", names[i]);
+        want = load(der);
+        a = from_files(pem, NULL);
+        b = from_files(der, NULL);
+        expect_same(a, want, pem);
+        expect_same(b, want, der);
+        cr_assert_eq(mtlsauthz_identity_chain_length(a), 1);
+        mtlsauthz_identity_free(a);
+        mtlsauthz_identity_free(b);
+        mtlsauthz_identity_free(want);
+    }
+}
+
+Test(identity, from_file_puts_the_chain_file_after_the_leaf_in_either_form)
+{
+    static const char *const leaves[] = {"full.pem", "full.der"};
+    static const char *const chains[] = {"int.pem", "int.der"};
+    mtlsauthz_identity *want = load("full-chain.pem");
+    for (size_t i = 0; i < 2; i++) {
+        for (size_t j = 0; j < 2; j++) {
+            mtlsauthz_identity *id = from_files(leaves[i], chains[j]);
+            expect_same(id, want, leaves[i]);
+            cr_assert_eq(mtlsauthz_identity_chain_length(id), 2, "%s + %s", leaves[i], chains[j]);
+            mtlsauthz_identity_free(id);
+        }
+    }
+    mtlsauthz_identity_free(want);
+}
+
+Test(identity, from_file_errors_name_the_file_at_fault)
+{
+    mtlsauthz_identity *id = (mtlsauthz_identity *)(uintptr_t)1;
+    from_files_fails("no-such.pem", NULL, MTLSAUTHZ_EIO, "no-such.pem: No such file or directory");
+    from_files_fails("full.pem", "no-such.pem", MTLSAUTHZ_EIO,
+                     "no-such.pem: No such file or directory");
+    from_files_fails("garbage.pem", NULL, MTLSAUTHZ_ECERT,
+                     "garbage.pem: PEM block 1 does not decode");
+    from_files_fails("full.pem", "garbage.pem", MTLSAUTHZ_ECERT,
+                     "garbage.pem: PEM block 1 does not decode");
+    from_files_fails("full.der", "trailing.der", MTLSAUTHZ_ECERT,
+                     "trailing.der: 4 bytes after certificate 1 are not a certificate");
+    /* A chain file that holds no certificate is a mistake, not an empty chain. */
+    from_files_fails("full.der", "empty.pem", MTLSAUTHZ_ECERT,
+                     "empty.pem: no certificate: input is empty");
+    /* Nor may an empty leaf file let the chain's first certificate stand in for the leaf. */
+    from_files_fails("empty.pem", "int.der", MTLSAUTHZ_ECERT,
+                     "empty.pem: no certificate: input is empty");
+    /* What the extractor refuses is about the joined chain. */
+    from_files_fails("junk-der.pem", "int.pem", MTLSAUTHZ_ECERT,
+                     "junk-der.pem with chain int.pem: certificate 1 does not parse");
+    cr_assert_eq(mtlsauthz_identity_from_file(NULL, "x", NULL, NULL), MTLSAUTHZ_EINVAL);
+    cr_assert_eq(mtlsauthz_identity_from_file(&id, NULL, NULL, NULL), MTLSAUTHZ_EINVAL);
+    cr_assert_null(id);
+}
+
+Test(identity, from_file_chain_length_limit)
+{
+    size_t la, i;
+    char *a = th_cert("ops.der", &la);
+    char dir[] = "/tmp/mtlsauthz-identity-XXXXXX", path[64];
+    mtlsauthz_identity *id = NULL;
+    mtlsauthz_error err = {0};
+    FILE *f;
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/chain.der", dir);
+    f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    for (i = 0; i < MTLSAUTHZ__MAX_CHAIN - 1; i++) {
+        fwrite(a, 1, la, f);
+    }
+    fclose(f);
+    /* The leaf and 15 more is the limit; one more certificate in the leaf's file is over it. */
+    cr_assert_eq(mtlsauthz_identity_from_file(&id, th_cert_path("ops.der"), path, &err), 0, "%s",
+                 err.message);
+    cr_assert_eq(mtlsauthz_identity_chain_length(id), MTLSAUTHZ__MAX_CHAIN);
+    mtlsauthz_identity_free(id);
+    cr_assert_eq(mtlsauthz_identity_from_file(&id, th_cert_path("full-chain.pem"), path, &err),
+                 MTLSAUTHZ_ELIMIT);
+    cr_assert(strstr(err.message, "chain longer than 16 certificates") != NULL, "%s", err.message);
+    cr_assert_null(id);
+    unlink(path);
+    rmdir(dir);
     free(a);
 }
 
