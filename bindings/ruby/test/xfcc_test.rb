@@ -366,5 +366,21 @@ class XFCCTest < Minitest::Test
     refute loopback.trusted_address?("REMOTE_ADDR" => "127.0.0.2")
     refute loopback.trusted_address?("REMOTE_ADDR" => "::1")
     refute loopback.trusted_address?("REMOTE_ADDR" => "garbage")
+    a, b = UNIXSocket.pair
+    unix = { "REMOTE_ADDR" => "127.0.0.1", "puma.socket" => a }
+    assert xfcc.trusted_address?(unix)
+    refute loopback.trusted_address?(unix)
+  ensure
+    a&.close
+    b&.close
+  end
+
+  # Puma reports a Unix socket peer as 127.0.0.1; trusting 127.0.0.1 trusts TCP loopback only.
+  def test_unix_peer_of_a_loopback_trust_is_ignored
+    s = server(:loopback)
+    status, = request(s, "/logs", xfcc: cert_element("ops"), unix: true)
+    assert_equal 401, status
+    assert_match(/ignored X-Forwarded-Client-Cert from 127\.0\.0\.1/,
+                 File.read(s.log).lines.last(2).join)
   end
 end
