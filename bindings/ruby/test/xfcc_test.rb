@@ -59,14 +59,16 @@ class XFCCTest < Minitest::Test
     run lambda { |env|
       id = env["mtlsauthz.identity"]
       [200, { "content-type" => "application/json" },
-       [JSON.generate("spiffe_id" => id.spiffe_id, "dn" => id.dn, "partial" => id.partial?) + "\\n"]]
+       [JSON.generate("spiffe_id" => id.spiffe_id, "dn" => id.dn,
+                      "partial" => id.partial?) + "\\n"]]
     }
   RUBY
 
   # Trusted by a Unix socket, or by the connection's certificate (web's SPIFFE ID); 127.0.0.1
   # over TCP is not trusted. And trusted by address: 127.0.0.1 in trusted_proxies, xfcc: true.
   SERVERS = {
-    mesh: '{ xfcc: { trusted_proxies: ["unix"], proxy_identities: ["spiffe:spiffe://td/ns/web/x"] } }',
+    mesh: '{ xfcc: { trusted_proxies: ["unix"], ' \
+          'proxy_identities: ["spiffe:spiffe://td/ns/web/x"] } }',
     loopback: '{ trusted_proxies: ["127.0.0.1"], xfcc: true }'
   }.freeze
 
@@ -349,7 +351,8 @@ class XFCCTest < Minitest::Test
     assert_equal :no_identity, seen.reason
     assert_match(/ignored X-Forwarded-Client-Cert from 192\.0\.2\.1/, err)
     assert_equal 1, mw.stats[:xfcc_ignored]
-    capture_io { mw.call(env.merge("REMOTE_ADDR" => "192.0.2.1", "HTTP_X_FORWARDED_CLIENT_CERT" => ISTIO)) }
+    untrusted = env.merge("REMOTE_ADDR" => "192.0.2.1", "HTTP_X_FORWARDED_CLIENT_CERT" => ISTIO)
+    capture_io { mw.call(untrusted) }
     assert_equal 2, mw.stats[:xfcc_ignored]
     mw.call(env.merge("HTTP_X_FORWARDED_CLIENT_CERT" => ISTIO))
     assert_equal :no_match, seen.reason

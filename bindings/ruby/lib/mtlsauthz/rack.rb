@@ -182,7 +182,9 @@ module MtlsAuthz
     # subscriber or a hook raised (in this process); xfcc_ignored: how many requests carried
     # X-Forwarded-Client-Cert from a peer not trusted for it (with xfcc:).
     def stats
-      counts = @stats_lock.synchronize { { hook_errors: @hook_errors, xfcc_ignored: @xfcc_ignored } }
+      counts = @stats_lock.synchronize do
+        { hook_errors: @hook_errors, xfcc_ignored: @xfcc_ignored }
+      end
       @holder.stats.merge(counts)
     end
 
@@ -466,7 +468,7 @@ module MtlsAuthz
     rescue IdentityError => e
       guard("the logger", ANSWERED) do
         text = "mtlsauthz: refused the #{XFCC_NAME} header of trusted proxy " \
-               "#{env['REMOTE_ADDR']} (answered 403 identity_rejected): #{e.message}"
+               "#{env['REMOTE_ADDR']} (decided as identity_rejected): #{e.message}"
         @logger ? @logger.warn(text) : Kernel.warn(text)
       end
       [nil, Decision.new(false, :identity_rejected, nil, Decision::EMPTY, 0, e.message.freeze)]
