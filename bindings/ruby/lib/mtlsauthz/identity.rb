@@ -15,6 +15,7 @@ module MtlsAuthz
   #   not_before, not_after: Time (UTC)
   #   rejected: nil, or the reason the identity is denied every operation
   #             ("NUL byte in subject CN", "invalid SPIFFE ID: ...")
+  #   partial?: read from an X-Forwarded-Client-Cert header without the certificate
   class Identity
     LIST_FIELDS = {
       cn: Lib::FIELD_CN, o: Lib::FIELD_O, ou: Lib::FIELD_OU, dns: Lib::FIELD_SAN_DNS,
@@ -49,6 +50,15 @@ module MtlsAuthz
         end
 
         from_der(cert.to_der)
+      end
+
+      # Reads the value of an X-Forwarded-Client-Cert header, as Envoy and Istio write it: the
+      # last element, the nearest proxy's (docs/policy.md, "Identities from
+      # X-Forwarded-Client-Cert"). With `Cert` or `Chain`, the certificate's identity; without,
+      # a partial one (#partial?). Raises IdentityError for a header that does not parse. Read
+      # the header only from a proxy you trust: anyone can write it.
+      def from_xfcc(header)
+        build(:mtlsauthz_identity_from_xfcc, bytes(header))
       end
 
       private
@@ -100,7 +110,15 @@ module MtlsAuthz
       end
     end
 
-    # Number of certificates in the chain the identity was read from (1 = leaf only).
+    # True when read by from_xfcc from a header without `Cert` or `Chain`: only the SHA-256,
+    # the subject (and its CN, O and OU) and the URI and DNS SANs are set; the other fields
+    # are empty, and a policy key that reads them never matches.
+    def partial?
+      Lib.mtlsauthz_identity_partial(@handle) == 1
+    end
+
+    # Number of certificates in the chain the identity was read from (1 = leaf only; 0 for a
+    # partial identity).
     def chain_length
       Lib.mtlsauthz_identity_chain_length(@handle)
     end
@@ -125,6 +143,7 @@ module MtlsAuthz
       LIST_FIELDS.each_key { |k| h[k] = public_send(k) }
       TIME_FIELDS.each_key { |k| h[k] = public_send(k) }
       h[:rejected] = @rejected
+      h[:partial] = partial?
       h
     end
 
@@ -133,6 +152,7 @@ module MtlsAuthz
       parts << "spiffe_id=#{spiffe_id}" if spiffe_id
       parts << "dn=#{dn.inspect}"
       parts << "rejected=#{@rejected.inspect}" if @rejected
+      parts << "partial" if partial?
       "#<#{self.class} #{parts.join(' ')}>"
     end
 

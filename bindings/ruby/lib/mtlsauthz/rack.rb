@@ -45,8 +45,15 @@ module MtlsAuthz
   #                    $ssl_client_escaped_cert). Default "X-SSL-Client-Cert".
   #   verify_header:   the forwarded verification result (nginx $ssl_client_verify); must be
   #                    "SUCCESS". Default "X-SSL-Client-Verify".
+  #   xfcc:            read the identity from X-Forwarded-Client-Cert (Envoy, Istio) sent by
+  #                    a trusted proxy (below). nil or false (default): never. true: from the
+  #                    peers in trusted_proxies, which then send XFCC instead of cert_header.
+  #                    A Hash (MtlsAuthz::XFCC): trusted_proxies: (addresses, CIDRs, "unix")
+  #                    and/or proxy_identities: (selectors "KEY:PATTERN" for the proxy's own
+  #                    verified certificate, compiled and decided by the library).
   #   identity_cache:  how many identities to keep, keyed by the SHA-256 of the leaf's DER
-  #                    (a bounded LRU). Default 1024.
+  #                    (a bounded LRU; as many again for XFCC headers, by the SHA-256 of the
+  #                    header). Default 1024.
   #   format_suffix:   true (default): also decide an HTTP operation ("METHOD /path", the
   #                    default one or a lambda's) without the format suffix of its last
   #                    segment (below). false: only the operation as sent, for apps whose
@@ -71,6 +78,13 @@ module MtlsAuthz
   # reading denies" is combined here. The README's "Format suffixes" lists what Grape routes.
   #
   # Where the client certificate comes from:
+  #   - From a proxy trusted for XFCC (xfcc:): only X-Forwarded-Client-Cert, through the core
+  #     (Identity.from_xfcc). No header: 401. A header that does not parse: 403
+  #     identity_rejected (the core's message in the Decision's #error and a warn log line).
+  #     Puma joins repeated header lines with ", ", as RFC 9110 5.3 allows, which is the same
+  #     list as one line with those elements: the core reads the last, the nearest proxy's.
+  #     From any other peer the header is ignored, logged at warn and counted
+  #     (#stats[:xfcc_ignored]), and the request is decided as below.
   #   - From a trusted proxy (REMOTE_ADDR in trusted_proxies): only the forwarded header, and
   #     only when the verify header says SUCCESS. The connection's own certificate is the
   #     proxy's, so it is never used for such a request.
@@ -115,13 +129,14 @@ module MtlsAuthz
     LOG_FORMATS = %i[text json].freeze
     # No verified identity: 401 whatever the policy says (docs/http.md, "Order of checks").
     NO_IDENTITY = Decision.new(false, :no_identity)
+    XFCC_NAME = "X-Forwarded-Client-Cert"
 
     attr_reader :holder, :identity_cache
 
     def initialize(app, policy:, operation: nil, logger: nil, log_format: :text, dry_run: false,
                    on_decision: nil, on_reload: nil, watch: nil, trusted_proxies: [],
                    cert_header: DEFAULT_CERT_HEADER, verify_header: DEFAULT_VERIFY_HEADER,
-                   identity_cache: 1024, format_suffix: true)
+                   identity_cache: 1024, format_suffix: true, xfcc: nil)
       unless LOG_FORMATS.include?(log_format)
         raise ArgumentError, "log_format must be :text or :json, not #{log_format.inspect}"
       end
@@ -145,6 +160,9 @@ module MtlsAuthz
       @cert_env = header_env(cert_header)
       @verify_env = header_env(verify_header)
       @identity_cache = LRU.new(identity_cache)
+      @xfcc = XFCC.from_option(xfcc, @trusted)
+      @xfcc_cache = LRU.new(identity_cache) if @xfcc
+      @xfcc_ignored = 0
       @hook_errors = 0
       @stats_lock = Mutex.new
       check_protocol(@holder.policy) unless @operation
@@ -161,9 +179,13 @@ module MtlsAuthz
     end
 
     # PolicyHolder#stats, and hook_errors: how many times a logger, a notification
-    # subscriber or a hook raised (in this process).
+    # subscriber or a hook raised (in this process); xfcc_ignored: how many requests carried
+    # X-Forwarded-Client-Cert from a peer not trusted for it (with xfcc:).
     def stats
-      @holder.stats.merge(hook_errors: @stats_lock.synchronize { @hook_errors })
+      counts = @stats_lock.synchronize do
+        { hook_errors: @hook_errors, xfcc_ignored: @xfcc_ignored }
+      end
+      @holder.stats.merge(counts)
     end
 
     # The default operation: the canonical HTTP operation of the raw path. Raises
@@ -235,7 +257,8 @@ module MtlsAuthz
         status = 400
       else
         decision, dry =
-          if cert_error then Decision.error(cert_error)
+          if cert_error.is_a?(Decision) then cert_error
+          elsif cert_error then Decision.error(cert_error)
           elsif !op.is_a?(String) then Decision.error(op_error || "operation is not a String")
           else decide(identity, op, readings)
           end
@@ -408,9 +431,14 @@ module MtlsAuthz
       false
     end
 
-    # [Identity or nil, error message or nil]
+    # [Identity or nil, error message, or a deny Decision, or nil]. A peer trusted for XFCC
+    # by its address is asked for nothing else; one trusted by its certificate is read as a
+    # direct client first.
     def client_identity(env)
+      return xfcc_identity(env) if @xfcc&.trusted_address?(env)
+
       if trusted_proxy?(env["REMOTE_ADDR"])
+        ignore_xfcc(env) if @xfcc
         return [nil, nil] unless env[@verify_env] == "SUCCESS"
 
         escaped = env[@cert_env]
@@ -419,6 +447,49 @@ module MtlsAuthz
         return pem_identity(unescape(escaped))
       end
 
+      peer = direct_identity(env)
+      return peer unless @xfcc
+      return xfcc_identity(env) if @xfcc.selectors? && @xfcc.trusted_identity?(peer[0])
+
+      ignore_xfcc(env)
+      peer
+    rescue StandardError => e # fail closed: an unreadable certificate is a deny, not a 500
+      [nil, "client certificate: #{e.class}: #{e.message}"]
+    end
+
+    # From a peer trusted for XFCC: the header, through the core, cached by its SHA-256.
+    # None: no identity (401). One that does not parse: 403 identity_rejected.
+    def xfcc_identity(env)
+      header = env[XFCC::ENV_KEY]
+      return [nil, nil] if header.nil?
+
+      key = Digest::SHA256.digest(header)
+      [@xfcc_cache.fetch(key) { Identity.from_xfcc(header) }, nil]
+    rescue IdentityError => e
+      guard("the logger", ANSWERED) do
+        text = "mtlsauthz: refused the #{XFCC_NAME} header of trusted proxy " \
+               "#{env['REMOTE_ADDR']} (decided as identity_rejected): #{e.message}"
+        @logger ? @logger.warn(text) : Kernel.warn(text)
+      end
+      [nil, Decision.new(false, :identity_rejected, nil, Decision::EMPTY, 0, e.message.freeze)]
+    end
+
+    # A header from a peer not trusted for it is never read: say so, since either the proxy's
+    # address or certificate is missing from xfcc:, or someone is trying it on.
+    def ignore_xfcc(env)
+      return unless env.key?(XFCC::ENV_KEY)
+
+      @stats_lock.synchronize { @xfcc_ignored += 1 }
+      guard("the logger", ANSWERED) do
+        text = "mtlsauthz: ignored #{XFCC_NAME} from #{env['REMOTE_ADDR']}, a peer not " \
+               "trusted for it (xfcc: trusted_proxies, proxy_identities); the request is " \
+               "decided without it"
+        @logger ? @logger.warn(text) : Kernel.warn(text)
+      end
+    end
+
+    # A direct client: the connection's own verified certificate.
+    def direct_identity(env)
       verify = env["SSL_CLIENT_VERIFY"]
       return [nil, nil] if verify && verify != "SUCCESS"
 
