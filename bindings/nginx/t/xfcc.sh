@@ -133,7 +133,7 @@ http {
 
     # behind a trusted proxy, over TLS (the proxy may present its own certificate)
     server {
-        listen 127.0.0.1:$TP ssl;
+        listen 127.0.0.1:$TP ssl http2;
         $tls
         mtlsauthz_xfcc on;
         $common
@@ -338,6 +338,9 @@ call "https://127.0.0.1:$TP/ops/x" ops -H "$X: $BUILDER_XFCC"
 expect "trusted proxy, Cert: the proxy's own certificate is not the identity" 403 \
     X-Reason=no_match X-Spiffe=spiffe://prod.example.com/ci/builder \
     'body={"error":"forbidden","reason":"no_match","rule":null}'
+call "https://127.0.0.1:$TP/spiffe/x" - --http2 -H "$X: $ISTIO_XFCC"
+expect "trusted proxy over HTTP/2, Istio's header: decided as the header says" 200 \
+    X-Rule=builder-spiffe
 call "http://127.0.0.1:$HP/spiffe/x" - -H "$X: $BUILDER_XFCC"
 expect "trusted proxy over plain HTTP, Cert: decided as the certificate" 200 \
     X-Rule=builder-spiffe
