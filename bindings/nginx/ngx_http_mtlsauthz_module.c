@@ -396,8 +396,12 @@ ngx_http_mtlsauthz_handler(ngx_http_request_t *r)
         return ngx_http_mtlsauthz_finish(r, alcf, ctx, NGX_HTTP_FORBIDDEN);
     }
 
+    /*
+     * The header's identity is resolved for this request only.  An unreadable
+     * certificate (logged once per connection) is an error.
+     */
+
     if (xfcc == NGX_OK) {
-        /* one request's identity: resolved for this request only */
         mtlsauthz_error_clear(&err);
         owned = 1;
 
@@ -411,8 +415,6 @@ ngx_http_mtlsauthz_handler(ngx_http_request_t *r)
             return ngx_http_mtlsauthz_finish(r, alcf, ctx,
                                              NGX_HTTP_FORBIDDEN);
         }
-
-    /* an unreadable certificate (logged once per connection) is an error */
 
     } else if (mc->identity == NULL
                || ngx_http_mtlsauthz_get_peer(r, mc, alcf->policy->policy,
