@@ -21,32 +21,14 @@ T=$(mktemp -d /tmp/mtlsauthz-nginx-xfcc.XXXXXX)
 chmod 755 "$T"
 mkdir -m 755 "$T/tmp"
 
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+
 cleanup() {
-    local pid i
-    if [ -f "$T/nginx.pid" ]; then
-        pid=$(cat "$T/nginx.pid")
-        kill -TERM "$pid" 2>/dev/null
-        for i in $(seq 50); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-    fi
+    stop_nginx "$T/nginx.pid"
     if [ "${KEEP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
 }
 trap cleanup EXIT
-
-pass=0
-fail=0
-ok() {
-    pass=$((pass + 1))
-    echo "ok - $1"
-}
-not_ok() {
-    fail=$((fail + 1))
-    echo "FAIL - $1"
-    shift
-    for line in "$@"; do echo "    $line"; done
-}
 
 CERTS=${MTLSAUTHZ_TEST_CERTS:-}
 if [ -z "$CERTS" ]; then
@@ -179,7 +161,7 @@ EOF
 
 N() { "$nginx_bin" -p "$T/" -e "$T/startup.log" "$@"; }
 
-# call URL CERT [CURL_ARGS...]: sets STATUS and BODY; hdr NAME reads a header. CERT is a test
+# call URL CERT [CURL_ARGS...]: sets STATUS and BODY; hdr NAME (lib.sh) reads a header. CERT is a test
 # certificate name, or "-" for none.
 call() {
     local url=$1 cert=$2
@@ -191,23 +173,6 @@ call() {
     : > "$T/body"
     STATUS=$(curl "${args[@]}" "$@" "$url")
     BODY=$(cat "$T/body")
-}
-hdr() {
-    grep -i "^$1:" "$T/headers" | head -n 1 | sed -e 's/^[^:]*: *//' -e 's/\r$//'
-}
-
-# expect DESC STATUS [Header=value | Header= (absent) | body=TEXT]...
-expect() {
-    local desc=$1 want=$2 kv name value got problems=()
-    shift 2
-    [ "$STATUS" = "$want" ] || problems+=("status $STATUS, want $want")
-    for kv in "$@"; do
-        name=${kv%%=*}
-        value=${kv#*=}
-        if [ "$name" = body ]; then got=$BODY; else got=$(hdr "$name"); fi
-        [ "$got" = "$value" ] || problems+=("$name: '$got', want '$value'")
-    done
-    if [ ${#problems[@]} -eq 0 ]; then ok "$desc"; else not_ok "$desc" "${problems[@]}"; fi
 }
 
 # record DESC KEY=JSON...: the last access-log record has these keys, each compared as JSON (nginx
@@ -280,33 +245,24 @@ http {
     }
 }
 EOF
-out=$(N -t -c "$T/no-trusted.conf" 2>&1)
-rc=$?
-if [ $rc -ne 0 ] && grep -qF '"mtlsauthz_xfcc on" without "mtlsauthz_xfcc_trusted" in location "/api/": list the addresses of the proxies that may send X-Forwarded-Client-Cert' <<<"$out"; then
-    ok "nginx -t refuses mtlsauthz_xfcc on without trusted addresses"
-else
-    not_ok "nginx -t refuses mtlsauthz_xfcc on without trusted addresses" "rc=$rc" "$out"
-fi
-
-sed -e 's|mtlsauthz_xfcc on;|mtlsauthz_xfcc on; mtlsauthz_xfcc_trusted proxy.example;|' \
-    "$T/no-trusted.conf" > "$T/bad-trusted.conf"
-out=$(N -t -c "$T/bad-trusted.conf" 2>&1)
-rc=$?
-if [ $rc -ne 0 ] && grep -qF 'invalid address "proxy.example": give an IP address, a CIDR block such as 10.0.0.0/8, or "unix:" (host names are not resolved)' <<<"$out"; then
-    ok "nginx -t refuses a host name as a trusted address"
-else
-    not_ok "nginx -t refuses a host name as a trusted address" "rc=$rc" "$out"
-fi
-
-sed -e 's|mtlsauthz_xfcc on;|mtlsauthz_xfcc on; mtlsauthz_xfcc_trusted 10.1.2.3/8;|' \
-    "$T/no-trusted.conf" > "$T/bits-trusted.conf"
-out=$(N -t -c "$T/bits-trusted.conf" 2>&1)
-rc=$?
-if [ $rc -eq 0 ] && grep -qF 'low address bits of 10.1.2.3/8 are meaningless' <<<"$out"; then
-    ok "nginx -t warns about a CIDR block with host bits"
-else
-    not_ok "nginx -t warns about a CIDR block with host bits" "rc=$rc" "$out"
-fi
+# conf_check DESC RC TEXT DIRECTIVE: nginx -t on no-trusted.conf, DIRECTIVE added after
+# "mtlsauthz_xfcc on;", exits RC (0 or 1) and says TEXT
+conf_check() {
+    local out rc
+    sed -e "s|mtlsauthz_xfcc on;|mtlsauthz_xfcc on; $4|" "$T/no-trusted.conf" > "$T/check.conf"
+    out=$(N -t -c "$T/check.conf" 2>&1)
+    rc=$?
+    if [ $rc -eq "$2" ] && grep -qF -- "$3" <<<"$out"; then ok "$1"; else
+        not_ok "$1" "rc=$rc" "$out"
+    fi
+}
+conf_check "nginx -t refuses mtlsauthz_xfcc on without trusted addresses" 1 \
+    '"mtlsauthz_xfcc on" without "mtlsauthz_xfcc_trusted" in location "/api/": list the addresses of the proxies that may send X-Forwarded-Client-Cert' ''
+conf_check "nginx -t refuses a host name as a trusted address" 1 \
+    'invalid address "proxy.example": give an IP address, a CIDR block such as 10.0.0.0/8, or "unix:" (host names are not resolved)' \
+    'mtlsauthz_xfcc_trusted proxy.example;'
+conf_check "nginx -t warns about a CIDR block with host bits" 0 \
+    'low address bits of 10.1.2.3/8 are meaningless' 'mtlsauthz_xfcc_trusted 10.1.2.3/8;'
 
 # ---- a running nginx ----
 
