@@ -4,7 +4,8 @@
 #   make nginx-module   builds $(B)/nginx/ngx_http_mtlsauthz_module.so against Debian's
 #                       nginx-dev (or NGINX_SRC=/path/to/nginx-source)
 #   make check-nginx    installs nginx, nginx-dev and curl, builds the module and runs the
-#                       integration tests against a real nginx (NGINX_BIN=/usr/sbin/nginx)
+#                       integration tests (t/run.sh, t/xfcc.sh) against a real nginx
+#                       (NGINX_BIN=/usr/sbin/nginx)
 #   make bench-nginx    the load check: module on versus off (bindings/nginx/bench/load.sh)
 
 NGINX_MODULE := $(B)/nginx/ngx_http_mtlsauthz_module.so
@@ -24,6 +25,9 @@ check-nginx:
 	NGINX_BIN=$(NGINX_BIN) MTLSAUTHZ_NGINX_MODULE=$(TOP)/$(NGINX_MODULE) \
 	    MTLSAUTHZ_TEST_CERTS=$(TOP)/$(TEST_CERTS) MTLSAUTHZ_CLI=$(TOP)/$(CLI) \
 	    bindings/nginx/t/run.sh
+	NGINX_BIN=$(NGINX_BIN) MTLSAUTHZ_NGINX_MODULE=$(TOP)/$(NGINX_MODULE) \
+	    MTLSAUTHZ_TEST_CERTS=$(TOP)/$(TEST_CERTS) MTLSAUTHZ_CLI=$(TOP)/$(CLI) \
+	    bindings/nginx/t/xfcc.sh
 
 # Load check (not part of check: numbers, no asserts). See docs/performance.md.
 NGINX_LOAD := $(B)/nginx/mtls-load

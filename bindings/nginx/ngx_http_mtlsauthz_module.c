@@ -91,6 +91,11 @@ static ngx_int_t ngx_http_mtlsauthz_finish(ngx_http_request_t *r,
     ngx_uint_t status);
 static ngx_uint_t ngx_http_mtlsauthz_error_page(ngx_http_request_t *r,
     ngx_uint_t status);
+static ngx_int_t ngx_http_mtlsauthz_xfcc(ngx_http_request_t *r,
+    ngx_http_mtlsauthz_loc_conf_t *alcf, ngx_http_mtlsauthz_ctx_t *ctx);
+static void ngx_http_mtlsauthz_identity_cleanup(void *data);
+static ngx_int_t ngx_http_mtlsauthz_get_identity(ngx_http_request_t *r,
+    const mtlsauthz_identity **out);
 static ngx_int_t ngx_http_mtlsauthz_get_conn(ngx_http_request_t *r,
     ngx_http_mtlsauthz_conn_t **out, const char **why);
 static ngx_int_t ngx_http_mtlsauthz_verified(ngx_http_request_t *r,
@@ -121,6 +126,8 @@ static char *ngx_http_mtlsauthz_policy(ngx_conf_t *cf, ngx_command_t *cmd,
 static void ngx_http_mtlsauthz_policy_cleanup(void *data);
 static char *ngx_http_mtlsauthz_log_level(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_mtlsauthz_xfcc_trusted(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_mtlsauthz_add_variables(ngx_conf_t *cf);
 static void *ngx_http_mtlsauthz_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_mtlsauthz_init_main_conf(ngx_conf_t *cf, void *conf);
@@ -187,6 +194,20 @@ static ngx_command_t  ngx_http_mtlsauthz_commands[] = {
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_mtlsauthz_loc_conf_t, metrics_location),
+      NULL },
+
+    { ngx_string("mtlsauthz_xfcc"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mtlsauthz_loc_conf_t, xfcc),
+      NULL },
+
+    { ngx_string("mtlsauthz_xfcc_trusted"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_mtlsauthz_xfcc_trusted,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
       ngx_null_command
@@ -258,23 +279,32 @@ static ngx_http_variable_t  ngx_http_mtlsauthz_vars[] = {
       ngx_http_mtlsauthz_decision_variable,
       NGX_HTTP_MTLSAUTHZ_VAR_LOG_JSON, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    /*
+     * The identity's: not cacheable, since with mtlsauthz_xfcc the access
+     * phase decides whose they are (the certificate's or the header's).
+     */
+
     { ngx_string("mtlsauthz_spiffe_id"), NULL,
-      ngx_http_mtlsauthz_spiffe_id_variable, 0, 0, 0 },
+      ngx_http_mtlsauthz_spiffe_id_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("mtlsauthz_san_dns"), NULL,
-      ngx_http_mtlsauthz_san_dns_variable, 0, 0, 0 },
+      ngx_http_mtlsauthz_san_dns_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("mtlsauthz_subject"), NULL,
-      ngx_http_mtlsauthz_field_variable, MTLSAUTHZ_FIELD_SUBJECT_DN, 0, 0 },
+      ngx_http_mtlsauthz_field_variable, MTLSAUTHZ_FIELD_SUBJECT_DN,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("mtlsauthz_issuer"), NULL,
-      ngx_http_mtlsauthz_field_variable, MTLSAUTHZ_FIELD_ISSUER_DN, 0, 0 },
+      ngx_http_mtlsauthz_field_variable, MTLSAUTHZ_FIELD_ISSUER_DN,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("mtlsauthz_serial"), NULL,
-      ngx_http_mtlsauthz_field_variable, MTLSAUTHZ_FIELD_SERIAL, 0, 0 },
+      ngx_http_mtlsauthz_field_variable, MTLSAUTHZ_FIELD_SERIAL,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("mtlsauthz_sha256"), NULL,
-      ngx_http_mtlsauthz_field_variable, MTLSAUTHZ_FIELD_SHA256, 0, 0 },
+      ngx_http_mtlsauthz_field_variable, MTLSAUTHZ_FIELD_SHA256,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -289,8 +319,8 @@ ngx_http_mtlsauthz_handler(ngx_http_request_t *r)
 {
     int                             rc;
     size_t                          i;
-    ngx_int_t                       target, status;
-    ngx_uint_t                      owned;
+    ngx_int_t                       target, status, xfcc;
+    ngx_uint_t                      owned, logged;
     const char                     *why;
     mtlsauthz_peer                 *peer;
     mtlsauthz_error                 err;
@@ -311,8 +341,10 @@ ngx_http_mtlsauthz_handler(ngx_http_request_t *r)
     }
 
     /* fail closed: deny until the library says otherwise */
+    logged = ctx->xfcc_logged;
     ngx_memzero(ctx, sizeof(ngx_http_mtlsauthz_ctx_t));
     ctx->reason = MTLSAUTHZ_REASON_ERROR;
+    ctx->xfcc_logged = logged;
 
     target = ngx_http_mtlsauthz_operation(r, alcf, ctx);
     if (target == NGX_ERROR) {
@@ -321,32 +353,73 @@ ngx_http_mtlsauthz_handler(ngx_http_request_t *r)
 
     /* the order of checks of docs/http.md: identity, target, policy */
 
-    status = ngx_http_mtlsauthz_get_conn(r, &mc, &why);
+    mc = NULL;
+    xfcc = alcf->xfcc ? ngx_http_mtlsauthz_xfcc(r, alcf, ctx) : NGX_DECLINED;
 
-    if (status == NGX_ERROR) {
+    if (xfcc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (status == NGX_DECLINED) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "mtlsauthz: no verified client certificate: %s", why);
+    if (xfcc == NGX_HTTP_UNAUTHORIZED) {
+        /* the trusted proxy's own certificate is not its client's */
         ctx->reason = MTLSAUTHZ_REASON_NO_IDENTITY;
         return ngx_http_mtlsauthz_finish(r, alcf, ctx, NGX_HTTP_UNAUTHORIZED);
     }
 
-    ctx->identity = mc->identity;
+    if (xfcc == NGX_DECLINED) {
+        status = ngx_http_mtlsauthz_get_conn(r, &mc, &why);
+
+        if (status == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (status == NGX_DECLINED) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "mtlsauthz: no verified client certificate: %s",
+                          why);
+            ctx->reason = MTLSAUTHZ_REASON_NO_IDENTITY;
+            return ngx_http_mtlsauthz_finish(r, alcf, ctx,
+                                             NGX_HTTP_UNAUTHORIZED);
+        }
+
+        ctx->identity = mc->identity;
+    }
 
     if (target == NGX_DECLINED) {
         ctx->reason = NGX_HTTP_MTLSAUTHZ_BAD_TARGET;
         return ngx_http_mtlsauthz_finish(r, alcf, ctx, NGX_HTTP_BAD_REQUEST);
     }
 
-    /* an unreadable certificate (logged once per connection) is an error */
+    if (xfcc == NGX_HTTP_FORBIDDEN) {
+        /* a header that does not parse, or more than one */
+        ctx->reason = MTLSAUTHZ_REASON_IDENTITY_REJECTED;
+        return ngx_http_mtlsauthz_finish(r, alcf, ctx, NGX_HTTP_FORBIDDEN);
+    }
 
-    if (mc->identity == NULL
-        || ngx_http_mtlsauthz_get_peer(r, mc, alcf->policy->policy, &peer,
-                                       &owned)
-           != NGX_OK)
+    /*
+     * The header's identity is resolved for this request only.  An unreadable
+     * certificate (logged once per connection) is an error.
+     */
+
+    if (xfcc == NGX_OK) {
+        mtlsauthz_error_clear(&err);
+        owned = 1;
+
+        if (mtlsauthz_peer_new(&peer, alcf->policy->policy, ctx->identity,
+                               &err)
+            != 0)
+        {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "mtlsauthz: cannot resolve the identity: %s",
+                          err.message);
+            return ngx_http_mtlsauthz_finish(r, alcf, ctx,
+                                             NGX_HTTP_FORBIDDEN);
+        }
+
+    } else if (mc->identity == NULL
+               || ngx_http_mtlsauthz_get_peer(r, mc, alcf->policy->policy,
+                                              &peer, &owned)
+                  != NGX_OK)
     {
         return ngx_http_mtlsauthz_finish(r, alcf, ctx, NGX_HTTP_FORBIDDEN);
     }
@@ -517,6 +590,189 @@ ngx_http_mtlsauthz_error_page(ngx_http_request_t *r, ngx_uint_t status)
     }
 
     return 0;
+}
+
+
+/*
+ * The identity from X-Forwarded-Client-Cert (docs/policy.md, "Identities
+ * from X-Forwarded-Client-Cert"), read only when the connection comes from a
+ * peer that mtlsauthz_xfcc_trusted lists.  The peer is the socket's
+ * (getpeername()), never c->sockaddr: the realip module replaces that with an
+ * address a request header gave, which anyone can write.
+ *
+ * NGX_DECLINED: the peer is not trusted; a header is ignored (logged once per
+ * request) and the TLS client certificate decides.  NGX_OK: ctx->identity is
+ * the header's, owned by a cleanup of the request pool (it may be rejected,
+ * which the decision reports).  NGX_HTTP_UNAUTHORIZED: a trusted peer sent no
+ * header.  NGX_HTTP_FORBIDDEN: the header does not parse, or came more than
+ * once (which of them the proxy wrote cannot be told).
+ */
+
+static ngx_int_t
+ngx_http_mtlsauthz_xfcc(ngx_http_request_t *r,
+    ngx_http_mtlsauthz_loc_conf_t *alcf, ngx_http_mtlsauthz_ctx_t *ctx)
+{
+    int                  rc;
+    u_char               text[NGX_SOCKADDR_STRLEN];
+    size_t               len;
+    socklen_t            socklen;
+    ngx_uint_t           i, n;
+    const char          *rejected;
+    ngx_sockaddr_t       sa;
+    ngx_list_part_t     *part;
+    ngx_table_elt_t     *h, *header;
+    mtlsauthz_error      err;
+    mtlsauthz_identity  *id;
+    ngx_pool_cleanup_t  *cln;
+
+    header = NULL;
+    n = 0;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == sizeof("X-Forwarded-Client-Cert") - 1
+            && ngx_strncasecmp(h[i].key.data,
+                               (u_char *) "X-Forwarded-Client-Cert",
+                               h[i].key.len)
+               == 0)
+        {
+            header = &h[i];
+            n++;
+        }
+    }
+
+    socklen = sizeof(ngx_sockaddr_t);
+    ngx_memzero(&sa, sizeof(ngx_sockaddr_t));
+
+    if (getpeername(r->connection->fd, &sa.sockaddr, &socklen) == -1) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, ngx_socket_errno,
+                      "mtlsauthz: getpeername() failed");
+        return NGX_ERROR;
+    }
+
+    if (alcf->xfcc_trusted == NULL
+        || ngx_cidr_match(&sa.sockaddr, alcf->xfcc_trusted) != NGX_OK)
+    {
+        if (n > 0 && !ctx->xfcc_logged) {
+            ctx->xfcc_logged = 1;
+            len = ngx_sock_ntop(&sa.sockaddr, socklen, text,
+                                NGX_SOCKADDR_STRLEN, 0);
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "mtlsauthz: X-Forwarded-Client-Cert ignored: the"
+                          " peer %*s is not in mtlsauthz_xfcc_trusted",
+                          len, text);
+        }
+
+        return NGX_DECLINED;
+    }
+
+    ctx->xfcc = 1;
+
+    if (n == 0) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "mtlsauthz: no X-Forwarded-Client-Cert from a trusted"
+                      " proxy");
+        return NGX_HTTP_UNAUTHORIZED;
+    }
+
+    if (n > 1) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "mtlsauthz: X-Forwarded-Client-Cert refused: sent %ui"
+                      " times; a proxy sends one", n);
+        return NGX_HTTP_FORBIDDEN;
+    }
+
+    mtlsauthz_error_clear(&err);
+
+    rc = mtlsauthz_identity_from_xfcc(&id, (const char *) header->value.data,
+                                      header->value.len, &err);
+
+    if (rc == MTLSAUTHZ_ENOMEM) {
+        return NGX_ERROR;
+    }
+
+    if (rc != 0) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "mtlsauthz: X-Forwarded-Client-Cert refused: %s",
+                      err.message[0] ? err.message : mtlsauthz_strerror(rc));
+        return NGX_HTTP_FORBIDDEN;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        mtlsauthz_identity_free(id);
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_mtlsauthz_identity_cleanup;
+    cln->data = id;
+
+    rejected = mtlsauthz_identity_rejected(id);
+
+    if (rejected != NULL) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "mtlsauthz: the identity of X-Forwarded-Client-Cert is"
+                      " rejected: %s", rejected);
+    }
+
+    ctx->identity = id;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_mtlsauthz_identity_cleanup(void *data)
+{
+    mtlsauthz_identity_free(data);
+}
+
+
+/*
+ * The identity the identity variables show: the header's where the access
+ * check read X-Forwarded-Client-Cert from a trusted proxy (none, if it gave
+ * none), otherwise the verified peer certificate's.
+ */
+
+static ngx_int_t
+ngx_http_mtlsauthz_get_identity(ngx_http_request_t *r,
+    const mtlsauthz_identity **out)
+{
+    ngx_int_t                   rc;
+    const char                 *why;
+    ngx_http_mtlsauthz_ctx_t   *ctx;
+    ngx_http_mtlsauthz_conn_t  *mc;
+
+    *out = NULL;
+
+    ctx = ngx_http_mtlsauthz_get_ctx(r, 0);
+
+    if (ctx != NULL && ctx->xfcc) {
+        *out = ctx->identity;
+        return *out != NULL ? NGX_OK : NGX_DECLINED;
+    }
+
+    rc = ngx_http_mtlsauthz_get_conn(r, &mc, &why);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    *out = mc->identity;
+
+    return NGX_OK;
 }
 
 
@@ -1176,22 +1432,21 @@ static ngx_int_t
 ngx_http_mtlsauthz_field_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    size_t                      len;
-    ngx_str_t                   value;
-    ngx_int_t                   rc;
-    const char                 *why, *s;
-    ngx_http_mtlsauthz_conn_t  *mc;
+    size_t                     len;
+    ngx_str_t                  value;
+    ngx_int_t                  rc;
+    const char                *s;
+    const mtlsauthz_identity  *id;
 
-    rc = ngx_http_mtlsauthz_get_conn(r, &mc, &why);
+    rc = ngx_http_mtlsauthz_get_identity(r, &id);
 
     if (rc == NGX_ERROR) {
         return NGX_ERROR;
     }
 
     if (rc != NGX_OK
-        || mtlsauthz_identity_count(mc->identity, (mtlsauthz_field) data) == 0
-        || mtlsauthz_identity_get(&s, &len, mc->identity,
-                                  (mtlsauthz_field) data, 0)
+        || mtlsauthz_identity_count(id, (mtlsauthz_field) data) == 0
+        || mtlsauthz_identity_get(&s, &len, id, (mtlsauthz_field) data, 0)
            != 0)
     {
         v->not_found = 1;
@@ -1207,7 +1462,7 @@ ngx_http_mtlsauthz_field_variable(ngx_http_request_t *r,
 
     v->len = value.len;
     v->valid = 1;
-    v->no_cacheable = 0;
+    v->no_cacheable = 1;
     v->not_found = 0;
     v->data = value.data;
 
@@ -1234,23 +1489,21 @@ static ngx_int_t
 ngx_http_mtlsauthz_spiffe_id_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    size_t                      len;
-    ngx_str_t                   value;
-    ngx_int_t                   rc;
-    const char                 *why, *s;
-    ngx_http_mtlsauthz_conn_t  *mc;
+    size_t                     len;
+    ngx_str_t                  value;
+    ngx_int_t                  rc;
+    const char                *s;
+    const mtlsauthz_identity  *id;
 
-    rc = ngx_http_mtlsauthz_get_conn(r, &mc, &why);
+    rc = ngx_http_mtlsauthz_get_identity(r, &id);
 
     if (rc == NGX_ERROR) {
         return NGX_ERROR;
     }
 
     if (rc != NGX_OK
-        || mtlsauthz_identity_count(mc->identity, MTLSAUTHZ_FIELD_SPIFFE_ID)
-           == 0
-        || mtlsauthz_identity_get(&s, &len, mc->identity,
-                                  MTLSAUTHZ_FIELD_SPIFFE_ID, 0)
+        || mtlsauthz_identity_count(id, MTLSAUTHZ_FIELD_SPIFFE_ID) == 0
+        || mtlsauthz_identity_get(&s, &len, id, MTLSAUTHZ_FIELD_SPIFFE_ID, 0)
            != 0)
     {
         v->not_found = 1;
@@ -1266,7 +1519,7 @@ ngx_http_mtlsauthz_spiffe_id_variable(ngx_http_request_t *r,
 
     v->len = value.len;
     v->valid = 1;
-    v->no_cacheable = 0;
+    v->no_cacheable = 1;
     v->not_found = 0;
     v->data = value.data;
 
@@ -1278,22 +1531,22 @@ static ngx_int_t
 ngx_http_mtlsauthz_san_dns_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    u_char                     *p;
-    size_t                      len, total;
-    ngx_int_t                   rc;
-    ngx_str_t                  *values;
-    ngx_uint_t                  i, n;
-    const char                 *why, *s;
-    ngx_http_mtlsauthz_conn_t  *mc;
+    u_char                    *p;
+    size_t                     len, total;
+    ngx_int_t                  rc;
+    ngx_str_t                 *values;
+    ngx_uint_t                 i, n;
+    const char                *s;
+    const mtlsauthz_identity  *id;
 
-    rc = ngx_http_mtlsauthz_get_conn(r, &mc, &why);
+    rc = ngx_http_mtlsauthz_get_identity(r, &id);
 
     if (rc == NGX_ERROR) {
         return NGX_ERROR;
     }
 
-    n = (rc == NGX_OK)
-        ? mtlsauthz_identity_count(mc->identity, MTLSAUTHZ_FIELD_SAN_DNS) : 0;
+    n = (rc == NGX_OK) ? mtlsauthz_identity_count(id, MTLSAUTHZ_FIELD_SAN_DNS)
+                       : 0;
 
     if (n == 0) {
         v->not_found = 1;
@@ -1308,8 +1561,7 @@ ngx_http_mtlsauthz_san_dns_variable(ngx_http_request_t *r,
     total = 0;
 
     for (i = 0; i < n; i++) {
-        if (mtlsauthz_identity_get(&s, &len, mc->identity,
-                                   MTLSAUTHZ_FIELD_SAN_DNS, i)
+        if (mtlsauthz_identity_get(&s, &len, id, MTLSAUTHZ_FIELD_SAN_DNS, i)
             != 0
             || ngx_http_mtlsauthz_escape(r->pool, &values[i], (u_char *) s,
                                          len, NGX_HTTP_MTLSAUTHZ_ESC_VAR)
@@ -1338,7 +1590,7 @@ ngx_http_mtlsauthz_san_dns_variable(ngx_http_request_t *r,
 
     v->len = p - v->data;
     v->valid = 1;
-    v->no_cacheable = 0;
+    v->no_cacheable = 1;
     v->not_found = 0;
 
     return NGX_OK;
@@ -1589,6 +1841,72 @@ ngx_http_mtlsauthz_log_level(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/*
+ * mtlsauthz_xfcc_trusted ADDRESS | CIDR | unix:, as set_real_ip_from: the
+ * peers whose X-Forwarded-Client-Cert header is read.  Host names are not
+ * accepted: a name resolved once, at configuration time, would go on trusting
+ * whatever address it had then.
+ */
+
+static char *
+ngx_http_mtlsauthz_xfcc_trusted(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_mtlsauthz_loc_conf_t *alcf = conf;
+
+    ngx_int_t    rc;
+    ngx_str_t   *value;
+    ngx_cidr_t   c, *cidr;
+
+    value = cf->args->elts;
+
+    ngx_memzero(&c, sizeof(ngx_cidr_t));
+
+    if (value[1].len == sizeof("unix:") - 1
+        && ngx_strncmp(value[1].data, "unix:", value[1].len) == 0)
+    {
+#if (NGX_HAVE_UNIX_DOMAIN)
+        c.family = AF_UNIX;
+#else
+        return "cannot trust \"unix:\": this platform has no Unix sockets";
+#endif
+
+    } else {
+        rc = ngx_ptocidr(&value[1], &c);
+
+        if (rc == NGX_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid address \"%V\": give an IP address,"
+                               " a CIDR block such as 10.0.0.0/8, or \"unix:\""
+                               " (host names are not resolved)", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+
+        if (rc == NGX_DONE) {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "low address bits of %V are meaningless",
+                               &value[1]);
+        }
+    }
+
+    if (alcf->xfcc_trusted == NULL) {
+        alcf->xfcc_trusted = ngx_array_create(cf->pool, 2, sizeof(ngx_cidr_t));
+        if (alcf->xfcc_trusted == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    cidr = ngx_array_push(alcf->xfcc_trusted);
+    if (cidr == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *cidr = c;
+
+    return NGX_CONF_OK;
+}
+
+
 static void *
 ngx_http_mtlsauthz_create_loc_conf(ngx_conf_t *cf)
 {
@@ -1605,11 +1923,13 @@ ngx_http_mtlsauthz_create_loc_conf(ngx_conf_t *cf)
     conf->operation = NGX_CONF_UNSET_PTR;
     conf->log_deny = NGX_CONF_UNSET_UINT;
     conf->log_allow = NGX_CONF_UNSET_UINT;
+    conf->xfcc = NGX_CONF_UNSET;
 
     /*
      * set by ngx_pcalloc():
      *
      *     conf->metrics_location = { 0, NULL };
+     *     conf->xfcc_trusted = NULL;
      */
 
     return conf;
@@ -1648,6 +1968,12 @@ ngx_http_mtlsauthz_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->operation, prev->operation, NULL);
     ngx_conf_merge_uint_value(conf->log_deny, prev->log_deny, NGX_LOG_WARN);
     ngx_conf_merge_uint_value(conf->log_allow, prev->log_allow, NGX_LOG_INFO);
+    ngx_conf_merge_value(conf->xfcc, prev->xfcc, 0);
+
+    /* as set_real_ip_from: a level's list replaces the outer one */
+    if (conf->xfcc_trusted == NULL) {
+        conf->xfcc_trusted = prev->xfcc_trusted;
+    }
 
     if (conf->metrics_location.data == NULL) {
         conf->metrics_location = prev->metrics_location;
@@ -1675,6 +2001,17 @@ ngx_http_mtlsauthz_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"mtlsauthz on\" without \"mtlsauthz_policy\""
                            " in %s \"%V\"",
+                           clcf->name.len ? "location" : "server",
+                           &clcf->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->xfcc && conf->xfcc_trusted == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mtlsauthz_xfcc on\" without"
+                           " \"mtlsauthz_xfcc_trusted\" in %s \"%V\": list the"
+                           " addresses of the proxies that may send"
+                           " X-Forwarded-Client-Cert",
                            clcf->name.len ? "location" : "server",
                            &clcf->name);
         return NGX_CONF_ERROR;

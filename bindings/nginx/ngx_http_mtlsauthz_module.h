@@ -59,14 +59,17 @@ typedef struct {
     ngx_uint_t                    log_allow;
     ngx_str_t                     metrics_location;
     ngx_str_t                     metrics_label;  /* in effect */
+    ngx_flag_t                    xfcc;
+    ngx_array_t                  *xfcc_trusted;   /* ngx_cidr_t */
 } ngx_http_mtlsauthz_loc_conf_t;
 
 
 /*
  * One request's decision, as docs/http.md records it.  The strings are
  * borrowed: rule ids from the policy (which the connection's peer, or the
- * cycle, keeps alive), the identity from the connection's cache, the rest
- * from the request pool.
+ * cycle, keeps alive), the identity from the connection's cache (or, read
+ * from X-Forwarded-Client-Cert, from a cleanup of the request pool), the
+ * rest from the request pool.
  */
 typedef struct {
     ngx_uint_t                    decided;
@@ -79,6 +82,8 @@ typedef struct {
     ngx_str_t                     operation;  /* data NULL: refused */
     ngx_str_t                     detail;     /* data NULL: none */
     const mtlsauthz_identity     *identity;   /* NULL: no verified one */
+    ngx_uint_t                    xfcc;       /* decided on the XFCC header */
+    ngx_uint_t                    xfcc_logged;  /* "ignored", once */
     ngx_str_t                     record;     /* the rendered log record */
 } ngx_http_mtlsauthz_ctx_t;
 

@@ -22,17 +22,9 @@ T=$(mktemp -d /tmp/mtlsauthz-nginx.XXXXXX)
 chmod 755 "$T"
 mkdir -m 755 "$T/tmp"
 
-stop_nginx() {
-    local pidfile=$1 pid i
-    [ -f "$pidfile" ] || return 0
-    pid=$(cat "$pidfile")
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for i in $(seq 50); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null
-}
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+
 cleanup() {
     stop_nginx "$T/nginx.pid"
     stop_nginx "$T/example/logs/nginx.pid"
@@ -40,19 +32,6 @@ cleanup() {
     if [ "${KEEP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
 }
 trap cleanup EXIT
-
-pass=0
-fail=0
-ok() {
-    pass=$((pass + 1))
-    echo "ok - $1"
-}
-not_ok() {
-    fail=$((fail + 1))
-    echo "FAIL - $1"
-    shift
-    for line in "$@"; do echo "    $line"; done
-}
 
 # ---- certificates ----
 
@@ -420,7 +399,8 @@ EOF
 
 # ---- helpers ----
 
-# call PORT CERT METHOD PATH [CURL_ARGS...]: sets STATUS and BODY; hdr NAME reads a header.
+# call PORT CERT METHOD PATH [CURL_ARGS...]: sets STATUS and BODY; hdr NAME (lib.sh) reads a
+# header.
 # CERT is a test certificate name, "untrusted", or "-" for none.
 call() {
     local port=$1 cert=$2 method=$3 path=$4
@@ -437,27 +417,6 @@ call() {
     : > "$T/body"
     STATUS=$(curl "${args[@]}" "$@" "https://127.0.0.1:$port$path")
     BODY=$(cat "$T/body")
-}
-hdr() {
-    grep -i "^$1:" "$T/headers" | head -n 1 | sed -e 's/^[^:]*: *//' -e 's/\r$//'
-}
-
-# expect DESC STATUS [Header=value | Header= (absent) | body=TEXT]...
-expect() {
-    local desc=$1 want=$2 kv name value got problems=()
-    shift 2
-    [ "$STATUS" = "$want" ] || problems+=("status $STATUS, want $want")
-    for kv in "$@"; do
-        name=${kv%%=*}
-        value=${kv#*=}
-        if [ "$name" = body ]; then
-            got=$BODY
-        else
-            got=$(hdr "$name")
-        fi
-        [ "$got" = "$value" ] || problems+=("$name: '$got', want '$value'")
-    done
-    if [ ${#problems[@]} -eq 0 ]; then ok "$desc"; else not_ok "$desc" "${problems[@]}"; fi
 }
 
 # contains DESC FILE TEXT
