@@ -226,3 +226,31 @@ clean:
 -include bindings/envoy/envoy.mk
 -include bindings/ruby/ruby.mk
 -include bindings/nginx/nginx.mk
+
+# ---- packaging: Debian packages, licence headers, the changelog's form ----
+# README.md, "Packages"; docs/releasing.md.
+#
+#   make deb              builds the four Debian packages into $(B)/deb (dpkg-buildpackage -b)
+#   make check-deb        builds them, lints them, installs them on this machine (as root),
+#                         runs tests/deb/smoke.sh against the installed files, and purges them
+#   make check-spdx       fails on a tracked source file without an SPDX-License-Identifier
+#   make check-changelog  fails when CHANGELOG.md leaves the Keep a Changelog form
+
+DEB_DIR := $(B)/deb
+
+.PHONY: deb check-deb check-spdx check-changelog
+
+deb:
+	debian/build-packages $(DEB_DIR) 2
+
+check-deb: deb
+	scripts/check-deb $(DEB_DIR)
+
+# Each check first proves itself on samples (tests/integration/spdx.sh, changelog.sh).
+check-spdx:
+	@out=$$(tests/integration/spdx.sh 2>&1) || { echo "$$out"; exit 1; }
+	@scripts/check-spdx
+
+check-changelog:
+	@out=$$(tests/integration/changelog.sh 2>&1) || { echo "$$out"; exit 1; }
+	@scripts/check-changelog CHANGELOG.md
