@@ -1,11 +1,8 @@
-<<<<<<< HEAD
 /* mtlsauthz identity: shows the identity the library reads from a certificate, or from an
  * X-Forwarded-Client-Cert header. */
 #include <stdarg.h>
-=======
-/* mtlsauthz identity: shows the identity the library reads from a certificate. */
->>>>>>> cliapi
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
@@ -123,19 +120,22 @@ static void print_text(FILE *f, const mtlsauthz_identity *id)
     }
 }
 
+/* The library's limit on an X-Forwarded-Client-Cert value (docs/limits.md). */
+#define CLI_XFCC_MAX_BYTES (64u * 1024u)
+
 /* Reads the header value from stdin for `--xfcc -`: at most one byte more than the library
  * takes, so that a longer one is refused by the library's limit, and without the line end a
  * shell or file adds. */
 static int read_stdin(char **out, size_t *out_len)
 {
-    size_t cap = MTLSAUTHZ__MAX_XFCC_BYTES + 3, n;
-    char *buf = mtlsauthz__malloc(cap);
+    size_t cap = CLI_XFCC_MAX_BYTES + 3, n;
+    char *buf = malloc(cap);
     if (buf == NULL) {
         return cli_fail("out of memory");
     }
     n = fread(buf, 1, cap, stdin);
     if (ferror(stdin)) {
-        mtlsauthz__free(buf);
+        free(buf);
         return cli_fail("identity: cannot read the header from standard input");
     }
     if (n > 0 && buf[n - 1] == '\n') {
@@ -159,7 +159,7 @@ static int load_xfcc(mtlsauthz_identity **out, const char *header)
         return rc;
     }
     rc = mtlsauthz_identity_from_xfcc(out, in != NULL ? in : header, len, &err);
-    mtlsauthz__free(in);
+    free(in);
     return rc != 0 ? cli_fail("%s", err.message) : 0;
 }
 

@@ -16,11 +16,8 @@ require_relative "mtlsauthz/lib"
 require_relative "mtlsauthz/decision"
 require_relative "mtlsauthz/identity"
 require_relative "mtlsauthz/policy"
-<<<<<<< HEAD
 require_relative "mtlsauthz/policy_tests"
-=======
 require_relative "mtlsauthz/xfcc"
->>>>>>> xfcc-ruby
 require_relative "mtlsauthz/file_watch"
 require_relative "mtlsauthz/policy_holder"
 require_relative "mtlsauthz/http"
