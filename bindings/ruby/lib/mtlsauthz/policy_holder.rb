@@ -239,7 +239,40 @@ module MtlsAuthz
         # is picked up before that request is decided.
         reload_if_changed
         @watch_thread = Thread.new { watch_loop }
+        PolicyHolder.stop_at_exit(self)
       end
+    end
+
+    # Watch threads are stopped before the interpreter exits, and waited for: a thread still
+    # inside a library call (a reload runs without the GVL) while Ruby tears itself down can
+    # crash the exiting process.
+    @exiting = []
+    @exiting_lock = Mutex.new
+    class << self
+      def stop_at_exit(holder) # :nodoc:
+        @exiting_lock.synchronize do
+          at_exit { stop_all_watches } if @exiting.empty?
+          @exiting << holder unless @exiting.include?(holder)
+        end
+      end
+
+      def stop_all_watches # :nodoc:
+        holders = @exiting_lock.synchronize { @exiting.dup }
+        holders.each(&:stop_watch_for_exit)
+      end
+    end
+
+    def stop_watch_for_exit # :nodoc:
+      t = @watch_lock.synchronize do
+        @watch_interval = nil
+        @watch_thread
+      end
+      return if t.nil? || t == Thread.current
+
+      t.wakeup if t.alive? && t.status == "sleep"
+      t.join(5)
+    rescue ThreadError
+      nil
     end
 
     def watch_loop
