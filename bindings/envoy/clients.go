@@ -130,13 +130,12 @@ func verifyCaller(p *mtlsauthz.Policy, onRefuse func(error)) func(tls.Connection
 	}
 }
 
-// withoutPosition is a load error without the "LINE:COL: " the library puts in front of the
-// message for a policy read from memory: this policy is written from the flags, so its lines
-// and columns would mean nothing to the user.
+// withoutPosition is a load error without its position (Error.Text): this policy is written
+// from the flags, so its lines and columns would mean nothing to the user.
 func withoutPosition(err error) string {
 	var e *mtlsauthz.Error
-	if errors.As(err, &e) && e.Line > 0 {
-		return "mtlsauthz: " + strings.TrimPrefix(e.Message, fmt.Sprintf("%d:%d: ", e.Line, e.Column))
+	if errors.As(err, &e) {
+		return "mtlsauthz: " + e.Text()
 	}
 	return err.Error()
 }

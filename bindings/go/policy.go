@@ -2,7 +2,9 @@ package mtlsauthz
 
 import (
 	"errors"
+	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -25,6 +27,23 @@ type Error struct {
 }
 
 func (e *Error) Error() string { return "mtlsauthz: " + e.Message }
+
+// Text is Message without the "FILE:", "FILE:LINE:COLUMN:" or "LINE:COLUMN:" in front of it,
+// for a caller that says where itself, or whose policy a program wrote from other input (its
+// lines and columns would mean nothing to the user).
+func (e *Error) Text() string {
+	m := e.Message
+	if e.File != "" && strings.HasPrefix(m, e.File+":") {
+		m = m[len(e.File)+1:]
+		if e.Line == 0 {
+			return strings.TrimPrefix(m, " ")
+		}
+	}
+	if e.Line > 0 {
+		m = strings.TrimPrefix(m, fmt.Sprintf("%d:%d: ", e.Line, e.Column))
+	}
+	return m
+}
 
 // ErrClosed is the error of a decision made with a closed Policy, Identity or Store.
 var ErrClosed = errors.New("mtlsauthz: closed")

@@ -91,8 +91,8 @@ func TestLoadPolicyErrorsSayWhere(t *testing.T) {
 	if !errors.As(err, &e) {
 		t.Fatalf("%T %v, want *Error", err, err)
 	}
-	if e.File != "" || e.Line != 4 || e.Column != 5 || e.Message != "4:5: "+text {
-		t.Errorf("LoadPolicy: %+v", e)
+	if e.File != "" || e.Line != 4 || e.Column != 5 || e.Message != "4:5: "+text || e.Text() != text {
+		t.Errorf("LoadPolicy: %+v, Text %q", e, e.Text())
 	}
 
 	path := filepath.Join(t.TempDir(), "broken.yaml")
@@ -105,16 +105,17 @@ func TestLoadPolicyErrorsSayWhere(t *testing.T) {
 	}
 	// The path once, in front: FILE:LINE:COLUMN: text.
 	if e.File != path || e.Line != 4 || e.Column != 5 || e.Message != path+":4:5: "+text ||
-		err.Error() != "mtlsauthz: "+path+":4:5: "+text {
-		t.Errorf("LoadPolicyFile: %+v", e)
+		err.Error() != "mtlsauthz: "+path+":4:5: "+text || e.Text() != text {
+		t.Errorf("LoadPolicyFile: %+v, Text %q", e, e.Text())
 	}
 
 	// No position: a file that cannot be read.
 	missing := filepath.Join(t.TempDir(), "missing.yaml")
 	_, err = LoadPolicyFile(missing)
 	if !errors.As(err, &e) || e.File != missing || e.Line != 0 || e.Column != 0 ||
-		!strings.HasPrefix(e.Message, missing+": ") || strings.Count(e.Message, missing) != 1 {
-		t.Errorf("missing file: %+v", e)
+		!strings.HasPrefix(e.Message, missing+": ") || strings.Count(e.Message, missing) != 1 ||
+		e.Text() != strings.TrimPrefix(e.Message, missing+": ") {
+		t.Errorf("missing file: %+v, Text %q", e, e.Text())
 	}
 
 	// A Store's load error is LoadPolicyFile's.

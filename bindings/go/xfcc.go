@@ -253,13 +253,12 @@ func compileSelectors(keys, patterns []string) (*Policy, error) {
 	return LoadPolicy(doc)
 }
 
-// messageWithoutPosition is a load error's message without the "LINE:COL: " the library puts
-// in front of it: the policy was written from the selectors, so its positions mean nothing to
-// the user.
+// messageWithoutPosition is a load error's text (Error.Text): the policy was written from the
+// selectors, so its positions mean nothing to the user.
 func messageWithoutPosition(err error) string {
 	var e *Error
-	if errors.As(err, &e) && e.Line > 0 {
-		return strings.TrimPrefix(e.Message, fmt.Sprintf("%d:%d: ", e.Line, e.Column))
+	if errors.As(err, &e) {
+		return e.Text()
 	}
 	return err.Error()
 }
