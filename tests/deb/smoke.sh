@@ -209,8 +209,8 @@ else
         "got '${out:-}', want '$want'"
 fi
 # (/lib is /usr/lib on a merged-/usr system.)
-if ldd ./app | grep -qE "libmtlsauthz.so.0 => (/usr)?/lib/$ma/libmtlsauthz.so.0 " &&
-    ! readelf -d ./app | grep -qE 'RPATH|RUNPATH'; then
+if ldd ./app | grep -E "libmtlsauthz.so.0 => (/usr)?/lib/$ma/libmtlsauthz.so.0 " >/dev/null &&
+    ! readelf -d ./app | grep -E 'RPATH|RUNPATH' >/dev/null; then
     ok "shared: it runs on /usr/lib/$ma/libmtlsauthz.so.0, with no RUNPATH"
 else
     bad "shared: it runs on /usr/lib/$ma/libmtlsauthz.so.0, with no RUNPATH" \
@@ -222,7 +222,7 @@ out=
 if cc -std=c99 -Wall -Werror -o app-static app.c $(pkg-config --cflags mtlsauthz) \
     -Wl,-Bstatic -lmtlsauthz -Wl,-Bdynamic ${static_libs//-lmtlsauthz/} &&
     out=$(./app-static policy.yaml certs/builder.pem) && [ "$out" = "$want" ] &&
-    ! ldd ./app-static | grep -q libmtlsauthz; then
+    ! ldd ./app-static | grep libmtlsauthz >/dev/null; then
     ok "static: a program linked with libmtlsauthz.a and pkg-config --static runs"
 else
     bad "static: a program linked with libmtlsauthz.a and pkg-config --static runs" \

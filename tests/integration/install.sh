@@ -22,7 +22,7 @@ for f in include/mtlsauthz/mtlsauthz.h include/mtlsauthz/openssl.h lib/libmtlsau
     if [ -e "$dest$prefix/$f" ]; then ok "installed $f"; else bad "installed $f"; fi
 done
 if [ "$(readlink "$dest$prefix/lib/libmtlsauthz.so.0")" = "libmtlsauthz.so.0.1.0" ] &&
-    readelf -d "$dest$prefix/lib/libmtlsauthz.so.0.1.0" | grep -q 'SONAME.*libmtlsauthz.so.0]'; then
+    readelf -d "$dest$prefix/lib/libmtlsauthz.so.0.1.0" | grep 'SONAME.*libmtlsauthz.so.0]' >/dev/null; then
     ok "soname libmtlsauthz.so.0"
 else
     bad "soname libmtlsauthz.so.0"
@@ -85,7 +85,7 @@ if cc -std=c99 -Wall -Werror $cflags -o "$dest/tiny-static" "$dest/tiny.c" \
 else
     bad "static: tiny program built with pkg-config --static runs (got '${out:-}')"
 fi
-if ldd "$dest/tiny-static" | grep -q libmtlsauthz; then
+if ldd "$dest/tiny-static" | grep libmtlsauthz >/dev/null; then
     bad "static build does not need libmtlsauthz.so"
 else
     ok "static build does not need libmtlsauthz.so"
@@ -93,13 +93,13 @@ fi
 # ---- the installed CLI, on the installed library ----
 
 cli=$dest$prefix/bin/mtlsauthz
-if "$cli" --version | grep -q '^mtlsauthz 0.1.0$'; then
+if "$cli" --version | grep '^mtlsauthz 0.1.0$' >/dev/null; then
     ok "installed CLI runs"
 else
     bad "installed CLI runs"
 fi
-if readelf -d "$cli" | grep -q 'NEEDED.*\[libmtlsauthz\.so\.0\]' &&
-    readelf -d "$cli" | grep -q 'RUNPATH.*\[\$ORIGIN/\.\./lib\]'; then
+if readelf -d "$cli" | grep 'NEEDED.*\[libmtlsauthz\.so\.0\]' >/dev/null &&
+    readelf -d "$cli" | grep 'RUNPATH.*\[\$ORIGIN/\.\./lib\]' >/dev/null; then
     ok "installed CLI needs libmtlsauthz.so.0 from \$ORIGIN/../lib"
 else
     bad "installed CLI needs libmtlsauthz.so.0 from \$ORIGIN/../lib"
@@ -118,7 +118,7 @@ if [ -z "$certs" ]; then
     tests/certs/gen-certs.sh "$certs" >/dev/null
 fi
 if out=$("$cli" test --certs "$certs" examples/policy.yaml examples/policy-tests.yaml) &&
-    printf '%s\n' "$out" | grep -q '^examples/policy-tests.yaml: 14 passed, 0 failed$'; then
+    printf '%s\n' "$out" | grep '^examples/policy-tests.yaml: 14 passed, 0 failed$' >/dev/null; then
     ok "installed CLI runs the example policy's tests"
 else
     bad "installed CLI runs the example policy's tests (got '${out:-}')"
@@ -142,7 +142,7 @@ fi
 # Another LIBDIR: the installed CLI's RUNPATH follows it.
 make --no-print-directory install B="${B:-build}" DESTDIR="$dest/lib64" PREFIX="$prefix" \
     LIBDIR="$prefix/lib64" >/dev/null
-if readelf -d "$dest/lib64$prefix/bin/mtlsauthz" | grep -q 'RUNPATH.*\[\$ORIGIN/\.\./lib64\]' &&
+if readelf -d "$dest/lib64$prefix/bin/mtlsauthz" | grep 'RUNPATH.*\[\$ORIGIN/\.\./lib64\]' >/dev/null &&
     [ "$(uses "$dest/lib64$prefix/bin/mtlsauthz")" = "$(readlink -f "$dest/lib64$prefix/lib64/libmtlsauthz.so.0")" ]; then
     ok "LIBDIR=$prefix/lib64: the installed CLI loads the library from there"
 else

@@ -77,7 +77,7 @@ fi
 if command -v go >/dev/null; then
     # Both files define F: the package builds only if each build constraint still applies.
     if (cd go && GOFLAGS=-mod=mod go vet . >/dev/null 2>&1) &&
-        (cd go && go doc . 2>/dev/null | grep -q 'Package p is documented'); then
+        (cd go && go doc . 2>/dev/null | grep 'Package p is documented' >/dev/null); then
         ok "Go: the build constraints and the package comment still apply"
     else
         bad "Go: the build constraints and the package comment still apply" \

@@ -426,7 +426,7 @@ contains() {
 
 # record DESC LEVEL TEXT: a decision record in the error log, at LEVEL, that contains TEXT
 record() {
-    if grep -F -- " mtlsauthz: {" "$T/error.log" | grep -F -- "$3" | grep -qF -- "[$2]"; then
+    if grep -F -- " mtlsauthz: {" "$T/error.log" | grep -F -- "$3" | grep -F -- "[$2]" >/dev/null; then
         ok "$1"
     else
         not_ok "$1" "no record at [$2] with '$3'" \
@@ -445,7 +445,7 @@ print(doc[sys.argv[1]])' "$2"
 
 # no_record DESC TEXT: no decision record contains TEXT
 no_record() {
-    if grep -F -- " mtlsauthz: {" "$T/error.log" | grep -qF -- "$2"; then
+    if grep -F -- " mtlsauthz: {" "$T/error.log" | grep -F -- "$2" >/dev/null; then
         not_ok "$1" "$(grep -F -- " mtlsauthz: {" "$T/error.log" | grep -F -- "$2" | head -n 3)"
     else
         ok "$1"
@@ -797,8 +797,8 @@ done
 call "$P1" c1 GET /names/c1
 got=$(last_record '"operation":"GET /names/c1"' subject 2>&1)
 want=$("$CLI" identity --format json "$T/c1.pem" | python3 -c 'import json, sys; print(json.load(sys.stdin)["subject"]["dn"])')
-if [ "$got" = "$want" ] && grep -F '"operation":"GET /names/c1"' "$T/error.log" | grep -qF 'csi\u009b31m' &&
-    ! grep -F '"operation":"GET /names/c1"' "$T/error.log" | grep -q "$(printf '\xc2\x9b')"; then
+if [ "$got" = "$want" ] && grep -F '"operation":"GET /names/c1"' "$T/error.log" | grep -F 'csi\u009b31m' >/dev/null &&
+    ! grep -F '"operation":"GET /names/c1"' "$T/error.log" | grep "$(printf '\xc2\x9b')" >/dev/null; then
     ok "a C1 control in a name is escaped in the record, and the same name"
 else
     not_ok "a C1 control in a name is escaped in the record, and the same name" "got:  $got" \
@@ -905,7 +905,7 @@ mtlsauthz_policy_reloads_total{result="success"} 0'
         not_ok "the policy's load time and when it was loaded" "load $load, loaded $loaded, started $started"
     fi
 fi
-if curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$PU/metrics" | grep -qx 405; then
+if curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$PU/metrics" | grep -x 405 >/dev/null; then
     ok "the metrics location answers only GET and HEAD"
 else
     not_ok "the metrics location answers only GET and HEAD"
