@@ -170,8 +170,8 @@ check: deps-test
 	@$(MAKE) --no-print-directory check-all
 
 check-all: all check-unit check-cli check-install check-symbols check-headers check-format \
-           check-includes check-noalloc check-version fuzz-replay check-go check-envoy check-ruby \
-           check-nginx
+           check-includes check-noalloc check-version check-spdx check-changelog fuzz-replay \
+           check-go check-envoy check-ruby check-nginx
 
 check-unit: $(UNIT_BIN) $(TEST_CERTS)/.stamp
 	MTLSAUTHZ_TEST_CERTS=$(TOP)/$(TEST_CERTS) MTLSAUTHZ_TEST_DATA=$(TOP)/tests/data \

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libmtlsauthz benchmark (docs/performance.md). `make bench` builds this against the tree's static
  * library and runs it; docs/performance.md explains the method and holds the results.

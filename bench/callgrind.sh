@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # `make bench-callgrind`: instructions per operation under valgrind --tool=callgrind. Unlike
 # wall-clock times, these counts repeat exactly on a busy or shared machine, so they show how
 # the cost of a decision grows with the policy, and where it goes.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The library's allocator. Every allocation the library makes itself comes through here, so
  * the allocation-failure tests can fail the Nth one. (libyaml allocates on its own and is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A growable byte buffer for the text the library renders (JSON, explain, lint). */
 #include <stdio.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The policy compiler: AST (policy_yaml.c) -> immutable compiled policy (policy_int.h).
  *

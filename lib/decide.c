@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The per-request phase (docs/internals.md, "Data flow"): mtlsauthz_peer_decide() matches an
  * operation against the rules a peer (peer.c) could match, and nothing else: no allocation,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The DER walker (der.h): reads a certificate's DER directly (RFC 5280 §4.1, X.690) and feeds
  * the identity builder the same pieces, in the same order, as the OpenSSL extractor (x509.c).

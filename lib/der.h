@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The fast extractor: a hand-written DER walker for X.509 certificates (RFC 5280 §4.1, X.690
  * DER) that feeds the identity builder (identity_build.h) without a full d2i_X509(), which in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mtlsauthz_policy_explain(): a readable account of one decision, for `mtlsauthz check
  * --explain` and for people debugging a policy, as text or as one JSON document (docs/policy.md,

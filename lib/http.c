@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The canonical HTTP operation (include/mtlsauthz/http.h; docs/policy.md, "HTTP operations").
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Identities: the public entry points, the one dispatch every entry point goes through, the
  * getters and JSON. The identity side flows one way (docs/internals.md, "Data flow"): an entry

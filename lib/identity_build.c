@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The identity builder (identity_build.h): every extractor hands it a leaf certificate's values
  * in certificate order, and it owns every rule that must not differ between extractors: the

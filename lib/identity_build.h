@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The identity builder (identity_build.c), and the pieces it takes from the extractors.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Inline identities (identity_inline.h): a policy test's `identity:` fed to the identity
  * builder as the leaf certificate it describes would feed it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Identities written out by hand instead of read from a certificate: the `identity:` of a
  * policy test (docs/policy.md, "Policy tests").

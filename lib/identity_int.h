@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The identity's internal layout, read by the policy engine, and the names the identity gives
  * extended key usages, which the policy compiler uses too. Built only by the identity builder

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* clang-format off */
 /*
  * The principal index (docs/performance.md: per-connection resolution must cost O(identity),

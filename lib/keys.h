@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The selector keys of a principal (docs/policy.md, "Principals"): the one list of them.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* clang-format off */
 /*
  * Static checks of a compiled policy (`mtlsauthz lint`). Each finding has a kind, a subject (a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What an operation pattern can match (docs/policy.md, "Operation patterns that can never
  * match"): the compiler refuses an HTTP-shaped pattern that no canonical HTTP operation

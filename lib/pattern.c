@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Patterns: compile, match, and the two lint relations (may_overlap, covers).
  * Semantics and limits are in pattern.h and docs/policy.md ("Patterns").

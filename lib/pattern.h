@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* clang-format off */
 /*
  * Patterns, for identity fields and operations alike (docs/policy.md, "Patterns").

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The per-connection phase (docs/internals.md, "Data flow"): mtlsauthz_peer_new() resolves
  * which principals an identity matches (through the index) and what they bind, lists the rules

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Policy objects: loading (YAML front end, then the compiler) and reference counting.
  * A policy is immutable after load; only its reference count changes, atomically, so a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The policy as the YAML front end (policy_yaml.c) reads it, before compilation
  * (compile.c). policy_yaml.c is the only file that includes libcyaml; it guarantees

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The compiled policy (compile.c), its lookup index (index.c), the per-connection peer
  * (peer.c) and the per-request decision (decide.c). Read by lint.c and explain.c. Not

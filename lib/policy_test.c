@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Policy tests (include/mtlsauthz/policy_test.h; docs/policy.md, "Policy tests"): a test file
  * read by the YAML front end (policy_ast.h), its inline identities built (identity_inline.h),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The YAML front end: policy bytes → mtlsauthz__ast (policy_ast.h says what it guarantees).
  *

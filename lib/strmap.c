@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The seeded hash and the string map (strmap.h): generic lookup pieces with no knowledge of
  * policies, used by the compiler (names and ids), the principal index and the per-peer

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The seeded hash and a string map (strmap.c): generic lookup pieces that know nothing of
  * policies or identities, below both the compiler and the index (docs/internals.md,

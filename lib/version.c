@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What the loaded library is: its version, and the layout facts that FFI bindings compare
  * with their own copy at load instead of trusting it (docs/abi.md, "Bindings"): struct sizes

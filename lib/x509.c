@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The OpenSSL side of identity extraction (x509.h): decodes PEM to DER, and parses certificates
  * with OpenSSL to feed the leaf's fields to the identity builder (identity_build.h). The DER

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The OpenSSL side of identity extraction (x509.c): the PEM decoder, the OpenSSL extractor
  * that feeds the identity builder (identity_build.h) from a parsed X509, and the encoding of a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Identities from X-Forwarded-Client-Cert (xfcc.h): the header's grammar, the element the
  * nearest proxy added, and the identity that element describes.

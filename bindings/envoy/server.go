@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package mtlsauthzenvoy is libmtlsauthz's Envoy external authorization server: an
 // implementation of envoy.service.auth.v3.Authorization/Check that decides each request Envoy
 // asks about with a libmtlsauthz policy, and answers, logs and counts it as every HTTP binding

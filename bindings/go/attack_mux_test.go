@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 //go:build go1.22
 
 //go:debug httpmuxgo121=0

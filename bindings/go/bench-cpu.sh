@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # CPU time per operation of Go benchmarks, for a machine that other work shares.
 #
 #   PKG_CONFIG_PATH=.../build/pkgconfig MTLSAUTHZ_TEST_CERTS=DIR bindings/go/bench-cpu.sh [REGEX...]

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package mtlsauthz
 
 // This file and policytest.go are the only ones that talk to C. Everything here is a thin,

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package mtlsauthz enforces libmtlsauthz policies in Go servers that use mutual TLS.
 //
 // TLS says who the client is; the policy says what it may do. The package is a thin cgo shim

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package mtlsauthz
 
 // ErrorCode is one of the C library's error codes (include/mtlsauthz/error.h), as a sentinel

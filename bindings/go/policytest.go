@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package mtlsauthz
 
 // Policy tests (docs/policy.md, "Policy tests"): the cases of a TESTS.yaml file, run by the C

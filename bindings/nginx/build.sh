@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds ngx_http_mtlsauthz_module.so as a dynamic module for the distribution's NGINX.
 #
 #   bindings/nginx/build.sh OUTDIR LIBMTLSAUTHZ_A

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 
 /*
  * The metrics of docs/http.md: counters in a shared memory zone, which every

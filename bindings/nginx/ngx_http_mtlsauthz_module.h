@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 
 /*
  * ngx_http_mtlsauthz_module: what its files share.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 
 /*
  * The decision record of docs/http.md: the JSON body of a refusal, and the

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Command chi is the container-escape story as a Chi service guarded by libmtlsauthz.
 //
 // A build service drives the Docker socket behind an mTLS API. Every client certificate is

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # make demo: the container-escape story, decided by libmtlsauthz on example certificates.
 # Exits non-zero if any decision differs from what the story says.
 set -euo pipefail

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # frozen_string_literal: true
 
 # Puma with mutual TLS for the Grape example; examples/grape/run.sh sets the environment.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Runs the Grape example under Puma with mutual TLS (see README.md).
 #
 #   examples/grape/run.sh            # https://127.0.0.1:8443, certificates in $B/grape-example

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Runs the NGINX example in the foreground (see README.md): https://127.0.0.1:9443.
 #
 #   examples/nginx/run.sh                          # ports 9443 (mTLS) and 9081 (upstream)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libmtlsauthz: the canonical HTTP operation, one form for every binding.
  *

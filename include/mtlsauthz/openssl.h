@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libmtlsauthz: the OpenSSL entry point. The only public header that includes OpenSSL.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libmtlsauthz: policy tests, the cases of a TESTS.yaml file run against a policy
  * (docs/policy.md, "Policy tests"; `mtlsauthz test` is a client of these functions).

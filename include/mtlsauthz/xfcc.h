@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libmtlsauthz: identities from the X-Forwarded-Client-Cert (XFCC) header that Envoy, Istio and
  * other proxies that terminate mutual TLS send to the application behind them.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The CLI's growable buffer and UTF-8 decoder (buf.h). */
 #include <stdarg.h>
 #include <stdio.h>

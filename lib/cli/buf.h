@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The CLI's own small text helpers: a growable buffer for the documents it builds, and a UTF-8
  * decoder for printing values safely. The CLI is a client of the public API

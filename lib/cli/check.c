@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mtlsauthz check --policy P --cert CERT [--chain CHAIN] --op OP [--explain]
  *                 [--format text|json]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The mtlsauthz command-line tool: one file per subcommand. */
 #ifndef MTLSAUTHZ_CLI_H
 #define MTLSAUTHZ_CLI_H

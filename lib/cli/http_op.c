@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `mtlsauthz http-op METHOD TARGET`: prints the canonical HTTP operation, or why it is refused.
  * Lets people see exactly which operation string a binding will match their policy against. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mtlsauthz identity: shows the identity the library reads from a certificate, or from an
  * X-Forwarded-Client-Cert header. */
 #include <stdarg.h>

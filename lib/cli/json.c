@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The CLI's JSON document writer (json.h). */
 #include <string.h>
 

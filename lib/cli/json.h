@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A JSON document writer for the CLI's --format json output: objects, arrays, keys and
  * scalars, indented two spaces a level, with the commas placed for the caller. Every string

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mtlsauthz lint [--format text|json] POLICY: exit 0 clean, 1 findings, 2 invalid.
  *

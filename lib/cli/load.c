@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Loading a policy for a subcommand, and printing a load error once, in the form editors and
  * CI annotators read (GNU: "FILE:LINE:COLUMN: error: message"; docs/policy.md, "Errors").

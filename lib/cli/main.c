@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mtlsauthz: command-line front end to libmtlsauthz. */
 #include <stdarg.h>
 #include <stdio.h>

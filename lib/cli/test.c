@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mtlsauthz test [--certs DIR] [--format text|json] POLICY TESTS.yaml: policy unit tests for
  * the user's own CI (docs/policy.md, "Policy tests"). Exit 0 when every case passes, 1 when

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Generates the test certificates into OUTDIR, with the openssl CLI.
 #
 #   tests/certs/gen-certs.sh OUTDIR        (needs openssl 3 and python3; about 2 seconds)

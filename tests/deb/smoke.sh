@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Smoke test of the INSTALLED Debian packages (scripts/check-deb installs them, runs this, and
 # purges them). Everything runs from a temporary directory outside the tree, with the system's
 # paths only: no PKG_CONFIG_PATH, no LD_LIBRARY_PATH, no build directory.

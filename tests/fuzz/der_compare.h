@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The differential check between the DER walker (lib/der.c) and the OpenSSL extractor
  * (lib/x509.c), shared by tests/unit/test_der.c and tests/fuzz/fuzz_der_diff.c.

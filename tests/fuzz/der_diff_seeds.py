@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Writes the crafted seeds of tests/fuzz/corpus/der_diff/ (the other seeds are certificates
 from tests/certs/gen-certs.sh, copied under their own names, plus builder-int-chain.der, which
 is builder.der followed by int.der).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Fuzz target: DER chain extraction (mtlsauthz_identity_from_der). The input is a DER chain,
  * leaf first. Checks, beyond "no crash, no leak":

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer target: the DER walker (lib/der.c) against the OpenSSL extractor (lib/x509.c) on
  * arbitrary bytes. It aborts when the walker succeeds where the OpenSSL extractor fails or

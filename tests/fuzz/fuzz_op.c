@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Fuzz target: operations. The input is used twice:
  *   1. split into an HTTP method and raw request target for mtlsauthz_http_operation():

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Fuzz target: PEM bundle extraction (mtlsauthz_identity_from_pem). Checks, beyond "no crash,
  * no leak": an error leaves *out NULL and fills the error; a built identity keeps its

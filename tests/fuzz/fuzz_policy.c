@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Fuzz target: policy YAML (mtlsauthz_policy_load: libcyaml/libyaml front end, compiler,
  * index), then lint, explain and decisions on whatever loads, and the policy-test loader on

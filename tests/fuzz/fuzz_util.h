@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Shared by the fuzz targets tests/fuzz/fuzz_{der,pem,xfcc,policy,op}.c: a fixed identity and
  * policy built in-process (no files, so a target runs the same under libFuzzer and the replay

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Fuzz target: X-Forwarded-Client-Cert headers (mtlsauthz_identity_from_xfcc). Checks, beyond
  * "no crash, no leak": an error leaves *out NULL and fills the error; a header that parses

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Replays inputs through a fuzz target without libFuzzer, so that `make fuzz-replay` (part of
  * `make check`) runs every corpus with the normal compiler and flags:

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Runs libFuzzer targets for a fixed time each (`make fuzz`, and CI through .ci/run).
 #
 #   tests/fuzz/run.sh FUZZ_DIR SECONDS TIMEOUT NAME...

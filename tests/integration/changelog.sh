@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # scripts/check-changelog: a changelog in the Keep a Changelog form passes, and each way out
 # of the form fails with a message that names it. `make check-changelog` runs this before
 # checking CHANGELOG.md.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # scripts/check-version fails when anything that states the version disagrees with
 # include/mtlsauthz/version.h: each case below changes one file in a copy of the tree and
 # expects the check to fail with a message naming that file and both values; the copy as it is

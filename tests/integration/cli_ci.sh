@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # docs/ci.md, run as written: its jq filters and the job scripts of its GitHub Actions and
 # GitLab recipes (every step but the package install), in a scratch policy repository, with
 # the CLI under test on PATH as `mtlsauthz`. A clean policy, lint findings, failing cases

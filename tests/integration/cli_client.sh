@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # The CLI is a client of the public API (docs/internals.md, "File map"): its sources compile
 # with include/ alone, and the binary links libmtlsauthz.so and calls only what the library
 # exports (lib/libmtlsauthz.sym), with none of the library linked into it.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Policy load errors as the CLI prints them (docs/policy.md, "Errors"): one line on stderr,
 # GNU style, FILE:LINE:COL: error: message, at the YAML node at fault, with the path once, from
 # `check`, `lint` and `test` alike. Each case changes one line of a valid Docker-API-like policy

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # `mtlsauthz http-op METHOD TARGET` (docs/policy.md, "HTTP operations"): prints the canonical operation
 # and exits 0, or exits 2 with exactly one line on stderr and nothing on stdout.
 #

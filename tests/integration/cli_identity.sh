@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # `mtlsauthz identity` against openssl's own view of every test certificate (docs/api.md: the JSON
 # subject, issuer, serial and fingerprint match openssl x509 byte for byte), plus the error
 # contract: exit status 2 and exactly one line on stderr.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Machine-readable output and option handling of `mtlsauthz lint` and `mtlsauthz check`:
 # `lint --format json`, GNU-style lint lines, `check --explain --format json`, the compared
 # values in `check --explain`, `--help`, options in any order, unknown options. JSON is parsed

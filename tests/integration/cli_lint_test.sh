@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # `mtlsauthz lint` (0 clean, 1 findings, 2 invalid) and `mtlsauthz test` (0 all pass, 1 a case
 # failed, 2 error), on the bundled example policy and on policies written here.
 # Environment: MTLSAUTHZ_CLI, MTLSAUTHZ_TEST_CERTS.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # `mtlsauthz check --policy P --cert CERT [--chain CHAIN] --op OP [--explain] [--format text|json]`
 # (README.md, "The command-line tool"): exit 0 allow, 1 deny, 2 error with one line on stderr;
 # the JSON document {"decision", "rule", "reason", "dry_run"}; --explain's account; methods are

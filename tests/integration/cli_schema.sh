@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # docs/policy.schema.json against the policy loader, and every example in the docs loads:
 # tests/integration/policy_schema.py says what is checked. Needs python3 with jsonschema and
 # yaml (Debian's python3-jsonschema and python3-yaml: scripts/install-deps test).

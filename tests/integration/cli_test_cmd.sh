@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # `mtlsauthz test` (docs/policy.md, "Policy tests"): inline identities, `request:` cases,
 # `expect: error`, `dry_run`, the explanation under a FAIL line, a missing certificate failing
 # only its case, `--format json`, and the option handling (--help, any order, unknown options)

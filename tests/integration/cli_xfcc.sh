@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # `mtlsauthz identity --xfcc HEADER` (docs/policy.md, "Identities from X-Forwarded-Client-Cert"):
 # for every test certificate, the header Envoy would write for it gives the certificate's
 # identity: with Cert (and Chain) exactly, in JSON byte for byte; without, a partial identity

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The public headers compile on their own as C89 (-pedantic), C11 and C++, with no warnings.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

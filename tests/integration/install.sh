@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # `make install DESTDIR=...` installs a usable library: a tiny C program compiled with
 # `pkg-config --cflags --libs mtlsauthz` against the installed tree (shared and static) runs,
 # and the installed CLI runs on the installed shared library (found through its RUNPATH,

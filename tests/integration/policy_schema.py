@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Checks docs/policy.schema.json against the policy loader (`mtlsauthz lint`).
 
     python3 policy_schema.py CLI TOP

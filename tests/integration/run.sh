@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Runs every tests/integration/cli_*.sh; fails if any of them fails.
 # Needs MTLSAUTHZ_CLI and MTLSAUTHZ_TEST_CERTS in the environment (make check-cli sets them).
 set -u

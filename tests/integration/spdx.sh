@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # scripts/add-spdx and scripts/check-spdx, on a scratch git repository with one file of each
 # kind: where the identifier goes, that the file still means what it meant (a Go build
 # constraint and package comment, a Ruby magic comment, a Python coding line), that a second

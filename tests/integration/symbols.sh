@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # ABI hygiene: the shared library exports exactly the symbols listed in lib/libmtlsauthz.sym,
 # all named mtlsauthz_* (no mtlsauthz__ internals, nothing from a dependency).
 set -euo pipefail

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Allocation failure (docs/limits.md; `make check-alloc` runs this under ASan/LSan).
  *

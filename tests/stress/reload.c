@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Thread safety under reload (include/mtlsauthz/policy.h; `make check-tsan` runs this under
  * ThreadSanitizer).

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Runs a command whose sanitizer or valgrind reports go to files in REPORT_DIR (the caller
 # points ASAN_OPTIONS/UBSAN_OPTIONS log_path, TSAN_OPTIONS log_path or valgrind --log-file
 # there), and fails if the command fails or any report file is non-empty, printing them.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Helpers shared by the stress programs in tests/stress/ (run by tests/hardening.mk, never by
  * the unit suite): they exit non-zero on the first wrong answer instead of using Criterion,

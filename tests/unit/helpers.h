@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Shared helpers for the Criterion unit tests. Certificates are generated at test time by
  * tests/certs/gen-certs.sh into $MTLSAUTHZ_TEST_CERTS; fixed inputs live in

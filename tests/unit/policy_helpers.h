@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Helpers shared by the policy engine tests (test_compile.c, test_decide.c, test_explain.c):
  * load a policy from an inline YAML string, read an identity from a generated certificate,

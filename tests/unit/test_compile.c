@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The policy compiler (lib/compile.c, lib/policy.c): every semantic load error, with a
  * message naming the rule, principal, key or pattern; the accepted forms of each exact-value

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Decisions (lib/peer.c, lib/decide.c, lib/index.c): every selector key, every pattern form,
  * captures, deny-overrides, dry-run, rejected and missing identities, operation limits,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The DER walker (lib/der.c) against the OpenSSL extractor (lib/x509.c).
  *

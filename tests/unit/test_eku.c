@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The EKU names: the identity side and the policy compiler read one table (identity_int.h).
  * These tests check that the two sides agree where it matters, through a real certificate and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Error codes and the caller-owned error struct (lib/error.c): the sentinel follows from the
  * X-macro, and the reserved space reads zero after every write (docs/abi.md).

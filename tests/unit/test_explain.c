@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mtlsauthz_policy_explain() (lib/explain.c): which principals and rules matched, why the
  * others did not, and the same decision as mtlsauthz_policy_decide().

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The canonical HTTP operation (lib/http.c): what it builds and what it refuses. */
 #include "helpers.h"
 #include "mtlsauthz/http.h"

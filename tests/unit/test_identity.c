@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Identity extraction (lib/identity.c, lib/x509.c): every field, its negative cases, and the
  * attacks docs/policy.md names (NUL in names, invalid SPIFFE IDs, malformed input).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Inline identities (lib/identity_inline.c): each is compared field for field with the
  * identity of a generated certificate that has the same content (tests/certs/gen-certs.sh),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The one list of selector keys (lib/keys.h) and everything that reads it agree: the YAML
  * schema and the pre-pass put each key's name in that key's slot; the compiler, the index and

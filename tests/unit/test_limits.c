@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Limits (docs/limits.md) that no module test reaches through the public API: certificates
  * built in-process with OpenSSL to cross the per-field and size limits end to end, pattern and

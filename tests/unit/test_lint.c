@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mtlsauthz_policy_lint and mtlsauthz_policy_lint_report: each finding kind, positive and
  * negative; positions, file order, and the three forms. */
 #include <criterion/criterion.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What an operation pattern can match (lib/op_pattern.c): every HTTP-shaped pattern that no
  * canonical HTTP operation can match is refused with its reason and fix, in every policy;

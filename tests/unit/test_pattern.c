@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Patterns (lib/pattern.c): compile errors, matching, captures, budget, and the lint relations. */
 #include <time.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Policy tests through the public API (lib/policy_test.c, include/mtlsauthz/policy_test.h):
  * loading (errors at FILE:LINE:COL, inline identities built at load), running (every outcome a

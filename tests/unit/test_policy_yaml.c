@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The YAML front end (lib/policy_yaml.c): what it loads into the AST, and every schema-level
  * load error docs/policy.md describes, including each libcyaml gap the front end closes (embedded

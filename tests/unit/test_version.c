@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The version and the layout facts bindings read at load (lib/version.c, docs/abi.md): they
  * must be what the compiler sees in the headers, or a binding that trusts them would read the

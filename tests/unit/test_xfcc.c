@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Identities from X-Forwarded-Client-Cert (lib/xfcc.c, docs/policy.md "Identities from
  * X-Forwarded-Client-Cert"): Envoy's documented examples, Istio's default format, quoting,

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package mtlsauthzprom exports the decisions and reloads of the mtlsauthz Go binding as
 // Prometheus metrics, with the names and labels of docs/http.md ("Metrics"):
 //

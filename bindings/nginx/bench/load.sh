@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Load check for ngx_http_mtlsauthz_module: requests per second through one mTLS nginx worker
 # on loopback, keep-alive, with the module on versus off (loaded, policy compiled, "mtlsauthz
 # off"), and without the module loaded at all. Rounds alternate between the modes.

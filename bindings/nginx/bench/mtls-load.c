@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mtls-load: a minimal closed-loop HTTPS load generator that presents a client certificate,
  * which wrk cannot (wg/wrk#240). Each connection is a thread that sends one keep-alive

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """The HTTP contract (docs/http.md) against a running nginx, case by case.
 
 Runs every case of tests/data/http-contract/cases.json with curl over mutual TLS and checks:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Helpers that t/run.sh and t/xfcc.sh share: sourced, not run. They read $T (the test's temp
 # dir), and expect/hdr read what the scripts' own call() left in $STATUS, $BODY and
 # $T/headers.

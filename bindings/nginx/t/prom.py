@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Parses Prometheus' text exposition format (version 0.0.4) strictly, from stdin.
 
 Prints one line per sample, `name{label="value",...} value` with the labels sorted, so that a

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Integration tests for ngx_http_mtlsauthz_module: a real nginx (the distribution's binary,
 # loading the module with load_module) on loopback high ports, with its own prefix, config,
 # pid and logs in a temporary directory, driven by curl with client certificates.

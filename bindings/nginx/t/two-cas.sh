@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Generates the certificates of the two-CA tests in bindings/nginx/t/run.sh, with the openssl
 # CLI (EC P-256, valid for two days from now).
 #

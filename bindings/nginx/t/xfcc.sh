@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Integration tests for mtlsauthz_xfcc and mtlsauthz_xfcc_trusted: identities from the
 # X-Forwarded-Client-Cert header of a trusted proxy (bindings/nginx/README.md, "Behind a proxy:
 # X-Forwarded-Client-Cert"), on a real nginx driven by curl, as t/run.sh does.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # frozen_string_literal: true
 
 # libmtlsauthz for Ruby: mutual-TLS identity authorization with least-privilege policies.

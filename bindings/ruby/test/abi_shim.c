@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A libmtlsauthz with another layout, for abi_test.rb: a shared library that depends on the
  * real one, so every function the gem looks up in it is the real one, except the layout facts

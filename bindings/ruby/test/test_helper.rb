@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # frozen_string_literal: true
 
 # Shared set-up for the Minitest suite. Run from the top of the tree with

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Command mtlsauthz-envoy is an Envoy external authorization (ext_authz) gRPC server that
 // decides every request with a libmtlsauthz policy:
 //
