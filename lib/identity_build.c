@@ -10,17 +10,23 @@
 #include <string.h>
 
 #include "identity_build.h"
+#include "fields.h"
 
 #define SPIFFE_MAX_LEN 2048u   /* SPIFFE ID spec §2.3 */
 #define SPIFFE_MAX_TD_LEN 255u /* SPIFFE ID spec §2.1 */
 #define SPIFFE_PREFIX "spiffe://"
 #define SPIFFE_PREFIX_LEN 9u
 
-static const char *const field_names[MTLSAUTHZ_FIELD_COUNT_] = {
-    "subject DN", "subject CN", "subject O", "subject OU", "issuer DN",
-    "serial",     "SHA-256",    "SPIFFE ID", "DNS SAN",    "URI SAN",
-    "email SAN",  "IP SAN",     "EKU",       "notBefore",  "notAfter",
-};
+/* What messages call each field (fields.h). */
+#define LABEL(ENUM, name, label, ARITY) [MTLSAUTHZ_FIELD_##ENUM] = label,
+static const char *const field_names[] = {MTLSAUTHZ__FIELDS(LABEL)};
+#undef LABEL
+_Static_assert(MTLSAUTHZ__ARRAY_LEN(field_names) == MTLSAUTHZ_FIELD_COUNT_,
+               "every identity field is a row of MTLSAUTHZ__FIELDS (fields.h)");
+
+#define ARITY_OF(ENUM, name, label, ARITY) [MTLSAUTHZ_FIELD_##ENUM] = MTLSAUTHZ__ARITY_##ARITY,
+static const mtlsauthz__field_arity field_arity[] = {MTLSAUTHZ__FIELDS(ARITY_OF)};
+#undef ARITY_OF
 
 const char *mtlsauthz__field_name(mtlsauthz_field f)
 {
@@ -132,9 +138,7 @@ void mtlsauthz__idb_free(mtlsauthz__idb *b)
 
 static int is_single_valued(mtlsauthz_field f)
 {
-    return f == MTLSAUTHZ_FIELD_SUBJECT_DN || f == MTLSAUTHZ_FIELD_ISSUER_DN ||
-           f == MTLSAUTHZ_FIELD_SERIAL || f == MTLSAUTHZ_FIELD_SHA256 ||
-           f == MTLSAUTHZ_FIELD_NOT_BEFORE || f == MTLSAUTHZ_FIELD_NOT_AFTER;
+    return field_arity[f] == MTLSAUTHZ__ARITY_ONE;
 }
 
 /* Appends bytes and a NUL to the data buffer; *off receives where they start. */
@@ -620,10 +624,6 @@ static const char *rejection(const mtlsauthz__idb *b, size_t *spiffe_uri)
 int mtlsauthz__idb_finish(mtlsauthz_identity **out, mtlsauthz__idb *b, size_t chain_len,
                           mtlsauthz_error *err)
 {
-    static const mtlsauthz_field required[] = {
-        MTLSAUTHZ_FIELD_SUBJECT_DN, MTLSAUTHZ_FIELD_ISSUER_DN,  MTLSAUTHZ_FIELD_SERIAL,
-        MTLSAUTHZ_FIELD_SHA256,     MTLSAUTHZ_FIELD_NOT_BEFORE, MTLSAUTHZ_FIELD_NOT_AFTER,
-    };
     mtlsauthz_identity *id;
     mtlsauthz__str *strs;
     char *data;
@@ -632,10 +632,9 @@ int mtlsauthz__idb_finish(mtlsauthz_identity **out, mtlsauthz__idb *b, size_t ch
     int rc;
 
     *out = NULL;
-    for (i = 0; i < MTLSAUTHZ__ARRAY_LEN(required) && !b->partial; i++) {
-        if (b->counts[required[i]] != 1) {
-            rc = mtlsauthz__error_set(err, MTLSAUTHZ_EINTERNAL, "%s missing",
-                                      field_names[required[i]]);
+    for (f = 0; f < MTLSAUTHZ_FIELD_COUNT_ && !b->partial; f++) {
+        if (is_single_valued((mtlsauthz_field)f) && b->counts[f] != 1) {
+            rc = mtlsauthz__error_set(err, MTLSAUTHZ_EINTERNAL, "%s missing", field_names[f]);
             goto out;
         }
     }

@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "fields.h"
 #include "internal.h"
 
 const char *mtlsauthz_version(void)
@@ -97,26 +98,12 @@ size_t mtlsauthz_decision_dry_run_max(void)
 
 /* ---- identity fields ---- */
 
-/* Keyed by the enumerator, so a name cannot slip to another number; every field has one. */
-static const char *const field_names[] = {
-    [MTLSAUTHZ_FIELD_SUBJECT_DN] = "subject_dn",
-    [MTLSAUTHZ_FIELD_CN] = "cn",
-    [MTLSAUTHZ_FIELD_O] = "o",
-    [MTLSAUTHZ_FIELD_OU] = "ou",
-    [MTLSAUTHZ_FIELD_ISSUER_DN] = "issuer_dn",
-    [MTLSAUTHZ_FIELD_SERIAL] = "serial",
-    [MTLSAUTHZ_FIELD_SHA256] = "sha256",
-    [MTLSAUTHZ_FIELD_SPIFFE_ID] = "spiffe_id",
-    [MTLSAUTHZ_FIELD_SAN_DNS] = "san_dns",
-    [MTLSAUTHZ_FIELD_SAN_URI] = "san_uri",
-    [MTLSAUTHZ_FIELD_SAN_EMAIL] = "san_email",
-    [MTLSAUTHZ_FIELD_SAN_IP] = "san_ip",
-    [MTLSAUTHZ_FIELD_EKU] = "eku",
-    [MTLSAUTHZ_FIELD_NOT_BEFORE] = "not_before",
-    [MTLSAUTHZ_FIELD_NOT_AFTER] = "not_after",
-};
+/* Keyed by the enumerator (fields.h), so a name cannot slip to another number. */
+#define NAME(ENUM, name, label, ARITY) [MTLSAUTHZ_FIELD_##ENUM] = name,
+static const char *const field_names[] = {MTLSAUTHZ__FIELDS(NAME)};
+#undef NAME
 _Static_assert(sizeof(field_names) / sizeof(field_names[0]) == MTLSAUTHZ_FIELD_COUNT_,
-               "every identity field needs a name in field_names");
+               "every identity field is a row of MTLSAUTHZ__FIELDS (fields.h)");
 
 const char *mtlsauthz_field_name(mtlsauthz_field field)
 {
