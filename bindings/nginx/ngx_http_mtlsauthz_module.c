@@ -94,6 +94,8 @@ static ngx_uint_t ngx_http_mtlsauthz_error_page(ngx_http_request_t *r,
     ngx_uint_t status);
 static ngx_int_t ngx_http_mtlsauthz_xfcc(ngx_http_request_t *r,
     ngx_http_mtlsauthz_loc_conf_t *alcf, ngx_http_mtlsauthz_ctx_t *ctx);
+static ngx_int_t ngx_http_mtlsauthz_set_detail(ngx_http_request_t *r,
+    ngx_http_mtlsauthz_ctx_t *ctx, u_char *text, size_t len);
 static void ngx_http_mtlsauthz_identity_cleanup(void *data);
 static ngx_int_t ngx_http_mtlsauthz_get_identity(ngx_http_request_t *r,
     const mtlsauthz_identity **out);
@@ -503,15 +505,12 @@ ngx_http_mtlsauthz_operation(ngx_http_request_t *r,
                                   (const char *) r->unparsed_uri.data,
                                   r->unparsed_uri.len, &err);
     if (rc != 0) {
-        len = ngx_strlen(err.message);
-
-        ctx->detail.data = ngx_pnalloc(r->pool, len);
-        if (ctx->detail.data == NULL) {
+        if (ngx_http_mtlsauthz_set_detail(r, ctx, (u_char *) err.message,
+                                          ngx_strlen(err.message))
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
-
-        ctx->detail.len = len;
-        ngx_memcpy(ctx->detail.data, err.message, len);
 
         return NGX_DECLINED;
     }
@@ -609,16 +608,20 @@ ngx_http_mtlsauthz_error_page(ngx_http_request_t *r, ngx_uint_t status)
  * once (which of them the proxy wrote cannot be told).
  */
 
+#define NGX_HTTP_MTLSAUTHZ_MANY                                               \
+    " X-Forwarded-Client-Cert header fields in one request; a proxy sends one"
+
 static ngx_int_t
 ngx_http_mtlsauthz_xfcc(ngx_http_request_t *r,
     ngx_http_mtlsauthz_loc_conf_t *alcf, ngx_http_mtlsauthz_ctx_t *ctx)
 {
     int                  rc;
-    u_char               text[NGX_SOCKADDR_STRLEN];
+    u_char              *p, text[NGX_SOCKADDR_STRLEN];
+    u_char               many[NGX_INT_T_LEN + sizeof(NGX_HTTP_MTLSAUTHZ_MANY)];
     size_t               len;
     socklen_t            socklen;
     ngx_uint_t           i, n;
-    const char          *rejected;
+    const char          *rejected, *msg;
     ngx_sockaddr_t       sa;
     ngx_list_part_t     *part;
     ngx_table_elt_t     *h, *header;
@@ -693,6 +696,14 @@ ngx_http_mtlsauthz_xfcc(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "mtlsauthz: X-Forwarded-Client-Cert refused: sent %ui"
                       " times; a proxy sends one", n);
+
+        /* the decision log's detail, in every binding's words (docs/http.md) */
+        p = ngx_snprintf(many, sizeof(many), "%ui" NGX_HTTP_MTLSAUTHZ_MANY, n);
+
+        if (ngx_http_mtlsauthz_set_detail(r, ctx, many, p - many) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
         return NGX_HTTP_FORBIDDEN;
     }
 
@@ -706,9 +717,18 @@ ngx_http_mtlsauthz_xfcc(ngx_http_request_t *r,
     }
 
     if (rc != 0) {
+        msg = err.message[0] ? err.message : mtlsauthz_strerror(rc);
+
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "mtlsauthz: X-Forwarded-Client-Cert refused: %s",
-                      err.message[0] ? err.message : mtlsauthz_strerror(rc));
+                      "mtlsauthz: X-Forwarded-Client-Cert refused: %s", msg);
+
+        if (ngx_http_mtlsauthz_set_detail(r, ctx, (u_char *) msg,
+                                          ngx_strlen(msg))
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
         return NGX_HTTP_FORBIDDEN;
     }
 
@@ -730,6 +750,24 @@ ngx_http_mtlsauthz_xfcc(ngx_http_request_t *r,
     }
 
     ctx->identity = id;
+
+    return NGX_OK;
+}
+
+
+/* Keeps a copy of TEXT as the decision log's detail ($mtlsauthz_detail). */
+
+static ngx_int_t
+ngx_http_mtlsauthz_set_detail(ngx_http_request_t *r,
+    ngx_http_mtlsauthz_ctx_t *ctx, u_char *text, size_t len)
+{
+    ctx->detail.data = ngx_pnalloc(r->pool, len);
+    if (ctx->detail.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(ctx->detail.data, text, len);
+    ctx->detail.len = len;
 
     return NGX_OK;
 }

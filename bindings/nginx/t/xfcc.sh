@@ -329,8 +329,10 @@ call "https://127.0.0.1:$TP/spiffe/x" - -H "$X: By=spiffe://a/b;;URI=spiffe://pr
 expect "trusted proxy, a header that does not parse: 403 identity_rejected" 403 \
     X-Reason=identity_rejected X-Spiffe= \
     'body={"error":"forbidden","reason":"identity_rejected","rule":null}'
-record "a header that does not parse: the record has no identity" 'decision="deny"' \
-    'reason="identity_rejected"' 'subject=null' 'spiffe_id=null' 'sha256=null' 'status=403'
+record "a header that does not parse: the record has no identity, and the core's message" \
+    'decision="deny"' 'reason="identity_rejected"' 'subject=null' 'spiffe_id=null' 'sha256=null' \
+    'status=403' \
+    'detail="X-Forwarded-Client-Cert: an empty pair where Key=value belongs (element 1, byte 17)"'
 logged "a header that does not parse is logged with the library's message" \
     "mtlsauthz: X-Forwarded-Client-Cert refused: "
 call "https://127.0.0.1:$TP/spiffe/x" - -H "$X: Cert=%ZZ"
@@ -338,6 +340,8 @@ expect "trusted proxy, bad URL-encoding: 403 identity_rejected" 403 X-Reason=ide
 call "https://127.0.0.1:$TP/spiffe/x" - -H "$X: Hash=$(sha ops);$BUILDER_CERT"
 expect "trusted proxy, a Hash that is not the Cert's: 403 identity_rejected" 403 \
     X-Reason=identity_rejected
+record "an identity the core read and rejected has no detail" 'reason="identity_rejected"' \
+    'detail=null'
 call "https://127.0.0.1:$TP/spiffe/x" - -H "$X: URI=spiffe://Prod.example.com/ci/builder"
 expect "trusted proxy, an invalid SPIFFE ID: 403 identity_rejected" 403 \
     X-Reason=identity_rejected
@@ -345,6 +349,8 @@ call "https://127.0.0.1:$TP/spiffe/x" - -H "$X: $ISTIO_XFCC" -H "$X: $ISTIO_XFCC
 expect "trusted proxy, the header twice: 403 identity_rejected" 403 \
     X-Reason=identity_rejected X-Spiffe=
 logged "the header twice is logged" "mtlsauthz: X-Forwarded-Client-Cert refused: sent 2 times"
+record "the header twice: the record says why" 'reason="identity_rejected"' \
+    'detail="2 X-Forwarded-Client-Cert header fields in one request; a proxy sends one"'
 # The order of checks: a refused target is 400 before the identity is judged.
 call "https://127.0.0.1:$TP/spiffe/a%2Fb" - -H "$X: $ISTIO_XFCC" -H "$X: $ISTIO_XFCC"
 expect "trusted proxy, the header twice and a refused target: 400" 400 X-Reason=bad_target

@@ -227,6 +227,10 @@ class XFCCTest < Minitest::Test
       assert_equal "identity_rejected", rec["reason"]
       assert_equal 403, rec["status"]
       assert_nil rec["sha256"]
+      # the log's detail is the core's message (docs/http.md, "Behind a trusted proxy")
+      core = assert_raises(MtlsAuthz::IdentityError) { MtlsAuthz::Identity.from_xfcc(bad) }
+      assert_equal core.message, rec["detail"], bad
+      assert_match(/X-Forwarded-Client-Cert/, rec["detail"], bad)
       assert_match(/refused the X-Forwarded-Client-Cert header of trusted proxy 127\.0\.0\.1 /,
                    File.read(s.log).lines.last(2).join, bad)
       assert_equal mark, s.puma.log.size # a refusal, not a crash
@@ -236,10 +240,12 @@ class XFCCTest < Minitest::Test
   # A header that parses into an identity the core rejects (an invalid SPIFFE ID).
   def test_rejected_identity_from_trusted_proxy_is_403
     s = server(:loopback)
-    status, body, = request(s, "/products/1",
-                            xfcc: "Hash=#{HASH};URI=spiffe://cluster.local/a/../b")
+    status, body, rec = request(s, "/products/1",
+                                xfcc: "Hash=#{HASH};URI=spiffe://cluster.local/a/../b")
     assert_equal 403, status
     assert_equal %({"error":"forbidden","reason":"identity_rejected","rule":null}\n), body
+    assert_equal "identity_rejected", rec["reason"]
+    assert_nil rec["detail"], "an identity the core read and rejected is not a refused header"
   end
 
   # Puma joins repeated header lines with ", " (RFC 9110 5.3): the same list as one line with

@@ -324,8 +324,14 @@ module MtlsAuthz
         "serial" => identity&.serial,
         "sha256" => identity&.sha256,
         "remote" => env["REMOTE_ADDR"],
-        "detail" => refusal
+        "detail" => refusal || xfcc_refusal(decision)
       }.freeze
+    end
+
+    # Why a trusted proxy's X-Forwarded-Client-Cert gave no identity (the core's message, which
+    # only xfcc_identity puts in an identity_rejected decision); nil for anything else.
+    def xfcc_refusal(decision)
+      decision.error if decision&.reason == :identity_rejected
     end
 
     ANSWERED = "the request is answered as decided"
