@@ -15,8 +15,9 @@
 # The installed packages: GEMFILE (the gem `make gem` built) is installed the same way, and
 # nothing points at the tree's library: no MTLSAUTHZ_LIB, PKG_CONFIG_PATH or LD_LIBRARY_PATH.
 #
-# Then, each in a directory outside the tree with its own empty GEM_HOME, the README's
-# Gemfile for the built gem and for a checkout (path:), its config.ru with
+# Then, each in a directory outside the tree with its own GEM_HOME, the README's Gemfile for
+# the built gem and for a checkout (path:), and the built gem's again with no pkg-config (as
+# with libmtlsauthz0 alone, the soname on the search path), its config.ru with
 # examples/policy.yaml, `bundle install --local`, and Puma serving mutual TLS: the builder
 # may build images (200 from the app) and may not exec into a container (403 with the body of
 # docs/http.md); a client without a certificate fails the handshake. The library the gem
@@ -268,10 +269,13 @@ $want_file" ]; then
 
 app gem-app gemfile-gem "$gems" "$gems/gems/mtlsauthz-$version" "$want_lib"
 app path-app gemfile-path "$T/gems-path" "$top/bindings/ruby" "$want_lib"
+# As with libmtlsauthz0 alone (no libmtlsauthz-dev): pkg-config has no answer, and the gem
+# finds the soname on the system search path, which for the tree's build is its directory.
 if [ $mode = installed ]; then
-    # As with libmtlsauthz0 alone (no libmtlsauthz-dev): pkg-config has no answer, and the
-    # gem finds the soname on the system search path.
     app gem-app-soname gemfile-gem "$gems" "$gems/gems/mtlsauthz-$version" libmtlsauthz.so.0 \
         PKG_CONFIG=false
+else
+    app gem-app-soname gemfile-gem "$gems" "$gems/gems/mtlsauthz-$version" libmtlsauthz.so.0 \
+        PKG_CONFIG=false MTLSAUTHZ_LIB= LD_LIBRARY_PATH="$(dirname "$want_lib")"
 fi
 finish
