@@ -26,7 +26,7 @@ Gem::Specification.new do |s|
     "bug_tracker_uri" => "https://github.com/libmtlsauthz/mtlsauthz/issues",
     "rubygems_mfa_required" => "true"
   }
-  s.files = Dir.chdir(__dir__) { Dir["lib/**/*.rb"].sort } + %w[README.md LICENSE]
+  s.files = Dir.glob("lib/**/*.rb", base: __dir__).sort + %w[README.md LICENSE]
   s.require_paths = ["lib"]
   s.required_ruby_version = ">= 2.7"
   # Debian 12 has ruby-ffi 1.15.5.

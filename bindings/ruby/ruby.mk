@@ -1,8 +1,8 @@
 # The Ruby binding's tests, included from the top Makefile (`-include bindings/ruby/ruby.mk`).
 #
-# check-ruby installs Ruby, ruby-ffi, ruby-grape, ruby-rack-test, Puma and curl (Debian
-# packages, via scripts/install-deps ruby), builds the library, and runs the Minitest suite
-# against this tree's build: the gem loads $(SHLIB) through MTLSAUTHZ_LIB, and the
+# check-ruby installs Ruby, ruby-ffi, ruby-grape, ruby-rack-test, Puma, Bundler and curl
+# (Debian packages, via scripts/install-deps ruby), builds the library, and runs the Minitest
+# suite against this tree's build: the gem loads $(SHLIB) through MTLSAUTHZ_LIB, and the
 # pkg-config lookup is tested against $(PC_UNINSTALLED). The tests generate their own
 # certificates (tests/certs/gen-certs.sh) and start Puma on 127.0.0.1. It then runs
 # tests/integration/gem.sh: `make gem`, the built gem installed into a clean GEM_HOME, and the
