@@ -323,5 +323,6 @@ else
         "$(cat nginx/logs/startup.log 2>/dev/null)"
 fi
 
+"$top/tests/deb/smoke-gem.sh" "$version" || bad "the Ruby gem (tests/deb/smoke-gem.sh)"
 echo "deb smoke: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -13,7 +13,11 @@ module MtlsAuthz
   #      candidate: a wrong path is an error, not a reason to load some other copy.
   #   2. pkg-config: `pkg-config --variable=libdir mtlsauthz` (PKG_CONFIG_PATH may point at a
   #      build tree's uninstalled .pc file), then libmtlsauthz.so.0 in that directory.
-  #   3. The system search path: libmtlsauthz.so.0, then "mtlsauthz".
+  #   3. The system search path: the soname libmtlsauthz.so.0, then "mtlsauthz" (the
+  #      unversioned libmtlsauthz.so of a -dev package or make install). The soname is what
+  #      Debian's libmtlsauthz0 ships (/usr/lib/<multiarch>/libmtlsauthz.so.0, without the
+  #      .so or pkg-config of libmtlsauthz-dev), so an installed package needs no variable.
+  # Whichever is loaded, check_abi (below) compares its layout with the gem's first.
   module Lib
     extend FFI::Library
 
@@ -65,7 +69,7 @@ module MtlsAuthz
         mtlsauthz: cannot load libmtlsauthz. Tried:
         #{tried.join("\n")}
         Set MTLSAUTHZ_LIB to the library's path, point PKG_CONFIG_PATH at a directory holding
-        mtlsauthz.pc, or install the library (make install).
+        mtlsauthz.pc, or install the library (apt-get install libmtlsauthz0, or make install).
       MSG
     end
 
