@@ -74,6 +74,8 @@ mutate "type twice" "appears twice" 's/^### Security$/### Added/'
 mutate "type order" "must come before" '0,/^### Added$/s//### Fixed/; s/^### Security$/### Added/'
 mutate "empty type" "has no entry" 's/^- A fix\.$//'
 mutate "entry outside a type" "must be under a '### Type' heading" '/^### Changed$/d'
+mutate "entry in the introduction" "an entry before '## [Unreleased]'" \
+    's/^Notes about the form\.$/- A change that lost its section./'
 mutate "stray text" "that is not an entry" 's/^- Something\.$/Something./'
 mutate "stray continuation" "continues no entry" 's/^- Something\.$/  Something./'
 mutate "order of versions" "newest first" \
