@@ -4,6 +4,7 @@
 require_relative "test_helper"
 require "logger"
 require "stringio"
+require "open3"
 
 # Reloading from the policy file (PolicyHolder#reload_if_changed and #watch), its counters,
 # and how MtlsAuthz::Rack reports reloads. puma_reload_test.rb runs the same over real Puma.
@@ -203,6 +204,24 @@ class ReloadTest < Minitest::Test
     h = holder(EXAMPLE_POLICY)
     h.watch_tick
     refute h.watching?, "no watch unless asked for"
+  end
+
+  # The watch thread is stopped and joined before the interpreter exits: the at_exit hook
+  # registered first runs last, and sees no watch thread and no error from the others.
+  def test_watch_thread_is_joined_at_exit
+    script = <<~RUBY
+      at_exit { puts "threads at exit: \#{Thread.list.map(&:name).compact.sort.inspect}" }
+      require "mtlsauthz"
+      h = MtlsAuthz::PolicyHolder.new(ARGV[0], watch: 0.05)
+      h.watch_tick # the watch thread starts with the first request
+      abort "no watch thread" unless h.watching?
+      sleep 0.2
+    RUBY
+    out, err, status = Open3.capture3(RbConfig.ruby, "-I", File.expand_path("../lib", __dir__),
+                                      "-e", script, EXAMPLE_POLICY)
+    assert status.success?, err
+    assert_equal "", err
+    assert_equal "threads at exit: []\n", out
   end
 
   # ---- MtlsAuthz::Rack's reports ----

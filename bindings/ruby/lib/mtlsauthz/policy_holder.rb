@@ -259,7 +259,7 @@ module MtlsAuthz
 
       def stop_all_watches # :nodoc:
         holders = @exiting_lock.synchronize { @exiting.dup }
-        holders.each(&:stop_watch_for_exit)
+        holders.each { |h| h.send(:stop_watch_for_exit) }
       end
     end
 
