@@ -936,6 +936,38 @@ Test(der, x509_changed_after_parsing_is_read_as_it_encodes)
     free(der);
 }
 
+/* A leaf whose encoding is larger than the stack buffer of mtlsauthz_identity_from_x509()
+ * (4 KiB): plain.der with a subject of 30 localities of 128 bytes (the walker reads up to 32
+ * attributes, and OpenSSL's upper bound for a locality is 128), re-encoded, parsed back. */
+Test(der, x509_larger_than_the_stack_buffer)
+{
+    size_t len, i;
+    unsigned char *der = read_cert("plain.der", &len), *enc = NULL, *tbs = NULL;
+    const unsigned char *p = der;
+    X509 *x = d2i_X509(NULL, &p, (long)len);
+    X509_NAME *name = X509_NAME_new();
+    char loc[129];
+    int enc_len, reencoded = 1;
+    cr_assert(x != NULL && name != NULL);
+    for (i = 0; i < 30; i++) {
+        snprintf(loc, sizeof(loc), "%02zu%0126d", i, 0);
+        cr_assert(X509_NAME_add_entry_by_txt(name, "L", MBSTRING_ASC, (const unsigned char *)loc,
+                                             -1, -1, 0));
+    }
+    cr_assert(X509_set_subject_name(x, name));
+    cr_assert_gt(i2d_re_X509_tbs(x, &tbs), 0);
+    enc_len = i2d_X509(x, &enc);
+    cr_assert_gt(enc_len, 4096);
+    cr_assert(check_one(enc, (size_t)enc_len, "30 localities", 0), "the walker reads it");
+    cr_assert(check_x509(enc, (size_t)enc_len, "30 localities", &reencoded));
+    cr_assert(!reencoded);
+    OPENSSL_free(enc);
+    OPENSSL_free(tbs);
+    X509_NAME_free(name);
+    X509_free(x);
+    free(der);
+}
+
 /* ---- crafted certificates ---- */
 
 Test(der, crafted_baseline_and_v1)
