@@ -6,9 +6,9 @@
  * OpenSSL extractor on a chain. It also parses the input with d2i_X509(), as a TLS stack parses a
  * peer's certificate, and aborts when mtlsauthz_identity_from_x509() on that X509 disagrees with
  * mtlsauthz_identity_from_der() on its encoding or with the OpenSSL extractor reading it
- * (dc_check_x509(); docs/internals.md, "The DER of an X509"). Seeds: tests/fuzz/corpus/der_diff/, certificates made by
- * tests/certs/gen-certs.sh and crafted ones from tests/fuzz/der_diff_seeds.py. Run with
- * `make fuzz`; `make fuzz-replay` replays the seeds.
+ * (dc_check_x509(); docs/internals.md, "The DER of an X509"). Seeds: tests/fuzz/corpus/der_diff/,
+ * certificates made by tests/certs/gen-certs.sh and crafted ones from tests/fuzz/der_diff_seeds.py.
+ * Run with `make fuzz`; `make fuzz-replay` replays the seeds.
  */
 #include <stddef.h>
 #include <stdint.h>
