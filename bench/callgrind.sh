@@ -20,7 +20,8 @@ fi
 instr=yes
 [ "$("$bin" --callgrind-client-requests)" = yes ] && instr=no
 
-# run WHAT RULES COUNT: prints "WHAT RULES COUNT Ir Ir/op" and keeps the profile.
+# run WHAT RULES COUNT: prints "WHAT RULES COUNT Ir Ir/op", keeps the profile, and leaves Ir/op
+# in $irop.
 run() {
     out=$dir/callgrind.$1.$2.out
     if ! valgrind --tool=callgrind --instr-atstart=$instr --toggle-collect="bench_$1_loop" \
@@ -32,6 +33,7 @@ run() {
     ir=$(awk '/^totals:/ { t = $2 } END { print t + 0 }' "$out")
     awk -v w="$1" -v r="$2" -v c="$3" -v ir="$ir" \
         'BEGIN { printf "%-14s %8s %8s %14s %12.0f\n", w, r, c, ir, ir / c }'
+    irop=$(awk -v ir="$ir" -v c="$3" 'BEGIN { printf "%.0f", ir / c }')
 }
 
 printf '%-14s %8s %8s %14s %12s\n' loop rules count instructions 'Ir/op'
@@ -41,8 +43,12 @@ run decide 100000 "$n"
 run peer 10 $((n / 10))
 run peer 100000 $((n / 10))
 run extract 10 $((n / 100))
+der_irop=$irop
 run extract_x509 10 $((n / 100))
+x509_irop=$irop
 run baseline 10 $((n / 100))
+awk -v x="$x509_irop" -v d="$der_irop" \
+    'BEGIN { printf "extract_x509 / extract: %.2fx in instructions (the per-connection identity from an X509 against the DER walker)\n", x / d }'
 echo
 echo "Where a decision goes at 100000 rules (self cost, top functions):"
 callgrind_annotate "$dir/callgrind.decide.100000.out" 2>/dev/null | sed -n '/^Ir/,$p' | head -14

@@ -306,9 +306,17 @@ out:
     return rc;
 }
 
+/*
+ * Room on the stack for the leaf's encoding (x509.h): more than most certificates a TLS peer
+ * presents take (1 to 2 KiB), so that the per-connection path allocates only the identity.
+ * A larger leaf, up to MTLSAUTHZ__MAX_CERT_BYTES, is encoded into an allocation.
+ */
+#define X509_SCRATCH_BYTES 4096u
+
 int mtlsauthz_identity_from_x509(mtlsauthz_identity **out, X509 *leaf, STACK_OF(X509) * chain,
                                  mtlsauthz_error *err)
 {
+    unsigned char scratch[X509_SCRATCH_BYTES];
     unsigned char *der = NULL;
     size_t der_len = 0, chain_len = 0;
     int rc;
@@ -320,12 +328,17 @@ int mtlsauthz_identity_from_x509(mtlsauthz_identity **out, X509 *leaf, STACK_OF(
     if (leaf == NULL) {
         return mtlsauthz__error_set(err, MTLSAUTHZ_EINVAL, "leaf is NULL");
     }
-    /* Only the leaf is walked: the chain's certificates are already parsed objects. */
-    if ((rc = mtlsauthz__x509_leaf_der(&der, &der_len, &chain_len, leaf, chain, err)) != 0) {
+    /* The same dispatch as mtlsauthz_identity_from_der() over the leaf's DER (docs/internals.md,
+     * "The DER of an X509"); only the leaf is walked, as the chain's certificates are already
+     * parsed objects, and the OpenSSL extractor reads the caller's X509 rather than a copy. */
+    if ((rc = mtlsauthz__x509_leaf_der(&der, &der_len, &chain_len, scratch, sizeof(scratch), leaf,
+                                       chain, err)) != 0) {
         return rc;
     }
     rc = extract(out, (const unsigned char *const *)&der, &der_len, 1, chain_len, leaf, err);
-    mtlsauthz__x509_free_der(&der, 1);
+    if (der != scratch) {
+        mtlsauthz__free(der);
+    }
     return rc;
 }
 

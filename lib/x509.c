@@ -287,7 +287,7 @@ static int set_time(mtlsauthz__idb *b, mtlsauthz_field f, const ASN1_TIME *t, mt
 }
 
 /* `der` is the leaf's encoding: the bytes the caller gave, or i2d_X509() of the caller's X509,
- * which is what X509_digest() would hash. */
+ * which is what X509_digest() would hash. The SHA-256 is one EVP_Digest() over it. */
 static int extract(mtlsauthz__idb *b, X509 *x, const unsigned char *der, size_t der_len,
                    mtlsauthz_error *err)
 {
@@ -424,9 +424,18 @@ int mtlsauthz__x509_from_x509(mtlsauthz_identity **out, X509 *leaf, const unsign
     return rc;
 }
 
-static int leaf_der(unsigned char **der, size_t *der_len, size_t *chain_len, X509 *leaf,
-                    STACK_OF(X509) * chain, mtlsauthz_error *err)
+/*
+ * The DER of a caller's X509 is what i2d_X509() writes (docs/internals.md, "The DER of an
+ * X509"). OpenSSL keeps the received bytes of a parsed certificate's tbsCertificate and
+ * re-encodes only the outer SEQUENCE, the signatureAlgorithm and the signature, so for the
+ * X509 a TLS stack hands over this is a copy more than an encoding. The size is asked first, so
+ * that the limit is checked before anything is written, and the bytes go to `scratch` when they
+ * fit: the per-connection path then makes no allocation of its own here.
+ */
+static int leaf_der(unsigned char **der, size_t *der_len, size_t *chain_len, unsigned char *scratch,
+                    size_t scratch_len, X509 *leaf, STACK_OF(X509) * chain, mtlsauthz_error *err)
 {
+    unsigned char *buf, *p;
     size_t count = 1;
     int len;
 
@@ -443,29 +452,38 @@ static int leaf_der(unsigned char **der, size_t *der_len, size_t *chain_len, X50
         return mtlsauthz__error_set(err, MTLSAUTHZ_ELIMIT, "chain longer than %u certificates",
                                     MTLSAUTHZ__MAX_CHAIN);
     }
-    /* One encoding, into memory OpenSSL allocates: encoding a certificate is most of what
-     * this entry point costs (docs/performance.md). */
-    len = i2d_X509(leaf, der);
-    if (len <= 0 || *der == NULL) {
-        OPENSSL_free(*der);
-        *der = NULL;
+    len = i2d_X509(leaf, NULL);
+    if (len <= 0) {
         if (ERR_GET_REASON(ERR_peek_last_error()) == ERR_R_MALLOC_FAILURE) {
             return mtlsauthz__error_set(err, MTLSAUTHZ_ENOMEM, "out of memory");
         }
         return mtlsauthz__error_set(err, MTLSAUTHZ_ECERT, "certificate does not encode");
     }
     if ((size_t)len > MTLSAUTHZ__MAX_CERT_BYTES) {
-        OPENSSL_free(*der);
-        *der = NULL;
         return mtlsauthz__error_set(err, MTLSAUTHZ_ELIMIT, "certificate is larger than %u bytes",
                                     MTLSAUTHZ__MAX_CERT_BYTES);
     }
+    buf = (size_t)len <= scratch_len ? scratch : mtlsauthz__malloc((size_t)len);
+    if (buf == NULL) {
+        return mtlsauthz__error_set(err, MTLSAUTHZ_ENOMEM, "out of memory");
+    }
+    /* i2d_X509() writes without a bound: `buf` holds the length it has just reported, and the
+     * second answer must be that length, or the bytes are not used. */
+    p = buf;
+    if (i2d_X509(leaf, &p) != len || p != buf + len) {
+        if (buf != scratch) {
+            mtlsauthz__free(buf);
+        }
+        return mtlsauthz__error_set(err, MTLSAUTHZ_ECERT, "certificate does not encode");
+    }
+    *der = buf;
     *der_len = (size_t)len;
     *chain_len = count;
     return 0;
 }
 
-int mtlsauthz__x509_leaf_der(unsigned char **der, size_t *der_len, size_t *chain_len, X509 *leaf,
+int mtlsauthz__x509_leaf_der(unsigned char **der, size_t *der_len, size_t *chain_len,
+                             unsigned char *scratch, size_t scratch_len, X509 *leaf,
                              STACK_OF(X509) * chain, mtlsauthz_error *err)
 {
     int rc;
@@ -473,7 +491,7 @@ int mtlsauthz__x509_leaf_der(unsigned char **der, size_t *der_len, size_t *chain
     *der_len = 0;
     *chain_len = 0;
     ERR_set_mark();
-    rc = leaf_der(der, der_len, chain_len, leaf, chain, err);
+    rc = leaf_der(der, der_len, chain_len, scratch, scratch_len, leaf, chain, err);
     ERR_pop_to_mark();
     return rc;
 }

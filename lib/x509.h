@@ -35,11 +35,15 @@ int mtlsauthz__x509_from_x509(mtlsauthz_identity **out, X509 *leaf, const unsign
 
 /*
  * The first half of mtlsauthz_identity_from_x509(): the length of the chain the caller passed
- * (the leaf counted once, whether or not `chain` starts with it) and the leaf's DER encoding in
- * *der (der_len bytes, at most MTLSAUTHZ__MAX_CERT_BYTES; free with mtlsauthz__x509_free_der()).
- * Errors: MTLSAUTHZ_ELIMIT (chain or certificate too long), MTLSAUTHZ_ECERT (does not encode).
+ * (the leaf counted once, whether or not `chain` starts with it) and the leaf's DER, i2d_X509()
+ * of it (docs/internals.md, "The DER of an X509"), in *der (der_len bytes, at most
+ * MTLSAUTHZ__MAX_CERT_BYTES). *der is `scratch` when the encoding fits in its `scratch_len`
+ * bytes, else an allocation the caller frees with mtlsauthz__free() when *der != scratch.
+ * Errors: MTLSAUTHZ_ELIMIT (chain or certificate too long), MTLSAUTHZ_ECERT (does not encode),
+ * MTLSAUTHZ_ENOMEM.
  */
-int mtlsauthz__x509_leaf_der(unsigned char **der, size_t *der_len, size_t *chain_len, X509 *leaf,
+int mtlsauthz__x509_leaf_der(unsigned char **der, size_t *der_len, size_t *chain_len,
+                             unsigned char *scratch, size_t scratch_len, X509 *leaf,
                              STACK_OF(X509) * chain, mtlsauthz_error *err);
 
 /*
@@ -64,7 +68,7 @@ struct mtlsauthz__idb; /* identity_build.h */
 int mtlsauthz__x509_add_subject(struct mtlsauthz__idb *b, const X509_NAME *name,
                                 mtlsauthz_error *err);
 
-/* Frees `count` buffers from mtlsauthz__x509_pem_to_der() or mtlsauthz__x509_leaf_der(). */
+/* Frees `count` buffers from mtlsauthz__x509_pem_to_der(). */
 void mtlsauthz__x509_free_der(unsigned char *const *ders, size_t count);
 
 #endif

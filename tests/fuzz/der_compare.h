@@ -6,14 +6,22 @@
  * The invariant (lib/der.h): the walker either falls back, or succeeds where the OpenSSL
  * extractor also succeeds, with an identity equal in every field, every value's bytes, the raw
  * IP addresses, the rejection reason and the chain length.
+ *
+ * And for the X509 entry point (docs/internals.md, "The DER of an X509"):
+ * mtlsauthz_identity_from_x509() gives what mtlsauthz_identity_from_der() gives for i2d_X509()
+ * of the same X509, and what the OpenSSL extractor reads from the X509 itself.
  */
 #ifndef MTLSAUTHZ_TEST_DER_COMPARE_H
 #define MTLSAUTHZ_TEST_DER_COMPARE_H
 
 #include <string.h>
 
+#include <openssl/crypto.h>
+#include <openssl/x509.h>
+
 #include "der.h"
 #include "identity_build.h"
+#include "x509.h"
 
 /* NULL when equal, otherwise which part differs (static text). */
 static inline const char *dc_identity_diff(const mtlsauthz_identity *a, const mtlsauthz_identity *b)
@@ -99,6 +107,98 @@ static inline const char *dc_check_one(const unsigned char *der, size_t len, int
     certs[0] = der;
     lens[0] = len;
     return dc_check(certs, lens, 1, walker_ok);
+}
+
+/*
+ * Parses `len` bytes with d2i_X509(), as a TLS stack parses a peer's certificate, and compares
+ * for that X509 (A) mtlsauthz_identity_from_x509(), (B) mtlsauthz_identity_from_der() of its
+ * encoding i2d_X509(), and (C) the OpenSSL extractor reading the X509 itself: the same return
+ * code, and on success identities equal in every part. A must give the same identity with a
+ * verified chain of two that starts with (a copy of) the leaf, but for a chain length of 2. Returns
+ * NULL when all agree or OpenSSL does not parse the bytes, otherwise what differs. *parsed (may be
+ * NULL): whether d2i_X509() parsed them; *reencoded (may be NULL): whether the encoding differs
+ * from the bytes d2i_X509() consumed (non-DER input OpenSSL accepts).
+ */
+static inline const char *dc_check_x509(const unsigned char *der, size_t len, int *parsed,
+                                        int *reencoded)
+{
+    const unsigned char *p = der;
+    mtlsauthz_identity *a = NULL, *b = NULL, *c = NULL;
+    mtlsauthz_error err;
+    unsigned char *enc = NULL;
+    STACK_OF(X509) *chain = NULL;
+    const char *diff = NULL;
+    X509 *x = NULL, *dup = NULL;
+    int ra, rb, rc, enc_len;
+
+    if (parsed != NULL) {
+        *parsed = 0;
+    }
+    if (reencoded != NULL) {
+        *reencoded = 0;
+    }
+    if (len > MTLSAUTHZ__MAX_INPUT_BYTES || (x = d2i_X509(NULL, &p, (long)len)) == NULL) {
+        return NULL;
+    }
+    if (parsed != NULL) {
+        *parsed = 1;
+    }
+    memset(&err, 0, sizeof(err));
+    enc_len = i2d_X509(x, &enc);
+    ra = mtlsauthz_identity_from_x509(&a, x, NULL, &err);
+    if (enc_len <= 0) {
+        diff = ra == 0 ? "from_x509 succeeded on an X509 that does not encode" : NULL;
+        goto out;
+    }
+    if (reencoded != NULL) {
+        *reencoded = (size_t)enc_len != (size_t)(p - der) || memcmp(enc, der, (size_t)enc_len) != 0;
+    }
+    rb = mtlsauthz_identity_from_der(&b, enc, (size_t)enc_len, &err);
+    rc = (size_t)enc_len > MTLSAUTHZ__MAX_CERT_BYTES
+             ? MTLSAUTHZ_ELIMIT
+             : mtlsauthz__x509_from_x509(&c, x, enc, (size_t)enc_len, 1, &err);
+    if (ra != rb) {
+        diff = "from_x509 and from_der of the X509's encoding return different codes";
+    } else if (ra != rc) {
+        diff = "from_x509 and the OpenSSL extractor on the X509 return different codes";
+    } else if (ra == 0 && ((diff = dc_identity_diff(a, b)) != NULL ||
+                           (diff = dc_identity_diff(a, c)) != NULL)) {
+        goto out;
+    }
+    if (diff != NULL || ra != 0) {
+        goto out;
+    }
+    /* A verified chain starts with the leaf (SSL_get0_verified_chain()), here an equal copy of
+     * it, so that the leaf is recognised by content and not only by pointer. */
+    mtlsauthz_identity_free(b);
+    b = NULL;
+    chain = sk_X509_new_null();
+    if (chain == NULL || (dup = X509_dup(x)) == NULL || !sk_X509_push(chain, dup)) {
+        X509_free(dup);
+        goto out; /* an X509 that does not copy: nothing more to compare */
+    }
+    if (!sk_X509_push(chain, x)) {
+        diff = "out of memory in the test";
+        goto out;
+    }
+    if (mtlsauthz_identity_from_x509(&b, x, chain, &err) != 0) {
+        diff = "from_x509 failed with a chain where it succeeded without";
+    } else if (mtlsauthz_identity_chain_length(b) != 2) {
+        diff = "from_x509 with a chain of two: the chain length is not 2";
+    } else {
+        /* Only the chain length may differ. */
+        b->chain_len = a->chain_len;
+        diff = dc_identity_diff(a, b);
+    }
+out:
+    sk_X509_free(chain);
+    X509_free(dup);
+    mtlsauthz_identity_free(a);
+    mtlsauthz_identity_free(b);
+    mtlsauthz_identity_free(c);
+    OPENSSL_free(enc);
+    X509_free(x);
+    return diff;
 }
 
 #endif

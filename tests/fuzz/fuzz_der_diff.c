@@ -3,9 +3,12 @@
  * libFuzzer target: the DER walker (lib/der.c) against the OpenSSL extractor (lib/x509.c) on
  * arbitrary bytes. It aborts when the walker succeeds where the OpenSSL extractor fails or
  * builds a different identity (der.h), and when the public entry point disagrees with the
- * OpenSSL extractor on a chain. Seeds: tests/fuzz/corpus/der_diff/, certificates made by
- * tests/certs/gen-certs.sh and crafted ones from tests/fuzz/der_diff_seeds.py. Run with
- * `make fuzz`; `make fuzz-replay` replays the seeds.
+ * OpenSSL extractor on a chain. It also parses the input with d2i_X509(), as a TLS stack parses a
+ * peer's certificate, and aborts when mtlsauthz_identity_from_x509() on that X509 disagrees with
+ * mtlsauthz_identity_from_der() on its encoding or with the OpenSSL extractor reading it
+ * (dc_check_x509(); docs/internals.md, "The DER of an X509"). Seeds: tests/fuzz/corpus/der_diff/,
+ * certificates made by tests/certs/gen-certs.sh and crafted ones from tests/fuzz/der_diff_seeds.py.
+ * Run with `make fuzz`; `make fuzz-replay` replays the seeds.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -49,9 +52,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t off = 0, n = 0, len;
     const char *diff;
 
-    /* The whole input as one certificate. */
+    /* The whole input as one certificate, as bytes and as the X509 OpenSSL parses from them. */
     if ((diff = dc_check_one(data, size, NULL)) != NULL) {
         mismatch("one certificate", diff);
+    }
+    if ((diff = dc_check_x509(data, size, NULL, NULL)) != NULL) {
+        mismatch("one certificate as an X509", diff);
     }
     /* Split as mtlsauthz_identity_from_der() splits a chain (identity.c). */
     while (off < size && n < MTLSAUTHZ__MAX_CHAIN) {

@@ -2,7 +2,7 @@
 /*
  * Allocation failure (docs/limits.md; `make check-alloc` runs this under ASan/LSan).
  *
- * For each path (policy load and compile, identity extraction from DER and PEM, peer
+ * For each path (policy load and compile, identity extraction from DER, PEM and X509, peer
  * resolution, decisions, explain, lint, JSON), and for N = 0, 1, 2, ...: let N allocations of
  * the library's own allocator succeed and fail every one after, run the path, and check that
  *   - it returns a negative code with a message, and leaves *out NULL (ENOMEM, or the input's
@@ -22,7 +22,10 @@
  *
  *   allocfail      (MTLSAUTHZ_TEST_CERTS, MTLSAUTHZ_TEST_DATA, MTLSAUTHZ_EXAMPLES)
  */
+#include <openssl/x509.h>
+
 #include "internal.h"
+#include "mtlsauthz/openssl.h"
 #include "policy_ast.h"
 #include "stress.h"
 
@@ -385,6 +388,63 @@ static int path_der_chain(state *st, mtlsauthz_error *err)
     return identity_done(st, id, rc, "full.der+int.der");
 }
 
+/* full.der as the X509 a TLS stack parses; with `big`, its subject made 30 localities of 128
+ * bytes first, so that its encoding (over 4 KiB) is allocated, not put on the stack. */
+static int from_x509_file(state *st, const char *file, int big, mtlsauthz_error *err)
+{
+    size_t len, i;
+    char *der = st_read(certs_dir, file, &len), loc[129];
+    const unsigned char *p = (const unsigned char *)der;
+    unsigned char *enc = NULL;
+    X509 *x = d2i_X509(NULL, &p, (long)len), *y = NULL;
+    X509_NAME *name = NULL;
+    mtlsauthz_identity *id = NULL;
+    int rc, n;
+    if (x == NULL) {
+        st_die("%s does not parse", file);
+    }
+    if (big) {
+        if ((name = X509_NAME_new()) == NULL) {
+            st_die("out of memory in the test itself");
+        }
+        for (i = 0; i < 30; i++) {
+            snprintf(loc, sizeof(loc), "%02zu%0126d", i, 0);
+            if (!X509_NAME_add_entry_by_txt(name, "L", MBSTRING_ASC, (const unsigned char *)loc, -1,
+                                            -1, 0)) {
+                st_die("X509_NAME_add_entry_by_txt");
+            }
+        }
+        /* i2d_re_X509_tbs() makes OpenSSL drop the tbsCertificate bytes it kept. */
+        if (!X509_set_subject_name(x, name) || i2d_re_X509_tbs(x, NULL) <= 0 ||
+            (n = i2d_X509(x, &enc)) <= 4096) {
+            st_die("cannot make a certificate of more than 4 KiB");
+        }
+        p = enc;
+        y = d2i_X509(NULL, &p, n);
+        X509_free(x);
+        x = y;
+        if (x == NULL) {
+            st_die("the large certificate does not parse");
+        }
+    }
+    rc = mtlsauthz_identity_from_x509(&id, x, NULL, err);
+    X509_NAME_free(name);
+    OPENSSL_free(enc);
+    X509_free(x);
+    free(der);
+    return identity_done(st, id, rc, file);
+}
+
+static int path_x509_full(state *st, mtlsauthz_error *err)
+{
+    return from_x509_file(st, "full.der", 0, err);
+}
+
+static int path_x509_large(state *st, mtlsauthz_error *err)
+{
+    return from_x509_file(st, "full.der", 1, err);
+}
+
 static int path_pem_chain(state *st, mtlsauthz_error *err)
 {
     return from_pem_file(st, "full-chain.pem", err);
@@ -652,6 +712,8 @@ int main(void)
         {"from_der ipv6", path_der_ipv6},
         {"from_der nul-cn", path_der_nul_cn},
         {"from_der_chain", path_der_chain},
+        {"from_x509 full", path_x509_full},
+        {"from_x509 over 4 KiB", path_x509_large},
         {"from_pem chain", path_pem_chain},
         {"from_pem bmp-cn", path_pem_bmp},
         {"from_pem spiffe-dotdot", path_pem_spiffe_bad},

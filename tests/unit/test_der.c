@@ -10,6 +10,9 @@
  *   trailing bytes, BER encodings;
  * - certificates crafted byte by byte for the corners of RFC 5280 and X.690 (unsigned: neither
  *   extractor verifies signatures), each with the outcome the walker must have.
+ * The X509 entry point is held to the same: over every generated, crafted and seed certificate,
+ * mtlsauthz_identity_from_x509() on the X509 OpenSSL parses from it gives what
+ * mtlsauthz_identity_from_der() gives for that X509's encoding (dc_check_x509()).
  */
 #include <dirent.h>
 #include <stdarg.h>
@@ -17,6 +20,7 @@
 
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
+#include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
 
@@ -39,6 +43,16 @@ static int check_one(const unsigned char *der, size_t len, const char *what, siz
     const char *diff = dc_check_one(der, len, &ok);
     cr_assert(diff == NULL, "%s (at %zu): %s", what, at, diff);
     return ok;
+}
+
+/* Asserts the X509 entry point's invariant on the X509 that OpenSSL parses from a buffer;
+ * returns whether OpenSSL parsed it. *reencoded (may be NULL) as dc_check_x509(). */
+static int check_x509(const unsigned char *der, size_t len, const char *what, int *reencoded)
+{
+    int parsed = 0;
+    const char *diff = dc_check_x509(der, len, &parsed, reencoded);
+    cr_assert(diff == NULL, "%s, as an X509: %s", what, diff);
+    return parsed;
 }
 
 /* The walker's identity for a buffer that it must support, for asserting on its values. */
@@ -229,6 +243,7 @@ static mtlsauthz_identity *crafted(spec s, int supported, const char *what)
     mtlsauthz_identity *id = NULL;
     int ok = check_one(der.p, der.n, what, 0);
     cr_assert_eq(ok, supported, "%s: walker %s", what, ok ? "succeeded" : "fell back");
+    check_x509(der.p, der.n, what, NULL);
     if (ok) {
         id = walker_identity(der.p, der.n);
     }
@@ -299,10 +314,14 @@ static void der_file_matches_openssl(const char *name, void *ctx)
     const unsigned char *certs[1] = {der};
     mtlsauthz_identity *o = NULL;
     mtlsauthz_error err;
-    int ok = check_one(der, len, name, 0);
+    int ok = check_one(der, len, name, 0), reencoded = 0;
     int ro = mtlsauthz__x509_from_der_certs(&o, certs, &len, 1, &err);
     cr_assert(ro != 0 || ok, "%s: the walker fell back on a certificate OpenSSL accepts", name);
     cr_assert(ro == 0 || !ok, "%s", name);
+    /* A DER certificate's X509 encodes to the bytes it was parsed from. */
+    cr_assert(check_x509(der, len, name, &reencoded) || strcmp(name, "truncated.der") == 0,
+              "%s: OpenSSL does not parse it", name);
+    cr_assert(!reencoded, "%s: the X509 does not encode to its own bytes", name);
     *(size_t *)ctx += (size_t)ok;
     mtlsauthz_identity_free(o);
     free(der);
@@ -701,6 +720,251 @@ Test(der, ber_encodings_fall_back)
     buf[1] = 0x83;
     cr_assert(!check_one(buf, body + 6, "huge length", 0));
     free(buf);
+    free(der);
+}
+
+/* Every seed of the fuzz targets that read certificates (tests/fuzz/corpus/der, der_diff) as an
+ * X509, whole and as the chain mtlsauthz_identity_from_der() splits it into. */
+Test(der, x509_entry_point_over_the_fuzz_seeds)
+{
+    static const char *const dirs[] = {"der", "der_diff"};
+    const char *data = getenv("MTLSAUTHZ_TEST_DATA");
+    size_t i, parsed = 0, files = 0;
+    cr_assert(data != NULL, "MTLSAUTHZ_TEST_DATA is not set (run through make check)");
+    for (i = 0; i < MTLSAUTHZ__ARRAY_LEN(dirs); i++) {
+        char dir[4096], path[4096 + 256];
+        struct dirent *e;
+        DIR *d;
+        snprintf(dir, sizeof(dir), "%s/../fuzz/corpus/%s", data, dirs[i]);
+        d = opendir(dir);
+        cr_assert(d != NULL, "cannot open %s", dir);
+        while ((e = readdir(d)) != NULL) {
+            size_t len, off = 0, n;
+            unsigned char *buf;
+            if (e->d_name[0] == '.') {
+                continue;
+            }
+            snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+            buf = (unsigned char *)th_read("MTLSAUTHZ_TEST_DATA", path + strlen(data) + 1, &len);
+            files++;
+            parsed += (size_t)check_x509(buf, len, path, NULL);
+            while (off < len && (n = mtlsauthz__der_cert_len(buf + off, len - off)) != 0) {
+                check_x509(buf + off, n, path, NULL);
+                off += n;
+            }
+            free(buf);
+        }
+        closedir(d);
+    }
+    /* 40-odd seeds, most of them certificates OpenSSL parses: an empty corpus must not pass. */
+    cr_assert_geq(files, 40, "only %zu seeds", files);
+    cr_assert_geq(parsed, 20, "only %zu seeds parse", parsed);
+}
+
+/* The SHA-256 field of an identity, as bytes. */
+static void sha256_field(unsigned char out[32], const mtlsauthz_identity *id)
+{
+    const char *v;
+    size_t len, i;
+    unsigned int byte;
+    cr_assert_eq(mtlsauthz_identity_get(&v, &len, id, MTLSAUTHZ_FIELD_SHA256, 0), 0);
+    cr_assert_eq(len, 64);
+    for (i = 0; i < 32; i++) {
+        cr_assert_eq(sscanf(v + 2 * i, "%2x", &byte), 1);
+        out[i] = (unsigned char)byte;
+    }
+}
+
+static mtlsauthz_identity *x509_identity(X509 *x, const char *what)
+{
+    mtlsauthz_identity *id = NULL;
+    mtlsauthz_error err;
+    cr_assert_eq(mtlsauthz_identity_from_x509(&id, x, NULL, &err), 0, "%s: %s", what, err.message);
+    return id;
+}
+
+/*
+ * Attack: an outer SEQUENCE in BER (a long length, or an indefinite one), which OpenSSL parses
+ * and the walker refuses. OpenSSL keeps only the tbsCertificate's received bytes, so the
+ * X509's DER (docs/internals.md, "The DER of an X509") is the DER certificate: the walker reads
+ * it, and the fingerprint is X509_digest()'s, not a hash of the BER bytes the peer sent.
+ */
+Test(der, x509_from_ber_outer_is_its_der_encoding)
+{
+    size_t len, body;
+    unsigned char *der = read_cert("plain.der", &len);
+    unsigned char *buf = malloc(len + 8), md[32], got[32];
+    unsigned int md_len = 0;
+    mtlsauthz_identity *want = NULL, *id;
+    const unsigned char *p;
+    mtlsauthz_error err;
+    int reencoded, k;
+    X509 *x;
+    cr_assert(buf != NULL);
+    cr_assert(der[0] == 0x30 && der[1] == 0x82);
+    body = len - 4;
+    cr_assert_eq(mtlsauthz_identity_from_der(&want, der, len, &err), 0, "%s", err.message);
+    for (k = 0; k < 2; k++) {
+        size_t n;
+        if (k == 0) { /* a length in six octets */
+            memcpy(buf, "\x30\x84\x00\x00", 4);
+            buf[4] = der[2];
+            buf[5] = der[3];
+            memcpy(buf + 6, der + 4, body);
+            n = body + 6;
+        } else { /* indefinite, closed by end-of-contents */
+            memcpy(buf, "\x30\x80", 2);
+            memcpy(buf + 2, der + 4, body);
+            memset(buf + 2 + body, 0, 2);
+            n = body + 4;
+        }
+        cr_assert(!check_one(buf, n, "BER outer", (size_t)k), "the walker reads no BER");
+        cr_assert(check_x509(buf, n, "BER outer", &reencoded), "OpenSSL parses BER lengths");
+        cr_assert(reencoded, "the X509 encodes to DER, not to the BER it was parsed from");
+        p = buf;
+        x = d2i_X509(NULL, &p, (long)n);
+        cr_assert_not_null(x);
+        id = x509_identity(x, "BER outer");
+        cr_assert(dc_identity_diff(id, want) == NULL,
+                  "from_x509 of the BER certificate is from_der of the DER one: %s",
+                  dc_identity_diff(id, want));
+        cr_assert(X509_digest(x, EVP_sha256(), md, &md_len) && md_len == 32);
+        sha256_field(got, id);
+        cr_assert(memcmp(got, md, 32) == 0, "the fingerprint is X509_digest()'s");
+        mtlsauthz_identity_free(id);
+        X509_free(x);
+    }
+    mtlsauthz_identity_free(want);
+    free(buf);
+    free(der);
+}
+
+/*
+ * Attack: BER inside the tbsCertificate (a CN whose length takes two octets). OpenSSL keeps
+ * those bytes, so the X509's encoding holds them too: the walker falls back on it, and the
+ * OpenSSL extractor reads the X509, giving what mtlsauthz_identity_from_der() gives for the
+ * bytes received, fingerprint included.
+ */
+Test(der, x509_with_ber_in_the_tbs_falls_back_to_openssl)
+{
+    /* The CN's length in the long form: 0c 81 07 where DER has 0c 07 (X.690 §10.1). */
+    spec s = with_subject(T(0x31, SEQ(2, T(0x06, H(CN_OID)), C(2, H("0c 81 07"), S("crafted")))));
+    bld ber = make_cert(s);
+    mtlsauthz_identity *want = NULL, *id;
+    const unsigned char *p;
+    mtlsauthz_error err;
+    unsigned char md[32], got[32];
+    size_t i;
+    int reencoded = 1;
+    X509 *x;
+
+    for (i = 0; i + 3 <= ber.n && memcmp(ber.p + i, "\x0c\x81\x07", 3) != 0; i++) {
+    }
+    cr_assert(i + 3 <= ber.n, "the long-form length is in the certificate");
+    cr_assert(!check_one(ber.p, ber.n, "BER in the TBS", 0), "the walker reads no BER");
+    cr_assert(check_x509(ber.p, ber.n, "BER in the TBS", &reencoded));
+    cr_assert(!reencoded, "the tbsCertificate keeps its received bytes");
+    cr_assert_eq(mtlsauthz_identity_from_der(&want, ber.p, ber.n, &err), 0, "%s", err.message);
+    p = ber.p;
+    x = d2i_X509(NULL, &p, (long)ber.n);
+    cr_assert_not_null(x);
+    id = x509_identity(x, "BER in the TBS");
+    cr_assert(dc_identity_diff(id, want) == NULL, "%s", dc_identity_diff(id, want));
+    ASSERT_VALUE(id, MTLSAUTHZ_FIELD_CN, 0, "crafted");
+    cr_assert(EVP_Digest(ber.p, ber.n, md, NULL, EVP_sha256(), NULL));
+    sha256_field(got, id);
+    cr_assert(memcmp(got, md, 32) == 0, "the fingerprint is of the bytes received");
+    mtlsauthz_identity_free(id);
+    mtlsauthz_identity_free(want);
+    X509_free(x);
+    free(ber.p);
+}
+
+/* from_x509 on `x` is from_der on i2d_X509(x), fingerprint included; returns the identity. */
+static mtlsauthz_identity *x509_as_its_encoding(X509 *x, const char *what)
+{
+    unsigned char *enc = NULL, md[32], got[32];
+    mtlsauthz_identity *id = x509_identity(x, what), *want = NULL;
+    mtlsauthz_error err;
+    int enc_len = i2d_X509(x, &enc);
+    cr_assert_gt(enc_len, 0);
+    cr_assert_eq(mtlsauthz_identity_from_der(&want, enc, (size_t)enc_len, &err), 0, "%s: %s", what,
+                 err.message);
+    cr_assert(dc_identity_diff(id, want) == NULL, "%s: %s", what, dc_identity_diff(id, want));
+    cr_assert(EVP_Digest(enc, (size_t)enc_len, md, NULL, EVP_sha256(), NULL));
+    sha256_field(got, id);
+    cr_assert(memcmp(got, md, 32) == 0, "%s: the fingerprint is of the encoding", what);
+    mtlsauthz_identity_free(want);
+    OPENSSL_free(enc);
+    return id;
+}
+
+/*
+ * An X509 changed after it was parsed is read as it encodes. OpenSSL's setters leave the
+ * received tbsCertificate bytes cached, so until i2d_re_X509_tbs() re-encodes them the X509
+ * still encodes to, and is read as, the certificate whose signature was verified; after it,
+ * as changed. Never a mix of the two.
+ */
+Test(der, x509_changed_after_parsing_is_read_as_it_encodes)
+{
+    size_t len;
+    unsigned char *der = read_cert("plain.der", &len), *tbs = NULL;
+    const unsigned char *p = der;
+    X509 *x = d2i_X509(NULL, &p, (long)len);
+    X509_NAME *name = X509_NAME_new();
+    mtlsauthz_identity *before = NULL, *id;
+    mtlsauthz_error err;
+    cr_assert(x != NULL && name != NULL);
+    cr_assert_eq(mtlsauthz_identity_from_der(&before, der, len, &err), 0, "%s", err.message);
+    cr_assert(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"changed",
+                                         -1, -1, 0));
+    cr_assert(X509_set_subject_name(x, name));
+
+    id = x509_as_its_encoding(x, "changed, not re-encoded");
+    cr_assert(dc_identity_diff(id, before) == NULL, "%s", dc_identity_diff(id, before));
+    mtlsauthz_identity_free(id);
+
+    cr_assert_gt(i2d_re_X509_tbs(x, &tbs), 0);
+    id = x509_as_its_encoding(x, "changed and re-encoded");
+    ASSERT_VALUE(id, MTLSAUTHZ_FIELD_SUBJECT_DN, 0, "CN=changed");
+    mtlsauthz_identity_free(id);
+
+    mtlsauthz_identity_free(before);
+    OPENSSL_free(tbs);
+    X509_NAME_free(name);
+    X509_free(x);
+    free(der);
+}
+
+/* A leaf whose encoding is larger than the stack buffer of mtlsauthz_identity_from_x509()
+ * (4 KiB): plain.der with a subject of 30 localities of 128 bytes (the walker reads up to 32
+ * attributes, and OpenSSL's upper bound for a locality is 128), re-encoded, parsed back. */
+Test(der, x509_larger_than_the_stack_buffer)
+{
+    size_t len, i;
+    unsigned char *der = read_cert("plain.der", &len), *enc = NULL, *tbs = NULL;
+    const unsigned char *p = der;
+    X509 *x = d2i_X509(NULL, &p, (long)len);
+    X509_NAME *name = X509_NAME_new();
+    char loc[129];
+    int enc_len, reencoded = 1;
+    cr_assert(x != NULL && name != NULL);
+    for (i = 0; i < 30; i++) {
+        snprintf(loc, sizeof(loc), "%02zu%0126d", i, 0);
+        cr_assert(X509_NAME_add_entry_by_txt(name, "L", MBSTRING_ASC, (const unsigned char *)loc,
+                                             -1, -1, 0));
+    }
+    cr_assert(X509_set_subject_name(x, name));
+    cr_assert_gt(i2d_re_X509_tbs(x, &tbs), 0);
+    enc_len = i2d_X509(x, &enc);
+    cr_assert_gt(enc_len, 4096);
+    cr_assert(check_one(enc, (size_t)enc_len, "30 localities", 0), "the walker reads it");
+    cr_assert(check_x509(enc, (size_t)enc_len, "30 localities", &reencoded));
+    cr_assert(!reencoded);
+    OPENSSL_free(enc);
+    OPENSSL_free(tbs);
+    X509_NAME_free(name);
+    X509_free(x);
     free(der);
 }
 
