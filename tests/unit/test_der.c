@@ -819,6 +819,10 @@ Test(der, x509_from_ber_outer_is_its_der_encoding)
             n = body + 4;
         }
         cr_assert(!check_one(buf, n, "BER outer", (size_t)k), "the walker reads no BER");
+        id = NULL;
+        cr_assert_eq(mtlsauthz_identity_from_der(&id, buf, n, &err), MTLSAUTHZ_ECERT,
+                     "from_der refuses the BER bytes: no fingerprint of a BER encoding");
+        cr_assert_null(id);
         cr_assert(check_x509(buf, n, "BER outer", &reencoded), "OpenSSL parses BER lengths");
         cr_assert(reencoded, "the X509 encodes to DER, not to the BER it was parsed from");
         p = buf;
