@@ -71,9 +71,10 @@ static int err_nomem(compiler *c)
 /*
  * A 100,000-rule policy is a few million small pieces. As separate allocations each paid
  * malloc's header and rounding, and they were interleaved with the parse's garbage, so freeing
- * that garbage left RSS well above the heap (docs/performance.md, "Memory"). In blocks of
- * ARENA_BLOCK they cost only their size and sit together; the policy frees the blocks.
+ * that garbage left RSS well above the heap (docs/performance.md, "Memory"). In blocks (of
+ * up to ARENA_BLOCK) they cost only their size and sit together; the policy frees the blocks.
  */
+#define ARENA_FIRST 2048u
 #define ARENA_BLOCK (256u * 1024u)
 #define ARENA_ALIGN 8u /* every struct placed here has at most this alignment */
 
@@ -95,7 +96,7 @@ _Static_assert(_Alignof(mtlsauthz__pattern) <= ARENA_ALIGN &&
 static void *arena_alloc(compiler *c, size_t n, size_t align)
 {
     struct mtlsauthz__arena_block *b = c->p->arena, *nb;
-    size_t at;
+    size_t at, cap;
     void *r;
     if (n > SIZE_MAX / 2) {
         return NULL;
@@ -109,13 +110,20 @@ static void *arena_alloc(compiler *c, size_t n, size_t align)
             return r;
         }
     }
-    /* A piece over a quarter of a block gets a block of its own, behind the current one,
-     * whose room stays in use. */
-    nb = mtlsauthz__malloc(sizeof(*nb) + (n > ARENA_BLOCK / 4u ? n : ARENA_BLOCK));
+    /* Blocks double from ARENA_FIRST to ARENA_BLOCK, so a small policy stays small. A piece
+     * over a quarter of ARENA_BLOCK gets a block of its own, behind the current one, whose
+     * room stays in use. */
+    if (n > ARENA_BLOCK / 4u) {
+        cap = n;
+    } else {
+        cap = b == NULL ? ARENA_FIRST : b->cap >= ARENA_BLOCK / 2u ? ARENA_BLOCK : b->cap * 2u;
+        cap = cap < n ? n : cap;
+    }
+    nb = mtlsauthz__malloc(sizeof(*nb) + cap);
     if (nb == NULL) {
         return NULL;
     }
-    nb->cap = n > ARENA_BLOCK / 4u ? n : ARENA_BLOCK;
+    nb->cap = cap;
     nb->used = n;
     if (n > ARENA_BLOCK / 4u && b != NULL) {
         nb->next = b->next;
