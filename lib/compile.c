@@ -41,16 +41,207 @@ int mtlsauthz__cidr_contains(const mtlsauthz__cidr *c, const unsigned char *addr
 
 /* ---- building helpers ---- */
 
+/* A compiled pattern and the entry it was compiled from, both in the arena. */
+typedef struct interned {
+    char *src;
+    mtlsauthz__pattern pat;
+} interned;
+
+/* What pattern_interned() tags an operation with (selector keys are tagged with the key). */
+#define TAG_OPERATION MTLSAUTHZ__KEY_COUNT
+
 typedef struct compiler {
     mtlsauthz_policy *p;
     const mtlsauthz__ast *ast; /* for the positions of what an error is about */
     mtlsauthz_error *err;
     mtlsauthz__strmap cap_map; /* capture name -> policy-wide id */
+    /* Per tag, the entries compiled so far -> index into `pats`. */
+    mtlsauthz__strmap pat_map[TAG_OPERATION + 1u];
+    interned *pats;
+    size_t npats, pats_cap;
 } compiler;
 
 static int err_nomem(compiler *c)
 {
     return mtlsauthz__error_set(c->err, MTLSAUTHZ_ENOMEM, "out of memory compiling the policy");
+}
+
+/* ---- the policy's arena ---- */
+
+/*
+ * A 100,000-rule policy is a few million small pieces. As separate allocations each paid
+ * malloc's header and rounding, and they were interleaved with the parse's garbage, so freeing
+ * that garbage left RSS well above the heap (docs/performance.md, "Memory"). In blocks (of
+ * up to ARENA_BLOCK) they cost only their size and sit together; the policy frees the blocks.
+ */
+#define ARENA_FIRST 2048u
+#define ARENA_BLOCK (256u * 1024u)
+#define ARENA_ALIGN 8u /* every struct placed here has at most this alignment */
+
+struct mtlsauthz__arena_block {
+    struct mtlsauthz__arena_block *next;
+    size_t used;
+    size_t cap;
+    uint64_t data[]; /* cap bytes */
+};
+
+_Static_assert(_Alignof(mtlsauthz__pattern) <= ARENA_ALIGN &&
+                   _Alignof(mtlsauthz__cop) <= ARENA_ALIGN &&
+                   _Alignof(mtlsauthz__ckey) <= ARENA_ALIGN &&
+                   _Alignof(mtlsauthz__tok) <= ARENA_ALIGN &&
+                   _Alignof(mtlsauthz__cidr) <= ARENA_ALIGN,
+               "an arena piece needs more alignment than ARENA_ALIGN");
+
+/* `n` zeroed bytes aligned to `align` (1 or ARENA_ALIGN), or NULL. */
+static void *arena_alloc(compiler *c, size_t n, size_t align)
+{
+    struct mtlsauthz__arena_block *b = c->p->arena, *nb;
+    size_t at, cap;
+    void *r;
+    if (n > SIZE_MAX / 2) {
+        return NULL;
+    }
+    if (b != NULL) {
+        at = (b->used + align - 1u) & ~(align - 1u);
+        if (at <= b->cap && b->cap - at >= n) {
+            r = (char *)b->data + at;
+            b->used = at + n;
+            memset(r, 0, n);
+            return r;
+        }
+    }
+    /* Blocks double from ARENA_FIRST to ARENA_BLOCK, so a small policy stays small. A piece
+     * over a quarter of ARENA_BLOCK gets a block of its own, behind the current one, whose
+     * room stays in use. */
+    if (n > ARENA_BLOCK / 4u) {
+        cap = n;
+    } else {
+        cap = b == NULL ? ARENA_FIRST : b->cap >= ARENA_BLOCK / 2u ? ARENA_BLOCK : b->cap * 2u;
+        cap = cap < n ? n : cap;
+    }
+    nb = mtlsauthz__malloc(sizeof(*nb) + cap);
+    if (nb == NULL) {
+        return NULL;
+    }
+    nb->cap = cap;
+    nb->used = n;
+    if (n > ARENA_BLOCK / 4u && b != NULL) {
+        nb->next = b->next;
+        b->next = nb;
+    } else {
+        nb->next = b;
+        c->p->arena = nb;
+    }
+    memset(nb->data, 0, n);
+    return nb->data;
+}
+
+static void *arena_array(compiler *c, size_t count, size_t size)
+{
+    if (size != 0 && count > SIZE_MAX / 2 / size) {
+        return NULL;
+    }
+    return arena_alloc(c, count * size, ARENA_ALIGN);
+}
+
+static char *arena_dup(compiler *c, const char *s, size_t len)
+{
+    char *d = arena_alloc(c, len + 1u, 1);
+    if (d != NULL) {
+        memcpy(d, s, len);
+    }
+    return d;
+}
+
+static void arena_free(struct mtlsauthz__arena_block *b)
+{
+    while (b != NULL) {
+        struct mtlsauthz__arena_block *next = b->next;
+        mtlsauthz__free(b);
+        b = next;
+    }
+}
+
+/* Moves a pattern that pattern.c compiled into the arena: its text, tokens (whose literals
+ * point into the text) and capture names. On failure the pattern is cleared. */
+static int pattern_to_arena(compiler *c, mtlsauthz__pattern *pat)
+{
+    mtlsauthz__pattern moved = *pat;
+    moved.text = arena_dup(c, pat->text, pat->text_len);
+    moved.toks = arena_array(c, pat->ntoks, sizeof(*pat->toks));
+    moved.cap_names = pat->ncaps > 0 ? arena_array(c, pat->ncaps, sizeof(char *)) : NULL;
+    if (moved.text == NULL || moved.toks == NULL || (pat->ncaps > 0 && moved.cap_names == NULL)) {
+        mtlsauthz__pattern_clear(pat);
+        return err_nomem(c);
+    }
+    for (size_t i = 0; i < pat->ntoks; i++) {
+        moved.toks[i] = pat->toks[i];
+        if (pat->toks[i].kind == MTLSAUTHZ__TOK_LIT) {
+            moved.toks[i].lit = moved.text + (pat->toks[i].lit - pat->text);
+        }
+    }
+    for (unsigned i = 0; i < pat->ncaps; i++) {
+        moved.cap_names[i] = arena_dup(c, pat->cap_names[i], strlen(pat->cap_names[i]));
+        if (moved.cap_names[i] == NULL) {
+            mtlsauthz__pattern_clear(pat);
+            return err_nomem(c);
+        }
+    }
+    mtlsauthz__pattern_clear(pat);
+    *pat = moved;
+    return 0;
+}
+
+/*
+ * *pat and *src: the pattern compiled from `s` (as `compile_src`, which depends on `s` alone)
+ * with the wildcard class and folding of `tag`, and the entry as written. An entry seen
+ * before under the same tag gets the same ones (pattern.c compiles the same text the same way):
+ * a large policy repeats its operations thousands of times. The pattern's errors are
+ * pattern.c's, in c->err.
+ */
+static int pattern_interned(compiler *c, unsigned tag, const char *s, const char *compile_src,
+                            mtlsauthz__wclass wclass, mtlsauthz__fold fold, mtlsauthz__pattern *pat,
+                            char **src)
+{
+    size_t len = strlen(s);
+    unsigned id, dup;
+    int rc;
+
+    if (mtlsauthz__strmap_get(&c->pat_map[tag], s, len, &id)) {
+        *pat = c->pats[id].pat;
+        *src = c->pats[id].src;
+        return 0;
+    }
+    rc = mtlsauthz__pattern_compile(pat, compile_src, strlen(compile_src), wclass, fold, c->err);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = pattern_to_arena(c, pat);
+    if (rc < 0) {
+        return rc;
+    }
+    /* A literal's text is usually the entry itself. */
+    *src =
+        pat->text_len == len && memcmp(pat->text, s, len) == 0 ? pat->text : arena_dup(c, s, len);
+    if (*src == NULL) {
+        return err_nomem(c);
+    }
+    if (c->npats == c->pats_cap) {
+        size_t cap = c->pats_cap == 0 ? 64 : c->pats_cap * 2;
+        interned *grown = mtlsauthz__realloc(c->pats, cap * sizeof(*grown));
+        if (grown == NULL) {
+            return err_nomem(c);
+        }
+        c->pats = grown;
+        c->pats_cap = cap;
+    }
+    if (mtlsauthz__strmap_put(&c->pat_map[tag], *src, len, (unsigned)c->npats, &dup) < 0) {
+        return err_nomem(c);
+    }
+    c->pats[c->npats].src = *src;
+    c->pats[c->npats].pat = *pat;
+    c->npats++;
+    return 0;
 }
 
 /* The text after pattern.c's `pattern "<quoted>": ` (its quote escapes '"' and '\\'), or
@@ -379,32 +570,30 @@ static int compile_key(compiler *c, mtlsauthz__principal *pr, mtlsauthz__key k,
 #define KEY_AT() mtlsauthz__ast_key_pos(c->ast, pi, k, i)
     int rc;
 
-    ck->src = mtlsauthz__calloc(v->n, sizeof(char *));
+    ck->src = arena_array(c, v->n, sizeof(char *));
     if (ck->src == NULL) {
         return err_nomem(c);
     }
     if (kind == MTLSAUTHZ__KIND_CIDR) {
-        ck->cidrs = mtlsauthz__calloc(v->n, sizeof(*ck->cidrs));
+        ck->cidrs = arena_array(c, v->n, sizeof(*ck->cidrs));
     } else {
-        ck->pats = mtlsauthz__calloc(v->n, sizeof(*ck->pats));
+        ck->pats = arena_array(c, v->n, sizeof(*ck->pats));
     }
     if (ck->cidrs == NULL && ck->pats == NULL) {
-        mtlsauthz__free(ck->src);
-        ck->src = NULL;
         return err_nomem(c);
     }
-    ck->n = v->n; /* from here destroy() cleans up every entry, compiled or still zeroed */
+    ck->n = v->n;
     for (unsigned i = 0; i < v->n; i++) {
         const char *s = v->v[i];
         const char *bad = NULL;
         const char *compile_src = s;
 
-        ck->src[i] = mtlsauthz__memdup0(s, strlen(s));
-        if (ck->src[i] == NULL) {
-            return err_nomem(c);
-        }
         switch (kind) {
         case MTLSAUTHZ__KIND_CIDR:
+            ck->src[i] = arena_dup(c, s, strlen(s));
+            if (ck->src[i] == NULL) {
+                return err_nomem(c);
+            }
             bad = parse_cidr(&ck->cidrs[i], s);
             if (bad != NULL) {
                 KEY_WHERE();
@@ -437,15 +626,15 @@ static int compile_key(compiler *c, mtlsauthz__principal *pr, mtlsauthz__key k,
             return err_at(c, mtlsauthz__error_set(c->err, MTLSAUTHZ_EPOLICY, "%s: %s", where, bad),
                           KEY_AT());
         }
-        rc = mtlsauthz__pattern_compile(&ck->pats[i], compile_src, strlen(compile_src),
-                                        mtlsauthz__key_wclass(k), mtlsauthz__key_fold(k), c->err);
+        rc = pattern_interned(c, k, s, compile_src, mtlsauthz__key_wclass(k),
+                              mtlsauthz__key_fold(k), &ck->pats[i], &ck->src[i]);
         if (rc < 0) {
             KEY_WHERE();
             return err_at(c, err_prefix(c, rc, where), KEY_AT());
         }
         if (ck->pats[i].ncaps > 0) {
             if (ck->capmap == NULL) {
-                ck->capmap = mtlsauthz__calloc(v->n, sizeof(*ck->capmap));
+                ck->capmap = arena_array(c, v->n, sizeof(*ck->capmap));
                 if (ck->capmap == NULL) {
                     return err_nomem(c);
                 }
@@ -484,7 +673,7 @@ static int compile_principals(compiler *c, const mtlsauthz__ast *ast, mtlsauthz_
 
         p->nprincipals = i + 1u;
         pr->pos = at;
-        pr->name = mtlsauthz__memdup0(ap->name, strlen(ap->name));
+        pr->name = arena_dup(c, ap->name, strlen(ap->name));
         if (pr->name == NULL) {
             return err_nomem(c);
         }
@@ -525,7 +714,7 @@ static int compile_principals(compiler *c, const mtlsauthz__ast *ast, mtlsauthz_
                                                pr->name),
                           at);
         }
-        pr->keyv = mtlsauthz__calloc(nkeys, sizeof(*pr->keyv));
+        pr->keyv = arena_array(c, nkeys, sizeof(*pr->keyv));
         if (pr->keyv == NULL) {
             return err_nomem(c);
         }
@@ -620,8 +809,8 @@ static int compile_rule(compiler *c, unsigned ri, const mtlsauthz__ast_rule *ar,
 
     r->effect = ar->effect;
     r->mode = ar->mode;
-    r->principals = mtlsauthz__calloc(ar->principals.n, sizeof(unsigned));
-    r->ops = mtlsauthz__calloc(ar->operations.n, sizeof(*r->ops));
+    r->principals = arena_array(c, ar->principals.n, sizeof(unsigned));
+    r->ops = arena_array(c, ar->operations.n, sizeof(*r->ops));
     if (r->principals == NULL || r->ops == NULL) {
         return err_nomem(c);
     }
@@ -650,12 +839,8 @@ static int compile_rule(compiler *c, unsigned ri, const mtlsauthz__ast_rule *ar,
         mtlsauthz__cop *op = &r->ops[i];
 
         r->nops = i + 1u;
-        op->src = mtlsauthz__memdup0(s, strlen(s));
-        if (op->src == NULL) {
-            return err_nomem(c);
-        }
-        rc = mtlsauthz__pattern_compile(&op->pat, s, strlen(s), OP_WCLASS, MTLSAUTHZ__FOLD_NONE,
-                                        c->err);
+        rc = pattern_interned(c, TAG_OPERATION, s, s, OP_WCLASS, MTLSAUTHZ__FOLD_NONE, &op->pat,
+                              &op->src);
         if (rc < 0) {
             OP_WHERE();
             return err_at(c, err_prefix(c, rc, where), OP_AT());
@@ -728,7 +913,7 @@ static int compile_rules(compiler *c, const mtlsauthz__ast *ast, const mtlsauthz
 
         p->nrules = i + 1u;
         r->pos = mtlsauthz__ast_rule_id_pos(c->ast, i);
-        r->id = mtlsauthz__memdup0(ar->id, strlen(ar->id));
+        r->id = arena_dup(c, ar->id, strlen(ar->id));
         if (r->id == NULL) {
             rc = err_nomem(c);
             goto out;
@@ -764,7 +949,7 @@ static int compile_rules(compiler *c, const mtlsauthz__ast *ast, const mtlsauthz
         if (use_count[i] == 0) {
             continue;
         }
-        p->principals[i].rules = mtlsauthz__malloc(use_count[i] * sizeof(unsigned));
+        p->principals[i].rules = arena_array(c, use_count[i], sizeof(unsigned));
         if (p->principals[i].rules == NULL) {
             rc = err_nomem(c);
             goto out;
@@ -835,6 +1020,17 @@ static int compile_sensitive(compiler *c, const mtlsauthz__ast *ast)
     return 0;
 }
 
+/* The compiler's scratch; the policy keeps none of it. */
+static void compiler_free(compiler *c, mtlsauthz__strmap *names)
+{
+    mtlsauthz__strmap_free(names);
+    mtlsauthz__strmap_free(&c->cap_map);
+    for (unsigned t = 0; t <= TAG_OPERATION; t++) {
+        mtlsauthz__strmap_free(&c->pat_map[t]);
+    }
+    mtlsauthz__free(c->pats);
+}
+
 int mtlsauthz__policy_compile(mtlsauthz_policy **out, const mtlsauthz__ast *ast,
                               mtlsauthz_error *err)
 {
@@ -858,6 +1054,9 @@ int mtlsauthz__policy_compile(mtlsauthz_policy **out, const mtlsauthz__ast *ast,
     mtlsauthz__seed(c.p->seed);
     mtlsauthz__strmap_init(&c.cap_map, c.p->seed);
     mtlsauthz__strmap_init(&names, c.p->seed);
+    for (unsigned t = 0; t <= TAG_OPERATION; t++) {
+        mtlsauthz__strmap_init(&c.pat_map[t], c.p->seed);
+    }
 
     rc = compile_principals(&c, ast, &names);
     if (rc < 0) {
@@ -875,13 +1074,11 @@ int mtlsauthz__policy_compile(mtlsauthz_policy **out, const mtlsauthz__ast *ast,
     if (rc < 0) {
         goto fail;
     }
-    mtlsauthz__strmap_free(&names);
-    mtlsauthz__strmap_free(&c.cap_map);
+    compiler_free(&c, &names);
     *out = c.p;
     return 0;
 fail:
-    mtlsauthz__strmap_free(&names);
-    mtlsauthz__strmap_free(&c.cap_map);
+    compiler_free(&c, &names);
     mtlsauthz__policy_destroy(c.p);
     return rc;
 }
@@ -892,39 +1089,10 @@ void mtlsauthz__policy_destroy(mtlsauthz_policy *p)
         return;
     }
     mtlsauthz__index_free(p->index);
-    for (unsigned i = 0; i < p->nprincipals; i++) {
-        mtlsauthz__principal *pr = &p->principals[i];
-        for (unsigned k = 0; k < pr->nkeys; k++) {
-            mtlsauthz__ckey *ck = &pr->keyv[k];
-            for (unsigned j = 0; j < ck->n; j++) {
-                if (ck->src != NULL) {
-                    mtlsauthz__free(ck->src[j]);
-                }
-                if (ck->pats != NULL) {
-                    mtlsauthz__pattern_clear(&ck->pats[j]);
-                }
-            }
-            mtlsauthz__free(ck->src);
-            mtlsauthz__free(ck->pats);
-            mtlsauthz__free(ck->cidrs);
-            mtlsauthz__free(ck->capmap);
-        }
-        mtlsauthz__free(pr->keyv);
-        mtlsauthz__free(pr->name);
-        mtlsauthz__free(pr->rules);
-    }
+    /* Everything the principals and rules point to is in the arena. */
     mtlsauthz__free(p->principals);
-    for (unsigned i = 0; i < p->nrules; i++) {
-        mtlsauthz__rule *r = &p->rules[i];
-        for (unsigned j = 0; j < r->nops; j++) {
-            mtlsauthz__free(r->ops[j].src);
-            mtlsauthz__pattern_clear(&r->ops[j].pat);
-        }
-        mtlsauthz__free(r->ops);
-        mtlsauthz__free(r->principals);
-        mtlsauthz__free(r->id);
-    }
     mtlsauthz__free(p->rules);
+    arena_free(p->arena);
     for (unsigned i = 0; i < p->nsensitive; i++) {
         if (p->sensitive_src != NULL) {
             mtlsauthz__free(p->sensitive_src[i]);

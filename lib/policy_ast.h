@@ -110,6 +110,13 @@ typedef struct mtlsauthz__ast {
 int mtlsauthz__ast_load(mtlsauthz__ast **out, const char *yaml, size_t len, mtlsauthz_error *err);
 void mtlsauthz__ast_free(mtlsauthz__ast *ast);
 
+/* For tests: runs the pre-pass over `yaml` twice, through the fast line scanner and through
+ * libyaml (policy_yaml.c, "the fast pre-pass"), as a policy or, with `test_file`, as a policy
+ * test file. 1: the fast scanner read it, and both found nothing and recorded the same
+ * positions and version; 0: the fast scanner gave up (the load uses libyaml's pre-pass);
+ * -1: the fast scanner read it and the two disagree, which is a bug. */
+int mtlsauthz__prepass_fast_check(const char *yaml, size_t len, int test_file);
+
 /* Positions of AST scalars (see mtlsauthz__ast_where); {0, 0} when not known. Each is
  * linear in the number of rules or principals before the one asked about: they are for
  * error messages, not for loops. */

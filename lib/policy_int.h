@@ -108,7 +108,8 @@ typedef struct mtlsauthz__rule {
     mtlsauthz__pos pos; /* of the `id:` value, for lint and explain; {0, 0}: unknown */
 } mtlsauthz__rule;
 
-struct mtlsauthz__index; /* index.c */
+struct mtlsauthz__index;       /* index.c */
+struct mtlsauthz__arena_block; /* compile.c */
 
 struct mtlsauthz_policy {
     atomic_size_t refs;
@@ -130,6 +131,11 @@ struct mtlsauthz_policy {
     unsigned nany_rules;
     uint64_t seed[2]; /* per-policy random hash seed (hash-flooding resistance) */
     struct mtlsauthz__index *index;
+    /* The blocks that hold the principals' and rules' small pieces: names, ids, the entries
+     * as written, their compiled patterns (shared by every entry with the same text under the
+     * same key) and the small arrays. Freed together, never one piece at a time
+     * (docs/internals.md, "The compiled policy's memory"). */
+    struct mtlsauthz__arena_block *arena;
 };
 
 /* ---- compile.c ---- */

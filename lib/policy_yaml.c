@@ -21,7 +21,9 @@
  *      key, a bad value at the value, a missing key at its mapping. And it records where each
  *      scalar that a semantic error can be about starts (ids, names, selector entries,
  *      operations, `sensitive`), since libcyaml keeps no positions and compile.c's errors
- *      carry them;
+ *      carry them. A line scanner for the common subset of YAML feeds this pass the events
+ *      libyaml would, at a tenth of libyaml's cost, and gives up to libyaml at anything
+ *      outside the subset and at any finding ("the fast pre-pass" below);
  *   3. a `version` pass with a one-key schema and CYAML_CFG_IGNORE_UNKNOWN_KEYS, so a future
  *      file is reported as an unsupported version rather than as an unknown key. The pre-pass
  *      sees the top-level `version` scalar; when it is exactly "1" this pass cannot fail, so
@@ -242,7 +244,11 @@ typedef struct prepass {
      */
     int deferred_code;
     msg deferred;
-    msg root_error;             /* the top-level node is of the wrong kind (len > 0) */
+    msg root_error; /* the top-level node is of the wrong kind (len > 0) */
+    /* mtlsauthz__prepass_fast_check(): a digest of the events (type, start mark, scalar
+     * value), so that the two passes are compared event by event. Off in a load. */
+    int digesting;
+    uint64_t digest;
     mtlsauthz__ast_where where; /* DOC_POLICY: positions of the scalars errors are about */
 } prepass;
 
@@ -1122,11 +1128,42 @@ static void prepass_pop(prepass *pp, const yaml_event_t *ev)
     pp->popped_start = f->start;
 }
 
+/* FNV-1a over `n` bytes. */
+static uint64_t digest_add(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ b[i]) * 0x100000001b3ull;
+    }
+    return h;
+}
+
+static void digest_event(prepass *pp, const yaml_event_t *ev)
+{
+    uint64_t h = digest_add(pp->digest, &ev->type, sizeof(ev->type));
+    if (ev->type == YAML_SCALAR_EVENT || ev->type == YAML_SEQUENCE_START_EVENT ||
+        ev->type == YAML_MAPPING_START_EVENT) {
+        h = digest_add(h, &ev->start_mark.index, sizeof(ev->start_mark.index));
+        h = digest_add(h, &ev->start_mark.line, sizeof(ev->start_mark.line));
+        h = digest_add(h, &ev->start_mark.column, sizeof(ev->start_mark.column));
+    }
+    if (ev->type == YAML_SCALAR_EVENT) {
+        h = digest_add(h, &ev->data.scalar.length, sizeof(ev->data.scalar.length));
+        h = digest_add(h, ev->data.scalar.value, ev->data.scalar.length);
+        h = digest_add(h, &ev->data.scalar.style, sizeof(ev->data.scalar.style));
+    }
+    pp->digest = h;
+}
+
 static int prepass_event(prepass *pp, const yaml_event_t *ev, mtlsauthz_error *err)
 {
     const unsigned char *anchor = NULL;
     msg m;
     msg_init(&m);
+
+    if (pp->digesting) {
+        digest_event(pp, ev);
+    }
 
     switch (ev->type) {
     case YAML_SCALAR_EVENT:
@@ -1194,20 +1231,417 @@ static int all_blank(const char *p, size_t len)
     return 1;
 }
 
-/* Every check made before libcyaml sees the input (steps 1 and 2 at the top of this file). */
-static int prepass_run(prepass *pp, doc_kind kind, const char *yaml, size_t len,
-                       mtlsauthz_error *err)
-{
-    yaml_parser_t parser;
-    yaml_event_t ev;
-    int rc = 0, done = 0;
+/* ---- the fast pre-pass: a line scanner for the common subset of YAML ---- */
 
+/*
+ * libyaml costs about 200 instructions per byte, and libcyaml parses the whole text again, so
+ * the pre-pass was two fifths of a large policy's load (docs/performance.md). Most policies
+ * use a small subset of YAML: block mappings and block sequences indented with spaces, one
+ * node per line, flow lists `[a, "b"]` on one line, plain scalars of common characters,
+ * quoted scalars without escapes, and comments. fast_run() reads that subset line by line and
+ * feeds the pre-pass the events libyaml would give, with the same values and marks, so every
+ * check and every recorded position is the pre-pass's own.
+ *
+ * It may only give up, never judge (as the DER walker does, docs/internals.md): at anything
+ * outside the subset, and at any finding of the pre-pass at all, the caller runs the libyaml
+ * pre-pass from the start, whose messages and marks are the reference. So the subset errs on
+ * the side of giving up: a byte outside printable ASCII, a tab, a backslash or doubled quote
+ * in a quoted scalar, an indentation that is not exactly a block's, a scalar that could
+ * continue on the next line, a document marker, a directive, an anchor, alias, tag, block
+ * scalar or flow mapping, an empty value. tests/unit/test_policy_yaml.c checks that both
+ * passes give the same events and positions on every policy in tests/.
+ */
+
+#define FAST_GIVE_UP 1 /* not in the subset, or a finding: run the libyaml pre-pass */
+
+typedef struct fast_block {
+    int is_map;
+    size_t indent; /* column of its keys, or of its '-' */
+} fast_block;
+
+typedef struct fast {
+    prepass *pp;
+    mtlsauthz_error *err;
+    const char *yaml;
+    size_t len;
+    size_t line;       /* 0-based, as libyaml marks count */
+    size_t line_start; /* byte offset of the current line */
+    fast_block stack[MTLSAUTHZ__YAML_MAX_DEPTH + 1];
+    unsigned depth;
+    int pending; /* the innermost mapping's last key has no value yet (`key:` at line end) */
+} fast;
+
+static int fast_emit(fast *fs, yaml_event_type_t type, size_t at, const char *value, size_t n,
+                     yaml_scalar_style_t style)
+{
+    yaml_event_t ev;
+    int rc;
+    memset(&ev, 0, sizeof(ev));
+    ev.type = type;
+    ev.start_mark.index = at;
+    ev.start_mark.line = fs->line;
+    ev.start_mark.column = at - fs->line_start;
+    ev.end_mark = ev.start_mark;
+    if (type == YAML_SCALAR_EVENT) {
+        ev.data.scalar.value = (yaml_char_t *)(uintptr_t)value;
+        ev.data.scalar.length = n;
+        ev.data.scalar.plain_implicit = style == YAML_PLAIN_SCALAR_STYLE;
+        ev.data.scalar.quoted_implicit = style != YAML_PLAIN_SCALAR_STYLE;
+        ev.data.scalar.style = style;
+    }
+    rc = prepass_event(fs->pp, &ev, fs->err);
+    /* Any finding is the libyaml pre-pass's to report, with its marks. */
+    return rc != 0 || fs->pp->deferred_code != 0 ? FAST_GIVE_UP : 0;
+}
+
+/* Byte classes as two 64-bit masks (bytes 0-63 and 64-127): one test per byte, in a loop
+ * that runs over most of a large policy. */
+#define FAST_BIT(c) ((uint64_t)1u << ((unsigned)(c)&63u))
+#define FAST_RANGE(a, b) (((uint64_t)2u << ((unsigned)(b)&63u)) - FAST_BIT(a))
+/* May start a plain scalar here: letters, digits, '_' and '/'. Everything else is an
+ * indicator in some position, or a sign, which libyaml may read otherwise. */
+static const uint64_t fast_first[2] = {
+    FAST_RANGE('0', '9') | FAST_BIT('/'),
+    FAST_RANGE('A', 'Z') | FAST_RANGE('a', 'z') | FAST_BIT('_'),
+};
+/* May continue a plain scalar in either context. ':' is handled apart; ',', '[', ']', '{',
+ * '}', '#', quotes, '\\', '`' and blanks are not in the subset. */
+static const uint64_t fast_more[2] = {
+    FAST_RANGE('0', '9') | FAST_BIT('/') | FAST_BIT('-') | FAST_BIT('.') | FAST_BIT('+') |
+        FAST_BIT('=') | FAST_BIT('(') | FAST_BIT(')') | FAST_BIT('<') | FAST_BIT('>') |
+        FAST_BIT(';') | FAST_BIT('$') | FAST_BIT('%') | FAST_BIT('?') | FAST_BIT('!') |
+        FAST_BIT('*') | FAST_BIT('&'),
+    FAST_RANGE('A', 'Z') | FAST_RANGE('a', 'z') | FAST_BIT('_') | FAST_BIT('@') | FAST_BIT('~') |
+        FAST_BIT('^') | FAST_BIT('|'),
+};
+
+static int fast_in(const uint64_t set[2], unsigned char c)
+{
+    return c < 128 && (set[c >> 6] >> (c & 63u) & 1u) != 0;
+}
+
+static int fast_plain_first(unsigned char c)
+{
+    return fast_in(fast_first, c);
+}
+
+static int fast_plain_more(unsigned char c)
+{
+    return fast_in(fast_more, c);
+}
+
+/*
+ * A plain scalar from `*pos` to the line end `eol`: the first byte by fast_plain_first, then
+ * fast_plain_more bytes, ':' followed by such a byte (but not '?', which libyaml refuses after
+ * ':' in a flow list), and single spaces between them, except in a mapping key (`key`). It
+ * ends at the first byte that is none of these (the caller says what may follow). Trailing
+ * spaces are not part of it, as libyaml reads it.
+ */
+static int fast_plain(const fast *fs, size_t *pos, size_t eol, int key, size_t *n)
+{
+    const char *y = fs->yaml;
+    size_t p = *pos, start = p;
+    if (p >= eol || !fast_plain_first((unsigned char)y[p])) {
+        return FAST_GIVE_UP;
+    }
+    p++;
+    for (;;) {
+        unsigned char c = p < eol ? (unsigned char)y[p] : '\n';
+        unsigned char next = p + 1 < eol ? (unsigned char)y[p + 1] : '\n';
+        if (fast_plain_more(c)) {
+            p++;
+        } else if (c == ':' && next != '?' && fast_plain_more(next)) {
+            p += 2;
+        } else if (c == ' ' && fast_plain_more(next) && !key) {
+            p += 2;
+        } else {
+            break;
+        }
+    }
+    *n = p - start;
+    *pos = p;
+    return 0;
+}
+
+/* Skips spaces; then the line must end, maybe after a comment. */
+static int fast_line_end(const fast *fs, size_t p, size_t eol)
+{
+    size_t s = p;
+    while (p < eol && fs->yaml[p] == ' ') {
+        p++;
+    }
+    if (p == eol || (fs->yaml[p] == '#' && p > s)) {
+        return 0;
+    }
+    return FAST_GIVE_UP;
+}
+
+/* A quoted scalar at `*pos` without escapes, ending on its line. */
+static int fast_quoted(fast *fs, size_t *pos, size_t eol)
+{
+    const char *y = fs->yaml;
+    char q = y[*pos];
+    size_t p = *pos + 1, start = *pos;
+    while (p < eol && y[p] != q && y[p] != '\\') {
+        p++;
+    }
+    if (p >= eol || y[p] != q || (q == '\'' && p + 1 < eol && y[p + 1] == '\'')) {
+        return FAST_GIVE_UP;
+    }
+    if (fast_emit(fs, YAML_SCALAR_EVENT, start, y + start + 1, p - start - 1,
+                  q == '"' ? YAML_DOUBLE_QUOTED_SCALAR_STYLE : YAML_SINGLE_QUOTED_SCALAR_STYLE) !=
+        0) {
+        return FAST_GIVE_UP;
+    }
+    *pos = p + 1;
+    return 0;
+}
+
+/* A scalar or a one-line flow list, at `p`, as the rest of the line. */
+static int fast_value(fast *fs, size_t p, size_t eol)
+{
+    const char *y = fs->yaml;
+    size_t n;
+    if (y[p] == '"' || y[p] == '\'') {
+        return fast_quoted(fs, &p, eol) != 0 ? FAST_GIVE_UP : fast_line_end(fs, p, eol);
+    }
+    if (y[p] != '[') {
+        size_t start = p;
+        if (fast_plain(fs, &p, eol, 0, &n) != 0 ||
+            fast_emit(fs, YAML_SCALAR_EVENT, start, y + start, n, YAML_PLAIN_SCALAR_STYLE) != 0) {
+            return FAST_GIVE_UP;
+        }
+        return fast_line_end(fs, p, eol);
+    }
+    if (fs->depth > MTLSAUTHZ__YAML_MAX_DEPTH ||
+        fast_emit(fs, YAML_SEQUENCE_START_EVENT, p, NULL, 0, YAML_ANY_SCALAR_STYLE) != 0) {
+        return FAST_GIVE_UP;
+    }
+    p++;
+    for (;;) {
+        while (p < eol && y[p] == ' ') {
+            p++;
+        }
+        if (p >= eol) {
+            return FAST_GIVE_UP; /* a list over several lines */
+        }
+        if (y[p] == '"' || y[p] == '\'') {
+            if (fast_quoted(fs, &p, eol) != 0) {
+                return FAST_GIVE_UP;
+            }
+        } else {
+            size_t start = p;
+            if (fast_plain(fs, &p, eol, 0, &n) != 0 ||
+                fast_emit(fs, YAML_SCALAR_EVENT, start, y + start, n, YAML_PLAIN_SCALAR_STYLE) !=
+                    0) {
+                return FAST_GIVE_UP; /* `[]`, `[a,]` and all else */
+            }
+        }
+        while (p < eol && y[p] == ' ') {
+            p++;
+        }
+        if (p < eol && y[p] == ',' && p + 1 < eol && y[p + 1] == ' ') {
+            p += 2;
+            continue;
+        }
+        if (p < eol && y[p] == ']') {
+            if (fast_emit(fs, YAML_SEQUENCE_END_EVENT, p, NULL, 0, YAML_ANY_SCALAR_STYLE) != 0) {
+                return FAST_GIVE_UP;
+            }
+            return fast_line_end(fs, p + 1, eol);
+        }
+        return FAST_GIVE_UP;
+    }
+}
+
+static int fast_open(fast *fs, int is_map, size_t at)
+{
+    if (fs->depth >= MTLSAUTHZ__YAML_MAX_DEPTH) {
+        return FAST_GIVE_UP;
+    }
+    if (fast_emit(fs, is_map ? YAML_MAPPING_START_EVENT : YAML_SEQUENCE_START_EVENT, at, NULL, 0,
+                  YAML_ANY_SCALAR_STYLE) != 0) {
+        return FAST_GIVE_UP;
+    }
+    fs->stack[fs->depth].is_map = is_map;
+    fs->stack[fs->depth].indent = at - fs->line_start;
+    fs->depth++;
+    return 0;
+}
+
+static int fast_close(fast *fs, size_t at)
+{
+    fs->depth--;
+    return fast_emit(fs,
+                     fs->stack[fs->depth].is_map ? YAML_MAPPING_END_EVENT : YAML_SEQUENCE_END_EVENT,
+                     at, NULL, 0, YAML_ANY_SCALAR_STYLE);
+}
+
+/* `key: value` or `key:` at `p`, in the mapping on top of the stack. */
+static int fast_pair(fast *fs, size_t p, size_t eol)
+{
+    size_t start = p, n;
+    if (fast_plain(fs, &p, eol, 1, &n) != 0 || p >= eol || fs->yaml[p] != ':' ||
+        fast_emit(fs, YAML_SCALAR_EVENT, start, fs->yaml + start, n, YAML_PLAIN_SCALAR_STYLE) !=
+            0) {
+        return FAST_GIVE_UP;
+    }
+    p++;
+    if (p == eol || fs->yaml[p] == ' ') {
+        size_t v = p;
+        while (v < eol && fs->yaml[v] == ' ') {
+            v++;
+        }
+        if (v == eol || fs->yaml[v] == '#') {
+            fs->pending = 1; /* the value is the block on the next lines */
+            return fast_line_end(fs, p, eol);
+        }
+        return fast_value(fs, v, eol);
+    }
+    return FAST_GIVE_UP;
+}
+
+/* One line with content, its first non-space byte at `p`. */
+static int fast_line(fast *fs, size_t p, size_t eol)
+{
+    const char *y = fs->yaml;
+    size_t col = p - fs->line_start;
+    int dash = y[p] == '-' && p + 1 < eol && y[p + 1] == ' ';
+
+    if (fs->pending) {
+        /* The value of `key:` on the line above: a block indented under the key. */
+        fs->pending = 0;
+        if (col <= fs->stack[fs->depth - 1].indent || fast_open(fs, !dash, p) != 0) {
+            return FAST_GIVE_UP;
+        }
+    } else if (fs->depth == 0) {
+        if (fs->pp->saw_root || fast_open(fs, !dash, p) != 0) {
+            return FAST_GIVE_UP;
+        }
+    } else {
+        while (fs->depth > 0 && fs->stack[fs->depth - 1].indent > col) {
+            if (fast_close(fs, p) != 0) {
+                return FAST_GIVE_UP;
+            }
+        }
+        if (fs->depth == 0 || fs->stack[fs->depth - 1].indent != col ||
+            fs->stack[fs->depth - 1].is_map == dash) {
+            return FAST_GIVE_UP;
+        }
+    }
+    if (!dash) {
+        return fast_pair(fs, p, eol);
+    }
+    p += 2;
+    while (p < eol && y[p] == ' ') {
+        p++;
+    }
+    if (p == eol || y[p] == '#' || y[p] == '-') {
+        return FAST_GIVE_UP;
+    }
+    if (y[p] == '"' || y[p] == '\'' || y[p] == '[') {
+        return fast_value(fs, p, eol);
+    }
+    {
+        /* A plain scalar, or the first key of a mapping that is the entry. */
+        size_t q = p, n;
+        if (fast_plain(fs, &q, eol, 1, &n) != 0) {
+            return FAST_GIVE_UP;
+        }
+        if (q < eol && y[q] == ':') {
+            return fast_open(fs, 1, p) != 0 ? FAST_GIVE_UP : fast_pair(fs, p, eol);
+        }
+        return fast_value(fs, p, eol);
+    }
+}
+
+/*
+ * The pre-pass over the subset. 0: the whole input was read, the pre-pass found nothing, and
+ * `pp` holds what the libyaml pre-pass would. FAST_GIVE_UP: `pp` is to be discarded.
+ */
+static int fast_run(prepass *pp, const char *yaml, size_t len)
+{
+    fast fs;
+    mtlsauthz_error scratch; /* the pre-pass's findings are never reported from here */
+    size_t p = 0;
+    memset(&fs, 0, sizeof(fs));
+    fs.pp = pp;
+    fs.err = &scratch;
+    fs.yaml = yaml;
+    fs.len = len;
+
+    if (fast_emit(&fs, YAML_STREAM_START_EVENT, 0, NULL, 0, YAML_ANY_SCALAR_STYLE) != 0) {
+        return FAST_GIVE_UP;
+    }
+    while (p < len) {
+        size_t eol = p, first;
+        while (eol < len && yaml[eol] != '\n') {
+            unsigned char c = (unsigned char)yaml[eol];
+            if (c < 0x20 || c >= 0x7f) {
+                return FAST_GIVE_UP; /* tabs, CR, NUL, control bytes, UTF-8 (and a BOM) */
+            }
+            eol++;
+        }
+        fs.line_start = p;
+        first = p;
+        while (first < eol && yaml[first] == ' ') {
+            first++;
+        }
+        if (first < eol && yaml[first] != '#') {
+            if ((first == p &&
+                 (yaml[p] == '%' || (eol - p >= 3 && (memcmp(yaml + p, "---", 3) == 0 ||
+                                                      memcmp(yaml + p, "...", 3) == 0)))) ||
+                (!pp->saw_root && fast_emit(&fs, YAML_DOCUMENT_START_EVENT, first, NULL, 0,
+                                            YAML_ANY_SCALAR_STYLE) != 0) ||
+                fast_line(&fs, first, eol) != 0) {
+                return FAST_GIVE_UP;
+            }
+        }
+        p = eol + 1;
+        fs.line++;
+    }
+    if (fs.pending || fs.depth == 0) {
+        return FAST_GIVE_UP; /* `key:` with no value, or no content at all */
+    }
+    fs.line_start = len;
+    for (size_t i = len; i > 0 && yaml[i - 1] != '\n'; i--) {
+        fs.line_start = i - 1;
+    }
+    while (fs.depth > 0) {
+        if (fast_close(&fs, len) != 0) {
+            return FAST_GIVE_UP;
+        }
+    }
+    if (fast_emit(&fs, YAML_DOCUMENT_END_EVENT, len, NULL, 0, YAML_ANY_SCALAR_STYLE) != 0 ||
+        fast_emit(&fs, YAML_STREAM_END_EVENT, len, NULL, 0, YAML_ANY_SCALAR_STYLE) != 0 ||
+        pp->root_error.len > 0 || pp->ndocs != 1 || !pp->saw_root ||
+        (pp->kind == DOC_POLICY && (pp->nversion != 1 || !pp->version_is_one))) {
+        /* The version's findings are made after the pre-pass, at its marks: leave any but
+         * the common `version: 1` to the libyaml pre-pass too. */
+        return FAST_GIVE_UP;
+    }
+    return 0;
+}
+
+static void prepass_init(prepass *pp, doc_kind kind, const char *yaml, size_t len)
+{
     memset(pp, 0, sizeof(*pp));
     pp->kind = kind;
     pp->noun = kind == DOC_POLICY ? "policy" : "test file";
     pp->yaml = yaml;
     pp->len = len;
+}
 
+/* Every check made before libcyaml sees the input (steps 1 and 2 at the top of this file). */
+static int prepass_run_as(prepass *pp, doc_kind kind, const char *yaml, size_t len, int try_fast,
+                          mtlsauthz_error *err)
+{
+    int digesting = !try_fast; /* only mtlsauthz__prepass_fast_check() runs libyaml alone */
+    yaml_parser_t parser;
+    yaml_event_t ev;
+    int rc = 0, done = 0;
+
+    prepass_init(pp, kind, yaml, len);
     if (yaml == NULL && len > 0) {
         return mtlsauthz__error_set(err, MTLSAUTHZ_EINVAL, "NULL input");
     }
@@ -1221,6 +1655,13 @@ static int prepass_run(prepass *pp, doc_kind kind, const char *yaml, size_t len,
         return mtlsauthz__error_set(err, MTLSAUTHZ_EPOLICY, "empty %s (the input is blank)",
                                     pp->noun);
     }
+
+    if (try_fast && fast_run(pp, yaml, len) == 0) {
+        return 0;
+    }
+    where_free(&pp->where);
+    prepass_init(pp, kind, yaml, len);
+    pp->digesting = digesting;
 
     if (!yaml_parser_initialize(&parser)) {
         return mtlsauthz__error_set(err, MTLSAUTHZ_ENOMEM, "out of memory");
@@ -1248,6 +1689,61 @@ static int prepass_run(prepass *pp, doc_kind kind, const char *yaml, size_t len,
     }
 out:
     yaml_parser_delete(&parser);
+    return rc;
+}
+
+static int prepass_run(prepass *pp, doc_kind kind, const char *yaml, size_t len,
+                       mtlsauthz_error *err)
+{
+    return prepass_run_as(pp, kind, yaml, len, 1, err);
+}
+
+static int posv_equal(const mtlsauthz__posv *a, const mtlsauthz__posv *b)
+{
+    return a->n == b->n && (a->n == 0 || memcmp(a->v, b->v, a->n * sizeof(a->v[0])) == 0);
+}
+
+static int where_equal(const mtlsauthz__ast_where *a, const mtlsauthz__ast_where *b)
+{
+    int eq = posv_equal(&a->rule_ids, &b->rule_ids) &&
+             posv_equal(&a->rule_principals, &b->rule_principals) &&
+             posv_equal(&a->rule_operations, &b->rule_operations) &&
+             posv_equal(&a->principal_names, &b->principal_names) &&
+             posv_equal(&a->sensitive, &b->sensitive);
+    for (unsigned k = 0; eq && k < MTLSAUTHZ__KEY_COUNT; k++) {
+        eq = posv_equal(&a->keys[k], &b->keys[k]);
+    }
+    return eq;
+}
+
+static int mark_equal(const yaml_mark_t *a, const yaml_mark_t *b)
+{
+    return a->index == b->index && a->line == b->line && a->column == b->column;
+}
+
+int mtlsauthz__prepass_fast_check(const char *yaml, size_t len, int test_file)
+{
+    doc_kind kind = test_file ? DOC_TESTS : DOC_POLICY;
+    prepass fast_pp, slow_pp;
+    int rc = -1, slow_rc;
+
+    prepass_init(&fast_pp, kind, yaml, len);
+    fast_pp.digesting = 1;
+    if (yaml == NULL || all_blank(yaml, len) || fast_run(&fast_pp, yaml, len) != 0) {
+        where_free(&fast_pp.where);
+        return 0;
+    }
+    slow_rc = prepass_run_as(&slow_pp, kind, yaml, len, 0, NULL);
+    if (slow_rc == 0 && slow_pp.deferred_code == 0 && slow_pp.root_error.len == 0 &&
+        fast_pp.ndocs == slow_pp.ndocs && fast_pp.saw_root == slow_pp.saw_root &&
+        fast_pp.nversion == slow_pp.nversion && fast_pp.version_is_one == slow_pp.version_is_one &&
+        (fast_pp.nversion == 0 || mark_equal(&fast_pp.version_at, &slow_pp.version_at)) &&
+        mark_equal(&fast_pp.root_start, &slow_pp.root_start) && fast_pp.digest == slow_pp.digest &&
+        where_equal(&fast_pp.where, &slow_pp.where)) {
+        rc = 1;
+    }
+    where_free(&fast_pp.where);
+    where_free(&slow_pp.where);
     return rc;
 }
 
@@ -1291,6 +1787,157 @@ static void *cyaml_mem_fn(void *ctx, void *ptr, size_t size)
         return NULL;
     }
     return mtlsauthz__realloc(ptr, size);
+}
+
+/*
+ * The policy AST's memory. libcyaml allocates each scalar, struct and list of the AST on its
+ * own, and cyaml_free() walks the AST to free them one by one: on a 100,000-rule policy that
+ * was 8% of the load (docs/performance.md). A policy load instead hands libcyaml an arena
+ * (ast_mem_fn): pieces up to AST_SMALL bytes are cut from blocks of AST_BLOCK, larger ones
+ * (the long lists, which libcyaml grows as it reads) are malloc'd and kept on a list, and
+ * mtlsauthz__ast_free() frees the blocks and the list, never walking the AST. Every piece
+ * carries its size in the word before it, and a mark saying which kind it is.
+ */
+#define AST_BLOCK (256u * 1024u)
+#define AST_SMALL 512u
+
+typedef struct ast_block {
+    struct ast_block *next;
+    size_t used;
+    uint64_t data[AST_BLOCK / 8u];
+} ast_block;
+
+typedef struct ast_big {
+    struct ast_big *prev, *next;
+    uint64_t tag; /* size << 1 | 1 */
+} ast_big;
+
+typedef struct ast_mem {
+    ast_block *blocks;
+    ast_big *big;
+} ast_mem;
+
+static size_t piece_size(const void *ptr)
+{
+    return (size_t)(((const uint64_t *)ptr)[-1] >> 1);
+}
+
+static int piece_is_big(const void *ptr)
+{
+    return (((const uint64_t *)ptr)[-1] & 1u) != 0;
+}
+
+static void ast_big_link(ast_mem *m, ast_big *h)
+{
+    h->prev = NULL;
+    h->next = m->big;
+    if (m->big != NULL) {
+        m->big->prev = h;
+    }
+    m->big = h;
+}
+
+static void ast_big_unlink(ast_mem *m, ast_big *h)
+{
+    if (h->prev != NULL) {
+        h->prev->next = h->next;
+    } else {
+        m->big = h->next;
+    }
+    if (h->next != NULL) {
+        h->next->prev = h->prev;
+    }
+}
+
+static void *ast_alloc(ast_mem *m, size_t size)
+{
+    if (size <= AST_SMALL) {
+        size_t need = 8u + ((size + 7u) & ~(size_t)7u);
+        uint64_t *p;
+        if (m->blocks == NULL || sizeof(m->blocks->data) - m->blocks->used < need) {
+            ast_block *b = mtlsauthz__malloc(sizeof(*b));
+            if (b == NULL) {
+                return NULL;
+            }
+            b->next = m->blocks;
+            b->used = 0;
+            m->blocks = b;
+        }
+        p = (uint64_t *)((char *)m->blocks->data + m->blocks->used);
+        m->blocks->used += need;
+        p[0] = (uint64_t)size << 1;
+        return p + 1;
+    }
+    if (size > SIZE_MAX / 4u) {
+        return NULL;
+    } else {
+        ast_big *h = mtlsauthz__malloc(sizeof(*h) + size);
+        if (h == NULL) {
+            return NULL;
+        }
+        h->tag = (uint64_t)size << 1 | 1u;
+        ast_big_link(m, h);
+        return h + 1;
+    }
+}
+
+static void *ast_mem_fn(void *ctx, void *ptr, size_t size)
+{
+    ast_mem *m = ctx;
+    void *grown;
+    if (size == 0) {
+        if (ptr != NULL && piece_is_big(ptr)) {
+            ast_big *h = (ast_big *)ptr - 1;
+            ast_big_unlink(m, h);
+            mtlsauthz__free(h);
+        }
+        return NULL; /* a small piece goes with its block */
+    }
+    if (ptr == NULL) {
+        return ast_alloc(m, size);
+    }
+    if (piece_is_big(ptr) && size > AST_SMALL) {
+        ast_big *h = (ast_big *)ptr - 1, *moved;
+        if (size > SIZE_MAX / 4u) {
+            return NULL;
+        }
+        ast_big_unlink(m, h);
+        moved = mtlsauthz__realloc(h, sizeof(*h) + size);
+        if (moved != NULL) {
+            moved->tag = (uint64_t)size << 1 | 1u;
+        }
+        /* On failure h is unchanged: it goes back on the list, and libcyaml frees it. */
+        ast_big_link(m, moved != NULL ? moved : h);
+        return moved != NULL ? (void *)(moved + 1) : NULL;
+    }
+    if (!piece_is_big(ptr) && size <= piece_size(ptr)) {
+        return ptr;
+    }
+    grown = ast_alloc(m, size);
+    if (grown == NULL) {
+        return NULL;
+    }
+    memcpy(grown, ptr, piece_size(ptr) < size ? piece_size(ptr) : size);
+    ast_mem_fn(m, ptr, 0);
+    return grown;
+}
+
+static void ast_mem_release(ast_mem *m)
+{
+    if (m == NULL) {
+        return;
+    }
+    while (m->blocks != NULL) {
+        ast_block *next = m->blocks->next;
+        mtlsauthz__free(m->blocks);
+        m->blocks = next;
+    }
+    while (m->big != NULL) {
+        ast_big *next = m->big->next;
+        mtlsauthz__free(m->big);
+        m->big = next;
+    }
+    mtlsauthz__free(m);
 }
 
 static void config_init(cyaml_config_t *cfg, capture *cap, cyaml_cfg_flags_t extra)
@@ -1713,6 +2360,7 @@ int mtlsauthz__ast_load(mtlsauthz__ast **out, const char *yaml, size_t len, mtls
     cyaml_config_t cfg;
     capture cap;
     prepass pp;
+    ast_mem *mem = NULL;
     mtlsauthz__ast *ast = NULL;
     cyaml_err_t cerr;
     int rc;
@@ -1745,9 +2393,20 @@ int mtlsauthz__ast_load(mtlsauthz__ast **out, const char *yaml, size_t len, mtls
         goto fail;
     }
 
+    mem = mtlsauthz__calloc(1, sizeof(*mem));
+    if (mem == NULL) {
+        rc = mtlsauthz__error_set(err, MTLSAUTHZ_ENOMEM, "out of memory");
+        goto fail;
+    }
     config_init(&cfg, &cap, CYAML_CFG_DEFAULT);
+    cfg.mem_fn = ast_mem_fn;
+    cfg.mem_ctx = mem;
     cerr = cyaml_load_data((const uint8_t *)yaml, len, &cfg, &policy_schema, (cyaml_data_t **)&ast,
                            NULL);
+    if (ast != NULL) {
+        ast->priv = mem; /* the AST's memory goes with it now (mtlsauthz__ast_free) */
+        mem = NULL;
+    }
     if (cerr != CYAML_OK) {
         rc = schema_error("policy", cerr, &cap, err);
         goto fail;
@@ -1775,6 +2434,7 @@ int mtlsauthz__ast_load(mtlsauthz__ast **out, const char *yaml, size_t len, mtls
 
 fail:
     where_free(&pp.where);
+    ast_mem_release(mem);
     mtlsauthz__ast_free(ast);
     return rc;
 }
@@ -1786,6 +2446,10 @@ void mtlsauthz__ast_free(mtlsauthz__ast *ast)
         return;
     }
     where_free(&ast->where);
+    if (ast->priv != NULL) {
+        ast_mem_release(ast->priv);
+        return;
+    }
     config_init(&cfg, NULL, CYAML_CFG_DEFAULT);
     cyaml_free(&cfg, &policy_schema, ast, 0);
 }

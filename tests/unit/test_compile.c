@@ -1066,3 +1066,45 @@ Test(compiled, many_rules)
     mtlsauthz_identity_free(id);
     mtlsauthz_policy_free(p);
 }
+
+/* ---- the compiled policy's memory (docs/internals.md, "The compiled policy's memory") ---- */
+
+/* An operation or selector entry written twice is compiled once and shared; the same text
+ * under another key is compiled with that key's rules, and every rule's checks still run. */
+Test(compile, repeated_entries_share_one_compiled_pattern)
+{
+    mtlsauthz_policy *p = ph_load(
+        "version: 1\n"
+        "principals:\n"
+        "  - {name: a, dns: [\"Web.example.com\"], cn: [\"Web.example.com\"]}\n"
+        "  - {name: b, dns: [\"Web.example.com\"]}\n"
+        "rules:\n"
+        "  - {id: r1, effect: allow, principals: [a], operations: [\"GET /x\", \"GET /y\"]}\n"
+        "  - {id: r2, effect: deny, principals: [b], operations: [\"GET /x\"]}\n");
+    const mtlsauthz__ckey *dns_a = mtlsauthz__principal_key(&p->principals[0], MTLSAUTHZ__KEY_DNS);
+    const mtlsauthz__ckey *dns_b = mtlsauthz__principal_key(&p->principals[1], MTLSAUTHZ__KEY_DNS);
+    const mtlsauthz__ckey *cn_a = mtlsauthz__principal_key(&p->principals[0], MTLSAUTHZ__KEY_CN);
+    cr_assert_eq(p->rules[0].ops[0].src, p->rules[1].ops[0].src);
+    cr_assert_eq(p->rules[0].ops[0].pat.text, p->rules[1].ops[0].pat.text);
+    cr_assert_neq(p->rules[0].ops[0].src, p->rules[0].ops[1].src);
+    cr_assert_eq(dns_a->pats[0].text, dns_b->pats[0].text);
+    /* dns folds case and cn does not: the same entry, two patterns. */
+    cr_assert_str_eq(dns_a->pats[0].text, "web.example.com");
+    cr_assert_str_eq(cn_a->pats[0].text, "Web.example.com");
+    cr_assert_str_eq(dns_a->src[0], "Web.example.com");
+    cr_assert_str_eq(cn_a->src[0], "Web.example.com");
+    mtlsauthz_policy_free(p);
+
+    /* The second rule's `GET /{x}` is the first's pattern, and its principal binds no {x}. */
+    cr_assert_str_eq(
+        error_at("version: 1\n"
+                 "principals:\n"
+                 "  - {name: a, spiffe: [\"spiffe://td/{x}\"]}\n"
+                 "  - {name: b, spiffe: [\"spiffe://td/b\"]}\n"
+                 "rules:\n"
+                 "  - {id: r1, effect: allow, principals: [a], operations: [\"GET /{x}\"]}\n"
+                 "  - {id: r2, effect: allow, principals: [b], operations: [\"GET /{x}\"]}\n",
+                 MTLSAUTHZ_EPOLICY, 7, 59),
+        "rule 'r2', operation 'GET /{x}': capture {x} is not bound by any of the "
+        "rule's principals; to match any one segment without binding it, write *");
+}

@@ -1149,3 +1149,124 @@ Test(policy_tests, every_allocation_failure_is_clean)
 {
     cr_assert_gt(fail_each_allocation("policies/example-tests.yaml", try_tests), 3);
 }
+
+/* ---- the fast pre-pass (policy_yaml.c): the libyaml pre-pass's result, or it gives up ---- */
+
+static const char *const prepass_files[] = {
+    "policies/all-keys.yaml",
+    "policies/example.yaml",
+    "policies/example-tests.yaml",
+    "../fuzz/corpus/policy/alias.yaml",
+    "../fuzz/corpus/policy/all-keys.yaml",
+    "../fuzz/corpus/policy/captures.yaml",
+    "../fuzz/corpus/policy/crash-newline-name.yaml",
+    "../fuzz/corpus/policy/deep.yaml",
+    "../fuzz/corpus/policy/errors.yaml",
+    "../fuzz/corpus/policy/every-key.yaml",
+    "../fuzz/corpus/policy/example-tests.yaml",
+    "../fuzz/corpus/policy/example.yaml",
+    "../fuzz/corpus/policy/http-protocol.yaml",
+    "../fuzz/corpus/policy/never-match.yaml",
+    "../fuzz/corpus/policy/newline-reference.yaml",
+    "../fuzz/corpus/policy/quoted-names.yaml",
+    "../fuzz/corpus/policy/shadow.yaml",
+    "../fuzz/corpus/policy/sloppy.yaml",
+    "../fuzz/corpus/policy/tests.yaml",
+    "../fuzz/corpus/policy/version2.yaml",
+    "../fuzz/corpus/policy/wildcard-classes.yaml",
+    "../../examples/policy.yaml",
+    "../../examples/policy-tests.yaml",
+};
+
+static int prepass_check(const char *yaml, size_t len)
+{
+    int as_policy = mtlsauthz__prepass_fast_check(yaml, len, 0);
+    int as_tests = mtlsauthz__prepass_fast_check(yaml, len, 1);
+    cr_assert_neq(as_policy, -1, "the fast pre-pass disagrees with libyaml's on a policy:\n%.*s",
+                  (int)len, yaml);
+    cr_assert_neq(as_tests, -1, "the fast pre-pass disagrees with libyaml's on a test file:\n%.*s",
+                  (int)len, yaml);
+    return as_policy > as_tests ? as_policy : as_tests;
+}
+
+/* Every policy and test file of the tree, and thousands of one-byte edits of each (a byte
+ * deleted, or a space, an indicator or a letter put in), read by the fast scanner either as
+ * libyaml reads them or not at all. */
+Test(prepass_fast, agrees_with_libyaml_on_the_tree_and_its_edits)
+{
+    static const char inserts[] = " :-#[]\"',a\n{}&*!|>?";
+    unsigned fast_read = 0;
+    for (size_t i = 0; i < MTLSAUTHZ__ARRAY_LEN(prepass_files); i++) {
+        size_t len;
+        char *yaml = th_data(prepass_files[i], &len);
+        char *edit = malloc(len + 2);
+        cr_assert_not_null(edit);
+        fast_read += (unsigned)prepass_check(yaml, len);
+        for (size_t at = 0; at < len; at++) {
+            memcpy(edit, yaml, at);
+            memcpy(edit + at, yaml + at + 1, len - at - 1);
+            prepass_check(edit, len - 1);
+            for (size_t k = 0; k < sizeof(inserts) - 1; k += (at % 3) + 1) {
+                memcpy(edit, yaml, at);
+                edit[at] = inserts[k];
+                memcpy(edit + at + 1, yaml + at, len - at);
+                prepass_check(edit, len + 1);
+            }
+        }
+        free(edit);
+        free(yaml);
+    }
+    /* The subset is the common case: most of the tree's files are read fast. */
+    cr_assert_geq(fast_read, 10, "the fast pre-pass read only %u of the files", fast_read);
+}
+
+/* The shapes the fast scanner reads, and must: a test fails if it gives them up. */
+Test(prepass_fast, reads_the_common_shapes)
+{
+    static const char *const yes[] = {
+        "version: 1\nprincipals:\n  - name: p0\n    spiffe: [\"spiffe://td/ns/a\"]\nrules:\n"
+        "  - id: r0\n    effect: allow\n    principals: [p0]\n    operations: [\"GET /a\", "
+        "\"PUT /b\"]\n",
+        "# a comment\nversion: 1   # trailing\n\nrules:\n - id: r\n   effect: deny\n"
+        "   principals:\n     - '*'\n   operations:\n    # between\n    - GET /x/*\n"
+        "    - \"POST /y\"  \n",
+        "version: 1\nprotocol: http\nsensitive: [\"GET /admin/**\"]\nprincipals:\n"
+        "    -   name: web\n        dns: [web.example.com, '*.example.com']\n"
+        "        spiffe:\n          - spiffe://example.org/ns/prod/sa/web\nrules:\n"
+        "    - id: a b\n      effect: allow\n      mode: dry-run\n      principals: [web]\n"
+        "      operations: [GET /a/x]",
+        "- name: c\n  op: GET /a\n  expect: allow\n  identity:\n    spiffe: spiffe://a/b\n",
+    };
+    for (size_t i = 0; i < MTLSAUTHZ__ARRAY_LEN(yes); i++) {
+        cr_assert_eq(prepass_check(yes[i], strlen(yes[i])), 1, "gave up on:\n%s", yes[i]);
+    }
+}
+
+/* What is outside the subset goes to libyaml, which reads it differently than a line
+ * scanner would: continued plain scalars, flow lists over several lines, escapes, ':' then
+ * '?' in a flow list, tabs, CR, UTF-8, indentless lists, directives and markers, anchors. */
+Test(prepass_fast, gives_up_outside_the_subset)
+{
+    static const char *const no[] = {
+        "version: 1\nrules:\n  - id: r0\n    effect: allow\n      more\n",
+        "version: 1\nrules:\n  - id: r0\n    operations: [\"GET /a\",\n      \"GET /b\"]\n",
+        "version: 1\nrules:\n  - id: \"r\\u0030\"\n",
+        "version: 1\nrules:\n  - id: 'it''s'\n",
+        "version: 1\nrules:\n  - operations: [a:?b]\n",
+        "version: 1\nrules:\n\t- id: r0\n",
+        "version: 1\r\nrules: []\r\n",
+        "version: 1\nrules:\n  - id: r\xc3\xa9\n",
+        "version: 1\nrules:\n- id: r0\n",
+        "---\nversion: 1\n",
+        "%YAML 1.1\n---\nversion: 1\n",
+        "version: 1\nrules: &a\n  - id: r0\n",
+        "version: 1\nrules:\n",
+        "version: 2\n",
+        "version: 1\nrules: []\n",
+        "version: 1\nrules:\n  - id:r0\n",
+        "version: 1\nrules:\n  - id: r0 #x\n    effect: allow\n  # ok\n   bad: 1\n",
+    };
+    for (size_t i = 0; i < MTLSAUTHZ__ARRAY_LEN(no); i++) {
+        cr_assert_eq(prepass_check(no[i], strlen(no[i])), 0, "read:\n%s", no[i]);
+    }
+}
