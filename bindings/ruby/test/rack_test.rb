@@ -513,6 +513,37 @@ class RackMiddlewareTest < Minitest::Test
     assert_match(/nonexistent/, e.message)
   end
 
+  # ---- options given as a positional Hash ----
+
+  # Puma's own builder (what puma uses for config.ru when the rack gem is absent) calls
+  # middleware.new(app, *args): `use MtlsAuthz::Rack, policy: ...` arrives as one Hash.
+  def test_puma_builder_passes_options_as_a_positional_hash
+    require "puma/rack/builder"
+    policy = EXAMPLE_POLICY
+    inner = Puma::Rack::Builder.new do
+      use MtlsAuthz::Rack, policy: policy
+      run StoryAPI
+    end.to_app
+    use_app(inner)
+    post "/containers/abc/exec", {}, peer("builder")
+    assert_equal 403, last_response.status
+    post "/images/build", {}, peer("builder")
+    assert_equal 201, last_response.status
+    assert_equal [:build], calls
+  end
+
+  def test_positional_options_are_checked_like_keywords
+    app = ->(_env) { [200, {}, ["ok"]] }
+    err = assert_raises(ArgumentError) { MtlsAuthz::Rack.new(app, { policy: EXAMPLE_POLICY, polcy: 1 }) }
+    assert_match(/polcy/, err.message)
+    err = assert_raises(ArgumentError) { MtlsAuthz::Rack.new(app, { "policy" => EXAMPLE_POLICY }) }
+    assert_match(/keyword options/, err.message)
+    assert_raises(ArgumentError) { MtlsAuthz::Rack.new(app, EXAMPLE_POLICY) }
+    # Keywords win over the same key in the Hash.
+    mw = MtlsAuthz::Rack.new(app, { log_format: :bogus }, policy: EXAMPLE_POLICY, log_format: :json)
+    assert_kind_of MtlsAuthz::Rack, mw
+  end
+
   private
 
   # The MtlsAuthz::Rack instance inside the built app.

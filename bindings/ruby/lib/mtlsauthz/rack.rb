@@ -134,10 +134,25 @@ module MtlsAuthz
 
     attr_reader :holder, :identity_cache
 
-    def initialize(app, policy:, operation: nil, logger: nil, log_format: :text, dry_run: false,
-                   on_decision: nil, on_reload: nil, watch: nil, trusted_proxies: [],
-                   cert_header: DEFAULT_CERT_HEADER, verify_header: DEFAULT_VERIFY_HEADER,
-                   identity_cache: 1024, format_suffix: true, xfcc: nil)
+    # The options are keyword arguments. A trailing Hash is taken as them too: Puma's own
+    # builder (config.ru without the rack gem) passes `use`'s options as one positional Hash.
+    def initialize(app, options = nil, **kwargs)
+      unless options.nil?
+        unless options.is_a?(Hash) && options.keys.all?(Symbol)
+          raise ArgumentError, "MtlsAuthz::Rack takes keyword options (policy: ...), " \
+                               "not #{options.inspect[0, 80]}"
+        end
+
+        kwargs = options.merge(kwargs)
+      end
+      configure(app, **kwargs)
+    end
+
+    private def configure(app, policy:, operation: nil, logger: nil, log_format: :text,
+                          dry_run: false, on_decision: nil, on_reload: nil, watch: nil,
+                          trusted_proxies: [], cert_header: DEFAULT_CERT_HEADER,
+                          verify_header: DEFAULT_VERIFY_HEADER, identity_cache: 1024,
+                          format_suffix: true, xfcc: nil)
       unless LOG_FORMATS.include?(log_format)
         raise ArgumentError, "log_format must be :text or :json, not #{log_format.inspect}"
       end
