@@ -4,7 +4,8 @@
 #   make nginx-module   builds $(B)/nginx/ngx_http_mtlsauthz_module.so against Debian's
 #                       nginx-dev (or NGINX_SRC=/path/to/nginx-source)
 #   make check-nginx    installs nginx, nginx-dev and curl, builds the module and runs the
-#                       integration tests (t/run.sh, t/xfcc.sh) against a real nginx
+#                       integration tests (t/run.sh, t/xfcc.sh, and the README's install
+#                       commands: tests/integration/nginx_install.sh) against a real nginx
 #                       (NGINX_BIN=/usr/sbin/nginx)
 #   make bench-nginx    the load check: module on versus off (bindings/nginx/bench/load.sh)
 #   make install-nginx-module     installs the module and its modules-available snippet where
