@@ -21,7 +21,7 @@ bad() {
 
 files="Makefile include/mtlsauthz/version.h pkgconfig/mtlsauthz.pc.in lib/libmtlsauthz.map
 bindings/ruby/lib/mtlsauthz/version.rb bindings/ruby/lib/mtlsauthz/lib.rb
-bindings/ruby/mtlsauthz.gemspec bindings/go/capi.go bindings/go/policy.go"
+bindings/ruby/mtlsauthz.gemspec bindings/go/capi.go bindings/go/policy.go debian/changelog"
 
 # fresh: a copy of the files the check reads, in $tmp/root.
 fresh() {
@@ -83,12 +83,70 @@ expect_fail "a pkg-config template with its own version" 's/^Version: .*/Version
     pkgconfig/mtlsauthz.pc.in "pkgconfig/mtlsauthz.pc.in says '0.1.0'" "@VERSION@"
 expect_fail "the export map's node" 's/^MTLSAUTHZ_0 {/MTLSAUTHZ_1 {/' lib/libmtlsauthz.map \
     "version node says 'MTLSAUTHZ_1'" "gives 'MTLSAUTHZ_0'"
-# A new minor version in version.h: the Makefile and pkg-config follow it, the gem must too.
-expect_fail "a new version in version.h, the gem left behind" \
+# A new minor version in version.h: the Makefile and pkg-config follow it, the gem and the
+# Debian changelog must too.
+expect_fail "a new version in version.h, the gem and debian/changelog left behind" \
     's/^#define MTLSAUTHZ_VERSION_MINOR 1$/#define MTLSAUTHZ_VERSION_MINOR 2/' \
-    include/mtlsauthz/version.h "version.rb says '0.1.0'" "gives '0.2.0'" "1 of"
+    include/mtlsauthz/version.h "version.rb says '0.1.0'" "gives '0.2.0'" \
+    "debian/changelog's newest entry (0.1.0-1) says '0.1.0'" "2 of"
 expect_fail "a Go version constant" '$a const libraryVersion = "0.0.9"' bindings/go/policy.go \
     "bindings/go/policy.go says '0.0.9'" "gives '0.1.0'"
+
+# debian/changelog's newest entry: its version without the Debian revision.
+expect_fail "debian/changelog's newest entry" '1s/(0\.1\.0-1)/(0.1.1-1)/' debian/changelog \
+    "debian/changelog's newest entry (0.1.1-1) says '0.1.1'" "gives '0.1.0'" \
+    "debian/version-from-header --update"
+expect_fail "debian/changelog's newest entry, a pre-release" '1s/(0\.1\.0-1)/(0.1.0~rc1-1)/' \
+    debian/changelog "debian/changelog's newest entry (0.1.0~rc1-1) says '0.1.0~rc1'"
+expect_fail "debian/changelog's newest entry, an epoch" '1s/(0\.1\.0-1)/(1:0.1.0-1)/' \
+    debian/changelog "debian/changelog's newest entry (1:0.1.0-1) says '1:0.1.0'"
+# expect_pass NAME SED_EXPR FILE: after the edit, the check still passes.
+expect_pass() {
+    fresh
+    sed -i "$2" "$tmp/root/$3"
+    if cmp -s "$3" "$tmp/root/$3"; then
+        bad "$1: the edit changed nothing (the test is stale)"
+    elif scripts/check-version "$tmp/root" >"$tmp/out" 2>&1; then
+        ok "$1"
+    else
+        bad "$1: check-version failed"
+        cat "$tmp/out"
+    fi
+}
+expect_pass "another Debian revision passes" '1s/(0\.1\.0-1)/(0.1.0-3)/' debian/changelog
+expect_pass "no Debian revision passes" '1s/(0\.1\.0-1)/(0.1.0)/' debian/changelog
+# An older entry for another version is history, not the version.
+expect_pass "an older entry is not read" '$a\
+\
+libmtlsauthz (0.0.9-1) unstable; urgency=medium\
+\
+  * Older.\
+\
+ -- libmtlsauthz maintainers <dev@libmtlsauthz.invalid>  Thu, 03 Dec 2026 19:00:00 +0000' \
+    debian/changelog
+# Without dpkg-parsechangelog the first line is read: a PATH with every other command.
+mkdir -p "$tmp/nodpkg"
+for d in /usr/local/bin /usr/bin /bin /usr/sbin /sbin; do
+    for c in "$d"/*; do
+        [ -e "$tmp/nodpkg/${c##*/}" ] || ln -s "$c" "$tmp/nodpkg/${c##*/}"
+    done
+done
+rm -f "$tmp/nodpkg/dpkg-parsechangelog"
+fresh
+if PATH=$tmp/nodpkg scripts/check-version "$tmp/root" >"$tmp/out" 2>&1; then
+    ok "without dpkg-parsechangelog: an unchanged copy passes"
+else
+    bad "without dpkg-parsechangelog: an unchanged copy fails:"
+    cat "$tmp/out"
+fi
+sed -i '1s/(0\.1\.0-1)/(0.1.1-1)/' "$tmp/root/debian/changelog"
+if ! PATH=$tmp/nodpkg scripts/check-version "$tmp/root" >"$tmp/out" 2>&1 &&
+    grep -qF "debian/changelog's newest entry (0.1.1-1) says '0.1.1'" "$tmp/out"; then
+    ok "without dpkg-parsechangelog: debian/changelog's newest entry"
+else
+    bad "without dpkg-parsechangelog: debian/changelog's newest entry:"
+    cat "$tmp/out"
+fi
 
 # A release tag on HEAD.
 fresh
