@@ -251,7 +251,9 @@ if [ ! -e "$want_lib" ]; then
     finish
 fi
 checkout_script=$script
+checkout_built=0
 if new_module checkout && build checkout "$script"; then
+    checkout_built=1
     got=$(runpath "$T/checkout/app")
     if [ "$got" = "$build_dir/lib" ]; then
         ok "checkout: ./app has the RUNPATH $got, so it runs with no LD_LIBRARY_PATH"
@@ -330,7 +332,10 @@ fi
 mkdir -p "$T/lib2" "$T/pc2"
 cp -P "$build_dir"/lib/libmtlsauthz.so* "$T/lib2/"
 sed "s|^libdir=.*|libdir=$T/lib2|" "$build_dir/pkgconfig/mtlsauthz.pc" >"$T/pc2/mtlsauthz.pc"
-cd "$T/checkout" 2>/dev/null || finish
+if [ $checkout_built = 0 ] || ! cd "$T/checkout"; then
+    bad "cache: not checked, since the checkout's module did not build"
+    finish
+fi
 if out=$(PKG_CONFIG_PATH=$T/pc2 go build -o app-cached . 2>&1) &&
     [ "$(runpath app-cached)" = "$build_dir/lib" ]; then
     ok "cache: with PKG_CONFIG_PATH changed, go build keeps the RUNPATH $build_dir/lib"
