@@ -226,7 +226,9 @@ if [ $mode = installed ]; then
     want_lib=/usr/lib/$ma/libmtlsauthz.so.0
     if new_module deb && build deb "$(grep -vE '^(sudo )?apt-get install' <<<"$script")"; then
         got=$(runpath "$T/deb/app")
-        if [ -z "$got" ] && ldd "$T/deb/app" | grep -E "libmtlsauthz.so.0 => (/usr)?$want_lib " >/dev/null; then
+        # (/lib is /usr/lib on a merged-/usr system.)
+        if [ -z "$got" ] &&
+            ldd "$T/deb/app" | grep -E "libmtlsauthz.so.0 => (/usr)?/lib/$ma/libmtlsauthz.so.0 " >/dev/null; then
             ok "deb: ./app links to $want_lib, with no RUNPATH"
         else
             bad "deb: ./app links to $want_lib, with no RUNPATH" "RUNPATH: $got" \
