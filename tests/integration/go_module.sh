@@ -227,8 +227,8 @@ if [ $mode = installed ]; then
     if new_module deb && build deb "$(grep -vE '^(sudo )?apt-get install' <<<"$script")"; then
         got=$(runpath "$T/deb/app")
         # (/lib is /usr/lib on a merged-/usr system.)
-        if [ -z "$got" ] &&
-            ldd "$T/deb/app" | grep -E "libmtlsauthz.so.0 => (/usr)?/lib/$ma/libmtlsauthz.so.0 " >/dev/null; then
+        linked="libmtlsauthz.so.0 => (/usr)?/lib/$ma/libmtlsauthz.so.0 "
+        if [ -z "$got" ] && ldd "$T/deb/app" | grep -E "$linked" >/dev/null; then
             ok "deb: ./app links to $want_lib, with no RUNPATH"
         else
             bad "deb: ./app links to $want_lib, with no RUNPATH" "RUNPATH: $got" \
@@ -304,8 +304,9 @@ with zipfile.ZipFile(os.path.join(out, version + ".zip"), "w") as z:
             z.write(os.path.join(d, f), prefix + os.path.relpath(os.path.join(d, f), root))
     if not os.path.exists(os.path.join(root, "LICENSE")):
         z.write(os.path.join(top, "LICENSE"), prefix + "LICENSE")
-with open(os.path.join(root, "go.mod")) as src, open(os.path.join(out, version + ".mod"), "w") as dst:
-    dst.write(src.read())
+with open(os.path.join(root, "go.mod")) as src:
+    with open(os.path.join(out, version + ".mod"), "w") as dst:
+        dst.write(src.read())
 with open(os.path.join(out, version + ".info"), "w") as f:
     json.dump({"Version": version, "Time": datetime.datetime.now(datetime.timezone.utc)
                .strftime("%Y-%m-%dT%H:%M:%SZ")}, f)
