@@ -1,6 +1,8 @@
 # The Go binding (bindings/go/README.md): `make check-go` builds the C library, then checks gofmt, vets and
 # tests bindings/go, its metrics module bindings/go/mtlsauthzprom and examples/chi against this
-# tree's build through its uninstalled pkg-config file. Needs Go >= 1.23 on PATH (or GO=...;
+# tree's build through its uninstalled pkg-config file. Then tests/integration/go_module.sh
+# runs the README's "Add it to your module" commands, with the `go` on PATH, in a new module
+# outside the tree. Needs Go >= 1.23 on PATH (or GO=...;
 # the binding itself needs 1.21, the Prometheus client 1.23) and the Go module proxy for Chi
 # and the Prometheus client (tests, metrics and the example only). Included from the top Makefile, which defines B and `all`
 # (and TEST_CERTS, the certificates of `make check`, which the Go tests reuse).
@@ -43,6 +45,7 @@ check-go: all $(GO_TEST_CERTS)/.stamp
 	cd examples/chi && $(GO_ENV) $(GO) vet ./...
 	cd examples/chi && $(GO_ENV) $(GO) build -o $(GO_BUILD_DIR)/bin/chi-example .
 	cd examples/chi && $(GO_ENV) $(GO) test $(GO_TEST_FLAGS) ./...
+	B=$(B) MTLSAUTHZ_TEST_CERTS=$(abspath $(GO_TEST_CERTS)) tests/integration/go_module.sh
 
 # The Go benchmarks, never part of check: Authorize with a cached identity, the library's
 # decision alone, one empty cgo call, the middleware, and requests over mTLS; then the cost

@@ -324,5 +324,6 @@ else
 fi
 
 "$top/tests/deb/smoke-gem.sh" "$version" || bad "the Ruby gem (tests/deb/smoke-gem.sh)"
+"$top/tests/deb/smoke-go.sh" || bad "the Go binding (tests/deb/smoke-go.sh)"
 echo "deb smoke: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
