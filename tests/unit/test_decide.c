@@ -2168,6 +2168,15 @@ Test(decide_abi, every_decision_zeroes_reserved_space)
     assert_decision_reserved_zero(&d, "peer_decide, refused");
 
     memset(&d, 0xa5, sizeof(d));
+    cr_assert_geq(mtlsauthz_peer_decide_code(&d, peer, "images:build", 12, NULL), 0);
+    cr_assert_eq(d.allowed, 1);
+    assert_decision_reserved_zero(&d, "peer_decide_code, allowed");
+
+    memset(&d, 0xa5, sizeof(d));
+    cr_assert_eq(mtlsauthz_peer_decide_code(&d, peer, "x\0y", 3, NULL), MTLSAUTHZ_EOPERATION);
+    assert_decision_reserved_zero(&d, "peer_decide_code, refused");
+
+    memset(&d, 0xa5, sizeof(d));
     cr_assert_eq(mtlsauthz_policy_decide(&d, p, b, "images:push", 11, NULL), 0);
     cr_assert_eq(d.dry_run_count, 1);
     assert_decision_reserved_zero(&d, "policy_decide");

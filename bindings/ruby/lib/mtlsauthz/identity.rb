@@ -183,6 +183,9 @@ module MtlsAuthz
       peer
     end
 
+    # [[policy, peer], ...], newest first; frozen, replaced whole (Policy#authorize reads it).
+    attr_reader :peers # :nodoc:
+
     def to_ptr # :nodoc:
       @handle
     end

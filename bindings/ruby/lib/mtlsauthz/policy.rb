@@ -84,9 +84,11 @@ module MtlsAuthz
     # error is a deny with reason :error. The first call for an identity resolves it against
     # this policy (a peer, cached on the identity); later calls only match the operation.
     def authorize(identity, operation)
-      # The request path: two type checks, the identity's cached peer, Peer#decide.
+      # The request path: two type checks, the identity's newest peer (Identity#peer_for, read
+      # here to save a method call), Peer#decide.
       if identity.is_a?(Identity) && operation.is_a?(String) && !@closed
-        peer = identity.peer_for(self)
+        e = identity.peers[0]
+        peer = e && e[0].equal?(self) ? e[1] : identity.peer_for(self)
         return peer ? peer.decide(operation) : Decision.error(CLOSED_MESSAGE)
       end
       unless operation.is_a?(String)
