@@ -15,6 +15,15 @@
 #include "policy_int.h"
 #include "strmap.h"
 
+/* The decision's body, inlined into both entry points (mtlsauthz_peer_decide() and
+ * mtlsauthz_peer_decide_code()) as it was into the one before, so that neither pays for calls
+ * inside it (bench-callgrind's `decide` row). */
+#if defined(__GNUC__)
+#define DECIDE_INLINE __attribute__((always_inline)) inline
+#else
+#define DECIDE_INLINE inline
+#endif
+
 const char *mtlsauthz_reason_string(mtlsauthz_reason reason)
 {
     switch (reason) {
@@ -203,7 +212,8 @@ int mtlsauthz__cand_match(const mtlsauthz_peer *peer, const mtlsauthz__cand *c, 
 
 /* The running outcome of one decision. */
 typedef struct outcome {
-    const char *deny, *allow; /* ids of the first matching enforce rules, NULL: none yet */
+    const char *deny, *allow;       /* ids of the first matching enforce rules, NULL: none yet */
+    unsigned deny_cand, allow_cand; /* their indices in peer->cands, valid with the ids */
     size_t ndry;
 } outcome;
 
@@ -220,7 +230,10 @@ static inline int settled(const outcome *o, unsigned f)
     return !(f & MTLSAUTHZ__CAND_DENY) && o->allow != NULL;
 }
 
-static inline void record(outcome *o, mtlsauthz_decision *d, unsigned flags, const char *id)
+/* `rules`: also keep the candidate's index (a constant where this is inlined, so that
+ * mtlsauthz_peer_decide(), which does not need it, does not pay for it). */
+static inline void record(outcome *o, mtlsauthz_decision *d, unsigned flags, const char *id,
+                          unsigned cand, int rules)
 {
     if (flags & MTLSAUTHZ__CAND_DRY_RUN) {
         if (o->ndry < MTLSAUTHZ_DECISION_DRY_RUN_MAX) {
@@ -229,8 +242,14 @@ static inline void record(outcome *o, mtlsauthz_decision *d, unsigned flags, con
         o->ndry++;
     } else if (flags & MTLSAUTHZ__CAND_DENY) {
         o->deny = id;
+        if (rules) {
+            o->deny_cand = cand;
+        }
     } else {
         o->allow = id;
+        if (rules) {
+            o->allow_cand = cand;
+        }
     }
 }
 
@@ -249,14 +268,14 @@ static int match_and_record(outcome *o, mtlsauthz_decision *d, const mtlsauthz_p
         return rc;
     }
     if (rc == MTLSAUTHZ__RULE_MATCH) {
-        record(o, d, c->flags, c->id);
+        record(o, d, c->flags, c->id, (unsigned)(c - peer->cands), 1);
     }
     return 0;
 }
 
 /* Candidates are visited in file order either way, so "first matching" is the first seen. */
-static int decide_scan(outcome *o, mtlsauthz_decision *d, const mtlsauthz_peer *peer,
-                       const char *op, size_t op_len, unsigned long *budget)
+static DECIDE_INLINE int decide_scan(outcome *o, mtlsauthz_decision *d, const mtlsauthz_peer *peer,
+                                     const char *op, size_t op_len, unsigned long *budget)
 {
     for (unsigned i = 0; i < peer->ncands; i++) {
         int rc = match_and_record(o, d, peer, &peer->cands[i], op, op_len, budget);
@@ -267,8 +286,9 @@ static int decide_scan(outcome *o, mtlsauthz_decision *d, const mtlsauthz_peer *
     return 0;
 }
 
-static int decide_table(outcome *o, mtlsauthz_decision *d, const mtlsauthz_peer *peer,
-                        const char *op, size_t op_len, unsigned long *budget)
+static DECIDE_INLINE int decide_table(outcome *o, mtlsauthz_decision *d, const mtlsauthz_peer *peer,
+                                      const char *op, size_t op_len, unsigned long *budget,
+                                      int rules)
 {
     uint64_t h = mtlsauthz__hash(peer->seed, op, op_len);
     const mtlsauthz__opslot *slot = mtlsauthz__op_find(peer->op_slots, peer->op_cap, h, op, op_len);
@@ -283,7 +303,7 @@ static int decide_table(outcome *o, mtlsauthz_decision *d, const mtlsauthz_peer 
                 j++;
             }
             if (!settled(o, lit[i].flags)) {
-                record(o, d, lit[i].flags, lit[i].id);
+                record(o, d, lit[i].flags, lit[i].id, lit[i].cand, rules);
             }
             i++;
         } else {
@@ -297,11 +317,13 @@ static int decide_table(outcome *o, mtlsauthz_decision *d, const mtlsauthz_peer 
     return 0;
 }
 
-int mtlsauthz_peer_decide(mtlsauthz_decision *decision, const mtlsauthz_peer *peer, const char *op,
-                          size_t op_len, mtlsauthz_error *err)
+/* mtlsauthz_peer_decide(), leaving the outcome in *o for mtlsauthz_peer_decide_code(), with
+ * the deciding candidate's index when `rules` (see record()). */
+static DECIDE_INLINE int decide(mtlsauthz_decision *decision, outcome *o,
+                                const mtlsauthz_peer *peer, const char *op, size_t op_len,
+                                mtlsauthz_error *err, int rules)
 {
     unsigned long budget = MTLSAUTHZ__DECIDE_MATCH_BUDGET;
-    outcome o = {NULL, NULL, 0};
     int rc;
 
     if (decision == NULL) {
@@ -338,22 +360,56 @@ int mtlsauthz_peer_decide(mtlsauthz_decision *decision, const mtlsauthz_peer *pe
         decision->reason = peer->state;
         return 0;
     }
-    rc = peer->op_cap > 0 ? decide_table(&o, decision, peer, op, op_len, &budget)
-                          : decide_scan(&o, decision, peer, op, op_len, &budget);
+    rc = peer->op_cap > 0 ? decide_table(o, decision, peer, op, op_len, &budget, rules)
+                          : decide_scan(o, decision, peer, op, op_len, &budget);
     if (rc < 0) {
         mtlsauthz__decision_reset(decision);
         return mtlsauthz__error_set(err, rc, "operation matching exceeded its work budget");
     }
-    decision->dry_run_count = o.ndry;
-    if (o.deny != NULL) {
+    decision->dry_run_count = o->ndry;
+    if (o->deny != NULL) {
         decision->reason = MTLSAUTHZ_REASON_DENIED;
-        decision->rule = o.deny;
-    } else if (o.allow != NULL) {
+        decision->rule = o->deny;
+    } else if (o->allow != NULL) {
         decision->allowed = 1;
         decision->reason = MTLSAUTHZ_REASON_ALLOWED;
-        decision->rule = o.allow;
+        decision->rule = o->allow;
     } else {
         decision->reason = MTLSAUTHZ_REASON_NO_MATCH;
     }
     return 0;
+}
+
+int mtlsauthz_peer_decide(mtlsauthz_decision *decision, const mtlsauthz_peer *peer, const char *op,
+                          size_t op_len, mtlsauthz_error *err)
+{
+    outcome o;
+    o.deny = o.allow = NULL; /* the indices are read only with their ids */
+    o.ndry = 0;
+    return decide(decision, &o, peer, op, op_len, err, 0);
+}
+
+/* The code's rule field holds a rule index + 1 below 2^25. */
+_Static_assert(MTLSAUTHZ__POLICY_MAX_RULES < (1u << 25), "rule index too wide for a code");
+
+int mtlsauthz_peer_decide_code(mtlsauthz_decision *decision, const mtlsauthz_peer *peer,
+                               const char *op, size_t op_len, mtlsauthz_error *err)
+{
+    mtlsauthz_decision local;
+    mtlsauthz_decision *d = decision != NULL ? decision : &local;
+    outcome o = {NULL, NULL, 0, 0, 0};
+    unsigned rule = 0;
+    int rc = decide(d, &o, peer, op, op_len, err, 1);
+
+    if (rc < 0) {
+        return rc;
+    }
+    /* As decide() chose the rule: deny overrides allow. */
+    if (o.deny != NULL) {
+        rule = peer->cands[o.deny_cand].rule + 1u;
+    } else if (o.allow != NULL) {
+        rule = peer->cands[o.allow_cand].rule + 1u;
+    }
+    return (int)((rule << 6) | (d->dry_run_count > 0 ? 1u << 5 : 0u) | ((unsigned)d->reason << 1) |
+                 (d->allowed ? 1u : 0u));
 }

@@ -165,6 +165,32 @@ MTLSAUTHZ_API MTLSAUTHZ_WARN_UNUSED int mtlsauthz_peer_decide(mtlsauthz_decision
                                                               mtlsauthz_error *err);
 
 /**
+ * As mtlsauthz_peer_decide(), for bindings that keep one result object per outcome and want
+ * no struct to read back: returns the decision as a non-negative *code*, or a negative error
+ * code (a deny; the same codes and messages as mtlsauthz_peer_decide()). `decision` may be
+ * NULL; when given it is filled as by mtlsauthz_peer_decide(), for the dry-run ids, which the
+ * code does not carry. The code's fields (the layout is ABI, read it with the macros below):
+ *   bit 0      1 for an allow (MTLSAUTHZ_DECISION_CODE_ALLOWED);
+ *   bits 1-4   the mtlsauthz_reason (MTLSAUTHZ_DECISION_CODE_REASON);
+ *   bit 5      1 when a dry-run rule matched (MTLSAUTHZ_DECISION_CODE_DRY_RUN);
+ *   bits 6-30  1 + the deciding rule's index in file order, 0 when no rule decided
+ *              (MTLSAUTHZ_DECISION_CODE_RULE).
+ * Equal codes from peers of one policy are equal decisions apart from the dry-run ids, so a
+ * binding can cache its result per (policy, code) (docs/api.md, "Decisions"). No allocation.
+ * Thread-safe.
+ */
+MTLSAUTHZ_API MTLSAUTHZ_WARN_UNUSED int mtlsauthz_peer_decide_code(mtlsauthz_decision *decision,
+                                                                   const mtlsauthz_peer *peer,
+                                                                   const char *op, size_t op_len,
+                                                                   mtlsauthz_error *err);
+
+/** The fields of a code from mtlsauthz_peer_decide_code() (a non-negative int). */
+#define MTLSAUTHZ_DECISION_CODE_ALLOWED(code) ((int)((code)&1))
+#define MTLSAUTHZ_DECISION_CODE_REASON(code) ((mtlsauthz_reason)(((code) >> 1) & 0xf))
+#define MTLSAUTHZ_DECISION_CODE_DRY_RUN(code) ((int)(((code) >> 5) & 1))
+#define MTLSAUTHZ_DECISION_CODE_RULE(code) ((size_t)((unsigned)(code) >> 6))
+
+/**
  * mtlsauthz_peer_new() and mtlsauthz_peer_decide() in one call, for one-off decisions.
  * `id` may be NULL (denied, no_identity).
  */

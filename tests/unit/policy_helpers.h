@@ -135,6 +135,41 @@ static inline ph_ident *ph_ident_new(void)
 
 /* ---- decisions ---- */
 
+/* Every decision a test makes is made again through mtlsauthz_peer_decide_code(): the code
+ * must say what the struct says, and the struct it fills must be the same. */
+static inline void ph_check_code(mtlsauthz_policy *p, const mtlsauthz_identity *id, const char *op,
+                                 const mtlsauthz_decision *want)
+{
+    mtlsauthz_peer *peer = NULL;
+    mtlsauthz_decision d;
+    mtlsauthz_error err;
+    size_t rule;
+    int code;
+    mtlsauthz_error_clear(&err);
+    cr_assert_eq(mtlsauthz_peer_new(&peer, p, id, &err), 0, "peer: %s", err.message);
+    code = mtlsauthz_peer_decide_code(&d, peer, op, strlen(op), &err);
+    cr_assert_geq(code, 0, "decide_code '%s': %s", op, err.message);
+    cr_assert_eq(MTLSAUTHZ_DECISION_CODE_ALLOWED(code), want->allowed, "'%s'", op);
+    cr_assert_eq(MTLSAUTHZ_DECISION_CODE_REASON(code), want->reason, "'%s'", op);
+    cr_assert_eq(MTLSAUTHZ_DECISION_CODE_DRY_RUN(code), want->dry_run_count > 0, "'%s'", op);
+    rule = MTLSAUTHZ_DECISION_CODE_RULE(code);
+    if (want->rule == NULL) {
+        cr_assert_eq(rule, 0, "'%s': code names rule %zu", op, rule);
+    } else {
+        cr_assert(rule >= 1 && rule <= p->nrules, "'%s': rule %zu", op, rule);
+        cr_assert_str_eq(p->rules[rule - 1].id, want->rule, "'%s'", op);
+    }
+    cr_assert_eq(d.allowed, want->allowed);
+    cr_assert_eq(d.reason, want->reason);
+    cr_assert_eq(d.rule, want->rule);
+    cr_assert_eq(d.dry_run_count, want->dry_run_count);
+    for (size_t i = 0; i < MTLSAUTHZ_DECISION_DRY_RUN_MAX; i++) {
+        cr_assert_eq(d.dry_run[i], want->dry_run[i]);
+    }
+    cr_assert_eq(mtlsauthz_peer_decide_code(NULL, peer, op, strlen(op), NULL), code);
+    mtlsauthz_peer_free(peer);
+}
+
 static inline mtlsauthz_decision ph_decide(mtlsauthz_policy *p, const mtlsauthz_identity *id,
                                            const char *op)
 {
@@ -144,6 +179,7 @@ static inline mtlsauthz_decision ph_decide(mtlsauthz_policy *p, const mtlsauthz_
     mtlsauthz_error_clear(&err);
     rc = mtlsauthz_policy_decide(&d, p, id, op, strlen(op), &err);
     cr_assert_eq(rc, 0, "decide '%s': %s", op, err.message);
+    ph_check_code(p, id, op, &d);
     return d;
 }
 

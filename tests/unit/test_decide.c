@@ -2168,6 +2168,15 @@ Test(decide_abi, every_decision_zeroes_reserved_space)
     assert_decision_reserved_zero(&d, "peer_decide, refused");
 
     memset(&d, 0xa5, sizeof(d));
+    cr_assert_geq(mtlsauthz_peer_decide_code(&d, peer, "images:build", 12, NULL), 0);
+    cr_assert_eq(d.allowed, 1);
+    assert_decision_reserved_zero(&d, "peer_decide_code, allowed");
+
+    memset(&d, 0xa5, sizeof(d));
+    cr_assert_eq(mtlsauthz_peer_decide_code(&d, peer, "x\0y", 3, NULL), MTLSAUTHZ_EOPERATION);
+    assert_decision_reserved_zero(&d, "peer_decide_code, refused");
+
+    memset(&d, 0xa5, sizeof(d));
     cr_assert_eq(mtlsauthz_policy_decide(&d, p, b, "images:push", 11, NULL), 0);
     cr_assert_eq(d.dry_run_count, 1);
     assert_decision_reserved_zero(&d, "policy_decide");
@@ -2183,5 +2192,122 @@ Test(decide_abi, every_decision_zeroes_reserved_space)
 
     mtlsauthz_peer_free(peer);
     mtlsauthz_identity_free(b);
+    mtlsauthz_policy_free(p);
+}
+
+/* ---- decisions as codes (mtlsauthz_peer_decide_code) ---- */
+
+Test(decide_code, fields_name_the_rule_by_file_index)
+{
+    mtlsauthz_policy *p = ph_load(issue_policy);
+    mtlsauthz_identity *b = ph_cert("builder");
+    mtlsauthz_peer *peer = NULL;
+    int code;
+
+    cr_assert_eq(mtlsauthz_peer_new(&peer, p, b, NULL), 0);
+    code = mtlsauthz_peer_decide_code(NULL, peer, "images:build", 12, NULL);
+    cr_assert_eq(MTLSAUTHZ_DECISION_CODE_ALLOWED(code), 1);
+    cr_assert_eq(MTLSAUTHZ_DECISION_CODE_REASON(code), MTLSAUTHZ_REASON_ALLOWED);
+    cr_assert_eq(MTLSAUTHZ_DECISION_CODE_RULE(code), 1); /* "build", the first rule */
+    cr_assert_eq(MTLSAUTHZ_DECISION_CODE_DRY_RUN(code), 0);
+    cr_assert_eq(code, (1 << 6) | (MTLSAUTHZ_REASON_ALLOWED << 1) | 1);
+
+    /* Allowed by "build" with the dry-run deny "watch-push" matched: same rule, dry-run bit. */
+    code = mtlsauthz_peer_decide_code(NULL, peer, "images:push", 11, NULL);
+    cr_assert_eq(code, (1 << 6) | (1 << 5) | (MTLSAUTHZ_REASON_ALLOWED << 1) | 1);
+
+    /* Denied by "no-host", the fifth rule. */
+    code = mtlsauthz_peer_decide_code(NULL, peer, "host:x", 6, NULL);
+    cr_assert_eq(code, (5 << 6) | (MTLSAUTHZ_REASON_DENIED << 1));
+
+    code = mtlsauthz_peer_decide_code(NULL, peer, "GET /containers", 15, NULL);
+    cr_assert_eq(code, MTLSAUTHZ_REASON_NO_MATCH << 1);
+
+    mtlsauthz_peer_free(peer);
+    mtlsauthz_identity_free(b);
+    mtlsauthz_policy_free(p);
+}
+
+Test(decide_code, rule_index_past_the_first_thousand)
+{
+    char *yaml = malloc(400000);
+    size_t n;
+    mtlsauthz_policy *p;
+    mtlsauthz_identity *b = ph_cert("builder");
+    mtlsauthz_peer *peer = NULL;
+    int code;
+
+    cr_assert_not_null(yaml);
+    n = (size_t)sprintf(yaml, "version: 1\nprincipals:\n  - name: b\n    cn: [builder]\nrules:\n");
+    for (int i = 0; i < 3000; i++) { /* about 75 bytes each */
+        n += (size_t)sprintf(yaml + n,
+                             "  - id: r%d\n    effect: allow\n    principals: [b]\n"
+                             "    operations: [\"op%d\"]\n",
+                             i, i);
+    }
+    p = ph_load(yaml);
+    cr_assert_eq(mtlsauthz_peer_new(&peer, p, b, NULL), 0);
+    code = mtlsauthz_peer_decide_code(NULL, peer, "op2999", 6, NULL);
+    cr_assert_eq(MTLSAUTHZ_DECISION_CODE_RULE(code), 3000);
+    cr_assert_eq(MTLSAUTHZ_DECISION_CODE_ALLOWED(code), 1);
+    ph_allow(p, b, "op2999", "r2999");
+    ph_allow(p, b, "op1024", "r1024");
+
+    mtlsauthz_peer_free(peer);
+    mtlsauthz_identity_free(b);
+    mtlsauthz_policy_free(p);
+    free(yaml);
+}
+
+Test(decide_code, errors_are_negative_and_deny)
+{
+    mtlsauthz_policy *p = ph_load(issue_policy);
+    mtlsauthz_identity *b = ph_cert("builder");
+    mtlsauthz_peer *peer = NULL;
+    mtlsauthz_decision d;
+    mtlsauthz_error err;
+
+    cr_assert_eq(mtlsauthz_peer_new(&peer, p, b, NULL), 0);
+    mtlsauthz_error_clear(&err);
+    memset(&d, 0xa5, sizeof(d));
+    cr_assert_eq(mtlsauthz_peer_decide_code(&d, peer, "images:build\0x", 14, &err),
+                 MTLSAUTHZ_EOPERATION);
+    cr_assert_eq(err.code, MTLSAUTHZ_EOPERATION);
+    cr_assert_eq(d.allowed, 0);
+    cr_assert_eq(d.reason, MTLSAUTHZ_REASON_ERROR);
+    cr_assert_null(d.rule);
+    cr_assert_eq(mtlsauthz_peer_decide_code(NULL, peer, "images:build\0x", 14, NULL),
+                 MTLSAUTHZ_EOPERATION);
+    cr_assert_eq(mtlsauthz_peer_decide_code(NULL, NULL, "images:build", 12, NULL),
+                 MTLSAUTHZ_EINVAL);
+    cr_assert_eq(mtlsauthz_peer_decide_code(NULL, peer, NULL, 3, NULL), MTLSAUTHZ_EINVAL);
+    cr_assert_eq(mtlsauthz_peer_decide_code(NULL, peer, "x", (size_t)1 << 20, NULL),
+                 MTLSAUTHZ_ELIMIT);
+
+    mtlsauthz_peer_free(peer);
+    mtlsauthz_identity_free(b);
+    mtlsauthz_policy_free(p);
+}
+
+Test(decide_code, no_identity_and_rejected_carry_their_reason)
+{
+    mtlsauthz_policy *p = ph_load(issue_policy);
+    mtlsauthz_peer *peer = NULL;
+    ph_ident *pi = ph_ident_new();
+    int code;
+
+    cr_assert_eq(mtlsauthz_peer_new(&peer, p, NULL, NULL), 0);
+    code = mtlsauthz_peer_decide_code(NULL, peer, "GET /healthz", 12, NULL);
+    cr_assert_eq(code, MTLSAUTHZ_REASON_NO_IDENTITY << 1);
+    mtlsauthz_peer_free(peer);
+
+    pi->id.rejected = "NUL byte in subject CN";
+    peer = NULL;
+    cr_assert_eq(mtlsauthz_peer_new(&peer, p, &pi->id, NULL), 0);
+    code = mtlsauthz_peer_decide_code(NULL, peer, "GET /healthz", 12, NULL);
+    cr_assert_eq(code, MTLSAUTHZ_REASON_IDENTITY_REJECTED << 1);
+    mtlsauthz_peer_free(peer);
+
+    free(pi);
     mtlsauthz_policy_free(p);
 }

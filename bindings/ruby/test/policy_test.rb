@@ -236,14 +236,99 @@ class PolicyTest < Minitest::Test
     refute @policy.authorize(id, "images:build").allowed?
   end
 
-  # The per-request path with a cached identity reuses interned Decisions and pooled buffers.
+  # Objects allocated by `n` runs of the block, after a few to warm up (a call site's first
+  # calls allocate its inline caches, and a peer's first decisions fill its own).
+  def allocations(n)
+    3.times { yield }
+    before = GC.stat(:total_allocated_objects)
+    n.times { yield }
+    GC.stat(:total_allocated_objects) - before
+  end
+
+  # The per-request path with a cached identity allocates nothing: each outcome is one shared,
+  # frozen Decision (docs/performance.md, "Ruby binding"). One object per call would be 3000.
   def test_cached_decisions_allocate_no_objects
     id = identity("builder")
     ops = ["POST /images/build", "POST /containers/abc/exec", "GET /nope"]
-    3.times { ops.each { |op| @policy.authorize(id, op) } }
-    before = GC.stat(:total_allocated_objects)
-    1000.times { ops.each { |op| @policy.authorize(id, op) } }
-    allocated = GC.stat(:total_allocated_objects) - before
-    assert_operator allocated, :<, 30, "#{allocated} objects for 3000 decisions"
+    allocated = allocations(1000) { ops.each { |op| @policy.authorize(id, op) } }
+    assert_operator allocated, :<=, 2, "#{allocated} objects for 3000 decisions"
+  end
+
+  def test_equal_outcomes_share_one_frozen_decision
+    builder = identity("builder")
+    ops_id = identity("ops")
+    a = @policy.authorize(builder, "GET /healthz")
+    assert_same a, @policy.authorize(builder, "GET /healthz")
+    # Another peer of the same policy, the same rule and reason: the same object.
+    assert_same a, @policy.authorize(ops_id, "GET /healthz")
+    assert a.frozen?
+    assert_equal "health", a.rule
+    # Different outcomes are different objects.
+    d = @policy.authorize(builder, "POST /containers/abc/exec")
+    refute_same a, d
+    assert_equal "no-container-escape", d.rule
+    refute_same d, @policy.authorize(builder, "GET /nope")
+    # Another policy with the same rule index and reason has its own Decision.
+    other = MtlsAuthz::Policy.load(DRY)
+    b = other.authorize(builder, "images:build")
+    assert_equal "build", b.rule
+    assert_equal "build-images", @policy.authorize(builder, "POST /images/build").rule
+  end
+
+  # A decision with dry-run matches allocates its result and the list of ids, nothing else;
+  # once a peer has seen one, its other decisions still allocate nothing.
+  def test_dry_run_decisions_allocate_only_the_result
+    policy = MtlsAuthz::Policy.load(DRY)
+    id = identity("builder")
+    want = ["watch-push"].freeze
+    allocated = allocations(1000) do
+      d = policy.authorize(id, "images:push")
+      raise "lost the dry-run ids" unless d.dry_run == want && d.allowed?
+    end
+    assert_operator allocated, :<=, 2 * 1000 + 2, "#{allocated} objects for 1000 decisions"
+    build = policy.authorize(id, "images:build")
+    assert_equal [], build.dry_run
+    assert_same build, policy.authorize(id, "images:build")
+    allocated = allocations(1000) { policy.authorize(id, "images:build") }
+    assert_operator allocated, :<=, 2, "#{allocated} objects for 1000 decisions"
+  ensure
+    policy&.close
+  end
+
+  # One C call per decision: a child Ruby counts the calls into MtlsAuthz::Lib (a counter in
+  # front of every attached function would slow this process's other tests). The first
+  # decision of a kind may take two (the second fills the one Decision for its outcome, or
+  # learns that the peer's decisions have dry-run ids); every later one takes one.
+  def test_one_c_call_per_decision
+    script = <<~RUBY
+      require "mtlsauthz"
+      calls = Hash.new(0)
+      counter = Module.new do
+        MtlsAuthz::Lib.singleton_methods.grep(/\\Amtlsauthz_/).each do |m|
+          define_method(m) { |*a| calls[m] += 1; super(*a) }
+        end
+      end
+      MtlsAuthz::Lib.singleton_class.prepend(counter)
+      policy = MtlsAuthz::Policy.load_file(ARGV[0])
+      dry = MtlsAuthz::Policy.load(ARGV[2])
+      id = MtlsAuthz::Identity.from_pem(File.read(ARGV[1]))
+      [[policy, "POST /images/build"], [policy, "POST /containers/abc/exec"],
+       [policy, "GET /nope"], [dry, "images:push"], [dry, "images:build"]].each do |pol, op|
+        2.times { pol.authorize(id, op) }
+        calls.clear
+        d = pol.authorize(id, op)
+        puts "\#{op}: \#{d.allowed? ? 'allow' : 'deny'} \#{calls.values.sum} \#{calls.keys.join(',')}"
+      end
+    RUBY
+    out, err, status = Open3.capture3(child_env, RbConfig.ruby, "-e", script, EXAMPLE_POLICY,
+                                      cert_path("builder.pem"), DRY)
+    assert status.success?, err
+    assert_equal <<~OUT, out
+      POST /images/build: allow 1 mtlsauthz_peer_decide_code
+      POST /containers/abc/exec: deny 1 mtlsauthz_peer_decide_code
+      GET /nope: deny 1 mtlsauthz_peer_decide_code
+      images:push: allow 1 mtlsauthz_peer_decide_code
+      images:build: allow 1 mtlsauthz_peer_decide_code
+    OUT
   end
 end

@@ -162,7 +162,10 @@ module MtlsAuthz
     # Internal; Policy#authorize calls it.
     def peer_for(policy) # :nodoc:
       peers = @peers
-      i = 0
+      e = peers[0] # the newest: the current policy, but for a moment after a reload
+      return e[1] if e && e[0].equal?(policy)
+
+      i = 1
       while i < peers.size
         e = peers[i]
         return e[1] if e[0].equal?(policy)
@@ -179,6 +182,9 @@ module MtlsAuthz
       end
       peer
     end
+
+    # [[policy, peer], ...], newest first; frozen, replaced whole (Policy#authorize reads it).
+    attr_reader :peers # :nodoc:
 
     def to_ptr # :nodoc:
       @handle

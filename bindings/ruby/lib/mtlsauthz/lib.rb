@@ -127,6 +127,11 @@ module MtlsAuthz
 
     EOPERATION = -7
 
+    # The fields of a code from mtlsauthz_peer_decide_code() (MTLSAUTHZ_DECISION_CODE_*; the
+    # layout is ABI): bit 0 allowed, bits 1-4 the reason, bit 5 a dry-run rule matched, bits
+    # 6-30 1 + the deciding rule's index (0: none).
+    CODE_DRY_RUN = 1 << 5
+
     # A policy's declared protocol (enum mtlsauthz_protocol; the numbers are ABI).
     PROTOCOLS = { 0 => "any", 1 => "http" }.freeze
 
@@ -166,6 +171,10 @@ module MtlsAuthz
       attach_function :mtlsauthz_peer_new, [:pointer, :pointer, :pointer, :pointer], :int
       attach_function :mtlsauthz_peer_free, [:pointer], :void
       attach_function :mtlsauthz_peer_decide,
+                      [:pointer, :pointer, :buffer_in, :size_t, :pointer], :int
+      # The request path (Peer#decide): one call, whose return value is the whole decision
+      # but for the dry-run ids. The operation String passes as (pointer, length), uncopied.
+      attach_function :mtlsauthz_peer_decide_code,
                       [:pointer, :pointer, :buffer_in, :size_t, :pointer], :int
       attach_function :mtlsauthz_policy_decide,
                       [:pointer, :pointer, :pointer, :buffer_in, :size_t, :pointer], :int

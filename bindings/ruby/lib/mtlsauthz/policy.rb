@@ -17,8 +17,6 @@ module MtlsAuthz
     OFF_DRY_COUNT = Lib::Decision.offset_of(:dry_run_count)
     OFF_DRY_RUN = Lib::Decision.offset_of(:dry_run)
     PTR_SIZE = FFI::Pointer.size
-    ADDR64 = PTR_SIZE == 8 && FFI.type_size(:size_t) == 8 && OFF_ALLOWED + OFF_REASON == 4 &&
-             OFF_RULE == 8 && OFF_DRY_COUNT == 16
     CLOSED_MESSAGE = "policy is closed"
 
     class << self
@@ -71,6 +69,7 @@ module MtlsAuthz
       @lock = Mutex.new
       @closed = false
       @names = {}.freeze
+      @by_code = {} # under @lock
       @load_seconds = load_seconds
       @loaded_at = Time.now
     end
@@ -85,21 +84,20 @@ module MtlsAuthz
     # error is a deny with reason :error. The first call for an identity resolves it against
     # this policy (a peer, cached on the identity); later calls only match the operation.
     def authorize(identity, operation)
+      # The request path: two type checks, the identity's newest peer (Identity#peer_for, read
+      # here to save a method call), Peer#decide.
+      if identity.is_a?(Identity) && operation.is_a?(String) && !@closed
+        e = identity.peers[0]
+        peer = e && e[0].equal?(self) ? e[1] : identity.peer_for(self)
+        return peer ? peer.decide(operation) : Decision.error(CLOSED_MESSAGE)
+      end
       unless operation.is_a?(String)
         raise TypeError, "operation must be a String, not #{operation.class}"
       end
       return Decision.error(CLOSED_MESSAGE) if @closed
+      raise TypeError, "expected an Identity, not #{identity.class}" unless identity.nil?
 
-      if identity.nil?
-        with_ref { |ptr| decide_one_off(ptr, operation) } || Decision.error(CLOSED_MESSAGE)
-      else
-        unless identity.is_a?(Identity)
-          raise TypeError, "expected an Identity, not #{identity.class}"
-        end
-
-        peer = identity.peer_for(self)
-        peer ? peer.decide(operation) : Decision.error(CLOSED_MESSAGE)
-      end
+      with_ref { |ptr| decide_one_off(ptr, operation) } || Decision.error(CLOSED_MESSAGE)
     rescue Error => e
       Decision.error(e.message)
     end
@@ -194,6 +192,13 @@ module MtlsAuthz
       Decision.new(allowed, reason, rule, dry, n)
     end
 
+    # The one Decision for `code` (no dry-run matches) of any peer of this policy, built from
+    # `buf` (that decision, filled) the first time. Bounded: (rules + 1) x reasons x 2.
+    def shared_decision(code, buf) # :nodoc:
+      d = decision_from(buf) # outside the lock: it interns the rule id under it
+      @lock.synchronize { @by_code[code] ||= d }
+    end
+
     private
 
     # Yields a C reference on the policy, held for the duration of the block, and returns the
@@ -257,59 +262,68 @@ module MtlsAuthz
   # An identity resolved against one policy; it holds its own C reference on that policy.
   # Internal: Policy#authorize makes and uses them.
   class Peer # :nodoc:
-    # Decision buffers, shared by all peers: a thread pops one for the length of a call and
-    # pushes it back (Array#pop/#push are atomic under MRI's GVL), so no two threads ever
-    # write the same buffer and the hot path allocates none. A buffer lost to an exception is
-    # simply garbage collected.
-    POOL = []
-    ADDR64 = Policy::ADDR64
+    DRY_RUN = Lib::CODE_DRY_RUN
+    BUFFER = :__mtlsauthz_decision
+
+    # A mtlsauthz_decision buffer for this fiber (Thread#[] is fiber-local), for the calls
+    # that need the ids in it. Nothing can switch to another user of it between the C call
+    # that fills it and the reads that follow.
+    def self.buffer
+      Thread.current[BUFFER] ||= FFI::MemoryPointer.new(Policy::DECISION_SIZE)
+    end
 
     def initialize(policy, ptr)
       @policy = policy
       @handle = FFI::AutoPointer.new(ptr, Lib.method(:mtlsauthz_peer_free))
-      @decisions = {}.freeze
+      @decisions = {}.freeze # code => Decision, copy-on-write so that readers never lock
       @lock = Mutex.new
+      @dry_run = false # set once a dry-run rule matched: the ids come in a buffer from then on
     end
 
-    # The hot path: one C call and three reads. Decisions are immutable and their strings are
-    # borrowed from the policy, so a decision without dry-run matches is made once per
-    # (rule, reason, allowed) and reused. The key packs the first 8 bytes (allowed and
-    # reason, each < 16 whatever the byte order) under the rule's address: a Fixnum, and
-    # injective. Anything else takes the general path (Policy#decision_from).
+    # The hot path: one C call, whose return value is the decision (docs/api.md, "Decisions"),
+    # and one Hash lookup. The operation String goes to C as (pointer, length), uncopied, and
+    # nothing is allocated: each code maps to one immutable Decision, shared by every peer of
+    # the policy (Policy#shared_decision). A code seen for the first time, a decision with
+    # dry-run matches (its ids are read from the buffer) and an error take #slow.
     def decide(operation)
-      buf = POOL.pop || FFI::MemoryPointer.new(Policy::DECISION_SIZE)
-      rc = Lib.mtlsauthz_peer_decide(buf, @handle, operation, operation.bytesize, nil)
-      if rc.zero?
-        if ADDR64
-          word = buf.get_uint64(0)
-          hi = word >> 32
-          lo = word & 0xFFFFFFFF
-          if hi < 16 && lo < 16 && buf.get_uint64(16).zero?
-            key = (buf.get_uint64(8) << 8) | (hi << 4) | lo
-            d = @decisions[key] || intern(key, buf)
-            POOL.push(buf)
-            return d
-          end
-        end
-        d = @policy.decision_from(buf)
-        POOL.push(buf)
-        return d
-      end
+      return decide_dry_run(operation) if @dry_run
 
-      # The hot path passes no error struct; ask again (decisions are pure) for the message.
-      err = Lib::Error.new
-      rc = Lib.mtlsauthz_peer_decide(buf, @handle, operation, operation.bytesize, err)
-      POOL.push(buf)
-      Decision.error(rc.zero? ? "decision failed" : err.message_string)
+      code = Lib.mtlsauthz_peer_decide_code(nil, @handle, operation, operation.bytesize, nil)
+      @decisions[code] || slow(code, nil, operation)
     end
 
     private
 
-    # Copy-on-write, so readers never lock. Bounded: (rules + 1) x reasons x 2.
-    def intern(key, buf)
-      d = @policy.decision_from(buf)
-      @lock.synchronize { @decisions = @decisions.merge(key => d).freeze }
+    def decide_dry_run(operation)
+      buf = Peer.buffer
+      code = Lib.mtlsauthz_peer_decide_code(buf, @handle, operation, operation.bytesize, nil)
+      @decisions[code] || slow(code, buf, operation)
+    end
+
+    # `buf`: the filled decision, or nil when the call had none (then, for the one decision
+    # that needs it, the call is made again: decisions are pure).
+    def slow(code, buf, operation)
+      return failed(operation) if code.negative?
+
+      unless buf
+        buf = Peer.buffer
+        rc = Lib.mtlsauthz_peer_decide(buf, @handle, operation, operation.bytesize, nil)
+        return failed(operation) unless rc.zero?
+      end
+      if code.anybits?(DRY_RUN)
+        @dry_run = true
+        return @policy.decision_from(buf)
+      end
+      d = @policy.shared_decision(code, buf)
+      @lock.synchronize { @decisions = @decisions.merge(code => d).freeze }
       d
+    end
+
+    # The hot path passes no error struct; ask again for the message.
+    def failed(operation)
+      err = Lib::Error.new
+      rc = Lib.mtlsauthz_peer_decide_code(nil, @handle, operation, operation.bytesize, err)
+      Decision.error(rc.negative? ? err.message_string : "decision failed")
     end
   end
 end
