@@ -17,7 +17,7 @@ N2=${N2:-11000000}
 bin=$(mktemp)
 trap 'rm -f "$bin"' EXIT
 CGO_ENABLED=1 go test -c -o "$bin" .
-[ $# -gt 0 ] || set -- '^BenchmarkAuthorize$/^allow$' '^BenchmarkPeerDecideC$' '^BenchmarkCgoCall$'
+[ $# -gt 0 ] || set -- '^BenchmarkAuthorize$/^allow$' '^BenchmarkPeerDecideC$/^allow$' '^BenchmarkCgoCall$'
 cpu_ms() {
     perf stat -x, -e task-clock "$bin" -test.run '^$' -test.bench "$1" -test.benchtime "${2}x" \
         -test.cpu 1 2>&1 >/dev/null | awk -F, '/task-clock/ { print $1 }'

@@ -14,16 +14,19 @@ import (
 	"testing"
 )
 
+// authorizeCases are the decisions of BenchmarkAuthorize and BenchmarkPeerDecideC.
+var authorizeCases = []struct{ name, cert, op string }{
+	{"allow", "builder", "POST /images/build"},
+	{"deny", "builder", "POST /containers/abc/exec"},
+	{"no_match", "ops", "POST /images/build"},
+	{"dry_run", "ops", "GET /containers/abc/logs"},
+}
+
 // BenchmarkAuthorize is one decision with an identity whose peer is already resolved: the
 // per-request cost, one cgo call.
 func BenchmarkAuthorize(b *testing.B) {
 	p := loadExample(b)
-	for _, c := range []struct{ name, cert, op string }{
-		{"allow", "builder", "POST /images/build"},
-		{"deny", "builder", "POST /containers/abc/exec"},
-		{"no_match", "ops", "POST /images/build"},
-		{"dry_run", "ops", "GET /containers/abc/logs"},
-	} {
+	for _, c := range authorizeCases {
 		b.Run(c.name, func(b *testing.B) {
 			id := identityOf(b, c.cert)
 			want := p.Authorize(id, c.op)
@@ -38,18 +41,27 @@ func BenchmarkAuthorize(b *testing.B) {
 	}
 }
 
-// BenchmarkPeerDecideC is the library's decision alone, looped in C: BenchmarkAuthorize minus
-// this is what the binding (the cgo transition and the Go side) adds.
+// BenchmarkPeerDecideC is the library's decision alone, looped in C, for each decision of
+// BenchmarkAuthorize: BenchmarkAuthorize minus this is what the binding (the cgo transition
+// and the Go side) adds.
 func BenchmarkPeerDecideC(b *testing.B) {
 	p := loadExample(b)
-	id := identityOf(b, "builder")
-	pr, err := id.peer(p)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ResetTimer()
-	if n := cPeerDecideLoop(pr.c, "POST /images/build", b.N); n != b.N {
-		b.Fatalf("%d allows of %d", n, b.N)
+	for _, c := range authorizeCases {
+		b.Run(c.name, func(b *testing.B) {
+			id := identityOf(b, c.cert)
+			pr, err := id.peer(p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			want := 0
+			if p.Authorize(id, c.op).Allowed {
+				want = b.N
+			}
+			b.ResetTimer()
+			if n := cPeerDecideLoop(pr.c, c.op, b.N); n != want {
+				b.Fatalf("%d allows of %d, want %d", n, b.N, want)
+			}
+		})
 	}
 }
 

@@ -20,17 +20,43 @@ static const char *gomtlsauthz_str(_GoString_ s)
 	return p != NULL ? p : "";
 }
 
-// A decision returned by value, so the per-request call needs no Go heap allocation for the
-// out-parameter (a pointer passed to C escapes; a cgo result does not). err is NULL on this
-// path: on failure the Go side asks again with an error struct to get the message.
+// A decision as the Go side reads it, returned by value, so the per-request call needs no Go
+// heap allocation for the out-parameter (a pointer passed to C escapes; a cgo result does not)
+// and copies only what the Go side uses. The first dry-run id comes along, since one is the
+// common case; a decision naming more is asked again in full (gomtlsauthz_result). err is NULL
+// on this path: on failure the Go side asks again with an error struct to get the message.
+typedef struct gomtlsauthz_short {
+	int rc;
+	int allowed;
+	int reason;
+	size_t dry_run_count;
+	const char *rule;
+	const char *dry_run;
+} gomtlsauthz_short;
+
+// The peer travels as an integer: it is C memory, and a pointer argument would cost a cgo
+// pointer check on every request.
+static gomtlsauthz_short gomtlsauthz_peer_decide(uintptr_t peer, _GoString_ op)
+{
+	mtlsauthz_decision d;
+	gomtlsauthz_short r;
+	r.rc = mtlsauthz_peer_decide(&d, (const mtlsauthz_peer *)peer, gomtlsauthz_str(op),
+	                             _GoStringLen(op), NULL);
+	r.allowed = d.allowed;
+	r.reason = (int)d.reason;
+	r.dry_run_count = d.dry_run_count;
+	r.rule = d.rule;
+	r.dry_run = d.dry_run_count > 0 ? d.dry_run[0] : NULL;
+	return r;
+}
+
+// A whole decision by value: for one with more than one dry-run id, and the no-identity path.
 typedef struct gomtlsauthz_result {
 	int rc;
 	mtlsauthz_decision d;
 } gomtlsauthz_result;
 
-// The peer travels as an integer: it is C memory, and a pointer argument would cost a cgo
-// pointer check on every request.
-static gomtlsauthz_result gomtlsauthz_peer_decide(uintptr_t peer, _GoString_ op)
+static gomtlsauthz_result gomtlsauthz_peer_decide_full(uintptr_t peer, _GoString_ op)
 {
 	gomtlsauthz_result r;
 	r.rc = mtlsauthz_peer_decide(&r.d, (const mtlsauthz_peer *)peer, gomtlsauthz_str(op),
@@ -289,21 +315,51 @@ func cPeerNew(p *C.mtlsauthz_policy, id *C.mtlsauthz_identity) (*C.mtlsauthz_pee
 
 func cPeerFree(pr *C.mtlsauthz_peer) { C.mtlsauthz_peer_free(pr) }
 
-// peerDecide is mtlsauthz_peer_decide() into d; the per-request call. On failure the message
-// is fetched by a second call, so only the rare path pays for the error struct. The caller
-// keeps the peer (and so its policy, which owns the rule ids) alive until this returns.
+// peerDecide is mtlsauthz_peer_decide() into d; the per-request call: one cgo call that
+// returns what the Decision holds, and ids interned per policy (nameCache), so nothing is
+// allocated. On failure the message is fetched by a second call, so only the rare path pays
+// for the error struct; a decision naming more than one dry-run id is asked again in full. The
+// caller keeps the peer (and so its policy, which owns the rule ids) alive until this returns.
 func peerDecide(d *Decision, pr *cPeer, op string, names *nameCache) {
-	r := C.gomtlsauthz_peer_decide(C.uintptr_t(uintptr(unsafe.Pointer(pr))), op)
-	if r.rc != 0 {
-		var cerr C.mtlsauthz_error
-		rc := C.gomtlsauthz_peer_decide_err(pr, op, &cerr)
-		if rc == 0 {
-			rc = r.rc
+	peer := C.uintptr_t(uintptr(unsafe.Pointer(pr)))
+	r := C.gomtlsauthz_peer_decide(peer, op)
+	switch {
+	case r.rc != 0:
+		peerDecideFailed(d, pr, op, r.rc)
+	case r.dry_run_count > 1:
+		full := C.gomtlsauthz_peer_decide_full(peer, op)
+		if full.rc != 0 {
+			peerDecideFailed(d, pr, op, full.rc)
+			return
 		}
-		*d = denyError(newError(rc, &cerr))
-		return
+		fillDecision(d, &full.d, names)
+	default:
+		*d = Decision{Allowed: r.allowed == 1, Reason: reasonOf(r.reason)}
+		if r.rule != nil {
+			d.Rule = names.get(r.rule)
+		}
+		if r.dry_run_count == 1 {
+			d.DryRun = names.one(r.dry_run)
+			d.DryRunCount = 1
+		}
 	}
-	fillDecision(d, &r.d, names)
+}
+
+// peerDecideFailed is the deny of a failed decision, with the library's message.
+func peerDecideFailed(d *Decision, pr *cPeer, op string, rc C.int) {
+	var cerr C.mtlsauthz_error
+	if rc2 := C.gomtlsauthz_peer_decide_err(pr, op, &cerr); rc2 != 0 {
+		rc = rc2
+	}
+	*d = denyError(newError(rc, &cerr))
+}
+
+// reasonOf is the Reason string of a library reason number ("error" for an unknown one).
+func reasonOf(r C.int) string {
+	if r >= 0 && int(r) < len(reasons) {
+		return reasons[r]
+	}
+	return ReasonError
 }
 
 // cPeerDecideLoop decides n times in C (benchmarks only); it returns the number of allows,
@@ -326,19 +382,16 @@ func policyDecideNoIdentity(d *Decision, p *cPolicy, op string, names *nameCache
 // fillDecision reads a C decision. Rule and dry-run ids are borrowed from the policy, so the
 // caller must keep a reference on it (a peer holds one) until this returns.
 func fillDecision(d *Decision, cd *C.mtlsauthz_decision, names *nameCache) {
-	*d = Decision{Allowed: cd.allowed == 1, Reason: ReasonError}
-	if reason := int(cd.reason); reason >= 0 && reason < len(reasons) {
-		d.Reason = reasons[reason]
-	}
+	*d = Decision{Allowed: cd.allowed == 1, Reason: reasonOf(C.int(cd.reason))}
 	if cd.rule != nil {
 		d.Rule = names.get(cd.rule)
 	}
 	d.DryRunCount = int(cd.dry_run_count)
-	if d.DryRunCount > 0 {
-		n := d.DryRunCount
-		if n > dryRunMax {
-			n = dryRunMax
-		}
+	switch n := min(d.DryRunCount, dryRunMax); n {
+	case 0:
+	case 1:
+		d.DryRun = names.one(cd.dry_run[0])
+	default:
 		d.DryRun = make([]string, n)
 		for i := 0; i < n; i++ {
 			d.DryRun[i] = names.get(cd.dry_run[i])

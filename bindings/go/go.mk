@@ -48,8 +48,21 @@ check-go: all $(GO_TEST_CERTS)/.stamp
 	B=$(B) MTLSAUTHZ_TEST_CERTS=$(abspath $(GO_TEST_CERTS)) tests/integration/go_module.sh
 
 # The Go benchmarks, never part of check: Authorize with a cached identity, the library's
-# decision alone, one empty cgo call, the middleware, and requests over mTLS; then the cost
-# of counting (mtlsauthzprom: Observe, and the middleware without and with the collector).
-bench-go: all $(GO_TEST_CERTS)/.stamp
-	cd bindings/go && $(GO_ENV) $(GO) test -run '^$$' -bench . -benchmem -count 5 ./...
+# decision alone, one empty cgo call, the middleware, Authorize on the `make bench` workload's
+# policies (10, 1,000 and 100,000 rules, written by the C benchmark's set-up), and requests
+# over mTLS; then the target check over the output (bench-target.sh, docs/performance.md,
+# "Go binding": it prints, and fails bench-go only on an output it cannot read); then the
+# cost of counting (mtlsauthzprom: Observe, and the middleware without and with the
+# collector).
+GO_BENCH_POLICIES := $(B)/go-bench
+$(GO_BENCH_POLICIES)/.stamp: $(BENCH_BIN)
+	@mkdir -p $(GO_BENCH_POLICIES)
+	for n in 10 1000 100000; do $(BENCH_BIN) --callgrind decide $$n 1 $(GO_BENCH_POLICIES) >/dev/null || exit 1; done
+	touch $@
+
+bench-go: all $(GO_TEST_CERTS)/.stamp $(GO_BENCH_POLICIES)/.stamp
+	cd bindings/go && $(GO_ENV) MTLSAUTHZ_BENCH_POLICIES=$(abspath $(GO_BENCH_POLICIES)) \
+	    $(GO) test -run '^$$' -bench . -benchmem -count 5 ./... > $(GO_BUILD_DIR)/bench-go.txt; \
+	    st=$$?; cat $(GO_BUILD_DIR)/bench-go.txt; exit $$st
+	bindings/go/bench-target.sh $(B)/bench-go.txt || [ $$? -eq 1 ]
 	cd bindings/go/mtlsauthzprom && $(GO_ENV) $(GO) test -run '^$$' -bench . -benchmem -count 5 ./...

@@ -180,7 +180,7 @@ func (c *config) middleware(authorize func(*Identity, string) Decision) func(htt
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			st := &requestState{Context: r.Context()}
 			c.decide(st, r, cache, authorize)
-			r = r.WithContext(st)
+			r = st.attach(r)
 			for _, h := range c.hooks {
 				h(r, st.d)
 			}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // Error is an error reported by the C library: its code, the code's symbolic name and the
@@ -83,7 +84,8 @@ type Decision struct {
 	// Reason is one of the Reason* codes.
 	Reason string
 	// DryRun lists the ids of the dry-run rules that matched, in file order (at most 8 are
-	// named; DryRunCount says how many matched).
+	// named; DryRunCount says how many matched). It may be shared with other decisions:
+	// read it, do not modify it.
 	DryRun      []string
 	DryRunCount int
 	// Err is why the decision failed, when Reason is "error", or why a trusted proxy's
@@ -236,43 +238,81 @@ func (p *Policy) decideNoIdentity(d *Decision, op string) bool {
 // nameCache interns the rule ids of one policy, keyed by the address of the library's string,
 // so a decision does not allocate a Go string per request. The addresses are stable while the
 // policy lives, and the cache is only read through peers, which hold a reference on it.
+//
+// It is an open-addressed table of the ids seen so far, read without locks or a map: a
+// decision hashes the address, and compares it with the entries from that slot on until it
+// finds it (the usual case: the first slot) or an empty slot. Entries are only added (under
+// mu, at most nameCacheMax of them, so at least half the slots stay empty and a probe ends),
+// never changed or removed, so a reader sees either nothing or a whole entry.
 type nameCache struct {
-	m  atomic.Pointer[map[cString]string] // copy-on-write
-	mu sync.Mutex
+	slots [nameCacheSlots]atomic.Pointer[internedName]
+	mu    sync.Mutex
+	n     int // entries in slots, under mu
 }
 
-// nameCacheMax bounds the interned ids (a policy may have 100,000 rules; few decide).
-const nameCacheMax = 1024
+// internedName is one rule id: its address in the policy, its Go string, and the one-element
+// DryRun list of a decision in which it is the only dry-run match (shared by those decisions).
+type internedName struct {
+	c   cString
+	s   string
+	one []string
+}
 
-func (c *nameCache) get(s cString) string {
-	if m := c.m.Load(); m != nil {
-		if v, ok := (*m)[s]; ok {
-			return v
+// nameCacheMax bounds the interned ids (a policy may have 100,000 rules; few decide); an id
+// seen after that is copied on every decision. nameCacheSlots is twice that, a power of two.
+const (
+	nameCacheMax   = 1024
+	nameCacheSlots = 2 * nameCacheMax
+)
+
+// nameSlot is where the probe for s starts (Fibonacci hashing of the address: its low bits
+// are alignment, its high bits the same for every string of the policy).
+func nameSlot(s cString) uint {
+	return uint((uint64(uintptr(unsafe.Pointer(s))) * 0x9E3779B97F4A7C15) >> (64 - nameCacheShift))
+}
+
+// nameCacheShift is log2(nameCacheSlots).
+const nameCacheShift = 11
+
+func (c *nameCache) lookup(s cString) *internedName {
+	for i := nameSlot(s); ; i = (i + 1) & (nameCacheSlots - 1) {
+		e := c.slots[i].Load()
+		if e == nil {
+			return c.add(s)
+		}
+		if e.c == s {
+			return e
 		}
 	}
+}
+
+// get is the rule id at s as a Go string.
+func (c *nameCache) get(s cString) string { return c.lookup(s).s }
+
+// one is the DryRun list of a decision whose only dry-run match is the rule id at s. It is
+// shared by every such decision (Decision.DryRun is read-only).
+func (c *nameCache) one(s cString) []string { return c.lookup(s).one }
+
+// add interns the rule id at s, unless another decision did first or the cache is full.
+func (c *nameCache) add(s cString) *internedName {
 	v := goString(s)
+	e := &internedName{c: s, s: v, one: []string{v}}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	old := c.m.Load()
-	if old != nil && len(*old) >= nameCacheMax {
-		return v
+	if c.n >= nameCacheMax {
+		return e
 	}
-	m := make(map[cString]string, 1+lenMap(old))
-	if old != nil {
-		for k, x := range *old {
-			m[k] = x
+	for i := nameSlot(s); ; i = (i + 1) & (nameCacheSlots - 1) {
+		x := c.slots[i].Load()
+		if x == nil {
+			c.slots[i].Store(e)
+			c.n++
+			return e
+		}
+		if x.c == s {
+			return x
 		}
 	}
-	m[s] = v
-	c.m.Store(&m)
-	return v
-}
-
-func lenMap(m *map[cString]string) int {
-	if m == nil {
-		return 0
-	}
-	return len(*m)
 }
 
 // Version is the C library's version string (mtlsauthz_version()).
