@@ -142,7 +142,8 @@ hz=$(getconf CLK_TCK)
 
 # run_one STACK MODE: one measured run; appends a line to $T/runs.tsv.
 run_one() {
-    local stack=$1 mode=$2 out rps total us
+    local stack=$1 mode=$2 out rps total us la
+    la=$(cut -d' ' -f1 /proc/loadavg)
     if [ "$stack" = nginx ]; then
         out=$(ROUNDS=1 MODES=$mode SECONDS_PER_RUN=$secs CONNECTIONS=$conns CLIENT=$client \
             "$top/bindings/nginx/bench/load.sh" "$module" "$certs" "$load")
@@ -165,8 +166,10 @@ run_one() {
     rps=$(sed -n 's/^requests\/s \([0-9]*\) .*/\1/p' <<<"$out")
     total=$(sed -n 's/.*total \([0-9]*\).*/\1/p' <<<"$out")
     [ -n "$rps" ] && [ -n "$total" ] && [ -n "$us" ] || die "$stack ($mode): cannot read '$out'"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$stack" "$mode" "$rps" "$total" "$us" >>"$T/runs.tsv"
-    printf 'round %s, %-5s %-3s: %s; server CPU %s us/request\n' "$round" "$stack" "$mode" "$out" "$us"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$stack" "$mode" "$rps" "$total" "$us" \
+        "$la" >>"$T/runs.tsv"
+    printf 'round %s, %-5s %-3s: %s; server CPU %s us/request; load average %s\n' "$round" \
+        "$stack" "$mode" "$out" "$us" "$la"
 }
 
 commit=$(git -C "$top" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
@@ -200,9 +203,10 @@ import json, statistics, sys
 TARGET = 0.97
 runs = {}
 for line in open(runs_path):
-    rnd, stack, mode, rps, total, us = line.split("\t")
+    rnd, stack, mode, rps, total, us, la = line.rstrip("\n").split("\t")
     runs.setdefault(stack, {}).setdefault(int(rnd), {})[mode] = {
-        "rps": int(rps), "requests": int(total), "cpu_us_per_request": float(us)}
+        "rps": int(rps), "requests": int(total), "cpu_us_per_request": float(us),
+        "load_average_1min": float(la)}
 
 med = statistics.median
 result = {
@@ -245,16 +249,17 @@ print()
 print(f"commit {commit}; {started} to {finished}; load average {load_before} before, "
       f"{load_after} after; {ncpu} CPUs")
 print()
-print("| stack | round | first | rps on | rps off | on/off | CPU us/req on | off |")
-print("|---|---|---|---|---|---|---|---|")
+print("| stack | round | first | rps on | rps off | on/off | CPU us/req on | off | load (1 min) on, off |")
+print("|---|---|---|---|---|---|---|---|---|")
 for stack, s in result["stacks"].items():
     for r in s["rounds"]:
         print(f"| {stack} | {r['round']} | {r['first']} | {r['on']['rps']} | {r['off']['rps']} | "
               f"{r['ratio']:.3f} | {r['on']['cpu_us_per_request']:.2f} | "
-              f"{r['off']['cpu_us_per_request']:.2f} |")
+              f"{r['off']['cpu_us_per_request']:.2f} | {r['on']['load_average_1min']:.2f}, "
+              f"{r['off']['load_average_1min']:.2f} |")
 print()
 print("| stack | median rps on | median rps off | median on/off (range) | CPU us/request on | off "
-      "| added | ≤3% fewer rps |")
+      "| on − off (median on/off) | ≤3% fewer rps |")
 print("|---|---|---|---|---|---|---|---|")
 for stack, s in result["stacks"].items():
     print(f"| {name[stack]} | {s['median_rps_on']:.0f} | {s['median_rps_off']:.0f} | "
@@ -263,5 +268,10 @@ for stack, s in result["stacks"].items():
           f"{s['median_cpu_us_added']:+.2f} ({(s['median_cpu_ratio'] - 1) * 100:+.1f}%) | "
           f"{'holds' if s['target_holds'] else 'does not hold'} |")
 print()
+# The benchmark itself keeps both CPUs busy, so only the load before it says whether the
+# machine was quiet.
+if float(load_before.split()[0]) > 0.5:
+    print(f"bench-http: the machine was not quiet (load average {load_before} before the first "
+          "run): other work shares the CPUs, and requests per second move with it")
 print(f"bench-http: wrote {json_path}")
 EOF
