@@ -24,7 +24,8 @@
 #
 # Environment: B (build; the tree's build directory: lib/, test-certs/, nginx/, bench-http/),
 # ROUNDS (5), SECONDS_PER_RUN (10), CONNECTIONS (4), STACKS ("go puma nginx"), JSON
-# ($B/bench-http.json), NGINX_BIN (/usr/sbin/nginx), PUMA (puma).
+# ($B/bench-http.json), NGINX_BIN (/usr/sbin/nginx), PUMA (puma), PUMA_THREADS (4: Puma's
+# fixed thread pool).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -196,7 +197,7 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 python3 - "$T/runs.tsv" "$json" "$commit" "$started" "$finished" "$load_before" "$load_after" \
     "$rounds" "$secs" "$conns" "$pinned" "$(nproc)" "$stacks" <<'EOF'
-import json, statistics, sys
+import json, os, statistics, sys
 
 (runs_path, json_path, commit, started, finished, load_before, load_after, rounds, secs,
  conns, pinned, ncpu, stacks) = sys.argv[1:]
@@ -243,7 +244,8 @@ with open(json_path, "w") as f:
     json.dump(result, f, indent=2)
     f.write("\n")
 
-name = {"go": "Go net/http + Chi", "puma": "Puma 5 + Rack (-w 0, 4 threads)",
+name = {"go": "Go net/http + Chi",
+        "puma": f"Puma 5 + Rack (-w 0, {os.environ.get('PUMA_THREADS', '4')} threads)",
         "nginx": "nginx, 1 worker"}
 print()
 print(f"commit {commit}; {started} to {finished}; load average {load_before} before, "

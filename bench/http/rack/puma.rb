@@ -2,8 +2,8 @@
 # frozen_string_literal: true
 
 # Puma for `make bench-http` (bench/http/run.sh sets the environment): single mode (no
-# cluster workers), a fixed pool of 4 threads, TLS that requires a client certificate
-# chaining to ca.pem (verify_mode force_peer), and the app of config.ru.
+# cluster workers), a fixed pool of PUMA_THREADS (4) threads, TLS that requires a client
+# certificate chaining to ca.pem (verify_mode force_peer), and the app of config.ru.
 certs = ENV.fetch("MTLSAUTHZ_BENCH_CERTS")
 ssl_bind "127.0.0.1", ENV.fetch("PORT", "0"),
          cert: File.join(certs, "server-chain.pem"),
@@ -13,5 +13,6 @@ ssl_bind "127.0.0.1", ENV.fetch("PORT", "0"),
          no_tlsv1_1: true
 rackup File.expand_path("config.ru", __dir__)
 workers 0
-threads 4, 4
+pool = Integer(ENV.fetch("PUMA_THREADS", "4"))
+threads pool, pool
 environment "production"
