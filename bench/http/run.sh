@@ -206,7 +206,7 @@ runs = {}
 for line in open(runs_path):
     rnd, stack, mode, rps, total, us, la = line.rstrip("\n").split("\t")
     runs.setdefault(stack, {}).setdefault(int(rnd), {})[mode] = {
-        "rps": int(rps), "requests": int(total), "cpu_us_per_request": float(us),
+        "rps": int(rps), "requests_total": int(total), "cpu_us_per_request": float(us),
         "load_average_1min": float(la)}
 
 med = statistics.median
