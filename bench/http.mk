@@ -21,7 +21,7 @@ bench-http-go: all
 	@command -v $(GO) >/dev/null || { echo "bench-http: '$(GO)' not found; install Go >= 1.21" >&2; exit 1; }
 	@unformatted=$$(gofmt -l bench/http/go); \
 	    if [ -n "$$unformatted" ]; then echo "bench-http: not gofmt'd: $$unformatted" >&2; exit 1; fi
-	cd bench/http/go && $(GO_ENV) $(GO) vet . && $(GO_ENV) $(GO) build -o $(GO_BUILD_DIR)/bench-http/bench-http-go .
+	cd bench/http/go && $(GO_ENV) $(GO) vet . && $(GO_ENV) $(GO) build -o $(abspath $(BENCH_HTTP_GO)) .
 
 bench-http-build: all bench-http-go nginx-module $(NGINX_LOAD) $(TEST_CERTS)/.stamp
 
