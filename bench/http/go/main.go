@@ -9,7 +9,8 @@
 //	bench-http-go -certs DIR -policy examples/policy.yaml -middleware=true -listen 127.0.0.1:0
 //
 // It prints "listening on ADDR" on stdout once it accepts connections, and serves until
-// SIGTERM or SIGINT.
+// SIGTERM or SIGINT. -cpuprofile FILE writes a CPU profile of the whole run, for
+// `go tool pprof` (docs/performance.md, "Whole requests").
 package main
 
 import (
@@ -25,6 +26,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -38,8 +40,24 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "address to listen on")
 	policy := flag.String("policy", "", "policy file (with -middleware)")
 	on := flag.Bool("middleware", true, "authorize every request with the mtlsauthz middleware")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile (runtime/pprof) to this file until the server stops")
 	flag.Parse()
-	if err := run(*certs, *listen, *policy, *on); err != nil {
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench-http-go:", err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "bench-http-go:", err)
+			os.Exit(1)
+		}
+	}
+	err := run(*certs, *listen, *policy, *on)
+	if *cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench-http-go:", err)
 		os.Exit(1)
 	}
