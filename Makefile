@@ -226,6 +226,7 @@ clean:
 -include bindings/envoy/envoy.mk
 -include bindings/ruby/ruby.mk
 -include bindings/nginx/nginx.mk
+-include bench/http.mk
 
 # ---- packaging: Debian packages, licence headers, the changelog's form ----
 # README.md, "Packages"; docs/releasing.md.

@@ -19,6 +19,8 @@
 # on a busy machine, where requests per second do not.
 #
 # Environment: SECONDS_PER_RUN (10), ROUNDS (3), CONNECTIONS (4), NGINX_BIN (/usr/sbin/nginx),
+# MODES ("off on none": the runs of each round, in order; bench/http/run.sh runs one at a time,
+# and the medians are printed only when all three ran),
 # REQ_PATH (/healthz), CLIENT (builder), BACKEND (static: the mTLS server serves a small file;
 # proxy: it proxy_passes, over keep-alive, to a plain-HTTP server in the same nginx that
 # serves the file, as in front of an upstream). On a machine with two or more CPUs the nginx worker is
@@ -43,6 +45,7 @@ path=${REQ_PATH:-/healthz}
 client=${CLIENT:-builder}
 backend=${BACKEND:-static}
 requests=${REQUESTS:-1000}
+modes=${MODES:-off on none}
 
 T=$(mktemp -d /tmp/mtlsauthz-nginx-load.XXXXXX)
 chmod 755 "$T"
@@ -165,7 +168,7 @@ fi
 
 declare -A results cpu
 for round in $(seq "$rounds"); do
-    for mode in off on none; do
+    for mode in $modes; do
         conf "$mode"
         "$nginx_bin" -p "$T/" -e "$T/error.log" -c "$T/nginx.conf"
         wait_port
@@ -184,6 +187,7 @@ for round in $(seq "$rounds"); do
     done
 done
 
+[ -n "${results[on]:-}" ] && [ -n "${results[off]:-}" ] && [ -n "${results[none]:-}" ] || exit 0
 median() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 on=$(median "${results[on]}")
 off=$(median "${results[off]}")
