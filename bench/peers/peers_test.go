@@ -151,33 +151,39 @@ func TestEveryEngineEveryPair(t *testing.T) {
 	}
 }
 
-// flipped is an engine that gets one identity wrong: the agreement check must catch it.
+// flipped is an engine that gets the identities of one kind wrong: the agreement check must
+// catch it.
 type flipped struct {
 	engine
-	q int
+	w    *workload
+	kind string
 }
 
 func (f flipped) decide(q, o int) (bool, error) {
 	ok, err := f.engine.decide(q, o)
-	if q == f.q {
+	if f.w.ids[q].kind == f.kind {
 		ok = !ok
 	}
 	return ok, err
 }
 
 func TestAgreement(t *testing.T) {
+	defer func(n int) { *flagSample = n }(*flagSample)
+	*flagSample = 12 // 4 allows and 2 denies of each matching kind, 6 of no match
 	w := testWorkload(t)
 	insts := buildAll(t, w)
 	if err := agree(w, insts); err != nil {
 		t.Fatalf("the translations disagree: %v", err)
 	}
-	for _, q := range []int{0, 5} { // a wrong allow, then a wrong deny
+	// Every kind is in the sample: wrong allows and denies (exact, glob, trust domain), and
+	// wrong denies of identities that match nothing.
+	for _, kind := range []string{kindExact, kindGlob, kindTD, kindMiss} {
 		for i := 1; i < len(insts); i++ {
 			bad := append([]*instance(nil), insts...)
-			bad[i] = &instance{spec: insts[i].spec, w: w, e: flipped{insts[i].e, q}}
+			bad[i] = &instance{spec: insts[i].spec, w: w, e: flipped{insts[i].e, w, kind}}
 			err := agree(w, bad)
 			if err == nil || !strings.Contains(err.Error(), "DISAGREEMENT: "+insts[i].spec.name) {
-				t.Errorf("%s wrong on %s: agree() = %v", insts[i].spec.name, w.ids[q].spiffeID, err)
+				t.Errorf("%s wrong on %s identities: agree() = %v", insts[i].spec.name, kind, err)
 			}
 		}
 	}
@@ -197,6 +203,7 @@ func TestAgreementChecksTheBaseline(t *testing.T) {
 func TestMeasureCountsAllows(t *testing.T) {
 	w := testWorkload(t)
 	insts := buildAll(t, w)
+	defer func(d time.Duration) { *flagBudget = d }(*flagBudget)
 	*flagBudget = time.Millisecond
 	for _, in := range insts {
 		if err := measure(in); err != nil {
@@ -206,7 +213,8 @@ func TestMeasureCountsAllows(t *testing.T) {
 			t.Errorf("%s: %v decisions", in.spec.name, in.n)
 		}
 	}
-	bad := &instance{spec: insts[1].spec, w: w, e: flipped{insts[1].e, 2}}
+	// The sequence starts with the exact identity's requests.
+	bad := &instance{spec: insts[1].spec, w: w, e: flipped{insts[1].e, w, kindExact}}
 	if err := measure(bad); err == nil || !strings.Contains(err.Error(), "allows in") {
 		t.Errorf("a wrong engine timed: %v", err)
 	}
