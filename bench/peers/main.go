@@ -298,10 +298,11 @@ type row struct {
 	Engine    string  `json:"engine"`
 	Rules     int     `json:"rules"`
 	NsPerOp   float64 `json:"ns_per_decision"`
-	CPUNsOp   float64 `json:"cpu_ns_per_decision"`
 	XSlower   float64 `json:"x_slower"`
 	XSlowMin  float64 `json:"x_slower_min"`
 	XSlowMax  float64 `json:"x_slower_max"`
+	CPUNsOp   float64 `json:"cpu_ns_per_decision"`
+	XSlowCPU  float64 `json:"x_slower_cpu"`
 	Decisions int     `json:"decisions"`
 	Rounds    int     `json:"rounds"`
 	SetupMs   float64 `json:"setup_ms"`
@@ -316,41 +317,50 @@ func median(xs []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-// report prints the table and returns its rows: ns per decision is the median over the
-// rounds of each round's mean; x slower is the median over the rounds of the ratio to
-// libmtlsauthz's mean at the same size in the same round (min and max over the rounds).
+func perOp(d time.Duration, n int) float64 { return float64(d.Nanoseconds()) / float64(n) }
+
+// report prints the table and returns its rows. ns per decision is the median over the rounds
+// of each round's mean; x slower is the median over the rounds of the ratio to libmtlsauthz's
+// mean at the same size in the same round (with the lowest and highest round); the CPU columns
+// are the same from the process's CPU time, which stops while the process waits for a CPU.
 func report(insts [][]*instance) []row {
 	var rows []row
-	fmt.Printf("\n%-14s %7s %14s %14s %12s %20s %10s %10s\n", "engine", "rules", "ns/decision",
-		"CPU ns/dec", "x slower", "(rounds: min-max)", "decisions", "setup")
+	fmt.Printf("\n%-14s %7s %12s %10s %20s %12s %10s %10s %9s\n", "engine", "rules", "ns/decision",
+		"x slower", "(rounds: min-max)", "CPU ns/dec", "x in CPU", "decisions", "setup")
 	for si, n := range sizes {
 		base := insts[si][0]
 		for _, in := range insts[si] {
-			var perOp, ratio []float64
+			var ns, ratio, cpu, cpuRatio []float64
 			var decisions int
-			var cpu time.Duration
 			for r := range in.n {
-				ns := float64(in.wall[r].Nanoseconds()) / float64(in.n[r])
-				perOp = append(perOp, ns)
-				ratio = append(ratio, ns/(float64(base.wall[r].Nanoseconds())/float64(base.n[r])))
+				ns = append(ns, perOp(in.wall[r], in.n[r]))
+				ratio = append(ratio, ns[r]/perOp(base.wall[r], base.n[r]))
+				cpu = append(cpu, perOp(in.cpu[r], in.n[r]))
+				if b := perOp(base.cpu[r], base.n[r]); b > 0 {
+					cpuRatio = append(cpuRatio, cpu[r]/b)
+				}
 				decisions += in.n[r]
-				cpu += in.cpu[r]
 			}
 			sorted := append([]float64(nil), ratio...)
 			sort.Float64s(sorted)
-			rw := row{Name: "peer", Engine: in.spec.name, Rules: n, NsPerOp: median(perOp),
-				CPUNsOp: float64(cpu.Nanoseconds()) / float64(decisions), XSlower: median(ratio),
-				XSlowMin: sorted[0], XSlowMax: sorted[len(sorted)-1], Decisions: decisions,
-				Rounds: len(in.n), SetupMs: float64(in.setup.Microseconds()) / 1000}
+			rw := row{Name: "peer", Engine: in.spec.name, Rules: n, NsPerOp: median(ns),
+				XSlower: median(ratio), XSlowMin: sorted[0], XSlowMax: sorted[len(sorted)-1],
+				CPUNsOp: median(cpu), Decisions: decisions, Rounds: len(in.n),
+				SetupMs: float64(in.setup.Microseconds()) / 1000}
+			if len(cpuRatio) > 0 {
+				rw.XSlowCPU = median(cpuRatio)
+			}
 			rows = append(rows, rw)
-			fmt.Printf("%-14s %7d %14s %14s %11sx %20s %10d %9.0fms\n", rw.Engine, n,
-				fmtNs(rw.NsPerOp), fmtNs(rw.CPUNsOp), fmtX(rw.XSlower),
-				fmt.Sprintf("(%s-%s)", fmtX(rw.XSlowMin), fmtX(rw.XSlowMax)), decisions, rw.SetupMs)
+			fmt.Printf("%-14s %7d %12s %9sx %20s %12s %9sx %10d %9s\n", rw.Engine, n,
+				fmtNs(rw.NsPerOp), fmtX(rw.XSlower),
+				fmt.Sprintf("(%s-%s)", fmtX(rw.XSlowMin), fmtX(rw.XSlowMax)), fmtNs(rw.CPUNsOp),
+				fmtX(rw.XSlowCPU), decisions, fmtDur(in.setup))
 		}
 	}
-	fmt.Printf("\nns/decision: median over the rounds of each round's wall-clock mean; x slower: " +
-		"median over the rounds of the ratio to libmtlsauthz in the same round; CPU: the process's " +
-		"CPU time (garbage collection included) over all rounds; decisions: over all rounds\n")
+	fmt.Printf("\nns/decision: the median over the rounds of each round's wall-clock mean; x slower: " +
+		"the median over the rounds of the ratio to libmtlsauthz in the same round; CPU: the same " +
+		"from the process's CPU time (garbage collection included); decisions: all rounds'; " +
+		"setup: building the engine from the workload\n")
 	return rows
 }
 
