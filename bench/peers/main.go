@@ -6,11 +6,11 @@
 //
 //	peers [flags] DIR OUT.json
 //
-// DIR holds what `bench --dump DIR` writes (bench/bench.c). First every engine's decisions
-// must agree with libmtlsauthz's on a sample of allows and denies at every size; any
-// disagreement aborts (exit status 1) before anything is timed. Then the engines are timed in
-// interleaved rounds, the engine order rotated every round, each measurement bounded by a time
-// budget and a minimum number of decisions.
+// DIR holds what `bench --dump DIR` writes (bench/bench.c). For each size in turn, every
+// engine is built and its decisions must agree with libmtlsauthz's on a sample of allows and
+// denies; any disagreement aborts (exit status 1) before that size is timed. Then the engines
+// are timed in interleaved rounds, the engine order rotated every round, each measurement
+// bounded by a time budget and a minimum number of decisions.
 package main
 
 import (
@@ -101,7 +101,11 @@ func run(dir, out string) error {
 		fmt.Printf("  %s\n", m)
 	}
 
-	// Build every engine at every size first, so that the rounds can interleave them all.
+	// One size at a time: build every engine, check that they agree, time them in interleaved
+	// rounds, then free them all, so that one size's heap does not weigh on the next size's
+	// garbage collections.
+	fmt.Printf("%d interleaved rounds per size; each measurement: %v or %d decisions, whichever "+
+		"is more, after a garbage collection outside it\n", *flagRounds, *flagBudget, *flagMin)
 	insts := make([][]*instance, len(sizes)) // [size][engine]
 	for si, n := range sizes {
 		w, err := loadWorkload(dir, n)
@@ -121,25 +125,27 @@ func run(dir, out string) error {
 		if err := agree(w, insts[si]); err != nil {
 			return err
 		}
-	}
-	runtime.GC()
-
-	fmt.Printf("\n%d interleaved rounds; each measurement: %v or %d decisions, whichever is more\n",
-		*flagRounds, *flagBudget, *flagMin)
-	for r := 0; r < *flagRounds; r++ {
-		for si := range sizes {
+		for r := 0; r < *flagRounds; r++ {
 			for k := range insts[si] {
 				in := insts[si][(k+r)%len(insts[si])]
 				// Every engine starts a round at the same place in the sequence; the start
 				// moves every round, so that engines that make few decisions at 100,000 rules
 				// see different requests in each.
 				in.pos = (r * 7919) % len(in.w.reqs)
+				// Each window pays for the collections that its own garbage triggers, not for
+				// what the engine before it left.
+				runtime.GC()
 				if err := measure(in); err != nil {
 					return err
 				}
 			}
+			fmt.Printf("  %d rules: round %d done (load average %s)\n", n, r+1, loadavg())
 		}
-		fmt.Printf("  round %d done (load average %s)\n", r+1, loadavg())
+		for _, in := range insts[si] {
+			in.e.close()
+			in.e = nil
+		}
+		runtime.GC()
 	}
 
 	load1 := loadavg()
