@@ -95,7 +95,7 @@ func run(dir, out string) error {
 		return err
 	}
 	load0, busy0, self0, t0 := loadavg(), machineBusy(), processCPU(), time.Now()
-	fmt.Printf("bench-peers: %s, GOMAXPROCS %d, %d CPUs, load average %s\n", runtime.Version(),
+	fmt.Printf("bench-peers: %s, GOMAXPROCS %d, %d CPUs, load average %.2f\n", runtime.Version(),
 		runtime.GOMAXPROCS(0), runtime.NumCPU(), load0)
 	for _, m := range modules() {
 		fmt.Printf("  %s\n", m)
@@ -139,7 +139,7 @@ func run(dir, out string) error {
 					return err
 				}
 			}
-			fmt.Printf("  %d rules: round %d done (load average %s)\n", n, r+1, loadavg())
+			fmt.Printf("  %d rules: round %d done (load average %.2f)\n", n, r+1, loadavg())
 		}
 		for _, in := range insts[si] {
 			in.e.close()
@@ -152,7 +152,7 @@ func run(dir, out string) error {
 	others := (machineBusy() - busy0 - (processCPU() - self0)).Seconds() / time.Since(t0).Seconds()
 	rows := report(insts)
 	fmt.Printf("\nother processes used %.2f of the %d CPUs on average during the run (load average "+
-		"%s at the start, %s at the end)\n", others, runtime.NumCPU(), load0, load1)
+		"%.2f at the start, %.2f at the end)\n", others, runtime.NumCPU(), load0, load1)
 	return writeJSON(out, rows, map[string]any{
 		"name": "machine", "cpus": runtime.NumCPU(), "gomaxprocs": runtime.GOMAXPROCS(0),
 		"go": runtime.Version(), "loadavg_start": load0, "loadavg_end": load1,
@@ -427,12 +427,17 @@ func modules() []string {
 	return out
 }
 
-func loadavg() string {
+// loadavg is the 1-minute load average, -1 when /proc/loadavg cannot be read.
+func loadavg() float64 {
 	b, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
-		return "?"
+		return -1
 	}
-	return strings.Fields(string(b))[0]
+	var v float64
+	if _, err := fmt.Sscan(string(b), &v); err != nil {
+		return -1
+	}
+	return v
 }
 
 func processCPU() time.Duration {
