@@ -220,6 +220,7 @@ clean:
 # ---- fragments: benchmarks, fuzzing, bindings ----
 # Each defines its own targets (bench, fuzz, fuzz-replay, check-go, check-ruby, ...).
 -include bench/bench.mk
+-include bench/peers.mk
 -include tests/fuzz/fuzz.mk
 -include tests/hardening.mk
 -include bindings/go/go.mk
