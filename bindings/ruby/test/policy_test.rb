@@ -238,6 +238,10 @@ class PolicyTest < Minitest::Test
 
   # Objects allocated by `n` runs of the block, after a few to warm up (a call site's first
   # calls allocate its inline caches, and a peer's first decisions fill its own).
+  # GC.stat counts every thread's objects: a thread left by another test may allocate a few
+  # meanwhile. OTHER_THREADS is that slack, far below one object per call (n >= 1000).
+  OTHER_THREADS = 64
+
   def allocations(n)
     3.times { yield }
     before = GC.stat(:total_allocated_objects)
@@ -251,7 +255,7 @@ class PolicyTest < Minitest::Test
     id = identity("builder")
     ops = ["POST /images/build", "POST /containers/abc/exec", "GET /nope"]
     allocated = allocations(1000) { ops.each { |op| @policy.authorize(id, op) } }
-    assert_operator allocated, :<=, 2, "#{allocated} objects for 3000 decisions"
+    assert_operator allocated, :<=, 2 + OTHER_THREADS, "#{allocated} objects for 3000 decisions"
   end
 
   def test_equal_outcomes_share_one_frozen_decision
@@ -285,12 +289,12 @@ class PolicyTest < Minitest::Test
       d = policy.authorize(id, "images:push")
       raise "lost the dry-run ids" unless d.dry_run == want && d.allowed?
     end
-    assert_operator allocated, :<=, 2 * 1000 + 2, "#{allocated} objects for 1000 decisions"
+    assert_operator allocated, :<=, 2 * 1000 + 2 + OTHER_THREADS, "#{allocated} objects for 1000 decisions"
     build = policy.authorize(id, "images:build")
     assert_equal [], build.dry_run
     assert_same build, policy.authorize(id, "images:build")
     allocated = allocations(1000) { policy.authorize(id, "images:build") }
-    assert_operator allocated, :<=, 2, "#{allocated} objects for 1000 decisions"
+    assert_operator allocated, :<=, 2 + OTHER_THREADS, "#{allocated} objects for 1000 decisions"
   ensure
     policy&.close
   end
