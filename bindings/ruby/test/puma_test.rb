@@ -2,6 +2,7 @@
 # frozen_string_literal: true
 
 require_relative "test_helper"
+require "socket"
 
 # Against a real Puma server: TLS on 127.0.0.1, client certificates verified by Puma
 # (ssl_bind with ca: and verify_mode), driven by curl with real client certificates.
@@ -109,6 +110,82 @@ class PumaServerTest < Minitest::Test
     s = server("none")
     status, body = curl(s.port, "/healthz", cert: "builder", certs: certs)
     assert_equal 401, status, body
+  end
+
+  # One kept-alive HTTPS connection with a client certificate: several requests on it, as a
+  # browser or an HTTP client pool sends them.
+  class KeepAlive
+    def initialize(port, cert, certs)
+      ctx = OpenSSL::SSL::SSLContext.new
+      ctx.ca_file = File.join(certs, "ca.pem")
+      ctx.verify_mode = OpenSSL::SSL::VERIFY_PEER
+      chain = File.read(File.join(certs, "#{cert}-chain.pem"))
+      certs_in = chain.scan(/-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----/m)
+      ctx.cert = OpenSSL::X509::Certificate.new(certs_in[0])
+      ctx.extra_chain_cert = certs_in[1..].map { |c| OpenSSL::X509::Certificate.new(c) }
+      ctx.key = OpenSSL::PKey.read(File.read(File.join(certs, "#{cert}.key")))
+      @tcp = TCPSocket.new("127.0.0.1", port)
+      @ssl = OpenSSL::SSL::SSLSocket.new(@tcp, ctx)
+      @ssl.hostname = "localhost"
+      @ssl.sync_close = true
+      @ssl.connect
+    end
+
+    # [status, body] of one request on this connection.
+    def request(method, path)
+      @ssl.write("#{method} #{path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n")
+      status = Integer(@ssl.gets.split(" ")[1])
+      headers = {}
+      while (line = @ssl.gets) && line != "\r\n"
+        k, v = line.chomp.split(":", 2)
+        headers[k.downcase] = v.strip
+      end
+      [status, read_body(headers)]
+    end
+
+    def close
+      @ssl.close
+    end
+
+    private
+
+    def read_body(headers)
+      return @ssl.read(Integer(headers["content-length"])) if headers["content-length"]
+
+      body = +""
+      while (size = Integer(@ssl.gets.strip, 16)).positive?
+        body << @ssl.read(size)
+        @ssl.gets
+      end
+      @ssl.gets
+      body
+    end
+  end
+
+  # The middleware keeps each connection's identity with Puma's certificate object: requests
+  # interleaved on two kept-alive connections, from two clients, each get their own client's
+  # decision, and a connection's later requests are decided on what they ask.
+  def test_interleaved_keep_alive_connections_keep_their_own_identity
+    s = server("force_peer")
+    builder = KeepAlive.new(s.port, "builder", certs)
+    ops = KeepAlive.new(s.port, "ops", certs)
+    3.times do
+      status, body = builder.request("POST", "/images/build")
+      assert_equal 201, status, body
+      assert_equal "spiffe://prod.example.com/ci/builder", JSON.parse(body)["by"]
+      status, body = ops.request("POST", "/images/build")
+      assert_equal 403, status, body
+      assert_equal %({"error":"forbidden","reason":"no_match","rule":null}\n), body
+      status, = ops.request("GET", "/healthz")
+      assert_equal 200, status
+      status, body = builder.request("POST", "/containers/abc/exec")
+      assert_equal 403, status, body
+      assert_equal %({"error":"forbidden","reason":"denied","rule":"no-container-escape"}\n), body
+    end
+    refute_match(/EXEC HANDLER RAN/, s.log)
+  ensure
+    builder&.close
+    ops&.close
   end
 
   # Headers are never a certificate source here: no trusted_proxies.

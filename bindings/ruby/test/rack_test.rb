@@ -363,14 +363,14 @@ class RackMiddlewareTest < Minitest::Test
     assert_equal "allowed", json["reason"]
   end
 
-  def test_identity_cache_by_der_digest
+  def test_identity_cache_by_der
     get "/healthz", {}, peer("builder")
     first = last_request.env["mtlsauthz.identity"]
     get "/healthz", {}, "SSL_CLIENT_CERT" => pem("builder")
     assert_same first, last_request.env["mtlsauthz.identity"]
     mw = find_middleware
     assert_equal 1, mw.identity_cache.size
-    assert mw.identity_cache.key?(OpenSSL::Digest::SHA256.digest(der("builder")))
+    assert mw.identity_cache.key?(der("builder"))
   end
 
   def test_identity_cache_is_bounded_lru
@@ -378,8 +378,103 @@ class RackMiddlewareTest < Minitest::Test
     %w[builder ops builder plain].each { |n| get "/healthz", {}, peer(n) }
     cache = find_middleware.identity_cache
     assert_equal 2, cache.size
-    assert cache.key?(OpenSSL::Digest::SHA256.digest(der("builder")))
-    refute cache.key?(OpenSSL::Digest::SHA256.digest(der("ops")))
+    assert cache.key?(der("builder"))
+    refute cache.key?(der("ops"))
+  end
+
+  # A certificate object that counts how often its DER is read, as Puma's (one per
+  # connection, the same object for every request on it).
+  class CountingCert
+    attr_reader :reads
+
+    def initialize(der)
+      @der = der
+      @reads = 0
+    end
+
+    def to_der
+      @reads += 1
+      @der.dup
+    end
+  end
+
+  def test_puma_certificate_object_is_read_once_per_connection
+    builder = CountingCert.new(der("builder"))
+    ops = CountingCert.new(der("ops"))
+    3.times do
+      post "/images/build", {}, "puma.peercert" => builder
+      assert_equal 201, last_response.status
+      assert_equal identity("builder").spiffe_id, last_request.env["mtlsauthz.identity"].spiffe_id
+      # Another connection, another certificate, between two requests of the first: never
+      # answered with the first one's identity.
+      post "/images/build", {}, "puma.peercert" => ops
+      assert_equal 403, last_response.status
+      assert_equal identity("ops").dn, last_request.env["mtlsauthz.identity"].dn
+    end
+    assert_equal 1, builder.reads
+    assert_equal 1, ops.reads
+    # A new connection from the same client: its own object, read once, the same identity.
+    again = CountingCert.new(der("builder"))
+    post "/images/build", {}, "puma.peercert" => again
+    assert_equal 201, last_response.status
+    assert_equal 1, again.reads
+  end
+
+  def test_operation_is_frozen_and_kept_per_method_and_path
+    get "/healthz", {}, peer("builder")
+    op = last_request.env["mtlsauthz.operation"]
+    assert_equal "GET /healthz", op
+    assert op.frozen?, "an app must not be able to change the kept operation"
+    get "/healthz", {}, peer("builder")
+    assert_same op, last_request.env["mtlsauthz.operation"]
+    # The same path under another method is another operation.
+    post "/healthz", {}, peer("builder")
+    assert_equal 403, last_response.status
+    assert_equal "POST /healthz", last_request.env["mtlsauthz.operation"]
+    get "/healthz", {}, peer("builder")
+    assert_equal 200, last_response.status
+  end
+
+  # The kept operation is the one of SCRIPT_NAME + PATH_INFO together: a request whose mount
+  # point differs is never answered with another's operation.
+  def test_operation_kept_for_the_whole_path
+    mw = find_middleware
+    env = lambda do |script, info|
+      { "REQUEST_METHOD" => "POST", "SCRIPT_NAME" => script, "PATH_INFO" => info,
+        "puma.peercert" => OpenSSL::X509::Certificate.new(pem("builder")) }
+    end
+    inner = ->(e) { [200, {}, [e["mtlsauthz.operation"]]] }
+    mw.instance_variable_set(:@app, inner)
+    answer = ->(script, info) { mw.call(env.call(script, info)).then { |r| [r[0], r[2][0]] } }
+    assert_equal [200, "POST /images/build"], answer.call("", "/images/build")
+    assert_equal [200, "POST /images/build"], answer.call("/images", "/build")
+    assert_equal 403, mw.call(env.call("/containers/abc", "/images/build"))[0]
+    assert_equal 403, mw.call(env.call("/containers/abc", "/exec"))[0]
+    assert_equal 200, mw.call(env.call("", "/images/build"))[0]
+  end
+
+  def test_refused_target_stays_refused
+    3.times do
+      post "/containers/a%2Fb/exec", {}, peer("builder")
+      assert_equal 400, last_response.status
+      assert_nil last_request.env["mtlsauthz.operation"]
+    end
+  end
+
+  def test_operation_cache_is_bounded
+    mw = find_middleware
+    limit = MtlsAuthz::Rack::OPERATION_CACHE_SIZE
+    cert = OpenSSL::X509::Certificate.new(pem("ops"))
+    inner = ->(_e) { [200, {}, []] }
+    mw.instance_variable_set(:@app, inner)
+    (limit + 10).times do |i|
+      e = { "REQUEST_METHOD" => "GET", "SCRIPT_NAME" => "", "PATH_INFO" => "/containers/c#{i}",
+            "puma.peercert" => cert }
+      assert_equal 200, mw.call(e)[0]
+    end
+    kept = mw.instance_variable_get(:@operations).each_value.sum(&:size)
+    assert_operator kept, :<=, limit
+    assert_operator kept, :>=, 1
   end
 
   def test_policy_object_holder_and_reload

@@ -166,14 +166,19 @@ module MtlsAuthz
 
     # As Policy#authorize, on the current policy.
     def authorize(identity, operation)
-      3.times do
+      policy = @policy
+      decision = policy.authorize(identity, operation)
+      return decision unless decision.reason == :error
+
+      # Closed between our read and the decision: a reload swapped it. Use the new one (a
+      # loop without a block on the request path: only an error comes here).
+      2.times do
+        return decision unless policy.closed? && !policy.equal?(@policy)
+
         policy = @policy
         decision = policy.authorize(identity, operation)
-        # Closed between our read and the decision: a reload swapped it. Use the new one.
-        swapped = policy.closed? && decision.reason == :error && !policy.equal?(@policy)
-        return decision unless swapped
       end
-      @policy.authorize(identity, operation)
+      decision
     end
 
     def close

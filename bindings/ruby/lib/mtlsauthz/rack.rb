@@ -52,9 +52,11 @@ module MtlsAuthz
   #                    A Hash (MtlsAuthz::XFCC): trusted_proxies: (addresses, CIDRs, "unix")
   #                    and/or proxy_identities: (selectors "KEY:PATTERN" for the proxy's own
   #                    verified certificate, compiled and decided by the library).
-  #   identity_cache:  how many identities to keep, keyed by the SHA-256 of the leaf's DER
-  #                    (a bounded LRU; as many again for XFCC headers, by the SHA-256 of the
-  #                    header). Default 1024.
+  #   identity_cache:  how many identities to keep, keyed by the leaf's DER itself (a
+  #                    bounded LRU; as many again for XFCC headers, by the SHA-256 of the
+  #                    header). Default 1024. Puma's certificate object, which lives as long
+  #                    as its connection, also keeps its identity (without a copy of its DER):
+  #                    a request on a kept-alive connection reads no certificate.
   #   format_suffix:   true (default): also decide an HTTP operation ("METHOD /path", the
   #                    default one or a lambda's) without the format suffix of its last
   #                    segment (below). false: only the operation as sent, for apps whose
@@ -103,7 +105,9 @@ module MtlsAuthz
   # than MAX_SUFFIX_DOTS format-suffix readings); 403 for a deny. Each is a JSON body of
   # exactly {"error","reason","rule"} and a newline (HTTPContract.body). An allowed request
   # goes to the app with the Decision in env["mtlsauthz.decision"], the Identity in
-  # env["mtlsauthz.identity"] and the operation in env["mtlsauthz.operation"].
+  # env["mtlsauthz.identity"] and the operation in env["mtlsauthz.operation"] (a frozen
+  # String: the default operation of a method and path is computed once and kept, with its
+  # format-suffix readings, for up to OPERATION_CACHE_SIZE distinct requests at a time).
   #
   # Observing decisions: one record per request (a frozen Hash with HTTPContract::RECORD_KEYS,
   # in that order), given to
@@ -127,6 +131,11 @@ module MtlsAuthz
     # Each dot in the last segment is one more decision: bound the work a request can ask for.
     MAX_SUFFIX_DOTS = 32
     NO_READINGS = [].freeze
+    # How many distinct (method, path) pairs keep their default operation. A request for one
+    # that is not kept computes it through the core, as every request would without the
+    # cache; past the limit the cache starts again empty, so its size stays bounded whatever
+    # paths clients send.
+    OPERATION_CACHE_SIZE = 4096
     LOG_FORMATS = %i[text json].freeze
     # No verified identity: 401 whatever the policy says (docs/http.md, "Order of checks").
     NO_IDENTITY = Decision.new(false, :no_identity)
@@ -176,6 +185,14 @@ module MtlsAuthz
       @cert_env = header_env(cert_header)
       @verify_env = header_env(verify_header)
       @identity_cache = LRU.new(identity_cache)
+      # Puma's certificate object (one per connection) => der_identity's [Identity, nil]. Keys
+      # are compared by identity and both sides are weak: a connection's end lets its entry
+      # go, an entry whose Identity left the identity cache goes too (the next request reads
+      # the certificate again), and a lookup never answers for another object.
+      @peer_identities = ObjectSpace::WeakMap.new
+      @operations = {}
+      @operation_count = 0
+      @operation_lock = Mutex.new
       @xfcc = XFCC.from_option(xfcc, @trusted)
       @xfcc_cache = LRU.new(identity_cache) if @xfcc
       @xfcc_ignored = 0
@@ -250,15 +267,19 @@ module MtlsAuthz
       @holder.watch_tick
       op = refusal = op_error = nil
       readings = NO_READINGS
-      begin
-        op = @operation ? @operation.call(env) : Rack.default_operation(env)
-        readings = Rack.format_suffix_readings(op) if @format_suffix && op.is_a?(String)
-      rescue OperationError => e
-        op = nil
-        refusal = e.message
-      rescue StandardError => e
-        op = nil
-        op_error = "operation: #{e.class}: #{e.message}"
+      if @operation
+        begin
+          op = @operation.call(env)
+          readings = Rack.format_suffix_readings(op) if @format_suffix && op.is_a?(String)
+        rescue OperationError => e
+          op = nil
+          refusal = e.message
+        rescue StandardError => e
+          op = nil
+          op_error = "operation: #{e.class}: #{e.message}"
+        end
+      else
+        op, readings, refusal, op_error = default_operation(env)
       end
       env[OPERATION_KEY] = op
 
@@ -276,6 +297,7 @@ module MtlsAuthz
           if cert_error.is_a?(Decision) then cert_error
           elsif cert_error then Decision.error(cert_error)
           elsif !op.is_a?(String) then Decision.error(op_error || "operation is not a String")
+          elsif readings.empty? then @holder.authorize(identity, op)
           else decide(identity, op, readings)
           end
         status = decision.allowed? ? nil : 403
@@ -293,6 +315,48 @@ module MtlsAuthz
     end
 
     private
+
+    # [operation, format-suffix readings, nil, nil], [nil, NO_READINGS, the core's refusal,
+    # nil] or [nil, NO_READINGS, nil, an error] for the request's method and raw path. The
+    # first two are kept per (method, path) (OPERATION_CACHE_SIZE), frozen, so that no app can
+    # change what a later request is decided on.
+    def default_operation(env)
+      method = env["REQUEST_METHOD"]
+      script = env["SCRIPT_NAME"]
+      info = env["PATH_INFO"]
+      path = script.nil? || script.empty? ? info : "#{script}#{info}"
+      return compute_operation(env) unless method.is_a?(String) && path.is_a?(String)
+
+      by_path = @operations[method]
+      entry = by_path && by_path[path]
+      return entry if entry
+
+      entry = compute_operation(env)
+      keep_operation(method, path, entry) unless entry[3]
+      entry
+    end
+
+    def compute_operation(env)
+      op = Rack.default_operation(env).freeze
+      [op, @format_suffix ? Rack.format_suffix_readings(op) : NO_READINGS, nil, nil].freeze
+    rescue OperationError => e
+      [nil, NO_READINGS, e.message.freeze, nil].freeze
+    rescue StandardError => e
+      [nil, NO_READINGS, nil, "operation: #{e.class}: #{e.message}"].freeze
+    end
+
+    # Readers take no lock: under the GVL a Hash is never seen half-written, and a reader
+    # that misses computes the entry again. A Hash dups and freezes a String key it is given.
+    def keep_operation(method, path, entry)
+      @operation_lock.synchronize do
+        if @operation_count >= OPERATION_CACHE_SIZE
+          @operations = {}
+          @operation_count = 0
+        end
+        (@operations[method] ||= {})[path] = entry
+        @operation_count += 1
+      end
+    end
 
     def holder_for(policy, watch)
       holder = policy.is_a?(PolicyHolder) ? policy : PolicyHolder.new(policy)
@@ -459,7 +523,7 @@ module MtlsAuthz
     def client_identity(env)
       return xfcc_identity(env) if @xfcc&.trusted_address?(env)
 
-      if trusted_proxy?(env["REMOTE_ADDR"])
+      if !@trusted.empty? && trusted_proxy?(env["REMOTE_ADDR"])
         ignore_xfcc(env) if @xfcc
         return [nil, nil] unless env[@verify_env] == "SUCCESS"
 
@@ -520,9 +584,14 @@ module MtlsAuthz
 
       cert = env["puma.peercert"]
       return [nil, nil] if cert.nil?
+
+      known = @peer_identities[cert]
+      return known if known
       return [nil, "unexpected puma.peercert #{cert.class}"] unless cert.respond_to?(:to_der)
 
-      der_identity(cert.to_der)
+      found = der_identity(cert.to_der)
+      @peer_identities[cert] = found if found[0]
+      found
     rescue StandardError => e # fail closed: an unreadable certificate is a deny, not a 500
       [nil, "client certificate: #{e.class}: #{e.message}"]
     end
@@ -534,7 +603,7 @@ module MtlsAuthz
     end
 
     # The leaf's DER from a PEM certificate (the first CERTIFICATE block), for the cache key
-    # and the identity alike, so the key is the digest of exactly the bytes parsed.
+    # and the identity alike, so the key is exactly the bytes parsed.
     def pem_identity(pem)
       m = PEM_BLOCK.match(pem.b)
       return [nil, "client certificate is not PEM"] unless m
@@ -547,9 +616,12 @@ module MtlsAuthz
       der_identity(der)
     end
 
+    # Keyed by the DER itself: a Hash compares the whole key, so no two certificates share an
+    # entry, and hashing it costs a tenth of a SHA-256. The cache keeps the frozen
+    # [Identity, nil] this returns, which Puma's certificate objects share.
     def der_identity(der)
-      key = Digest::SHA256.digest(der)
-      [@identity_cache.fetch(key) { Identity.from_der(der) }, nil]
+      key = der.b.freeze
+      @identity_cache.fetch(key) { [Identity.from_der(key), nil].freeze }
     rescue IdentityError => e
       [nil, "client certificate: #{e.message}"]
     end
