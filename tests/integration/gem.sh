@@ -74,29 +74,17 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; shift; for l in "$@"; do echo "     $l"; done; }
-finish() {
-    echo "gem ($mode): $pass passed, $fail failed"
-    [ "$fail" -eq 0 ]
-    exit
-}
+# ok, bad, finish, readme_block, readme_require_blocks
+# shellcheck source=readme_lib.sh
+. "$top/tests/integration/readme_lib.sh"
+summary="gem ($mode)"
 
 # The fenced block after `<!-- gem.sh: NAME -->` in the README, placeholders filled in.
 block() {
-    awk -v m="<!-- gem.sh: $1 -->" '
-        $0 == m { found = 1; next }
-        found == 1 && /^```/ { found = 2; next }
-        found == 2 && /^```/ { exit }
-        found == 2 { print }' "$readme" |
+    readme_block "$readme" gem.sh "$1" |
         sed -e "s|X\.Y\.Z|$version|g" -e "s|X\.Y|$xy|g" -e "s|/path/to/libmtlsauthz|$top|g"
 }
-for b in apt gemfile-path build-gem gemfile-gem config.ru bundle puma; do
-    [ -n "$(block "$b")" ] || bad "the README has the block <!-- gem.sh: $b -->"
-done
-[ "$fail" -eq 0 ] || finish
+readme_require_blocks "$readme" gem.sh apt gemfile-path build-gem gemfile-gem config.ru bundle puma
 
 bundler_pkg=$(dpkg-query -W -f='${db:Status-Status}' bundler 2>/dev/null)
 if block apt | grep -E '^(sudo )?apt-get install bundler$' >/dev/null &&

@@ -75,31 +75,19 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; shift; for l in "$@"; do echo "     $l"; done; }
-finish() {
-    echo "go module ($mode): $pass passed, $fail failed"
-    [ "$fail" -eq 0 ]
-    exit
-}
+# ok, bad, finish, readme_block, readme_require_blocks
+# shellcheck source=readme_lib.sh
+. "$top/tests/integration/readme_lib.sh"
+summary="go module ($mode)"
 
 # block NAME [CHECKOUT]: the fenced block after `<!-- go_module.sh: NAME -->` in the README,
 # with /path/to/libmtlsauthz as CHECKOUT (default: this tree) and X.Y.Z as the version.
 block() {
     local checkout=${2:-$top}
-    awk -v m="<!-- go_module.sh: $1 -->" '
-        $0 == m { found = 1; next }
-        found == 1 && /^```/ { found = 2; next }
-        found == 2 && /^```/ { exit }
-        found == 2 { print }' "$readme" |
+    readme_block "$readme" go_module.sh "$1" |
         sed -e "s|/path/to/libmtlsauthz|$checkout|g" -e "s|X\.Y\.Z|$version|g"
 }
-for b in init main.go checkout deb release run; do
-    [ -n "$(block "$b")" ] || bad "the README has the block <!-- go_module.sh: $b -->"
-done
-[ "$fail" -eq 0 ] || finish
+readme_require_blocks "$readme" go_module.sh init main.go checkout deb release run
 
 if [ -n "${MTLSAUTHZ_TEST_CERTS:-}" ]; then
     certs=$MTLSAUTHZ_TEST_CERTS

@@ -40,38 +40,25 @@ P=$T/prefix
 # Debian's nginx-common makes /etc/nginx/modules-enabled.
 mkdir -p "$D/etc/nginx/modules-enabled" "$P/logs" "$P/tmp" "$P/html/images"
 chmod -R 755 "$P"
+# stop_nginx, as bindings/nginx/t/run.sh stops its nginx. Sourced first: readme_lib.sh's ok
+# and counters then replace lib.sh's, so the output is that of the README scripts.
+# shellcheck source=../../bindings/nginx/t/lib.sh
+. "$top/bindings/nginx/t/lib.sh"
+# ok, bad, finish, readme_block, readme_require_blocks
+# shellcheck source=readme_lib.sh
+. "$top/tests/integration/readme_lib.sh"
+summary=nginx_install
+
 cleanup() {
-    if [ -s "$P/nginx.pid" ]; then
-        kill -TERM "$(cat "$P/nginx.pid")" 2>/dev/null
-        for _ in $(seq 50); do [ -s "$P/nginx.pid" ] || break; sleep 0.1; done
-    fi
+    stop_nginx "$P/nginx.pid"
     if [ "${KEEP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; shift; for l in "$@"; do echo "     $l"; done; }
-finish() {
-    echo "nginx_install: $pass passed, $fail failed"
-    [ "$fail" -eq 0 ]
-    exit
-}
-
 # The fenced block after `<!-- nginx_install.sh: NAME -->` in the README, as written.
-block() {
-    awk -v m="<!-- nginx_install.sh: $1 -->" '
-        $0 == m { found = 1; next }
-        found == 1 && /^```/ { found = 2; next }
-        found == 2 && /^```/ { exit }
-        found == 2 { print }' "$readme"
-}
-for b in check install enable disable uninstall; do
-    [ -n "$(block "$b")" ] || bad "the README has the block <!-- nginx_install.sh: $b -->"
-done
-[ "$fail" -eq 0 ] || finish
+block() { readme_block "$readme" nginx_install.sh "$1"; }
+readme_require_blocks "$readme" nginx_install.sh check install enable disable uninstall
 
 # The block with the root moved into $D, and without sudo.
 moved() {
