@@ -38,6 +38,10 @@ check-go: all $(GO_TEST_CERTS)/.stamp
 	@command -v $(GO) >/dev/null || { echo "check-go: '$(GO)' not found; install Go >= 1.21" >&2; exit 1; }
 	@unformatted=$$(gofmt -l bindings/go examples/chi); \
 	    if [ -n "$$unformatted" ]; then echo "check-go: not gofmt'd: $$unformatted" >&2; exit 1; fi
+	@# A Go module's zip holds only its own directory: each module carries a copy of LICENSE.
+	@for l in bindings/go/LICENSE bindings/go/mtlsauthzprom/LICENSE; do \
+	    cmp -s LICENSE $$l || { echo "check-go: $$l differs from LICENSE (cp LICENSE $$l)" >&2; exit 1; }; \
+	done
 	cd bindings/go && $(GO_ENV) $(GO) vet ./...
 	cd bindings/go && $(GO_ENV) $(GO) test $(GO_TEST_FLAGS) ./...
 	cd bindings/go/mtlsauthzprom && $(GO_ENV) $(GO) vet ./...

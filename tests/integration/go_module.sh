@@ -290,8 +290,9 @@ with zipfile.ZipFile(os.path.join(out, version + ".zip"), "w") as z:
                          if not os.path.exists(os.path.join(d, x, "go.mod")))
         for f in sorted(files):
             z.write(os.path.join(d, f), prefix + os.path.relpath(os.path.join(d, f), root))
-    if not os.path.exists(os.path.join(root, "LICENSE")):
-        z.write(os.path.join(top, "LICENSE"), prefix + "LICENSE")
+    # The licence travels in the module's own directory, as the module proxy serves it.
+    if prefix + "LICENSE" not in z.namelist():
+        sys.exit("bindings/go has no LICENSE: the module's zip would carry no licence")
 with open(os.path.join(root, "go.mod")) as src:
     with open(os.path.join(out, version + ".mod"), "w") as dst:
         dst.write(src.read())
