@@ -187,7 +187,7 @@ print(s.getsockname()[1])'
 app() {
     local name=$1 gemfile_block=$2 home=$3 want_gem=$4 want_path=$5
     shift 5
-    local dir=$T/$name port out rc got body
+    local dir=$T/$name port out rc
     mkdir -p "$dir" "$home"
     block "$gemfile_block" >"$dir/Gemfile"
     block config.ru >"$dir/config.ru"
@@ -233,20 +233,7 @@ $want_file" ]; then
         return
     fi
     # request WANT_STATUS WANT_BODY METHOD PATH [CERT]
-    request() {
-        rm -f "$dir/body"
-        local args=(-s --max-time 20 -o "$dir/body" -w '%{http_code}' --cacert "$certs/ca.pem"
-            -X "$3")
-        [ -n "${5:-}" ] && args+=(--cert "$certs/$5-chain.pem" --key "$certs/$5.key")
-        got=$(curl "${args[@]}" "https://127.0.0.1:$port$4")
-        body=$(cat "$dir/body" 2>/dev/null)
-        if [ "$got" = "$1" ] && [ "$body" = "$2" ]; then
-            ok "$name: $3 $4 as ${5:-no certificate}: $1${2:+ $2}"
-        else
-            bad "$name: $3 $4 as ${5:-no certificate}: want $1 $2" "got $got $body" \
-                "$(tail -n 5 "$dir/puma.log")"
-        fi
-    }
+    request() { readme_request "$dir/puma.log" "$@"; }
     request 200 hello POST /images/build builder
     request 403 '{"error":"forbidden","reason":"denied","rule":"no-container-escape"}' \
         POST /containers/abc/exec builder

@@ -148,7 +148,7 @@ runpath() {
 # serve NAME WANT_LIBRARY_FILE: the README's run block in $T/NAME; it must load the library
 # WANT_LIBRARY_FILE (a real path) and answer as the policy says.
 serve() {
-    local name=$1 want_file=$2 dir=$T/$1 port got body maps
+    local name=$1 want_file=$2 dir=$T/$1 port maps
     port=$(cat "$dir/.port")
     cd "$dir" || return
     setsid bash --noprofile --norc -e -c "exec $(block run)" >"$dir/app.log" 2>&1 &
@@ -172,20 +172,7 @@ serve() {
         bad "$name: ./app maps $want_file" "got: $maps"
     fi
     # request WANT_STATUS WANT_BODY METHOD PATH [CERT]
-    request() {
-        rm -f "$dir/body"
-        local args=(-s --max-time 20 -o "$dir/body" -w '%{http_code}' --cacert "$certs/ca.pem"
-            -X "$3")
-        [ -n "${5:-}" ] && args+=(--cert "$certs/$5-chain.pem" --key "$certs/$5.key")
-        got=$(curl "${args[@]}" "https://127.0.0.1:$port$4")
-        body=$(cat "$dir/body" 2>/dev/null)
-        if [ "$got" = "$1" ] && [ "$body" = "$2" ]; then
-            ok "$name: $3 $4 as ${5:-no certificate}: $1${2:+ $2}"
-        else
-            bad "$name: $3 $4 as ${5:-no certificate}: want $1 $2" "got $got $body" \
-                "$(tail -n 5 "$dir/app.log")"
-        fi
-    }
+    request() { readme_request "$dir/app.log" "$@"; }
     request 200 hello POST /images/build builder
     request 403 '{"error":"forbidden","reason":"denied","rule":"no-container-escape"}' \
         POST /containers/abc/exec builder

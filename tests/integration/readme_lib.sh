@@ -22,6 +22,12 @@
 # readme_require_blocks FILE MARK NAME...
 #                           call `bad` for each NAME whose block is missing or empty, then
 #                           `finish` if any was
+# readme_request LOG WANT_STATUS WANT_BODY METHOD PATH [CERT]
+#                           one curl request over mutual TLS to https://127.0.0.1:$port, with
+#                           the client certificate $certs/CERT-chain.pem (none without CERT);
+#                           `ok` when the status and the body are the wanted ones, else `bad`
+#                           with the last lines of LOG. Uses the caller's $name (the label),
+#                           $dir (for the body), $certs and $port
 
 pass=0
 fail=0
@@ -52,4 +58,20 @@ readme_require_blocks() {
         }
     done
     [ "$missing" -eq 0 ] || finish
+}
+
+readme_request() {
+    local log=$1 args got body
+    shift
+    rm -f "$dir/body"
+    args=(-s --max-time 20 -o "$dir/body" -w '%{http_code}' --cacert "$certs/ca.pem" -X "$3")
+    [ -n "${5:-}" ] && args+=(--cert "$certs/$5-chain.pem" --key "$certs/$5.key")
+    got=$(curl "${args[@]}" "https://127.0.0.1:$port$4")
+    body=$(cat "$dir/body" 2>/dev/null)
+    if [ "$got" = "$1" ] && [ "$body" = "$2" ]; then
+        ok "$name: $3 $4 as ${5:-no certificate}: $1${2:+ $2}"
+    else
+        bad "$name: $3 $4 as ${5:-no certificate}: want $1 $2" "got $got $body" \
+            "$(tail -n 5 "$log")"
+    fi
 }
